@@ -1,0 +1,28 @@
+"""The per-request cost of the shared service stack (middleware, problems, session, auth)
+against a bare FastAPI endpoint, both served by one uvicorn worker on this machine."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from bench.harness import bare_server, load, ratio_line, server
+
+
+def run(size: str) -> None:
+    total = 200 if size == "tiny" else 5000
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"DEVZONES_DATA_DIR": tmp, "DEVZONES_ENV": "development"}
+        from services.common.migrations import upgrade_sync
+        from services.common.settings import RegistrySettings
+
+        upgrade_sync("registry", RegistrySettings(data_dir=Path(tmp)).resolved_database_url)
+        with bare_server() as bare_url:
+            bare = load("bare FastAPI constant", lambda i: f"{bare_url}/constant", total=total)
+        with server(["services.cli", "serve", "registry", "--data-dir", tmp], env=env) as url:
+            health = load("registry GET /healthz", lambda i: f"{url}/healthz", total=total)
+            divisions = load("registry GET /v1/divisions (SQLite)", lambda i: f"{url}/v1/divisions", total=total)
+    print(bare.line())
+    for result in (health, divisions):
+        print(result.line())
+        print(ratio_line(result, bare))

@@ -1,0 +1,138 @@
+"""The official working-day calendar of the People's Republic of China, and deadlines on it.
+
+A day is a working day when the State Council's annual holiday notice (as packaged by
+``chinesecalendar``) does not make it a holiday and it is Monday-Friday, or when the notice
+declares a weekend day a working day (调休). The approval bureau may override single days.
+
+For a year the packaged data does not cover yet, the weekday rule is used and every answer
+that depends on such a day is flagged ``provisional``: the caller must show it as such and
+recompute once the year's notice is loaded. Nothing here raises for an uncovered year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+
+MAX_WORKING_DAYS = 3660
+"""Upper bound for one deadline computation (about 14 years), to bound loops on bad input."""
+
+
+class DayKind(StrEnum):
+    """Why a day is or is not a working day."""
+
+    WORKDAY = "workday"
+    WEEKEND = "weekend"
+    HOLIDAY = "holiday"
+    MAKEUP_WORKDAY = "makeup_workday"  # a weekend day declared a working day (调休)
+
+
+@dataclass(frozen=True, slots=True)
+class DayInfo:
+    """What the calendar says about one day."""
+
+    day: date
+    working: bool
+    kind: DayKind
+    name: str | None
+    provisional: bool
+    overridden: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """The N-th working day after a start date; ``provisional`` if an uncovered year was crossed."""
+
+    deadline: date
+    provisional: bool
+
+
+@dataclass(frozen=True)
+class OfficialCalendar:
+    """Holiday data by year plus local overrides (``True`` = working, ``False`` = day off)."""
+
+    holidays: Mapping[date, str]
+    makeup_workdays: Mapping[date, str]
+    covered_years: frozenset[int]
+    overrides: Mapping[date, tuple[bool, str | None]] = field(default_factory=dict)
+
+    def with_overrides(self, overrides: Mapping[date, tuple[bool, str | None]]) -> OfficialCalendar:
+        """A copy of this calendar with the bureau's overrides applied."""
+        return OfficialCalendar(self.holidays, self.makeup_workdays, self.covered_years, dict(overrides))
+
+    def info(self, day: date) -> DayInfo:
+        """What the calendar says about ``day``."""
+        weekend = day.weekday() >= 5
+        if day in self.overrides:
+            working, note = self.overrides[day]
+            kind = (
+                (DayKind.MAKEUP_WORKDAY if weekend else DayKind.WORKDAY)
+                if working
+                else (DayKind.WEEKEND if weekend else DayKind.HOLIDAY)
+            )
+            return DayInfo(day, working, kind, note, provisional=False, overridden=True)
+        covered = day.year in self.covered_years
+        if covered and day in self.holidays:
+            return DayInfo(day, False, DayKind.HOLIDAY, self.holidays[day], False, False)
+        if covered and day in self.makeup_workdays:
+            return DayInfo(day, True, DayKind.MAKEUP_WORKDAY, self.makeup_workdays[day], False, False)
+        kind = DayKind.WEEKEND if weekend else DayKind.WORKDAY
+        # Weekends are certain even for uncovered years only if no notice moves them; we cannot know.
+        return DayInfo(day, not weekend, kind, None, provisional=not covered, overridden=False)
+
+    def is_working_day(self, day: date) -> bool:
+        """True if ``day`` is a working day (by the weekday rule for uncovered years)."""
+        return self.info(day).working
+
+    def add_working_days(self, start: date, working_days: int) -> Deadline:
+        """The ``working_days``-th working day after ``start`` (``start`` itself is not counted).
+
+        ``working_days == 0`` answers ``start``. Raises ``ValueError`` for a negative count or
+        one above :data:`MAX_WORKING_DAYS`.
+        """
+        if working_days < 0 or working_days > MAX_WORKING_DAYS:
+            raise ValueError(f"working_days must be between 0 and {MAX_WORKING_DAYS}")
+        day = start
+        provisional = False
+        remaining = working_days
+        while remaining > 0:
+            day += timedelta(days=1)
+            info = self.info(day)
+            provisional = provisional or info.provisional
+            if info.working:
+                remaining -= 1
+        return Deadline(day, provisional)
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days in ``(start, end]`` (negative if ``end`` is before ``start``)."""
+        if end < start:
+            return -self.working_days_between(end, start)
+        count = 0
+        day = start
+        while day < end:
+            day += timedelta(days=1)
+            if self.info(day).working:
+                count += 1
+        return count
+
+    def days(self, start: date, end: date) -> list[DayInfo]:
+        """Every day in ``[start, end]`` with what the calendar says about it."""
+        out: list[DayInfo] = []
+        day = start
+        while day <= end:
+            out.append(self.info(day))
+            day += timedelta(days=1)
+        return out
+
+
+def official_calendar() -> OfficialCalendar:
+    """The calendar from the installed ``chinesecalendar`` package (no network access)."""
+    from chinese_calendar import constants  # the package only ships data tables
+
+    holidays: dict[date, str] = {d: str(v) for d, v in constants.holidays.items()}
+    workdays: dict[date, str] = {d: str(v) for d, v in constants.workdays.items()}
+    # A year counts as covered when the package carries its holiday notice.
+    covered = frozenset(d.year for d in holidays)
+    return OfficialCalendar(holidays=holidays, makeup_workdays=workdays, covered_years=covered)

@@ -1,0 +1,75 @@
+"""Contract models shared by every service: problems, pages, health, the caller's identity."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.domain.values import DivisionCode, Role
+
+T = TypeVar("T")
+
+MAX_PAGE_LIMIT = 500
+DEFAULT_PAGE_LIMIT = 50
+
+
+class FieldError(BaseModel):
+    """One field-level fault inside a problem document."""
+
+    loc: list[str | int] = Field(description="Path to the offending field, e.g. ['body', 'operations', 2, 'name'].")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field("about:blank", examples=["urn:devzones:problem:not-found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str | None = Field(None, examples=["zone 42 does not exist"])
+    instance: str | None = Field(None, examples=["/v1/zones/42"])
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="Field-level or row-level faults, when there are several."
+    )
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a cursor-paginated list."""
+
+    items: list[T]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null on the last page.")
+
+
+class Health(BaseModel):
+    """Liveness answer."""
+
+    status: str = "ok"
+    service: str
+
+
+class Readiness(BaseModel):
+    """Readiness answer: the database is reachable and migrations are at head."""
+
+    status: str = "ready"
+    service: str
+    revision: str | None
+
+
+class Actor(BaseModel):
+    """The authenticated caller, taken from the token's claims."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str
+    roles: frozenset[Role]
+    division: DivisionCode | None = None
+    zone: str | None = None
+    department: str | None = None
+
+    def has(self, *roles: Role) -> bool:
+        """True if the caller holds any of ``roles``."""
+        return bool(self.roles.intersection(roles))

@@ -1,0 +1,127 @@
+"""Value objects shared by every service: zone kinds and levels, roles, division codes, periods."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+
+class ZoneKind(StrEnum):
+    """Kind of development zone: 经济开发区 or 高新技术产业开发区."""
+
+    ECONOMIC = "economic"
+    HIGH_TECH = "high_tech"
+
+
+class ZoneLevel(StrEnum):
+    """Approval level of a zone: 省级 or 国家级."""
+
+    PROVINCIAL = "provincial"
+    NATIONAL = "national"
+
+
+class ZoneStatus(StrEnum):
+    """Life status of a zone record."""
+
+    ACTIVE = "active"
+    MERGED = "merged"
+    REVOKED = "revoked"
+
+
+class Role(StrEnum):
+    """Roles carried in a token's ``roles`` claim (see README, "Roles")."""
+
+    CITY_ADMIN = "city_admin"
+    COMMERCE_BUREAU = "commerce_bureau"
+    SCIENCE_BUREAU = "science_bureau"
+    COUNTY = "county"
+    ZONE_COMMITTEE = "zone_committee"
+    WINDOW_CLERK = "window_clerk"
+    REVIEWER = "reviewer"
+    APPLICANT = "applicant"
+    STATISTICS_BUREAU = "statistics_bureau"
+    BUREAU_ADMIN = "bureau_admin"
+
+
+DivisionCode = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{5}$")]
+"""A 6-digit GB/T 2260 administrative division code, e.g. ``130705`` (宣化区)."""
+
+CITY_CODE_SUFFIX = "00"
+
+PeriodType = Literal["year", "half", "quarter"]
+
+_PERIOD_RE = re.compile(r"^(?P<year>\d{4})(?:(?P<h>H[12])|(?P<q>Q[1-4]))?$")
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Period:
+    """A reporting period: a year (``2025``), a half (``2025H1``) or a quarter (``2025Q3``).
+
+    Ordered by start date then length, so a year sorts before its first half.
+    """
+
+    year: int
+    type: PeriodType
+    index: int  # 1 for a year, 1-2 for halves, 1-4 for quarters
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """Parse ``2025``, ``2025H1`` or ``2025Q3``; raise ``ValueError`` otherwise."""
+        m = _PERIOD_RE.match(text.strip())
+        if not m:
+            raise ValueError(f"not a period: {text!r} (expected 2025, 2025H1 or 2025Q3)")
+        year = int(m["year"])
+        if year < 1900 or year > 2999:
+            raise ValueError(f"period year out of range: {year}")
+        if m["h"]:
+            return cls(year, "half", int(m["h"][1]))
+        if m["q"]:
+            return cls(year, "quarter", int(m["q"][1]))
+        return cls(year, "year", 1)
+
+    def __str__(self) -> str:
+        if self.type == "year":
+            return str(self.year)
+        return f"{self.year}{'H' if self.type == 'half' else 'Q'}{self.index}"
+
+    @property
+    def months(self) -> int:
+        """Length of the period in months."""
+        return {"year": 12, "half": 6, "quarter": 3}[self.type]
+
+    @property
+    def start(self) -> date:
+        """First day of the period."""
+        return date(self.year, (self.index - 1) * self.months + 1, 1)
+
+    @property
+    def end(self) -> date:
+        """Last day of the period."""
+        last_month = self.index * self.months
+        if last_month == 12:
+            return date(self.year, 12, 31)
+        return date.fromordinal(date(self.year, last_month + 1, 1).toordinal() - 1)
+
+    def previous(self) -> Period:
+        """The period of the same type just before this one."""
+        if self.index > 1:
+            return Period(self.year, self.type, self.index - 1)
+        last = {"year": 1, "half": 2, "quarter": 4}[self.type]
+        return Period(self.year - 1, self.type, last)
+
+    def same_period_last_year(self) -> Period:
+        """The same half or quarter one year earlier (for year-on-year growth)."""
+        return Period(self.year - 1, self.type, self.index)
+
+
+def today_in_china() -> date:
+    """Today's date in Asia/Shanghai, the calendar dates of legal effect are counted in."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()

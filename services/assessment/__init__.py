@@ -1,0 +1,1 @@
+"""The assessment service: methodologies, runs, rankings, sanctions."""

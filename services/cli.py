@@ -1,0 +1,227 @@
+"""The ``devzones`` command: run, migrate and authenticate against the four services.
+
+``devzones up`` starts each service as its own process (as they are deployed), on the
+embedded SQLite default unless a ``<SERVICE>_DATABASE_URL`` points elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+from libs.domain.values import Role
+from services.common.settings import PORT_OFFSETS, SERVICES, SETTINGS_CLASSES, ServiceSettings
+
+READY_TIMEOUT_SECONDS = 60.0
+
+
+def _settings(service: str, data_dir: Path | None = None) -> ServiceSettings:
+    overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir is not None else {}
+    return SETTINGS_CLASSES[service](**overrides)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from services.common.migrations import upgrade
+
+    targets = SERVICES if args.service == "all" else (args.service,)
+
+    async def _run() -> None:
+        for service in targets:
+            settings = _settings(service, args.data_dir)
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            await upgrade(service, settings.resolved_database_url)
+            print(f"{service}: migrated to head", file=sys.stderr)
+
+    asyncio.run(_run())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    module = importlib.import_module(f"services.{args.service}.main")
+    settings = _settings(args.service, args.data_dir)
+    app = module.create_app(settings)
+    port = args.port or 8000 + PORT_OFFSETS[args.service]
+    uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False, server_header=False)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from services.common.security import issue_token, signing_key
+
+    settings = _settings("registry", args.data_dir)
+    token = issue_token(
+        signing_key(settings),
+        sub=args.sub or f"dev-{args.role}",
+        roles=[Role(r) for r in args.role.split(",")],
+        division=args.division,
+        zone=args.zone,
+        department=args.department,
+        ttl_seconds=args.ttl,
+        algorithm=settings.jwt_algorithm,
+    )
+    print(token)
+    return 0
+
+
+def _wait_ready(urls: dict[str, str], procs: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = dict(urls)
+    with httpx.Client(timeout=2.0) as client:
+        while pending:
+            for service, url in list(pending.items()):
+                if procs[service].poll() is not None:
+                    raise RuntimeError(f"{service} exited with code {procs[service].returncode} while starting")
+                try:
+                    if client.get(url + "/readyz").status_code == 200:
+                        del pending[service]
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
+            if pending:
+                time.sleep(0.2)
+
+
+def _stop(procs: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    urls = {s: f"http://{args.host}:{args.port_base + PORT_OFFSETS[s]}" for s in SERVICES}
+    env = dict(os.environ)
+    env["DEVZONES_DATA_DIR"] = str(data_dir)
+    for service, url in urls.items():
+        env[f"{service.upper()}_URL"] = url
+    # Create the signing key once, before four processes race to create it.
+    from services.common.security import signing_key
+
+    signing_key(_settings("registry", data_dir))
+    migrate = subprocess.run(
+        [sys.executable, "-m", "services.cli", "migrate", "all", "--data-dir", str(data_dir)], env=env, check=False
+    )
+    if migrate.returncode != 0:
+        print("migration failed", file=sys.stderr)
+        return migrate.returncode
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        for service in SERVICES:
+            port = args.port_base + PORT_OFFSETS[service]
+            procs[service] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "services.cli",
+                    "serve",
+                    service,
+                    "--host",
+                    args.host,
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    str(data_dir),
+                ],
+                env=env,
+            )
+        _wait_ready(urls, procs, READY_TIMEOUT_SECONDS)
+        if not args.no_demo:
+            from services.demo import load_demo
+
+            asyncio.run(load_demo(urls, data_dir))
+        print("devzones is up:", file=sys.stderr)
+        for service, url in urls.items():
+            print(f"  {service:<10} {url}   (docs: {url}/docs)", file=sys.stderr)
+        print(f"READY {' '.join(urls[s] for s in SERVICES)}", flush=True)
+        while not stopping:
+            for service, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"{service} exited with code {proc.returncode}; stopping", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.2)
+        return 0
+    except RuntimeError as exc:
+        print(f"devzones up failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        _stop(procs)
+        print("devzones stopped", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="devzones", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="migrate and start all four services")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port-base", type=int, default=8000)
+    up.add_argument("--data-dir", type=Path, default=Path("var"))
+    up.add_argument("--no-demo", action="store_true", help="start empty, without demo data")
+    up.set_defaults(func=cmd_up)
+
+    serve = sub.add_parser("serve", help="run one service")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--data-dir", type=Path, default=None)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply migrations")
+    migrate.add_argument("service", choices=(*SERVICES, "all"))
+    migrate.add_argument("--data-dir", type=Path, default=None)
+    migrate.set_defaults(func=cmd_migrate)
+
+    token = sub.add_parser("token", help="print a development JWT")
+    token.add_argument(
+        "--role", required=True, help=f"one or more of {', '.join(r.value for r in Role)}, comma-separated"
+    )
+    token.add_argument("--division")
+    token.add_argument("--zone")
+    token.add_argument("--department")
+    token.add_argument("--sub")
+    token.add_argument("--ttl", type=int, default=3600)
+    token.add_argument("--data-dir", type=Path, default=None)
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``devzones`` console script."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

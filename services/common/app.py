@@ -1,0 +1,122 @@
+"""The app factory every service builds on: lifespan, errors, middleware, health, metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from libs.domain.contracts.common import Health, Readiness
+from libs.domain.errors import UpstreamUnavailable
+from services.common.auth import PUBLIC
+from services.common.db import Database
+from services.common.logging import configure_logging
+from services.common.middleware import RequestContextMiddleware, RequestMetrics
+from services.common.migrations import current_revision_async, head_revision
+from services.common.problems import install_problem_handlers, problems
+from services.common.security import signing_key
+from services.common.settings import ServiceSettings
+
+Hook = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
+
+
+def build_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    lifespan_hook: Hook | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """Assemble a service: its routers plus everything every service shares."""
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    key = signing_key(settings)  # refuses insecure keys outside development, before anything starts
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database.open(settings.resolved_database_url)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        async with httpx.AsyncClient(limits=limits, timeout=settings.http_timeout_seconds) as http:
+            app.state.db = db
+            app.state.http = http
+            try:
+                if lifespan_hook is not None:
+                    async with lifespan_hook(app):
+                        yield
+                else:
+                    yield
+            finally:
+                await db.close()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        responses=problems(422, 500),
+    )
+    app.state.settings = settings
+    app.state.signing_key = key
+    metrics = RequestMetrics(settings.service)
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "ETag", "Location"],
+        )
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=settings.service,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+    )
+    app.include_router(_ops_router(settings.service))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _ops_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", response_model=Health, openapi_extra=PUBLIC, summary="Liveness: the process answers")
+    async def healthz() -> Health:
+        return Health(service=service)
+
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        openapi_extra=PUBLIC,
+        summary="Readiness: the database answers and its migrations are at head",
+        responses=problems(503),
+    )
+    async def readyz(request: Request) -> Readiness:
+        db: Database = request.app.state.db
+        await db.ping()
+        try:
+            async with db.engine.connect() as conn:
+                revision = await current_revision_async(conn)
+        except Exception as exc:
+            raise UpstreamUnavailable(f"database unreachable: {type(exc).__name__}", service="database") from exc
+        head = head_revision(service)
+        if revision != head:
+            raise UpstreamUnavailable(
+                f"database schema at {revision or 'none'}, expected {head}: run `devzones migrate {service}`",
+                service="database",
+            )
+        return Readiness(service=service, revision=revision)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,66 @@
+"""Bearer-token authentication and role checks as FastAPI dependencies.
+
+Routes either depend on :func:`require` (protected) or carry ``openapi_extra=PUBLIC``
+(explicitly public). Per-resource scope checks (this county's zones only, this zone's cases
+only) belong to each service's use cases, which receive the :class:`Actor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from libs.domain.contracts.common import Actor
+from libs.domain.errors import Forbidden, Unauthorized
+from libs.domain.values import Role
+from services.common.security import decode_token
+
+PUBLIC: dict[str, Any] = {"x-devzones-public": True}
+"""``openapi_extra`` marking a route as readable without a token."""
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT from `devzones token` or the city's identity provider.")
+
+# Which scope claims a role is meaningless without.
+REQUIRED_SCOPE: dict[Role, tuple[str, ...]] = {
+    Role.COUNTY: ("division",),
+    Role.ZONE_COMMITTEE: ("zone",),
+    Role.WINDOW_CLERK: ("zone",),
+    Role.BUREAU_ADMIN: ("zone",),
+    Role.REVIEWER: ("zone", "department"),
+}
+
+
+async def current_actor(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+) -> Actor:
+    """The caller of a protected route; 401 problem without a valid bearer token."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("this route needs an 'Authorization: Bearer <token>' header")
+    return decode_token(
+        credentials.credentials, request.app.state.signing_key, request.app.state.settings.jwt_algorithm
+    )
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Actor]]:
+    """A dependency admitting callers that hold one of ``roles`` with that role's scope claims."""
+
+    async def _check(actor: CurrentActor) -> Actor:
+        held = [r for r in roles if r in actor.roles]
+        if not held:
+            raise Forbidden(
+                f"this action needs one of the roles: {', '.join(sorted(roles))}",
+                required_roles=sorted(roles),
+            )
+        for role in held:
+            missing = [c for c in REQUIRED_SCOPE.get(role, ()) if getattr(actor, c) is None]
+            if not missing:
+                return actor
+        raise Forbidden(f"the token's role needs the scope claim(s): {', '.join(REQUIRED_SCOPE[held[0]])}")
+
+    return _check

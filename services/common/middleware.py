@@ -1,0 +1,115 @@
+"""One pure-ASGI middleware: request id, body-size limit, access log line, Prometheus metrics.
+
+Pure ASGI rather than ``BaseHTTPMiddleware`` because it sits on every request's hot path.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from libs.domain.clients.base import request_id_var
+from services.common.problems import problem_response
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+access_log = structlog.get_logger("devzones.access")
+
+
+class RequestMetrics:
+    """Prometheus instruments of one app, in a registry of its own (no global state)."""
+
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests", ["service", "method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["service", "method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.service = service
+
+
+class RequestContextMiddleware:
+    """Assigns the request id, enforces the body limit, logs and measures each request."""
+
+    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.service = service
+        self.max_body = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body:
+                response = problem_response(
+                    413,
+                    title="Payload too large",
+                    detail=f"request body of {int(length)} bytes exceeds the limit of {self.max_body} bytes",
+                    instance=scope.get("path"),
+                    limit_bytes=self.max_body,
+                )
+                await response(scope, receive, send_wrapper)
+                return
+            received = 0
+
+            async def receive_limited() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body:
+                        raise HTTPException(413, detail=f"request body exceeds the limit of {self.max_body} bytes")
+                return message
+
+            await self.app(scope, receive_limited, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(self.service, method, route, str(status)).inc()
+            self.metrics.latency.labels(self.service, method, route).observe(elapsed)
+            fields: dict[str, Any] = {
+                "method": method,
+                "path": scope.get("path"),
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "client": (scope.get("client") or ("", 0))[0],
+            }
+            if not response_started:
+                fields["aborted"] = True
+            access_log.info("request", **fields)
+            structlog.contextvars.unbind_contextvars("request_id", "service")
+            request_id_var.reset(token)

@@ -1,0 +1,41 @@
+"""Opaque cursors for keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from libs.domain.contracts.common import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
+from libs.domain.errors import Unprocessable
+
+LimitParam = Annotated[
+    int,
+    Query(ge=1, le=MAX_PAGE_LIMIT, description=f"Page size (at most {MAX_PAGE_LIMIT})."),
+]
+CursorParam = Annotated[
+    str | None, Query(max_length=512, description="Opaque cursor from the previous page's `next_cursor`.")
+]
+DEFAULT_LIMIT = DEFAULT_PAGE_LIMIT
+
+
+def encode_cursor(key: Any) -> str:
+    """Encode a keyset position (any JSON value) as an opaque URL-safe string."""
+    raw = json.dumps(key, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    """Decode a cursor made by :func:`encode_cursor`; a malformed one is a 422 problem."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unprocessable(
+            "malformed cursor",
+            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor from this API", "type": "cursor"}],
+        ) from exc

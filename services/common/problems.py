@@ -1,0 +1,132 @@
+"""RFC 9457 problem details for every error a service returns."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from libs.domain.contracts.common import Problem
+from libs.domain.errors import DomainError
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger("devzones.problems")
+
+
+def problem_response(
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Build an ``application/problem+json`` response."""
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail is not None:
+        body["detail"] = detail
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": 'Bearer realm="devzones"'} if exc.status == 401 else None
+    return problem_response(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        type_=exc.type_uri,
+        instance=request.url.path,
+        headers=headers,
+        **exc.extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in exc.errors()
+    ]
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:10])
+    return problem_response(
+        422,
+        title="Request validation failed",
+        detail=f"{len(errors)} invalid field(s): {fields}",
+        type_="urn:devzones:problem:validation",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route matches {request.url.path}"
+    if exc.status_code == 405:
+        detail = f"method {request.method} is not allowed on {request.url.path}"
+    return problem_response(
+        exc.status_code, detail=detail, instance=request.url.path, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Never leak a stack trace, SQL or parameters: log them, answer generically.
+    log.exception("unhandled_exception", path=request.url.path, error_type=type(exc).__name__)
+    return problem_response(
+        500,
+        title="Internal server error",
+        detail="The server failed to handle this request; it has been logged with the request id.",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route every error a service can produce through a problem document."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "No or invalid bearer token",
+    403: "The token lacks the role or scope this action needs",
+    404: "Not found",
+    409: "Not allowed in the current state",
+    412: "Precondition failed",
+    413: "Request body or batch too large",
+    422: "Validation failed or a domain rule is broken; `errors` lists each fault",
+    423: "Locked",
+    502: "Another service answered unusably",
+    503: "A service or database this request needs is unavailable",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries declaring problem+json answers for ``codes``."""
+    return {
+        code: {
+            "model": Problem,
+            "description": _DESCRIPTIONS.get(code, HTTPStatus(code).phrase),
+            "content": {PROBLEM_JSON: {}},
+        }
+        for code in codes
+    }

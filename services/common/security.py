@@ -1,0 +1,104 @@
+"""Signing keys and JWTs (PyJWT).
+
+In development the signing key lives in ``<data dir>/jwt-secret`` (created on first use,
+mode 600) so that ``devzones token`` and the services started with the same data dir
+agree. Outside development a key must be configured (``DEVZONES_JWT_SECRET``), at least
+32 characters, and never the development placeholder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+from pydantic import ValidationError
+
+from libs.domain.contracts.common import Actor
+from libs.domain.errors import Unauthorized
+from libs.domain.values import Role
+from services.common.settings import ServiceSettings
+
+DEV_SECRET_FILE = "jwt-secret"
+INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "development", "devzones"})
+MIN_SECRET_LENGTH = 32
+ISSUER = "devzones"
+
+
+class InsecureConfiguration(RuntimeError):
+    """Refuses to start a service outside development with a default or missing key."""
+
+
+def dev_secret(data_dir: Path) -> str:
+    """Read the development signing key from ``data_dir``, creating it (mode 600) if absent."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / DEV_SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key
+
+
+def signing_key(settings: ServiceSettings) -> str:
+    """The key tokens are signed and verified with, refusing insecure keys outside development."""
+    configured = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    if settings.env == "production":
+        if configured is None or configured.strip().lower() in INSECURE_SECRETS or len(configured) < MIN_SECRET_LENGTH:
+            raise InsecureConfiguration(
+                "DEVZONES_JWT_SECRET must be set to a random key of at least "
+                f"{MIN_SECRET_LENGTH} characters outside development mode"
+            )
+        return configured
+    return configured if configured else dev_secret(settings.data_dir)
+
+
+def issue_token(
+    key: str,
+    *,
+    sub: str,
+    roles: list[Role] | list[str],
+    division: str | None = None,
+    zone: str | None = None,
+    department: str | None = None,
+    ttl_seconds: int = 3600,
+    algorithm: str = "HS256",
+) -> str:
+    """Sign a token carrying the caller's roles and scope claims."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": sub, "roles": [str(r) for r in roles], "iat": now, "exp": now + ttl_seconds}
+    claims["iss"] = ISSUER
+    for name, value in (("division", division), ("zone", zone), ("department", department)):
+        if value is not None:
+            claims[name] = value
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def decode_token(token: str, key: str, algorithm: str = "HS256") -> Actor:
+    """Verify a token and return the caller; raise :class:`Unauthorized` on any fault."""
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[algorithm], issuer=ISSUER, options={"require": ["sub", "exp", "iss"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"the token is not valid: {exc}") from exc
+    try:
+        return Actor.model_validate(
+            {
+                "sub": claims["sub"],
+                "roles": claims.get("roles", []),
+                "division": claims.get("division"),
+                "zone": claims.get("zone"),
+                "department": claims.get("department"),
+            }
+        )
+    except ValidationError as exc:
+        raise Unauthorized("the token's claims are malformed (roles, division, zone or department)") from exc

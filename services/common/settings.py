@@ -1,0 +1,110 @@
+"""Settings shared by every service, read from the environment with pydantic-settings.
+
+Shared settings use the ``DEVZONES_`` prefix (``DEVZONES_ENV``, ``DEVZONES_DATA_DIR``,
+``DEVZONES_JWT_SECRET``, ``DEVZONES_CORS_ORIGINS``). Each service's own database is
+``<SERVICE>_DATABASE_URL`` and the services find each other through ``REGISTRY_URL``,
+``METRICS_URL``, ``ASSESSMENT_URL`` and ``PERMITS_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SERVICES = ("registry", "metrics", "assessment", "permits")
+PORT_OFFSETS = {"registry": 1, "metrics": 2, "assessment": 3, "permits": 4}
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has; subclasses name the service and add their own."""
+
+    model_config = SettingsConfigDict(env_prefix="DEVZONES_", extra="ignore", populate_by_name=True)
+
+    service: ClassVar[str] = "service"
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 signing key; generated in the data dir in development."
+    )
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(1_048_576, gt=0)
+    log_level: str = "INFO"
+    log_json: bool = True
+    database_url: str | None = None
+    http_timeout_seconds: float = Field(5.0, gt=0)
+
+    registry_url: str = Field("http://127.0.0.1:8001", validation_alias=AliasChoices("REGISTRY_URL", "registry_url"))
+    metrics_url: str = Field("http://127.0.0.1:8002", validation_alias=AliasChoices("METRICS_URL", "metrics_url"))
+    assessment_url: str = Field(
+        "http://127.0.0.1:8003", validation_alias=AliasChoices("ASSESSMENT_URL", "assessment_url")
+    )
+    permits_url: str = Field("http://127.0.0.1:8004", validation_alias=AliasChoices("PERMITS_URL", "permits_url"))
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service}.db').resolve()}"
+
+
+def _db_field(service: str) -> object:
+    return Field(
+        None,
+        validation_alias=AliasChoices(f"{service.upper()}_DATABASE_URL", "database_url"),
+        description=f"SQLAlchemy URL of the {service} database.",
+    )
+
+
+class RegistrySettings(ServiceSettings):
+    """Settings of the registry service."""
+
+    service: ClassVar[str] = "registry"
+    database_url: str | None = _db_field("registry")  # type: ignore[assignment]
+
+
+class MetricsSettings(ServiceSettings):
+    """Settings of the metrics service."""
+
+    service: ClassVar[str] = "metrics"
+    database_url: str | None = _db_field("metrics")  # type: ignore[assignment]
+    max_body_bytes: int = Field(
+        32 * 1_048_576, gt=0, validation_alias=AliasChoices("METRICS_MAX_BODY_BYTES", "max_body_bytes")
+    )
+
+
+class AssessmentSettings(ServiceSettings):
+    """Settings of the assessment service."""
+
+    service: ClassVar[str] = "assessment"
+    database_url: str | None = _db_field("assessment")  # type: ignore[assignment]
+
+
+class PermitsSettings(ServiceSettings):
+    """Settings of the permits service."""
+
+    service: ClassVar[str] = "permits"
+    database_url: str | None = _db_field("permits")  # type: ignore[assignment]
+    max_body_bytes: int = Field(
+        16 * 1_048_576, gt=0, validation_alias=AliasChoices("PERMITS_MAX_BODY_BYTES", "max_body_bytes")
+    )
+
+
+SETTINGS_CLASSES: dict[str, type[ServiceSettings]] = {
+    "registry": RegistrySettings,
+    "metrics": MetricsSettings,
+    "assessment": AssessmentSettings,
+    "permits": PermitsSettings,
+}

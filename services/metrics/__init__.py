@@ -1,0 +1,1 @@
+"""The metrics service: indicator catalog and zone statistics."""

@@ -1,0 +1,1 @@
+"""The permits service: the approval bureau's single window."""

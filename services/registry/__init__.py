@@ -1,0 +1,1 @@
+"""The registry service: zones, divisions and their reorganisation history."""

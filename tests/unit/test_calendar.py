@@ -1,0 +1,75 @@
+"""Deadlines on the official calendar, worked out by hand.
+
+Source of the 2026 holidays: State Council General Office notice on the 2026 holiday
+arrangements (国务院办公厅关于2026年部分节假日安排的通知): Spring Festival 15-23 February off,
+Saturdays 14 and 28 February worked; National Day 1-7 October off, Sunday 20 September and
+Saturday 10 October worked.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from libs.domain.calendar import DayKind, official_calendar
+
+CAL = official_calendar()
+
+
+class TestSpringFestival2026:
+    def test_five_days_from_the_thursday_before_cross_the_holiday(self) -> None:
+        # Fri 13 (1), Sat 14 make-up (2), 15-23 off, Tue 24 (3), Wed 25 (4), Thu 26 (5).
+        assert CAL.add_working_days(date(2026, 2, 12), 5).deadline == date(2026, 2, 26)
+
+    def test_the_make_up_saturday_counts(self) -> None:
+        assert CAL.add_working_days(date(2026, 2, 13), 1).deadline == date(2026, 2, 14)
+        assert CAL.info(date(2026, 2, 14)).kind is DayKind.MAKEUP_WORKDAY
+
+    def test_the_day_after_the_make_up_saturday_jumps_the_holiday(self) -> None:
+        assert CAL.add_working_days(date(2026, 2, 14), 1).deadline == date(2026, 2, 24)
+
+    def test_the_day_of_acceptance_is_not_counted(self) -> None:
+        assert CAL.add_working_days(date(2026, 3, 2), 1).deadline == date(2026, 3, 3)
+        assert CAL.add_working_days(date(2026, 3, 2), 0).deadline == date(2026, 3, 2)
+
+
+class TestNationalDay2026:
+    def test_sunday_20_september_is_worked(self) -> None:
+        assert CAL.add_working_days(date(2026, 9, 18), 1).deadline == date(2026, 9, 20)
+
+    def test_three_days_from_30_september(self) -> None:
+        # Oct 1-7 off; Thu 8 (1), Fri 9 (2), Sat 10 make-up (3).
+        assert CAL.add_working_days(date(2026, 9, 30), 3).deadline == date(2026, 10, 10)
+
+    def test_twenty_days_from_the_week_before(self) -> None:
+        # From Fri 25 Sep: 28,29,30 Sep (3); 8,9,10 Oct (6); 12-16 (11); 19-23 (16); 26,27,28,29 (20).
+        assert CAL.add_working_days(date(2026, 9, 25), 20).deadline == date(2026, 10, 29)
+
+    def test_working_days_between_counts_the_same_days(self) -> None:
+        assert CAL.working_days_between(date(2026, 9, 25), date(2026, 10, 29)) == 20
+
+
+class TestUncoveredYear:
+    def test_a_deadline_in_an_uncovered_year_is_provisional_not_an_error(self) -> None:
+        assert 2027 not in CAL.covered_years, "the calendar package now covers 2027: move this test to 2028"
+        result = CAL.add_working_days(date(2026, 12, 30), 3)
+        # Thu 31 Dec 2026 (1); 2027 by the weekday rule: Fri 1 Jan (2), Mon 4 Jan (3).
+        assert result.deadline == date(2027, 1, 4)
+        assert result.provisional is True
+
+    def test_a_deadline_inside_a_covered_year_is_final(self) -> None:
+        assert CAL.add_working_days(date(2026, 11, 2), 10).provisional is False
+
+    def test_bureau_override_settles_a_day(self) -> None:
+        cal = CAL.with_overrides({date(2027, 1, 1): (False, "元旦")})
+        info = cal.info(date(2027, 1, 1))
+        assert info.working is False and info.overridden and not info.provisional
+
+
+class TestBounds:
+    def test_negative_or_huge_counts_are_refused(self) -> None:
+        with pytest.raises(ValueError):
+            CAL.add_working_days(date(2026, 1, 1), -1)
+        with pytest.raises(ValueError):
+            CAL.add_working_days(date(2026, 1, 1), 100_000)
