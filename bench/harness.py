@@ -79,7 +79,11 @@ def bare_server() -> Iterator[str]:
 
 
 async def _drive(
-    name: str, url_for: Callable[[int], str], total: int, concurrency: int, headers: dict[str, str] | None,
+    name: str,
+    url_for: Callable[[int], str],
+    total: int,
+    concurrency: int,
+    headers: dict[str, str] | None,
     max_seconds: float,
 ) -> LoadResult:
     latencies: list[float] = []
@@ -106,8 +110,13 @@ async def _drive(
 
 
 def load(
-    name: str, url_for: Callable[[int], str], *, total: int, concurrency: int = 16,
-    headers: dict[str, str] | None = None, max_seconds: float = 60.0,
+    name: str,
+    url_for: Callable[[int], str],
+    *,
+    total: int,
+    concurrency: int = 16,
+    headers: dict[str, str] | None = None,
+    max_seconds: float = 60.0,
 ) -> LoadResult:
     """GET ``url_for(i)`` ``total`` times with ``concurrency`` in flight; warm up first."""
     asyncio.run(_drive("warmup", url_for, min(50, total), concurrency, headers, max_seconds))
@@ -117,7 +126,7 @@ def load(
 def ratio_line(result: LoadResult, baseline: LoadResult, target: float | None = None) -> str:
     """``result`` as a ratio of the baseline's rate, with the target if there is one."""
     r = result.rate / baseline.rate if baseline.rate else 0.0
-    verdict = "" if target is None else ("  (target >= %.2f: %s)" % (target, "met" if r >= target else "NOT met"))
+    verdict = "" if target is None else f"  (target >= {target:.2f}: {'met' if r >= target else 'NOT met'})"
     return f"{result.name:<40} ratio to bare endpoint: {r:.2f}{verdict}"
 
 
