@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from libs.domain.clients.base import ServiceClient
-from libs.domain.contracts.registry import ZoneRead
+from libs.domain.contracts.common import Page
+from libs.domain.contracts.registry import (
+    ChangeFeed,
+    DivisionList,
+    DivisionWithZones,
+    Lineage,
+    ResolveMatch,
+    ResolveResult,
+    ZoneCounts,
+    ZoneHistory,
+    ZoneRead,
+)
 from libs.domain.errors import NotFound
+from libs.domain.values import ZoneKind, ZoneStatus
+
+ZONE_PAGE = 5000
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
 
 
 class RegistryClient(ServiceClient):
@@ -16,22 +35,193 @@ class RegistryClient(ServiceClient):
 
     async def get_zone(self, zone_id: str, *, as_of: date | None = None) -> ZoneRead:
         """The zone as it stood on ``as_of`` (registry's default: today)."""
-        return await self.get_model(
-            f"/v1/zones/{zone_id}", ZoneRead, params={"as_of": as_of.isoformat() if as_of else None}
-        )
+        return await self.get_model(f"/v1/zones/{zone_id}", ZoneRead, params={"as_of": _iso(as_of)})
+
+    async def list_zones(
+        self,
+        *,
+        as_of: date | None = None,
+        kind: ZoneKind | None = None,
+        status: ZoneStatus | None = None,
+        authority: str | None = None,
+    ) -> list[ZoneRead]:
+        """Every zone in force on ``as_of`` matching the filters (all pages)."""
+        out: list[ZoneRead] = []
+        cursor: str | None = None
+        while True:
+            page = await self.get_model(
+                "/v1/zones",
+                Page[ZoneRead],
+                params={
+                    "as_of": _iso(as_of),
+                    "kind": kind,
+                    "status": status,
+                    "authority": authority,
+                    "limit": ZONE_PAGE,
+                    "cursor": cursor,
+                },
+            )
+            out.extend(page.items)
+            if not page.next_cursor:
+                return out
+            cursor = page.next_cursor
+
+    async def history(self, zone_id: str) -> ZoneHistory:
+        """Every state the zone has had."""
+        return await self.get_model(f"/v1/zones/{zone_id}/history", ZoneHistory)
+
+    async def lineage(self, zone_id: str) -> Lineage:
+        """Predecessors (transitively) and successors of the zone."""
+        return await self.get_model(f"/v1/zones/{zone_id}/lineage", Lineage)
+
+    async def resolve(self, name: str, *, as_of: date | None = None) -> ResolveResult:
+        """Which zones carry ``name`` (official, former, plaque or park) on ``as_of``."""
+        return await self.get_model("/v1/zones/resolve", ResolveResult, params={"name": name, "as_of": _iso(as_of)})
+
+    async def counts(self, *, as_of: date | None = None) -> ZoneCounts:
+        """Active zones on ``as_of`` by kind and level."""
+        return await self.get_model("/v1/zones/counts", ZoneCounts, params={"as_of": _iso(as_of)})
+
+    async def divisions(self, *, as_of: date | None = None) -> list[DivisionWithZones]:
+        """Every division in force on ``as_of`` with its zones (all pages)."""
+        out: list[DivisionWithZones] = []
+        cursor: str | None = None
+        while True:
+            page = await self.get_model(
+                "/v1/divisions", DivisionList, params={"as_of": _iso(as_of), "limit": 500, "cursor": cursor}
+            )
+            out.extend(page.items)
+            if not page.next_cursor:
+                return out
+            cursor = page.next_cursor
+
+    async def changes(self, *, after: str | None = None, limit: int = 500) -> ChangeFeed:
+        """The change feed after the cursor ``after`` (from the start if ``None``)."""
+        return await self.get_model("/v1/changes", ChangeFeed, params={"after": after, "limit": limit})
 
 
 class FakeRegistryClient:
-    """In-memory stand-in for :class:`RegistryClient` in consumers' unit tests."""
+    """In-memory stand-in for :class:`RegistryClient` in consumers' unit tests.
 
-    def __init__(self, zones: list[ZoneRead] | None = None) -> None:
-        self.zones = {z.id: z for z in zones or []}
+    Holds zone states (several per zone for history), lineages and a change feed; answers
+    like the real registry does for the same data, including ``NotFound``.
+    """
+
+    def __init__(
+        self,
+        zones: Iterable[ZoneRead] = (),
+        *,
+        lineages: dict[str, Lineage] | None = None,
+        changes: ChangeFeed | None = None,
+    ) -> None:
+        self.states: dict[str, list[ZoneRead]] = {}
+        for z in zones:
+            self.states.setdefault(z.id, []).append(z)
+        for states in self.states.values():
+            states.sort(key=lambda s: s.valid_from)
+        self.lineages = lineages or {}
+        self.feed = changes or ChangeFeed(items=[], next_cursor="", has_more=False)
         self.calls: list[tuple[str, object]] = []
 
+    def _at(self, zone_id: str, as_of: date | None) -> ZoneRead | None:
+        states = self.states.get(zone_id, [])
+        if as_of is None:
+            return states[-1] if states else None
+        for s in states:
+            if s.valid_from <= as_of and (s.valid_to is None or s.valid_to > as_of):
+                return s
+        return None
+
     async def get_zone(self, zone_id: str, *, as_of: date | None = None) -> ZoneRead:
-        """Answer from the in-memory zones, like the real registry would."""
+        """Answer from the in-memory zones."""
         self.calls.append(("get_zone", zone_id))
-        zone = self.zones.get(zone_id)
+        zone = self._at(zone_id, as_of)
         if zone is None:
             raise NotFound(f"zone {zone_id} does not exist", service="registry")
         return zone
+
+    async def list_zones(
+        self,
+        *,
+        as_of: date | None = None,
+        kind: ZoneKind | None = None,
+        status: ZoneStatus | None = None,
+        authority: str | None = None,
+    ) -> list[ZoneRead]:
+        """Zones in force on ``as_of`` matching the filters."""
+        self.calls.append(("list_zones", as_of))
+        out = []
+        for zone_id in sorted(self.states):
+            z = self._at(zone_id, as_of)
+            if z is None:
+                continue
+            if (kind and z.kind != kind) or (status and z.status != status) or (authority and z.authority != authority):
+                continue
+            out.append(z)
+        return out
+
+    async def history(self, zone_id: str) -> ZoneHistory:
+        """A history built from the in-memory states (act fields left generic)."""
+        from libs.domain.contracts.registry import HistoryEntry
+
+        self.calls.append(("history", zone_id))
+        if zone_id not in self.states:
+            raise NotFound(f"zone {zone_id} does not exist", service="registry")
+        return ZoneHistory(
+            zone=zone_id,
+            entries=[
+                HistoryEntry(
+                    state=s,
+                    reorganisation=s.reorganisation or 0,
+                    legal_basis=s.legal_basis or "",
+                    effective_on=s.valid_from,
+                    title="",
+                    changes=[],
+                )
+                for s in self.states[zone_id]
+            ],
+        )
+
+    async def lineage(self, zone_id: str) -> Lineage:
+        """The lineage given to the fake (empty if none)."""
+        self.calls.append(("lineage", zone_id))
+        if zone_id not in self.states:
+            raise NotFound(f"zone {zone_id} does not exist", service="registry")
+        return self.lineages.get(zone_id, Lineage(zone=zone_id, predecessors=[], successors=[]))
+
+    async def resolve(self, name: str, *, as_of: date | None = None) -> ResolveResult:
+        """Exact-name matching over official names, former names, plaques and parks."""
+        self.calls.append(("resolve", name))
+        day = as_of or date.today()
+        matches: list[ResolveMatch] = []
+        for zone_id in sorted(self.states):
+            z = self._at(zone_id, day)
+            if z is None or z.status != ZoneStatus.ACTIVE:
+                continue
+            if z.name == name:
+                matches.append(ResolveMatch(zone=z, match="official", matched_name=name))
+            elif name in z.plaques:
+                matches.append(ResolveMatch(zone=z, match="plaque", matched_name=name))
+            elif name in z.former_names:
+                matches.append(ResolveMatch(zone=z, match="former_name", matched_name=name))
+            elif any(p.name == name for p in z.parks):
+                matches.append(ResolveMatch(zone=z, match="park", matched_name=name))
+        return ResolveResult(name=name, as_of=day, matches=matches)
+
+    async def counts(self, *, as_of: date | None = None) -> ZoneCounts:
+        """Counts over the in-memory active zones."""
+        zones = await self.list_zones(as_of=as_of, status=ZoneStatus.ACTIVE)
+        by_kind = {k.value: sum(1 for z in zones if z.kind == k) for k in ZoneKind}
+        by_level: dict[str, int] = {}
+        for z in zones:
+            by_level[z.level.value] = by_level.get(z.level.value, 0) + 1
+        return ZoneCounts(as_of=as_of or date.today(), total=len(zones), by_kind=by_kind, by_level=by_level)
+
+    async def divisions(self, *, as_of: date | None = None) -> list[DivisionWithZones]:
+        """No divisions unless a test subclass provides them."""
+        return []
+
+    async def changes(self, *, after: str | None = None, limit: int = 500) -> ChangeFeed:
+        """The feed given to the fake."""
+        self.calls.append(("changes", after))
+        return self.feed

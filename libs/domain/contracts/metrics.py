@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -53,3 +53,36 @@ class IndicatorRead(IndicatorCreate):
 
     version: int
     created_at: datetime
+
+
+class MatrixIndicator(BaseModel):
+    """An indicator column of a matrix."""
+
+    code: str
+    unit: str
+    kind: IndicatorKind
+    version: int
+    direction: Direction
+
+
+class MatrixRow(BaseModel):
+    """One zone's values for the period, in each indicator's canonical unit; ``None`` = missing."""
+
+    zone: str
+    name: str
+    values: dict[str, float | None]
+    proforma_from: list[str] = Field(
+        default_factory=list,
+        description="With lineage=proforma: predecessor zones whose components were added into this row.",
+    )
+
+
+class MatrixRead(BaseModel):
+    """Every zone of a kind for one period, base, stock and derived values in one answer."""
+
+    period: str
+    kind: str | None
+    as_of: date = Field(description="The registry date used to choose the zones.")
+    lineage: Literal["none", "proforma"]
+    indicators: list[MatrixIndicator]
+    rows: list[MatrixRow]

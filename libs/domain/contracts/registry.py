@@ -1,13 +1,25 @@
-"""The HTTP API of the registry service: divisions, zones, reorganisations."""
+"""The HTTP API of the registry service: divisions, zones, reorganisations, the change feed."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.domain.values import DivisionCode, ZoneKind, ZoneLevel, ZoneStatus
+
+ZoneName = Annotated[str, Field(min_length=2, max_length=200)]
+ZoneRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="An existing zone id, or the `ref` of a zone established earlier in the same reorganisation.",
+    ),
+]
+AreaKm2 = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
 
 
 class Park(BaseModel):
@@ -31,8 +43,12 @@ class ZoneRead(BaseModel):
                     "status": "active",
                     "authority": "130705",
                     "entrusted_to": None,
-                    "parks": [{"name": "宣化园", "former_zone": None}],
+                    "parks": [
+                        {"name": "河北宣化经济开发区", "former_zone": None},
+                        {"name": "张家口东山高新技术产业开发区", "former_zone": "9a0b1c2d3e4f"},
+                    ],
                     "plaques": ["河北张家口东山高新技术产业开发区"],
+                    "valid_from": "2016-10-14",
                 }
             ]
         }
@@ -47,15 +63,339 @@ class ZoneRead(BaseModel):
     entrusted_to: DivisionCode | None = Field(None, description="Division managing the zone by entrustment (托管).")
     parks: list[Park] = Field(default_factory=list)
     plaques: list[str] = Field(default_factory=list, description="Extra official names (挂牌); never counted as zones.")
+    former_names: list[str] = Field(default_factory=list, description="Official names the zone carried before.")
     approved_area_km2: Decimal | None = None
     established_on: date | None = None
-    legal_basis: str | None = None
+    legal_basis: str | None = Field(None, description="Legal basis of the act that produced this state.")
+    reorganisation: int | None = Field(None, description="The act that produced this state.")
     successor: str | None = Field(None, description="For a merged zone, the zone it was merged into.")
     status_reason: str | None = None
     valid_from: date = Field(description="The state shown has been in force since this date.")
-    valid_to: date | None = Field(
-        None, description="The state shown ended the day before this date (null: still in force)."
+    valid_to: date | None = Field(None, description="The state shown ended on this date (null: still in force).")
+
+
+# --- reorganisation operations -------------------------------------------------------------
+
+
+class _Op(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Establish(_Op):
+    """Establish a new zone (设立); ``ref`` names it for later operations of the same act."""
+
+    op: Literal["establish"]
+    ref: str = Field(min_length=1, max_length=64)
+    name: ZoneName
+    kind: ZoneKind
+    level: ZoneLevel = ZoneLevel.PROVINCIAL
+    authority: DivisionCode
+    entrusted_to: DivisionCode | None = None
+    parks: list[ZoneName] = Field(default_factory=list)
+    plaques: list[ZoneName] = Field(default_factory=list)
+    approved_area_km2: AreaKm2 | None = None
+
+
+class Rename(_Op):
+    """Rename a zone (更名); the old name stays findable as a former name, or as a plaque."""
+
+    op: Literal["rename"]
+    zone: ZoneRef
+    name: ZoneName
+    keep_old_name_as_plaque: bool = False
+
+
+class Merge(_Op):
+    """Merge zones into a target (优化整合): sources end as ``merged`` with the target as successor."""
+
+    op: Literal["merge"]
+    sources: list[ZoneRef] = Field(min_length=1)
+    into: ZoneRef
+    sources_become: Literal["parks", "absorbed"] = "parks"
+    keep_names_as_plaques: list[ZoneName] = Field(
+        default_factory=list, description="Names (official or plaque) of the sources the target carries on as plaques."
     )
+
+
+class Split(_Op):
+    """Parks leave a zone to join another (existing, or established earlier in the act)."""
+
+    op: Literal["split"]
+    zone: ZoneRef
+    parks: list[ZoneName] = Field(min_length=1)
+    into: ZoneRef
+
+
+class AddPlaque(_Op):
+    """Add an extra official name (挂牌)."""
+
+    op: Literal["add_plaque"]
+    zone: ZoneRef
+    name: ZoneName
+
+
+class RevokePlaque(_Op):
+    """Revoke a plaque (撤销牌子)."""
+
+    op: Literal["revoke_plaque"]
+    zone: ZoneRef
+    name: ZoneName
+
+
+class AddPark(_Op):
+    """Add a park to a zone (一区多园)."""
+
+    op: Literal["add_park"]
+    zone: ZoneRef
+    name: ZoneName
+
+
+class RemovePark(_Op):
+    """Remove a park from a zone."""
+
+    op: Literal["remove_park"]
+    zone: ZoneRef
+    name: ZoneName
+
+
+class Transfer(_Op):
+    """Transfer jurisdiction (划归): a new administering authority."""
+
+    op: Literal["transfer"]
+    zone: ZoneRef
+    authority: DivisionCode
+
+
+class Entrust(_Op):
+    """Entrust day-to-day management to another division (委托管理 / 托管)."""
+
+    op: Literal["entrust"]
+    zone: ZoneRef
+    to: DivisionCode
+
+
+class EndEntrustment(_Op):
+    """End an entrustment."""
+
+    op: Literal["end_entrustment"]
+    zone: ZoneRef
+
+
+class ChangeLevel(_Op):
+    """Change the level, e.g. upgrade to national (国家级)."""
+
+    op: Literal["change_level"]
+    zone: ZoneRef
+    level: ZoneLevel
+
+
+class ChangeKind(_Op):
+    """Change the kind (economic / high-tech)."""
+
+    op: Literal["change_kind"]
+    zone: ZoneRef
+    kind: ZoneKind
+
+
+class ChangeArea(_Op):
+    """Change the approved area (扩区 / 调区)."""
+
+    op: Literal["change_area"]
+    zone: ZoneRef
+    approved_area_km2: AreaKm2
+
+
+class Revoke(_Op):
+    """Revoke a zone (撤销 / 取消省级开发区资格), with the reason."""
+
+    op: Literal["revoke"]
+    zone: ZoneRef
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+Operation = Annotated[
+    Establish
+    | Rename
+    | Merge
+    | Split
+    | AddPlaque
+    | RevokePlaque
+    | AddPark
+    | RemovePark
+    | Transfer
+    | Entrust
+    | EndEntrustment
+    | ChangeLevel
+    | ChangeKind
+    | ChangeArea
+    | Revoke,
+    Field(discriminator="op"),
+]
+
+
+class ReorganisationCreate(BaseModel):
+    """One legal act, made of ordered operations applied atomically."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "legal_basis": "冀政字〔2016〕33号",
+                    "effective_on": "2016-10-14",
+                    "title": "张家口市开发区优化整合",
+                    "operations": [
+                        {
+                            "op": "establish",
+                            "ref": "huaian",
+                            "name": "河北怀安经济开发区",
+                            "kind": "economic",
+                            "level": "provincial",
+                            "authority": "130728",
+                        },
+                        {"op": "merge", "sources": ["<id>", "<id>"], "into": "huaian", "sources_become": "parks"},
+                        {"op": "rename", "zone": "<id>", "name": "河北涿鹿经济开发区"},
+                        {"op": "add_plaque", "zone": "<id>", "name": "河北涿鹿高新技术产业开发区"},
+                    ],
+                }
+            ]
+        }
+    )
+
+    legal_basis: str = Field(min_length=1, max_length=200, description="Document number, e.g. 冀政字〔2016〕33号.")
+    effective_on: date
+    title: str = Field(min_length=1, max_length=500)
+    operations: list[Operation] = Field(min_length=1, max_length=5000)
+    note: str | None = Field(None, max_length=2000, description="E.g. that a date is approximate or data is a demo.")
+
+
+class ZoneChange(BaseModel):
+    """What one operation did to one zone."""
+
+    op_index: int
+    op: str
+    zone: str
+    description: str
+
+
+class ReorganisationRead(BaseModel):
+    """A recorded act (or, with ``dry_run``, what recording it would do)."""
+
+    id: int | None = Field(description="Null for a dry run.")
+    legal_basis: str
+    effective_on: date
+    title: str
+    note: str | None = None
+    operations: list[dict[str, Any]]
+    zones: dict[str, str] = Field(description="The zone id given to every `establish` ref.")
+    touched: list[str] = Field(description="Every zone the act changed.")
+    changes: list[ZoneChange]
+    resulting: list[ZoneRead] = Field(description="The states of the touched zones from the effective date on.")
+    dry_run: bool = False
+    recorded_at: datetime | None = None
+    recorded_by: str | None = None
+    annulled_at: datetime | None = None
+    annulled_by: str | None = None
+    annul_reason: str | None = None
+
+
+class ReorganisationSummary(BaseModel):
+    """An act in a list."""
+
+    id: int
+    legal_basis: str
+    effective_on: date
+    title: str
+    touched: list[str]
+    recorded_at: datetime
+    annulled_at: datetime | None = None
+
+
+class Annulment(BaseModel):
+    """Why an act is annulled."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+class HistoryEntry(BaseModel):
+    """One state of a zone, with the act that produced it."""
+
+    state: ZoneRead
+    reorganisation: int
+    legal_basis: str
+    effective_on: date
+    title: str
+    changes: list[ZoneChange]
+
+
+class ZoneHistory(BaseModel):
+    """Every state a zone has had, oldest first."""
+
+    zone: str
+    entries: list[HistoryEntry]
+
+
+class LineageLink(BaseModel):
+    """One step of lineage: ``zone`` became part of (or came from) the zone asked about."""
+
+    zone: ZoneRead = Field(
+        description="The related zone as it stood on the day before the link (predecessors) "
+        "or on the link's date (successors)."
+    )
+    on: date
+    operation: Literal["merge", "split"]
+    reorganisation: int
+    via: str = Field(description="The zone on the other side of this link (for transitive links).")
+
+
+class Lineage(BaseModel):
+    """All predecessors (transitively) of a zone, and the successors of an ended zone."""
+
+    zone: str
+    predecessors: list[LineageLink]
+    successors: list[LineageLink]
+
+
+MatchType = Literal["official", "former_name", "plaque", "park"]
+
+
+class ResolveMatch(BaseModel):
+    """A zone that carries the asked name on the date, and how."""
+
+    zone: ZoneRead
+    match: MatchType
+    matched_name: str
+
+
+class ResolveResult(BaseModel):
+    """Every zone carrying a name on a date (several are all returned)."""
+
+    name: str
+    as_of: date
+    matches: list[ResolveMatch]
+
+
+class ZoneCounts(BaseModel):
+    """Active zones on a date; plaques and parks are never counted."""
+
+    as_of: date
+    total: int
+    by_kind: dict[str, int]
+    by_level: dict[str, int]
+
+
+class ZoneBrief(BaseModel):
+    """A zone named inside another answer."""
+
+    id: str
+    name: str
+    kind: ZoneKind
+    level: ZoneLevel
+
+
+# --- divisions -----------------------------------------------------------------------------
 
 
 class DivisionCreate(BaseModel):
@@ -71,7 +411,7 @@ class DivisionCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     valid_from: date
     replaces: list[DivisionCode] = Field(
-        default_factory=list, description="Codes that end the day before `valid_from`, with this code as successor."
+        default_factory=list, description="Codes that end on `valid_from`, with this code as their successor."
     )
     is_city: bool = Field(False, description="True for the prefecture-level city itself (e.g. 130700).")
     note: str | None = Field(None, max_length=500, description="E.g. that a date is approximate.")
@@ -87,3 +427,58 @@ class DivisionRead(BaseModel):
     successor: DivisionCode | None = None
     is_city: bool = False
     note: str | None = None
+
+
+class DivisionWithZones(DivisionRead):
+    """A division on a date with the zones it administers or hosts by entrustment."""
+
+    administers: list[ZoneBrief] = Field(default_factory=list)
+    hosts_by_entrustment: list[ZoneBrief] = Field(default_factory=list)
+    has_provincial_zone: bool = Field(description="Administers an active provincial or national zone.")
+
+
+class DivisionList(BaseModel):
+    """Divisions in force on a date (one page), and which county-level divisions have no zone."""
+
+    as_of: date
+    items: list[DivisionWithZones]
+    next_cursor: str | None = None
+    without_provincial_zone: list[DivisionCode] = Field(
+        description="Every county-level division (not only this page's) administering no active zone."
+    )
+
+
+# --- compliance and the change feed --------------------------------------------------------
+
+
+class ComplianceFinding(BaseModel):
+    """A policy rule the registry's state breaks on a date (a finding, never a refusal)."""
+
+    rule: str
+    message: str
+    division: DivisionCode | None = None
+    zones: list[ZoneBrief]
+
+
+class ComplianceReport(BaseModel):
+    """Findings against the 2016 policy rules on a date."""
+
+    as_of: date
+    findings: list[ComplianceFinding]
+
+
+class ChangeRead(BaseModel):
+    """One entry of the change feed."""
+
+    id: int
+    occurred_at: datetime
+    type: str = Field(description="`reorganisation.recorded`, `reorganisation.annulled` or `division.recorded`.")
+    payload: dict[str, Any]
+
+
+class ChangeFeed(BaseModel):
+    """A page of the change feed; resume from ``next_cursor`` (always set) to follow it."""
+
+    items: list[ChangeRead]
+    next_cursor: str
+    has_more: bool
