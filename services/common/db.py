@@ -122,3 +122,19 @@ def _is_connectivity(exc: DBAPIError) -> bool:
 
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 """The request-scoped session: commit on success (before the response), roll back on error."""
+
+
+async def serialise_writes(session: AsyncSession, table: str, name: str) -> None:
+    """Take the service's write lock for this transaction (held until commit or rollback).
+
+    An upsert on a one-row-per-name lock table: PostgreSQL holds the row lock to the end of
+    the transaction, and on SQLite the write takes the database's RESERVED lock *before*
+    the use case reads, so read-check-write sequences never interleave on either backend.
+    """
+    await session.execute(
+        text(
+            f"INSERT INTO {table} (name, counter) VALUES (:name, 1) "  # table is a constant of the caller
+            f"ON CONFLICT (name) DO UPDATE SET counter = {table}.counter + 1"
+        ),
+        {"name": name},
+    )

@@ -5,11 +5,27 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from libs.domain.contracts.common import Actor, Page
-from libs.domain.contracts.registry import DivisionCreate, DivisionRead, ZoneRead
-from libs.domain.values import Role, today_in_china
+from libs.domain.contracts.registry import (
+    Annulment,
+    ChangeFeed,
+    ComplianceReport,
+    DivisionCreate,
+    DivisionList,
+    DivisionRead,
+    Lineage,
+    ReorganisationCreate,
+    ReorganisationRead,
+    ReorganisationSummary,
+    ResolveResult,
+    ZoneCounts,
+    ZoneHistory,
+    ZoneRead,
+)
+from libs.domain.errors import Unprocessable
+from libs.domain.values import DivisionCode, Role, ZoneKind, ZoneLevel, ZoneStatus, today_in_china
 from services.common.auth import PUBLIC, require
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
@@ -18,8 +34,213 @@ from services.registry import service as registry_service
 
 router = APIRouter(prefix="/v1")
 
+MAX_ZONE_PAGE = 5000
 AsOf = Annotated[date | None, Query(description="Date to answer for (Asia/Shanghai); default today.")]
+ZoneId = Annotated[str, Path(max_length=32, description="A zone's stable id.")]
 CityAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Optional: a retry with the same key and body returns the act recorded the first time.",
+    ),
+]
+
+
+def _cursor_str(cursor: str | None) -> str | None:
+    value = decode_cursor(cursor)
+    if value is not None and not isinstance(value, str):
+        raise Unprocessable(
+            "malformed cursor", errors=[{"loc": ["query", "cursor"], "msg": "bad cursor", "type": "cursor"}]
+        )
+    return value
+
+
+def _cursor_int(cursor: str | None) -> int | None:
+    value = decode_cursor(cursor)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise Unprocessable(
+            "malformed cursor", errors=[{"loc": ["query", "cursor"], "msg": "bad cursor", "type": "cursor"}]
+        )
+    return value
+
+
+# --- reorganisations -----------------------------------------------------------------------
+
+
+@router.post(
+    "/reorganisations",
+    response_model=ReorganisationRead,
+    status_code=201,
+    tags=["reorganisations"],
+    summary="Record a legal act of reorganisation (all operations or none)",
+    description="Refused as a whole with a 422 problem whose `errors` list every failing operation by index "
+    "and reason (`type`). With `?dry_run=true` the resulting states are returned (200) and nothing is saved.",
+    responses={**problems(401, 403, 422), 200: {"model": ReorganisationRead, "description": "Dry run or replay"}},
+)
+async def create_reorganisation(
+    body: ReorganisationCreate,
+    session: SessionDep,
+    actor: CityAdmin,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    dry_run: bool = False,
+) -> ReorganisationRead:
+    result, replay = await registry_service.record_reorganisation(
+        session=session, actor=actor, body=body, dry_run=dry_run, idempotency_key=idempotency_key
+    )
+    if dry_run or replay:
+        response.status_code = 200
+    if result.id is not None:
+        response.headers["Location"] = f"/v1/reorganisations/{result.id}"
+    return result
+
+
+@router.get(
+    "/reorganisations",
+    response_model=Page[ReorganisationSummary],
+    tags=["reorganisations"],
+    summary="Recorded acts, oldest first (annulled ones included and marked)",
+    openapi_extra=PUBLIC,
+)
+async def list_reorganisations(
+    session: SessionDep,
+    zone: Annotated[str | None, Query(max_length=32, description="Only acts that touched this zone.")] = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[ReorganisationSummary]:
+    items, last = await registry_service.list_reorganisations(
+        session=session, zone=zone, after=_cursor_int(cursor), limit=limit
+    )
+    return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
+
+
+@router.get(
+    "/reorganisations/{act_id}",
+    response_model=ReorganisationRead,
+    tags=["reorganisations"],
+    summary="One recorded act",
+    openapi_extra=PUBLIC,
+    responses=problems(404),
+)
+async def get_reorganisation(session: SessionDep, act_id: int) -> ReorganisationRead:
+    return await registry_service.get_reorganisation(session=session, act_id=act_id)
+
+
+@router.post(
+    "/reorganisations/{act_id}/annul",
+    response_model=ReorganisationRead,
+    tags=["reorganisations"],
+    summary="Annul an act that is still the latest on every zone it touched (recorded, never erased)",
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def annul_reorganisation(
+    session: SessionDep, actor: CityAdmin, act_id: int, body: Annulment
+) -> ReorganisationRead:
+    return await registry_service.annul_reorganisation(session=session, actor=actor, act_id=act_id, reason=body.reason)
+
+
+# --- zones ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/zones",
+    response_model=Page[ZoneRead],
+    tags=["zones"],
+    summary="Zones in force on a date",
+    description=f"All statuses unless `status` is given. `limit` up to {MAX_ZONE_PAGE} on this list.",
+    openapi_extra=PUBLIC,
+)
+async def list_zones(
+    session: SessionDep,
+    as_of: AsOf = None,
+    kind: ZoneKind | None = None,
+    level: ZoneLevel | None = None,
+    status: ZoneStatus | None = None,
+    authority: DivisionCode | None = None,
+    entrusted_to: DivisionCode | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of any name the zone answers to.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_ZONE_PAGE, description=f"Page size (at most {MAX_ZONE_PAGE}).")] = 500,
+    cursor: CursorParam = None,
+) -> Page[ZoneRead]:
+    filters = {
+        "kind": kind.value if kind else None,
+        "level": level.value if level else None,
+        "status": status.value if status else None,
+        "authority": authority,
+        "entrusted_to": entrusted_to,
+        "q": q,
+    }
+    items, last = await registry_service.list_zones(
+        session=session, as_of=as_of or today_in_china(), filters=filters, after=_cursor_str(cursor), limit=limit
+    )
+    return Page(items=items, next_cursor=encode_cursor(last) if last else None)
+
+
+@router.get(
+    "/zones/counts",
+    response_model=ZoneCounts,
+    tags=["zones"],
+    summary="Active zones by kind and level on a date (plaques never counted)",
+    openapi_extra=PUBLIC,
+)
+async def zone_counts(session: SessionDep, as_of: AsOf = None) -> ZoneCounts:
+    return await registry_service.zone_counts(session=session, as_of=as_of or today_in_china())
+
+
+@router.get(
+    "/zones/resolve",
+    response_model=ResolveResult,
+    tags=["zones"],
+    summary="Which zones carry a name on a date: official, former name, plaque or park",
+    description="Names are compared after normalisation (full-width forms, spaces, a leading province name "
+    "such as 河北 are ignored). Per zone the strongest match is shown: official, plaque, former name, park.",
+    openapi_extra=PUBLIC,
+)
+async def resolve(
+    session: SessionDep, name: Annotated[str, Query(min_length=1, max_length=200)], as_of: AsOf = None
+) -> ResolveResult:
+    return await registry_service.resolve_name(session=session, name=name, as_of=as_of or today_in_china())
+
+
+@router.get(
+    "/zones/{zone_id}",
+    response_model=ZoneRead,
+    tags=["zones"],
+    summary="A zone as it stood on a date",
+    openapi_extra=PUBLIC,
+    responses=problems(404),
+)
+async def get_zone(session: SessionDep, zone_id: ZoneId, as_of: AsOf = None) -> ZoneRead:
+    return await registry_service.get_zone(session=session, zone_id=zone_id, as_of=as_of or today_in_china())
+
+
+@router.get(
+    "/zones/{zone_id}/history",
+    response_model=ZoneHistory,
+    tags=["zones"],
+    summary="Every state of a zone with the act that produced it",
+    openapi_extra=PUBLIC,
+    responses=problems(404),
+)
+async def zone_history(session: SessionDep, zone_id: ZoneId) -> ZoneHistory:
+    return await registry_service.zone_history(session=session, zone_id=zone_id)
+
+
+@router.get(
+    "/zones/{zone_id}/lineage",
+    response_model=Lineage,
+    tags=["zones"],
+    summary="All predecessors of a zone (transitively) and its successors",
+    openapi_extra=PUBLIC,
+    responses=problems(404),
+)
+async def zone_lineage(session: SessionDep, zone_id: ZoneId) -> Lineage:
+    return await registry_service.zone_lineage(session=session, zone_id=zone_id)
+
+
+# --- divisions, compliance, changes ---------------------------------------------------------
 
 
 @router.post(
@@ -36,28 +257,53 @@ async def create_division(body: DivisionCreate, session: SessionDep, actor: City
 
 @router.get(
     "/divisions",
-    response_model=Page[DivisionRead],
+    response_model=DivisionList,
     tags=["divisions"],
-    summary="Divisions in force on a date",
+    summary="Divisions in force on a date, the zones each administers or hosts, and those without a zone",
     openapi_extra=PUBLIC,
 )
 async def list_divisions(
     session: SessionDep, as_of: AsOf = None, limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None
-) -> Page[DivisionRead]:
-    after = decode_cursor(cursor)
-    items, last = await registry_service.list_divisions(
-        session=session, as_of=as_of or today_in_china(), after=str(after) if after is not None else None, limit=limit
+) -> DivisionList:
+    return await registry_service.list_divisions(
+        session=session, as_of=as_of or today_in_china(), after=_cursor_str(cursor), limit=limit
     )
-    return Page(items=items, next_cursor=encode_cursor(last) if last else None)
 
 
 @router.get(
-    "/zones/{zone_id}",
-    response_model=ZoneRead,
-    tags=["zones"],
-    summary="A zone as it stood on a date",
+    "/divisions/{code}",
+    response_model=list[DivisionRead],
+    tags=["divisions"],
+    summary="Every recorded state of a division code",
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def get_zone(session: SessionDep, zone_id: Annotated[str, Path(max_length=32)], as_of: AsOf = None) -> ZoneRead:
-    return await registry_service.get_zone(session=session, zone_id=zone_id, as_of=as_of or today_in_china())
+async def division_versions(session: SessionDep, code: Annotated[str, Path(pattern=r"^\d{6}$")]) -> list[DivisionRead]:
+    return await registry_service.division_versions(session=session, code=code)
+
+
+@router.get(
+    "/compliance",
+    response_model=ComplianceReport,
+    tags=["compliance"],
+    summary="Findings against the policy's rules on a date (never refusals)",
+    openapi_extra=PUBLIC,
+)
+async def compliance(session: SessionDep, as_of: AsOf = None) -> ComplianceReport:
+    return await registry_service.compliance(session=session, as_of=as_of or today_in_china())
+
+
+@router.get(
+    "/changes",
+    response_model=ChangeFeed,
+    tags=["changes"],
+    summary="The ordered feed of registry changes, for other services' caches",
+    description="Start without `after`; pass back `next_cursor` (always set) to continue.",
+    openapi_extra=PUBLIC,
+)
+async def changes(
+    session: SessionDep,
+    after: Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous call.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> ChangeFeed:
+    return await registry_service.change_feed(session=session, after=_cursor_int(after) or 0, limit=limit)

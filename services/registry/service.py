@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.contracts.common import Actor
-from libs.domain.contracts.registry import DivisionCreate, DivisionRead, Park, ZoneRead
-from libs.domain.errors import NotFound, Unprocessable
+from libs.domain.contracts.registry import (
+    ChangeFeed,
+    ChangeRead,
+    ComplianceFinding,
+    ComplianceReport,
+    DivisionCreate,
+    DivisionList,
+    DivisionRead,
+    DivisionWithZones,
+    HistoryEntry,
+    Lineage,
+    LineageLink,
+    Park,
+    ReorganisationCreate,
+    ReorganisationRead,
+    ReorganisationSummary,
+    ResolveMatch,
+    ResolveResult,
+    ZoneBrief,
+    ZoneChange,
+    ZoneCounts,
+    ZoneHistory,
+    ZoneRead,
+)
+from libs.domain.errors import Conflict, NotFound, Unprocessable
+from libs.domain.names import normalise_name
+from libs.domain.reorganisation import ActRefused, ParkState, StaticView, ZoneSnapshot, apply_act, needs
 from libs.domain.values import ZoneKind, ZoneLevel, ZoneStatus
-from services.registry.repository import ChangeRepository, DivisionRepository, ZoneStateRepository
-from services.registry.tables import Division, ZoneState
+from services.common.pagination import encode_cursor
+from services.registry import repository as repo
+from services.registry.tables import Division, Reorganisation, Zone, ZoneState
+from services.registry.tables import Lineage as LineageRow
+
+MATCH_ORDER = {"official": 0, "plaque": 1, "former_name": 2, "park": 3}
+
+
+# --- conversions ---------------------------------------------------------------------------
 
 
 def division_read(row: Division) -> DivisionRead:
@@ -39,9 +76,11 @@ def zone_read(row: ZoneState) -> ZoneRead:
         entrusted_to=row.entrusted_to,
         parks=[Park.model_validate(p) for p in row.parks],
         plaques=list(row.plaques),
+        former_names=list(row.former_names),
         approved_area_km2=row.approved_area_km2,
         established_on=row.established_on,
         legal_basis=row.legal_basis,
+        reorganisation=row.reorganisation_id,
         successor=row.successor,
         status_reason=row.status_reason,
         valid_from=row.valid_from,
@@ -49,11 +88,85 @@ def zone_read(row: ZoneState) -> ZoneRead:
     )
 
 
+def snapshot_of(row: ZoneState) -> ZoneSnapshot:
+    """The pure domain snapshot of a state row."""
+    return ZoneSnapshot(
+        id=row.zone_id,
+        name=row.name,
+        kind=ZoneKind(row.kind),
+        level=ZoneLevel(row.level),
+        status=ZoneStatus(row.status),
+        authority=row.authority,
+        entrusted_to=row.entrusted_to,
+        parks=tuple(ParkState(p["name"], p.get("former_zone")) for p in row.parks),
+        plaques=tuple(row.plaques),
+        former_names=tuple(row.former_names),
+        approved_area_km2=row.approved_area_km2,
+        established_on=row.established_on,
+        successor=row.successor,
+        status_reason=row.status_reason,
+    )
+
+
+def _state_row(snap: ZoneSnapshot, act: Reorganisation | None, on: date, changes: list[dict[str, Any]]) -> ZoneState:
+    return ZoneState(
+        zone_id=snap.id,
+        reorganisation_id=act.id if act is not None else 0,
+        legal_basis=act.legal_basis if act is not None else "",
+        valid_from=on,
+        valid_to=None,
+        name=snap.name,
+        kind=snap.kind.value,
+        level=snap.level.value,
+        status=snap.status.value,
+        authority=snap.authority,
+        entrusted_to=snap.entrusted_to,
+        parks=[{"name": p.name, "former_zone": p.former_zone} for p in snap.parks],
+        plaques=list(snap.plaques),
+        former_names=list(snap.former_names),
+        approved_area_km2=snap.approved_area_km2,
+        established_on=snap.established_on,
+        successor=snap.successor,
+        status_reason=snap.status_reason,
+        changes=changes,
+    )
+
+
+def _aliases(snap: ZoneSnapshot) -> list[tuple[str, str, str]]:
+    out: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for match, names in (
+        ("official", [snap.name]),
+        ("plaque", list(snap.plaques)),
+        ("former_name", list(snap.former_names)),
+        ("park", [p.name for p in snap.parks]),
+    ):
+        for name in names:
+            out.setdefault((name, match), (normalise_name(name), name, match))
+    return list(out.values())
+
+
+def _brief(row: ZoneState) -> ZoneBrief:
+    return ZoneBrief(id=row.zone_id, name=row.name, kind=ZoneKind(row.kind), level=ZoneLevel(row.level))
+
+
+def _new_zone_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _request_hash(body: ReorganisationCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- divisions -----------------------------------------------------------------------------
+
+
 async def record_division(*, session: AsyncSession, actor: Actor, body: DivisionCreate) -> DivisionRead:
     """Record a division (or a new state of one) and end the divisions it replaces."""
-    repo = DivisionRepository(session)
-    faults: list[dict[str, object]] = []
-    existing = await repo.versions(body.code)
+    await repo.lock_registry(session)
+    divisions = repo.DivisionRepository(session)
+    faults: list[dict[str, Any]] = []
+    existing = await divisions.versions(body.code)
     if any(v.valid_from >= body.valid_from for v in existing):
         faults.append(
             {
@@ -64,12 +177,14 @@ async def record_division(*, session: AsyncSession, actor: Actor, body: Division
         )
     replaced: list[Division] = []
     for i, code in enumerate(body.replaces):
-        old = await repo.get_valid(code, body.valid_from - timedelta(days=1))
-        if old is None or (old.valid_to is not None):
+        if code == body.code:
+            continue  # a new state of the same code: handled as ``existing``
+        old = await divisions.get_valid(code, body.valid_from - timedelta(days=1))
+        if old is None or old.valid_to is not None:
             faults.append(
                 {
                     "loc": ["body", "replaces", i],
-                    "msg": f"{code} is not in force the day before valid_from",
+                    "msg": f"{code} is not in force (and open-ended) the day before valid_from",
                     "type": "unknown_division",
                 }
             )
@@ -82,9 +197,8 @@ async def record_division(*, session: AsyncSession, actor: Actor, body: Division
     if current is not None and current.valid_to is None:
         current.valid_to = body.valid_from
     for old in replaced:
-        if old.code != body.code:
-            old.valid_to = body.valid_from
-            old.successor = body.code
+        old.valid_to = body.valid_from
+        old.successor = body.code
     row = Division(
         code=body.code,
         name=body.name,
@@ -94,8 +208,8 @@ async def record_division(*, session: AsyncSession, actor: Actor, body: Division
         recorded_at=now,
         recorded_by=actor.sub,
     )
-    await repo.add(row)
-    await ChangeRepository(session).append(
+    await divisions.add(row)
+    await repo.ChangeRepository(session).append(
         "division.recorded",
         {"code": body.code, "valid_from": body.valid_from.isoformat(), "replaces": list(body.replaces)},
         now,
@@ -103,22 +217,403 @@ async def record_division(*, session: AsyncSession, actor: Actor, body: Division
     return division_read(row)
 
 
-async def list_divisions(
-    *, session: AsyncSession, as_of: date, after: str | None, limit: int
-) -> tuple[list[DivisionRead], str | None]:
-    """Divisions in force on ``as_of``; returns the page and the last code when more follow."""
-    rows = await DivisionRepository(session).valid_on(as_of, after_code=after, limit=limit + 1)
+async def division_versions(*, session: AsyncSession, code: str) -> list[DivisionRead]:
+    """Every recorded state of a division code."""
+    rows = await repo.DivisionRepository(session).versions(code)
+    if not rows:
+        raise NotFound(f"division {code} is not recorded", division=code)
+    return [division_read(r) for r in rows]
+
+
+async def list_divisions(*, session: AsyncSession, as_of: date, after: str | None, limit: int) -> DivisionList:
+    """Divisions in force on ``as_of`` with their zones, and the county-level ones without a zone."""
+    divisions = repo.DivisionRepository(session)
+    all_divisions = await divisions.valid_on(as_of)
+    zones = await repo.ZoneRepository(session).active_on(as_of)
+    administers: dict[str, list[ZoneState]] = defaultdict(list)
+    hosts: dict[str, list[ZoneState]] = defaultdict(list)
+    for z in zones:
+        administers[z.authority].append(z)
+        if z.entrusted_to:
+            hosts[z.entrusted_to].append(z)
+    without = [d.code for d in all_divisions if not d.is_city and not administers.get(d.code)]
+    page = [d for d in all_divisions if after is None or d.code > after][: limit + 1]
+    more = len(page) > limit
+    page = page[:limit]
+    items = [
+        DivisionWithZones(
+            **division_read(d).model_dump(),
+            administers=[_brief(z) for z in administers.get(d.code, [])],
+            hosts_by_entrustment=[_brief(z) for z in hosts.get(d.code, [])],
+            has_provincial_zone=bool(administers.get(d.code)),
+        )
+        for d in page
+    ]
+    return DivisionList(
+        as_of=as_of,
+        items=items,
+        next_cursor=encode_cursor(page[-1].code) if more and page else None,
+        without_provincial_zone=without,
+    )
+
+
+# --- reorganisations -----------------------------------------------------------------------
+
+
+async def record_reorganisation(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    body: ReorganisationCreate,
+    dry_run: bool,
+    idempotency_key: str | None,
+) -> tuple[ReorganisationRead, bool]:
+    """Validate and (unless ``dry_run``) record an act; returns the act and whether it is a replay."""
+    await repo.lock_registry(session)
+    acts = repo.ReorganisationRepository(session)
+    request_hash = _request_hash(body)
+    if idempotency_key and not dry_run:
+        earlier = await acts.by_idempotency_key(actor.sub, idempotency_key)
+        if earlier is not None:
+            if earlier.request_hash != request_hash:
+                raise Unprocessable(
+                    "this Idempotency-Key was used for a different request",
+                    errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "reuse"}],
+                )
+            return await get_reorganisation(session=session, act_id=earlier.id), True
+
+    zones = repo.ZoneRepository(session)
+    on = body.effective_on
+    need = needs(body.operations)
+    known = await zones.known(need.zone_refs)
+    states = await zones.states_on(known, on)
+    last = await zones.last_events(known)
+    view = StaticView(
+        snapshots={z: snapshot_of(s) for z, s in states.items()},
+        known=frozenset(known),
+        last_events={z: day for z, (day, _act) in last.items()},
+        divisions=frozenset(await repo.DivisionRepository(session).codes_valid(need.divisions, on)),
+        names=await zones.carriers(need.names, on),
+    )
+    try:
+        outcome = apply_act(view, on, body.operations, _new_zone_id)
+    except ActRefused as refused:
+        raise Unprocessable(
+            f"the reorganisation is invalid on {on.isoformat()}: {len(refused.faults)} operation fault(s)",
+            errors=[f.as_error() for f in refused.faults],
+        ) from refused
+
+    changes = [
+        ZoneChange(op_index=c.op_index, op=c.op, zone=c.zone, description=c.description) for c in outcome.changes
+    ]
+    operations = [op.model_dump(mode="json") for op in body.operations]
+    if dry_run:
+        resulting = [
+            zone_read(_state_row(outcome.states[z], None, on, [])).model_copy(update={"reorganisation": None})
+            for z in outcome.touched
+        ]
+        return (
+            ReorganisationRead(
+                id=None,
+                legal_basis=body.legal_basis,
+                effective_on=on,
+                title=body.title,
+                note=body.note,
+                operations=operations,
+                zones=outcome.created,
+                touched=outcome.touched,
+                changes=changes,
+                resulting=resulting,
+                dry_run=True,
+            ),
+            False,
+        )
+
+    now = datetime.now(UTC)
+    act = Reorganisation(
+        legal_basis=body.legal_basis,
+        effective_on=on,
+        title=body.title,
+        note=body.note,
+        operations=operations,
+        zone_refs=outcome.created,
+        touched=outcome.touched,
+        changes=[c.model_dump() for c in changes],
+        recorded_at=now,
+        recorded_by=actor.sub,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+    await acts.add(act)
+    created = set(outcome.created.values())
+    for zone_id in created:
+        await zones.add_zone(Zone(id=zone_id, created_by=act.id))
+    open_states = await zones.open_states(set(outcome.touched) - created)
+    for zone_id in outcome.touched:
+        previous = open_states.get(zone_id)
+        if previous is not None:
+            previous.valid_to = on
+        notes = [c.model_dump() for c in changes if c.zone == zone_id]
+        snap = outcome.states[zone_id]
+        await zones.add_state(_state_row(snap, act, on, notes), _aliases(snap))
+    await zones.add_edges(
+        [
+            LineageRow(reorganisation_id=act.id, source=e.source, target=e.target, operation=e.operation, on=on)
+            for e in outcome.edges
+        ]
+    )
+    await repo.ChangeRepository(session).append(
+        "reorganisation.recorded",
+        {"reorganisation": act.id, "effective_on": on.isoformat(), "zones": outcome.touched},
+        now,
+    )
+    return await get_reorganisation(session=session, act_id=act.id), False
+
+
+async def get_reorganisation(*, session: AsyncSession, act_id: int) -> ReorganisationRead:
+    """One act with the states it produced (none once annulled)."""
+    act = await repo.ReorganisationRepository(session).get(act_id)
+    if act is None:
+        raise NotFound(f"reorganisation {act_id} does not exist", reorganisation=act_id)
+    resulting: list[ZoneRead] = []
+    if act.annulled_at is None:
+        for zone_id in act.touched:
+            for state, _act in await repo.ZoneRepository(session).history(zone_id):
+                if state.reorganisation_id == act.id:
+                    resulting.append(zone_read(state))
+    return ReorganisationRead(
+        id=act.id,
+        legal_basis=act.legal_basis,
+        effective_on=act.effective_on,
+        title=act.title,
+        note=act.note,
+        operations=list(act.operations),
+        zones=dict(act.zone_refs),
+        touched=list(act.touched),
+        changes=[ZoneChange.model_validate(c) for c in act.changes],
+        resulting=resulting,
+        recorded_at=act.recorded_at,
+        recorded_by=act.recorded_by,
+        annulled_at=act.annulled_at,
+        annulled_by=act.annulled_by,
+        annul_reason=act.annul_reason,
+    )
+
+
+async def list_reorganisations(
+    *, session: AsyncSession, zone: str | None, after: int | None, limit: int
+) -> tuple[list[ReorganisationSummary], int | None]:
+    """Acts in recording order (annulled ones included, marked)."""
+    rows = await repo.ReorganisationRepository(session).page(zone=zone, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return [division_read(r) for r in rows], (rows[-1].code if more and rows else None)
+    items = [
+        ReorganisationSummary(
+            id=r.id,
+            legal_basis=r.legal_basis,
+            effective_on=r.effective_on,
+            title=r.title,
+            touched=list(r.touched),
+            recorded_at=r.recorded_at,
+            annulled_at=r.annulled_at,
+        )
+        for r in rows
+    ]
+    return items, (rows[-1].id if more and rows else None)
+
+
+async def annul_reorganisation(*, session: AsyncSession, actor: Actor, act_id: int, reason: str) -> ReorganisationRead:
+    """Annul an act that is still the latest on every zone it touched; the annulment is recorded."""
+    await repo.lock_registry(session)
+    act = await repo.ReorganisationRepository(session).get(act_id)
+    if act is None:
+        raise NotFound(f"reorganisation {act_id} does not exist", reorganisation=act_id)
+    if act.annulled_at is not None:
+        raise Conflict(f"reorganisation {act_id} was already annulled on {act.annulled_at.date()}")
+    zones = repo.ZoneRepository(session)
+    last = await zones.last_events(act.touched)
+    later = sorted(z for z in act.touched if last.get(z, (None, act.id))[1] != act.id)
+    if later:
+        raise Conflict(
+            f"reorganisation {act_id} is not the latest act on zone(s) {', '.join(later)}: annul the later acts first",
+            zones=later,
+        )
+    await zones.delete_act_projection(act.id)
+    await zones.reopen_latest(act.touched)
+    now = datetime.now(UTC)
+    act.annulled_at, act.annulled_by, act.annul_reason = now, actor.sub, reason
+    await session.flush()
+    await repo.ChangeRepository(session).append(
+        "reorganisation.annulled",
+        {"reorganisation": act.id, "effective_on": act.effective_on.isoformat(), "zones": list(act.touched)},
+        now,
+    )
+    return await get_reorganisation(session=session, act_id=act.id)
+
+
+# --- zone reads ----------------------------------------------------------------------------
 
 
 async def get_zone(*, session: AsyncSession, zone_id: str, as_of: date) -> ZoneRead:
-    """A zone as it stood on ``as_of``; 404 if it did not exist then."""
-    repo = ZoneStateRepository(session)
-    row = await repo.get(zone_id, as_of)
+    """A zone as it stood on ``as_of``; 404 if it was not in force then."""
+    zones = repo.ZoneRepository(session)
+    row = await zones.get(zone_id, as_of)
     if row is None:
-        if await repo.exists(zone_id):
-            raise NotFound(f"zone {zone_id} has no recorded state on {as_of.isoformat()}", zone=zone_id)
+        if await zones.exists(zone_id):
+            raise NotFound(f"zone {zone_id} was not in force on {as_of.isoformat()}", zone=zone_id)
         raise NotFound(f"zone {zone_id} does not exist", zone=zone_id)
     return zone_read(row)
+
+
+async def list_zones(
+    *, session: AsyncSession, as_of: date, filters: dict[str, str | None], after: str | None, limit: int
+) -> tuple[list[ZoneRead], str | None]:
+    """Zones in force on ``as_of`` matching the filters; the last id when more follow."""
+    rows = await repo.ZoneRepository(session).list_on(as_of, after=after, limit=limit + 1, **filters)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [zone_read(r) for r in rows], (rows[-1].zone_id if more and rows else None)
+
+
+async def zone_history(*, session: AsyncSession, zone_id: str) -> ZoneHistory:
+    """Every state of a zone with the act that produced it."""
+    rows = await repo.ZoneRepository(session).history(zone_id)
+    if not rows:
+        raise NotFound(f"zone {zone_id} does not exist", zone=zone_id)
+    return ZoneHistory(
+        zone=zone_id,
+        entries=[
+            HistoryEntry(
+                state=zone_read(state),
+                reorganisation=act.id,
+                legal_basis=act.legal_basis,
+                effective_on=act.effective_on,
+                title=act.title,
+                changes=[ZoneChange.model_validate(c) for c in state.changes],
+            )
+            for state, act in rows
+        ],
+    )
+
+
+async def zone_lineage(*, session: AsyncSession, zone_id: str) -> Lineage:
+    """All predecessors of a zone (transitively) and its successors (transitively)."""
+    zones = repo.ZoneRepository(session)
+    if not await zones.exists(zone_id):
+        raise NotFound(f"zone {zone_id} does not exist", zone=zone_id)
+
+    async def walk(forward: bool) -> list[LineageLink]:
+        links: list[LineageLink] = []
+        seen = {zone_id}
+        frontier = {zone_id}
+        while frontier:
+            edges = await (zones.edges_from(frontier) if forward else zones.edges_into(frontier))
+            frontier = set()
+            for edge in edges:
+                other = edge.target if forward else edge.source
+                day = edge.on if forward else edge.on - timedelta(days=1)
+                state = await zones.get(other, day)
+                if state is None or other in seen:
+                    continue
+                seen.add(other)
+                frontier.add(other)
+                links.append(
+                    LineageLink(
+                        zone=zone_read(state),
+                        on=edge.on,
+                        operation="merge" if edge.operation == "merge" else "split",
+                        reorganisation=edge.reorganisation_id,
+                        via=edge.source if forward else edge.target,
+                    )
+                )
+        return links
+
+    return Lineage(zone=zone_id, predecessors=await walk(False), successors=await walk(True))
+
+
+async def resolve_name(*, session: AsyncSession, name: str, as_of: date) -> ResolveResult:
+    """Every active zone that carries ``name`` on ``as_of``, with the strongest way it does."""
+    rows = await repo.ZoneRepository(session).resolve(normalise_name(name), as_of)
+    best: dict[str, tuple[int, int, ZoneState, str, str]] = {}
+    for state, match, matched in rows:
+        # Prefer the strongest kind of match (an official designation over a park), then an exact spelling.
+        rank = (MATCH_ORDER[match], 0 if matched == name else 1)
+        current = best.get(state.zone_id)
+        if current is None or rank < current[:2]:
+            best[state.zone_id] = (*rank, state, match, matched)
+    matches = [
+        ResolveMatch(zone=zone_read(state), match=match, matched_name=matched)
+        for _e, _m, state, match, matched in sorted(best.values(), key=lambda t: (t[0], t[1], t[2].zone_id))
+    ]
+    return ResolveResult(name=name, as_of=as_of, matches=matches)
+
+
+async def zone_counts(*, session: AsyncSession, as_of: date) -> ZoneCounts:
+    """Active zones on ``as_of`` by kind and level (plaques and parks are not zones)."""
+    rows = await repo.ZoneRepository(session).counts(as_of)
+    by_kind = {k.value: 0 for k in ZoneKind}
+    by_level = {lv.value: 0 for lv in ZoneLevel}
+    for kind, level, n in rows:
+        by_kind[kind] = by_kind.get(kind, 0) + n
+        by_level[level] = by_level.get(level, 0) + n
+    return ZoneCounts(as_of=as_of, total=sum(n for _k, _l, n in rows), by_kind=by_kind, by_level=by_level)
+
+
+async def compliance(*, session: AsyncSession, as_of: date) -> ComplianceReport:
+    """Findings against the 2016 rules: the city directly administers at most one zone per kind;
+    each county-level division has one zone (一县一区). Findings, never refusals."""
+    divisions = await repo.DivisionRepository(session).valid_on(as_of)
+    zones = await repo.ZoneRepository(session).active_on(as_of)
+    by_authority: dict[str, list[ZoneState]] = defaultdict(list)
+    for z in zones:
+        by_authority[z.authority].append(z)
+    findings: list[ComplianceFinding] = []
+    for d in divisions:
+        held = by_authority.get(d.code, [])
+        if d.is_city:
+            for kind in ZoneKind:
+                of_kind = [z for z in held if z.kind == kind.value]
+                if len(of_kind) > 1:
+                    findings.append(
+                        ComplianceFinding(
+                            rule="city_at_most_one_per_kind",
+                            message=f"{d.name} directly administers {len(of_kind)} {kind.value} zones; "
+                            "the policy allows one economic and one high-tech zone (二(四))",
+                            division=d.code,
+                            zones=[_brief(z) for z in of_kind],
+                        )
+                    )
+        elif len(held) > 1:
+            findings.append(
+                ComplianceFinding(
+                    rule="one_zone_per_county",
+                    message=f"{d.name} administers {len(held)} zones; the policy asks for one zone per "
+                    "county-level division, with several parks (一县一区、一区多园, 二(五))",
+                    division=d.code,
+                    zones=[_brief(z) for z in held],
+                )
+            )
+        elif not held:
+            findings.append(
+                ComplianceFinding(
+                    rule="county_without_zone",
+                    message=f"{d.name} has no provincial zone; the policy aims for one in every county-level "
+                    "division (一(二)1) and assesses it by reference (二十八)",
+                    division=d.code,
+                    zones=[],
+                )
+            )
+    return ComplianceReport(as_of=as_of, findings=findings)
+
+
+async def change_feed(*, session: AsyncSession, after: int, limit: int) -> ChangeFeed:
+    """The change feed after ``after``."""
+    rows = await repo.ChangeRepository(session).after(after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1].id if rows else after
+    return ChangeFeed(
+        items=[ChangeRead(id=r.id, occurred_at=r.occurred_at, type=r.type, payload=dict(r.payload)) for r in rows],
+        next_cursor=encode_cursor(last),
+        has_more=more,
+    )

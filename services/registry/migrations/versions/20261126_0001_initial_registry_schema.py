@@ -2,7 +2,7 @@
 
 Revision ID: 20261126_0001
 Revises:
-Create Date: 2026-11-26 05:32:21.260851
+Create Date: 2026-11-26 05:46:05.200910
 """
 
 from collections.abc import Sequence
@@ -51,30 +51,63 @@ def upgrade() -> None:
         sa.Column("legal_basis", sa.String(length=200), nullable=False),
         sa.Column("effective_on", sa.Date(), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.Column("operations", sa.JSON(), nullable=False),
         sa.Column("zone_refs", sa.JSON(), nullable=False),
         sa.Column("touched", sa.JSON(), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("recorded_by", sa.String(length=200), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("request_hash", sa.String(length=64), nullable=True),
         sa.Column("annulled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("annulled_by", sa.String(length=200), nullable=True),
         sa.Column("annul_reason", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reorganisation")),
     )
+    with op.batch_alter_table("reorganisation", schema=None) as batch_op:
+        batch_op.create_index("uq_reorganisation_idempotency", ["recorded_by", "idempotency_key"], unique=True)
+
+    op.create_table(
+        "write_lock",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("counter", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_write_lock")),
+    )
+    op.create_table(
+        "lineage",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("reorganisation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("target", sa.String(length=32), nullable=False),
+        sa.Column("operation", sa.String(length=16), nullable=False),
+        sa.Column("on", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["reorganisation_id"], ["reorganisation.id"], name=op.f("fk_lineage_reorganisation_id_reorganisation")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lineage")),
+    )
+    with op.batch_alter_table("lineage", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_lineage_reorganisation_id"), ["reorganisation_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_lineage_source"), ["source"], unique=False)
+        batch_op.create_index(batch_op.f("ix_lineage_target"), ["target"], unique=False)
+
     op.create_table(
         "zone",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("created_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("last_reorganisation", sa.BigInteger(), nullable=False),
-        sa.Column("last_effective_on", sa.Date(), nullable=False),
         sa.ForeignKeyConstraint(["created_by"], ["reorganisation.id"], name=op.f("fk_zone_created_by_reorganisation")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_zone")),
     )
+    with op.batch_alter_table("zone", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_zone_created_by"), ["created_by"], unique=False)
+
     op.create_table(
         "zone_state",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("zone_id", sa.String(length=32), nullable=False),
         sa.Column("reorganisation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("legal_basis", sa.String(length=200), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -86,9 +119,8 @@ def upgrade() -> None:
         sa.Column("parks", sa.JSON(), nullable=False),
         sa.Column("plaques", sa.JSON(), nullable=False),
         sa.Column("former_names", sa.JSON(), nullable=False),
-        sa.Column("approved_area_km2", sa.Numeric(precision=12, scale=4), nullable=True),
+        sa.Column("approved_area_km2", sa.Numeric(precision=16, scale=4), nullable=True),
         sa.Column("established_on", sa.Date(), nullable=True),
-        sa.Column("legal_basis", sa.String(length=200), nullable=True),
         sa.Column("successor", sa.String(length=32), nullable=True),
         sa.Column("status_reason", sa.Text(), nullable=True),
         sa.Column("changes", sa.JSON(), nullable=False),
@@ -100,15 +132,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("zone_state", schema=None) as batch_op:
         batch_op.create_index("ix_zone_state_interval", ["valid_from", "valid_to"], unique=False)
+        batch_op.create_index("ix_zone_state_open", ["zone_id", "valid_to"], unique=False)
         batch_op.create_index(batch_op.f("ix_zone_state_reorganisation_id"), ["reorganisation_id"], unique=False)
         batch_op.create_index("ix_zone_state_zone_from", ["zone_id", "valid_from"], unique=False)
-        batch_op.create_index(batch_op.f("ix_zone_state_zone_id"), ["zone_id"], unique=False)
 
     op.create_table(
         "zone_alias",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("state_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("alias", sa.String(length=200), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("match", sa.String(length=16), nullable=False),
         sa.ForeignKeyConstraint(
             ["state_id"], ["zone_state.id"], name=op.f("fk_zone_alias_state_id_zone_state"), ondelete="CASCADE"
@@ -130,13 +163,26 @@ def downgrade() -> None:
 
     op.drop_table("zone_alias")
     with op.batch_alter_table("zone_state", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_zone_state_zone_id"))
         batch_op.drop_index("ix_zone_state_zone_from")
         batch_op.drop_index(batch_op.f("ix_zone_state_reorganisation_id"))
+        batch_op.drop_index("ix_zone_state_open")
         batch_op.drop_index("ix_zone_state_interval")
 
     op.drop_table("zone_state")
+    with op.batch_alter_table("zone", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_zone_created_by"))
+
     op.drop_table("zone")
+    with op.batch_alter_table("lineage", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_lineage_target"))
+        batch_op.drop_index(batch_op.f("ix_lineage_source"))
+        batch_op.drop_index(batch_op.f("ix_lineage_reorganisation_id"))
+
+    op.drop_table("lineage")
+    op.drop_table("write_lock")
+    with op.batch_alter_table("reorganisation", schema=None) as batch_op:
+        batch_op.drop_index("uq_reorganisation_idempotency")
+
     op.drop_table("reorganisation")
     with op.batch_alter_table("division", schema=None) as batch_op:
         batch_op.drop_index("uq_division_code_valid_from")
