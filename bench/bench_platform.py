@@ -6,7 +6,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bench.harness import bare_server, load, ratio_line, server
+from bench.harness import bare_server, ratio_line, server
+from bench.rawload import load_raw
 
 
 def run(size: str) -> None:
@@ -18,10 +19,10 @@ def run(size: str) -> None:
 
         upgrade_sync("registry", RegistrySettings(data_dir=Path(tmp)).resolved_database_url)
         with bare_server() as bare_url:
-            bare = load("bare FastAPI constant", lambda i: f"{bare_url}/constant", total=total)
+            bare = load_raw("bare FastAPI constant", bare_url, lambda i: "/constant", total=total)
         with server(["services.cli", "serve", "registry", "--data-dir", tmp], env=env) as url:
-            health = load("registry GET /healthz", lambda i: f"{url}/healthz", total=total)
-            divisions = load("registry GET /v1/divisions (SQLite)", lambda i: f"{url}/v1/divisions", total=total)
+            health = load_raw("registry GET /healthz", url, lambda i: "/healthz", total=total)
+            divisions = load_raw("registry GET /v1/divisions (SQLite)", url, lambda i: "/v1/divisions", total=total)
     print(bare.line())
     for result in (health, divisions):
         print(result.line())

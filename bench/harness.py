@@ -11,8 +11,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +51,9 @@ def server(target: list[str], env: dict[str, str] | None = None, ready_path: str
     """Run ``target`` (argv after ``python -m``) with ``--port``; yield its base URL."""
     port = free_port()
     argv = [sys.executable, "-m", *target, "--port", str(port)]
-    proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stderr=subprocess.DEVNULL)
+    log = os.environ.get("BENCH_SERVER_LOG")  # set to a file path to keep the servers' logs
+    stderr = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -73,18 +75,24 @@ def server(target: list[str], env: dict[str, str] | None = None, ready_path: str
             proc.kill()
 
 
-def bare_server() -> Iterator[str]:
+def bare_server() -> AbstractContextManager[str]:
     """The bare-FastAPI baseline served by uvicorn with one worker."""
     return server(["uvicorn", "bench.bare:app", "--log-level", "warning", "--no-access-log"], ready_path="/constant")
 
 
+Action = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+"""One unit of load: any requests (e.g. a POST, or two dependent calls); its last response counts."""
+
+
 async def _drive(
     name: str,
-    url_for: Callable[[int], str],
+    url_for: Callable[[int], str] | None,
     total: int,
     concurrency: int,
     headers: dict[str, str] | None,
     max_seconds: float,
+    action: Action | None = None,
+    rate: float | None = None,
 ) -> LoadResult:
     latencies: list[float] = []
     errors = 0
@@ -93,13 +101,26 @@ async def _drive(
     async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
         started = time.perf_counter()
 
+        async def one(i: int) -> httpx.Response:
+            if action is not None:
+                return await action(client, i)
+            assert url_for is not None
+            return await client.get(url_for(i))
+
         async def worker() -> None:
             nonlocal errors
             for i in counter:
                 if time.perf_counter() - started > max_seconds:
                     return
                 t0 = time.perf_counter()
-                r = await client.get(url_for(i))
+                if rate:
+                    # Paced (open-loop) load: latency counts from the scheduled start, so a queue
+                    # building up shows in the percentiles instead of silently lowering the rate.
+                    t0 = started + i / rate
+                    delay = t0 - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                r = await one(i)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 if r.status_code >= 400:
                     errors += 1
@@ -111,16 +132,21 @@ async def _drive(
 
 def load(
     name: str,
-    url_for: Callable[[int], str],
+    url_for: Callable[[int], str] | None,
     *,
     total: int,
     concurrency: int = 16,
     headers: dict[str, str] | None = None,
     max_seconds: float = 60.0,
+    action: Action | None = None,
+    rate: float | None = None,
+    warmup: bool = True,
 ) -> LoadResult:
-    """GET ``url_for(i)`` ``total`` times with ``concurrency`` in flight; warm up first."""
-    asyncio.run(_drive("warmup", url_for, min(50, total), concurrency, headers, max_seconds))
-    return asyncio.run(_drive(name, url_for, total, concurrency, headers, max_seconds))
+    """GET ``url_for(i)`` (or run ``action(client, i)``) ``total`` times with ``concurrency`` in
+    flight, at most ``rate`` per second when given; warm up first unless told not to."""
+    if warmup:
+        asyncio.run(_drive("warmup", url_for, min(50, total), concurrency, headers, max_seconds, action))
+    return asyncio.run(_drive(name, url_for, total, concurrency, headers, max_seconds, action, rate))
 
 
 def ratio_line(result: LoadResult, baseline: LoadResult, target: float | None = None) -> str:

@@ -8,7 +8,7 @@ and repositories only ``flush``. The commit runs *before* the response is sent
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from libs.domain.errors import UpstreamUnavailable
 
@@ -138,3 +139,19 @@ async def serialise_writes(session: AsyncSession, table: str, name: str) -> None
         ),
         {"name": name},
     )
+
+
+def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run ``callback`` after the session's current transaction commits (never on rollback)."""
+    session.sync_session.info.setdefault("devzones_on_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_commit_callbacks(session: Session) -> None:
+    for callback in session.info.pop("devzones_on_commit", []):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_commit_callbacks(session: Session) -> None:
+    session.info.pop("devzones_on_commit", None)

@@ -86,7 +86,38 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _database_unreachable(exc: Exception) -> bool:
+    """True for failures to reach the database (as opposed to bugs or bad SQL)."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        name = type(orig).__name__ if orig is not None else ""
+        cause = getattr(orig, "__cause__", None)
+        return (
+            isinstance(orig, OSError | ConnectionError)
+            or isinstance(cause, OSError)
+            or any(k in name for k in ("Connection", "CannotConnect", "InvalidCatalogName", "TooManyConnections"))
+        )
+    return False
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if _database_unreachable(exc):
+        log.warning("database_unreachable", path=request.url.path, error_type=type(exc).__name__)
+        return problem_response(
+            503,
+            title="A service this request needs is unavailable",
+            detail="the database cannot be reached; retry later",
+            type_="urn:devzones:problem:upstream-unavailable",
+            instance=request.url.path,
+            service="database",
+        )
     # Never leak a stack trace, SQL or parameters: log them, answer generically.
     log.exception("unhandled_exception", path=request.url.path, error_type=type(exc).__name__)
     return problem_response(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from libs.domain.contracts.common import Actor, Page
 from libs.domain.contracts.registry import (
@@ -27,12 +27,36 @@ from libs.domain.contracts.registry import (
 from libs.domain.errors import Unprocessable
 from libs.domain.values import DivisionCode, Role, ZoneKind, ZoneLevel, ZoneStatus, today_in_china
 from services.common.auth import PUBLIC, require
-from services.common.db import SessionDep
+from services.common.db import Database, SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
 from services.registry import service as registry_service
+from services.registry.readmodel import ReadModel
 
 router = APIRouter(prefix="/v1")
+
+
+async def readmodel(request: Request) -> ReadModel:
+    """This instance's in-memory copy of the zone projection."""
+    model: ReadModel = request.app.state.readmodel
+    return model
+
+
+ReadModelDep = Annotated[ReadModel, Depends(readmodel)]
+
+
+async def database(request: Request) -> Database:
+    """The service's database, for reads that open a session only when the index cannot answer."""
+    db: Database = request.app.state.db
+    return db
+
+
+DatabaseDep = Annotated[Database, Depends(database)]
+
+
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
+
 
 MAX_ZONE_PAGE = 5000
 AsOf = Annotated[date | None, Query(description="Date to answer for (Asia/Shanghai); default today.")]
@@ -84,11 +108,12 @@ async def create_reorganisation(
     session: SessionDep,
     actor: CityAdmin,
     response: Response,
+    model: ReadModelDep,
     idempotency_key: IdempotencyKey = None,
     dry_run: bool = False,
 ) -> ReorganisationRead:
     result, replay = await registry_service.record_reorganisation(
-        session=session, actor=actor, body=body, dry_run=dry_run, idempotency_key=idempotency_key
+        session=session, actor=actor, body=body, dry_run=dry_run, idempotency_key=idempotency_key, readmodel=model
     )
     if dry_run or replay:
         response.status_code = 200
@@ -136,9 +161,11 @@ async def get_reorganisation(session: SessionDep, act_id: int) -> Reorganisation
     responses=problems(401, 403, 404, 409, 422),
 )
 async def annul_reorganisation(
-    session: SessionDep, actor: CityAdmin, act_id: int, body: Annulment
+    session: SessionDep, actor: CityAdmin, act_id: int, body: Annulment, model: ReadModelDep
 ) -> ReorganisationRead:
-    return await registry_service.annul_reorganisation(session=session, actor=actor, act_id=act_id, reason=body.reason)
+    return await registry_service.annul_reorganisation(
+        session=session, actor=actor, act_id=act_id, reason=body.reason, readmodel=model
+    )
 
 
 # --- zones ---------------------------------------------------------------------------------
@@ -153,7 +180,8 @@ async def annul_reorganisation(
     openapi_extra=PUBLIC,
 )
 async def list_zones(
-    session: SessionDep,
+    db: DatabaseDep,
+    model: ReadModelDep,
     as_of: AsOf = None,
     kind: ZoneKind | None = None,
     level: ZoneLevel | None = None,
@@ -163,7 +191,7 @@ async def list_zones(
     q: Annotated[str | None, Query(max_length=100, description="Part of any name the zone answers to.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_ZONE_PAGE, description=f"Page size (at most {MAX_ZONE_PAGE}).")] = 500,
     cursor: CursorParam = None,
-) -> Page[ZoneRead]:
+) -> Response:
     filters = {
         "kind": kind.value if kind else None,
         "level": level.value if level else None,
@@ -172,10 +200,15 @@ async def list_zones(
         "entrusted_to": entrusted_to,
         "q": q,
     }
-    items, last = await registry_service.list_zones(
-        session=session, as_of=as_of or today_in_china(), filters=filters, after=_cursor_str(cursor), limit=limit
+    body = await registry_service.zones_page_json(
+        db=db,
+        index=await model.current(),
+        as_of=as_of or today_in_china(),
+        filters=filters,
+        after=_cursor_str(cursor),
+        limit=limit,
     )
-    return Page(items=items, next_cursor=encode_cursor(last) if last else None)
+    return _json(body)
 
 
 @router.get(
@@ -185,8 +218,8 @@ async def list_zones(
     summary="Active zones by kind and level on a date (plaques never counted)",
     openapi_extra=PUBLIC,
 )
-async def zone_counts(session: SessionDep, as_of: AsOf = None) -> ZoneCounts:
-    return await registry_service.zone_counts(session=session, as_of=as_of or today_in_china())
+async def zone_counts(db: DatabaseDep, model: ReadModelDep, as_of: AsOf = None) -> ZoneCounts:
+    return await registry_service.counts_from(db=db, index=await model.current(), as_of=as_of or today_in_china())
 
 
 @router.get(
@@ -199,9 +232,15 @@ async def zone_counts(session: SessionDep, as_of: AsOf = None) -> ZoneCounts:
     openapi_extra=PUBLIC,
 )
 async def resolve(
-    session: SessionDep, name: Annotated[str, Query(min_length=1, max_length=200)], as_of: AsOf = None
-) -> ResolveResult:
-    return await registry_service.resolve_name(session=session, name=name, as_of=as_of or today_in_china())
+    db: DatabaseDep,
+    model: ReadModelDep,
+    name: Annotated[str, Query(min_length=1, max_length=200)],
+    as_of: AsOf = None,
+) -> Response:
+    body = await registry_service.resolve_json(
+        db=db, index=await model.current(), name=name, as_of=as_of or today_in_china()
+    )
+    return _json(body)
 
 
 @router.get(
@@ -212,8 +251,11 @@ async def resolve(
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def get_zone(session: SessionDep, zone_id: ZoneId, as_of: AsOf = None) -> ZoneRead:
-    return await registry_service.get_zone(session=session, zone_id=zone_id, as_of=as_of or today_in_china())
+async def get_zone(db: DatabaseDep, model: ReadModelDep, zone_id: ZoneId, as_of: AsOf = None) -> Response:
+    body = await registry_service.zone_json(
+        db=db, index=await model.current(), zone_id=zone_id, as_of=as_of or today_in_china()
+    )
+    return _json(body)
 
 
 @router.get(
@@ -236,8 +278,8 @@ async def zone_history(session: SessionDep, zone_id: ZoneId) -> ZoneHistory:
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def zone_lineage(session: SessionDep, zone_id: ZoneId) -> Lineage:
-    return await registry_service.zone_lineage(session=session, zone_id=zone_id)
+async def zone_lineage(db: DatabaseDep, model: ReadModelDep, zone_id: ZoneId) -> Lineage:
+    return await registry_service.lineage_from(db=db, index=await model.current(), zone_id=zone_id)
 
 
 # --- divisions, compliance, changes ---------------------------------------------------------
@@ -251,8 +293,10 @@ async def zone_lineage(session: SessionDep, zone_id: ZoneId) -> Lineage:
     summary="Record a division or a change of one",
     responses=problems(401, 403, 422),
 )
-async def create_division(body: DivisionCreate, session: SessionDep, actor: CityAdmin) -> DivisionRead:
-    return await registry_service.record_division(session=session, actor=actor, body=body)
+async def create_division(
+    body: DivisionCreate, session: SessionDep, actor: CityAdmin, model: ReadModelDep
+) -> DivisionRead:
+    return await registry_service.record_division(session=session, actor=actor, body=body, readmodel=model)
 
 
 @router.get(

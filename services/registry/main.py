@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from services.common.app import build_app
 from services.common.settings import RegistrySettings
 from services.registry.api import router
+from services.registry.readmodel import ReadModel
+from services.registry.service import zone_read
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    model = ReadModel(app.state.db, zone_read)
+    app.state.readmodel = model
+    await model.start()
+    try:
+        yield
+    finally:
+        await model.stop()
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -16,4 +32,5 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         title="devzones registry",
         description="Development zones, divisions and their whole reorganisation history, as of any date.",
         routers=[router],
+        lifespan_hook=_lifespan,
     )

@@ -6,11 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.common.db import serialise_writes
+from services.registry.readmodel import notify_sql
 from services.registry.tables import Change, Division, Lineage, Reorganisation, Zone, ZoneAlias, ZoneState
 
 ACTIVE = "active"
@@ -288,10 +289,15 @@ class ChangeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def append(self, type_: str, payload: dict[str, Any], at: datetime) -> None:
-        """Record a change in the current transaction."""
-        self.session.add(Change(type=type_, payload=payload, occurred_at=at))
+    async def append(self, type_: str, payload: dict[str, Any], at: datetime) -> int:
+        """Record a change in the current transaction and announce it (on PostgreSQL, at commit)."""
+        change = Change(type=type_, payload=payload, occurred_at=at)
+        self.session.add(change)
         await self.session.flush()
+        if self.session.bind.dialect.name == "postgresql":
+            sql, params = notify_sql(change.id)
+            await self.session.execute(text(sql), params)
+        return change.id
 
     async def after(self, after_id: int, limit: int) -> list[Change]:
         """Changes after ``after_id``, oldest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import uuid
@@ -40,8 +41,10 @@ from libs.domain.errors import Conflict, NotFound, Unprocessable
 from libs.domain.names import normalise_name
 from libs.domain.reorganisation import ActRefused, ParkState, StaticView, ZoneSnapshot, apply_act, needs
 from libs.domain.values import ZoneKind, ZoneLevel, ZoneStatus
+from services.common.db import Database, on_commit
 from services.common.pagination import encode_cursor
 from services.registry import repository as repo
+from services.registry.readmodel import Entry, ReadModel, ZoneIndex
 from services.registry.tables import Division, Reorganisation, Zone, ZoneState
 from services.registry.tables import Lineage as LineageRow
 
@@ -158,10 +161,18 @@ def _request_hash(body: ReorganisationCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _announce(session: AsyncSession, readmodel: ReadModel | None, change_id: int) -> None:
+    """Once committed, this instance's read model must include ``change_id``."""
+    if readmodel is not None:
+        on_commit(session, lambda: readmodel.require(change_id))
+
+
 # --- divisions -----------------------------------------------------------------------------
 
 
-async def record_division(*, session: AsyncSession, actor: Actor, body: DivisionCreate) -> DivisionRead:
+async def record_division(
+    *, session: AsyncSession, actor: Actor, body: DivisionCreate, readmodel: ReadModel | None = None
+) -> DivisionRead:
     """Record a division (or a new state of one) and end the divisions it replaces."""
     await repo.lock_registry(session)
     divisions = repo.DivisionRepository(session)
@@ -209,11 +220,12 @@ async def record_division(*, session: AsyncSession, actor: Actor, body: Division
         recorded_by=actor.sub,
     )
     await divisions.add(row)
-    await repo.ChangeRepository(session).append(
+    change_id = await repo.ChangeRepository(session).append(
         "division.recorded",
         {"code": body.code, "valid_from": body.valid_from.isoformat(), "replaces": list(body.replaces)},
         now,
     )
+    _announce(session, readmodel, change_id)
     return division_read(row)
 
 
@@ -267,6 +279,7 @@ async def record_reorganisation(
     body: ReorganisationCreate,
     dry_run: bool,
     idempotency_key: str | None,
+    readmodel: ReadModel | None = None,
 ) -> tuple[ReorganisationRead, bool]:
     """Validate and (unless ``dry_run``) record an act; returns the act and whether it is a replay."""
     await repo.lock_registry(session)
@@ -362,11 +375,12 @@ async def record_reorganisation(
             for e in outcome.edges
         ]
     )
-    await repo.ChangeRepository(session).append(
+    change_id = await repo.ChangeRepository(session).append(
         "reorganisation.recorded",
         {"reorganisation": act.id, "effective_on": on.isoformat(), "zones": outcome.touched},
         now,
     )
+    _announce(session, readmodel, change_id)
     return await get_reorganisation(session=session, act_id=act.id), False
 
 
@@ -422,7 +436,9 @@ async def list_reorganisations(
     return items, (rows[-1].id if more and rows else None)
 
 
-async def annul_reorganisation(*, session: AsyncSession, actor: Actor, act_id: int, reason: str) -> ReorganisationRead:
+async def annul_reorganisation(
+    *, session: AsyncSession, actor: Actor, act_id: int, reason: str, readmodel: ReadModel | None = None
+) -> ReorganisationRead:
     """Annul an act that is still the latest on every zone it touched; the annulment is recorded."""
     await repo.lock_registry(session)
     act = await repo.ReorganisationRepository(session).get(act_id)
@@ -443,11 +459,12 @@ async def annul_reorganisation(*, session: AsyncSession, actor: Actor, act_id: i
     now = datetime.now(UTC)
     act.annulled_at, act.annulled_by, act.annul_reason = now, actor.sub, reason
     await session.flush()
-    await repo.ChangeRepository(session).append(
+    change_id = await repo.ChangeRepository(session).append(
         "reorganisation.annulled",
         {"reorganisation": act.id, "effective_on": act.effective_on.isoformat(), "zones": list(act.touched)},
         now,
     )
+    _announce(session, readmodel, change_id)
     return await get_reorganisation(session=session, act_id=act.id)
 
 
@@ -617,3 +634,147 @@ async def change_feed(*, session: AsyncSession, after: int, limit: int) -> Chang
         next_cursor=encode_cursor(last),
         has_more=more,
     )
+
+
+# --- hot reads from the in-memory index (falling back to SQL when it cannot be trusted) ----
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def zone_json(*, db: Database, index: ZoneIndex | None, zone_id: str, as_of: date) -> bytes:
+    """The ``ZoneRead`` JSON of a zone on ``as_of`` (404 like :func:`get_zone`)."""
+    if index is None:
+        async with db.sessions() as session:
+            return (await get_zone(session=session, zone_id=zone_id, as_of=as_of)).model_dump_json().encode()
+    entry = index.at(zone_id, as_of)
+    if entry is None:
+        if index.exists(zone_id):
+            raise NotFound(f"zone {zone_id} was not in force on {as_of.isoformat()}", zone=zone_id)
+        raise NotFound(f"zone {zone_id} does not exist", zone=zone_id)
+    return entry.json
+
+
+def _matches(entry: Entry, filters: dict[str, str | None]) -> bool:
+    for key in ("kind", "level", "status", "authority", "entrusted_to"):
+        wanted = filters.get(key)
+        if wanted is not None and getattr(entry, key) != wanted:
+            return False
+    q = filters.get("q")
+    return not q or any(q in name for name in entry.names)
+
+
+async def zones_page_json(
+    *,
+    db: Database,
+    index: ZoneIndex | None,
+    as_of: date,
+    filters: dict[str, str | None],
+    after: str | None,
+    limit: int,
+) -> bytes:
+    """A ``Page[ZoneRead]`` as JSON."""
+    if index is None:
+        async with db.sessions() as session:
+            items, last = await list_zones(session=session, as_of=as_of, filters=filters, after=after, limit=limit)
+        body = [i.model_dump_json().encode() for i in items]
+    else:
+        start = bisect.bisect_right(index.zone_ids, after) if after is not None else 0
+        entries: list[Entry] = []
+        last = None
+        for zone_id in index.zone_ids[start:]:
+            entry = index.at(zone_id, as_of)
+            if entry is None or not _matches(entry, filters):
+                continue
+            if len(entries) == limit:
+                last = entries[-1].zone_id
+                break
+            entries.append(entry)
+        body = [e.json for e in entries]
+    cursor = _dumps(encode_cursor(last) if last else None)
+    return b'{"items":[' + b",".join(body) + b'],"next_cursor":' + cursor + b"}"
+
+
+async def resolve_json(*, db: Database, index: ZoneIndex | None, name: str, as_of: date) -> bytes:
+    """A ``ResolveResult`` as JSON."""
+    if index is None:
+        async with db.sessions() as session:
+            return (await resolve_name(session=session, name=name, as_of=as_of)).model_dump_json().encode()
+    best: dict[str, tuple[int, int, Entry, str, str]] = {}
+    for entry, match, matched in index.aliases.get(normalise_name(name), []):
+        if entry.status != ZoneStatus.ACTIVE.value or not entry.valid_on(as_of):
+            continue
+        rank = (MATCH_ORDER[match], 0 if matched == name else 1)
+        current = best.get(entry.zone_id)
+        if current is None or rank < current[:2]:
+            best[entry.zone_id] = (*rank, entry, match, matched)
+    parts = [
+        b'{"zone":' + e.json + b',"match":' + _dumps(match) + b',"matched_name":' + _dumps(matched) + b"}"
+        for _m, _x, e, match, matched in sorted(best.values(), key=lambda t: (t[0], t[1], t[2].zone_id))
+    ]
+    return (
+        b'{"name":'
+        + _dumps(name)
+        + b',"as_of":'
+        + _dumps(as_of.isoformat())
+        + b',"matches":['
+        + b",".join(parts)
+        + b"]}"
+    )
+
+
+async def counts_from(*, db: Database, index: ZoneIndex | None, as_of: date) -> ZoneCounts:
+    """Zone counts, from the index when it can be trusted."""
+    if index is None:
+        async with db.sessions() as session:
+            return await zone_counts(session=session, as_of=as_of)
+    by_kind = {k.value: 0 for k in ZoneKind}
+    by_level = {lv.value: 0 for lv in ZoneLevel}
+    total = 0
+    for zone_id in index.zone_ids:
+        entry = index.at(zone_id, as_of)
+        if entry is None or entry.status != ZoneStatus.ACTIVE.value:
+            continue
+        total += 1
+        by_kind[entry.kind] = by_kind.get(entry.kind, 0) + 1
+        by_level[entry.level] = by_level.get(entry.level, 0) + 1
+    return ZoneCounts(as_of=as_of, total=total, by_kind=by_kind, by_level=by_level)
+
+
+async def lineage_from(*, db: Database, index: ZoneIndex | None, zone_id: str) -> Lineage:
+    """Lineage, from the index when it can be trusted (same rules as :func:`zone_lineage`)."""
+    if index is None:
+        async with db.sessions() as session:
+            return await zone_lineage(session=session, zone_id=zone_id)
+    if not index.exists(zone_id):
+        raise NotFound(f"zone {zone_id} does not exist", zone=zone_id)
+
+    def walk(forward: bool) -> list[LineageLink]:
+        links: list[LineageLink] = []
+        seen = {zone_id}
+        frontier = [zone_id]
+        while frontier:
+            edges = sorted(
+                (e for z in frontier for e in (index.out if forward else index.into).get(z, [])), key=lambda e: e.id
+            )
+            frontier = []
+            for edge in edges:
+                other = edge.target if forward else edge.source
+                entry = index.at(other, edge.on if forward else edge.on - timedelta(days=1))
+                if entry is None or other in seen:
+                    continue
+                seen.add(other)
+                frontier.append(other)
+                links.append(
+                    LineageLink(
+                        zone=entry.read,
+                        on=edge.on,
+                        operation="merge" if edge.operation == "merge" else "split",
+                        reorganisation=edge.reorganisation,
+                        via=edge.source if forward else edge.target,
+                    )
+                )
+        return links
+
+    return Lineage(zone=zone_id, predecessors=walk(False), successors=walk(True))
