@@ -123,7 +123,7 @@ def run(size: str) -> None:
         print(f"built {zones} zones, {len(active)} active, in {time.perf_counter() - started:.1f} s")
         as_of = (last + timedelta(days=1)).isoformat()
         rng = random.Random(1)
-        env = {"REGISTRY_DATABASE_URL": url, "DEVZONES_ENV": "development", "DEVZONES_LOG_LEVEL": "WARNING"}
+        env = {"REGISTRY_DATABASE_URL": url, "DEVZONES_ENV": "development"}
         with bare_server() as bare_url:
             bare = load_raw("bare FastAPI constant", bare_url, lambda i: "/constant", total=total)
         with server(["services.cli", "serve", "registry"], env=env) as base:
