@@ -2,18 +2,69 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
+import structlog
+from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+from libs.domain.contracts.metrics import ObservationBatch
 from services.common.app import build_app
+from services.common.db import Database
 from services.common.settings import MetricsSettings
 from services.metrics.api import router
+from services.metrics.indicators.service import seed_catalog
+from services.metrics.jurisdiction import Jurisdiction
+
+log = structlog.get_logger("devzones.metrics")
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Create the registry cache and make sure the seed indicator catalog is present."""
+    app.state.jurisdiction = Jurisdiction()
+    db: Database = app.state.db
+    try:
+        async with db.sessions() as session:
+            added = await seed_catalog(session=session)
+            await session.commit()
+        if added:
+            log.info("indicator_catalog_seeded", added=added)
+    except (OSError, DBAPIError, OperationalError, ProgrammingError) as exc:
+        # Not migrated yet, or the database is down: /readyz says so; the seed runs at the next start.
+        log.warning("indicator_catalog_not_seeded", error_type=type(exc).__name__)
+    yield
+
+
+def _with_batch_schema(app: FastAPI) -> None:
+    """Add ObservationBatch (read by a dependency, not a body parameter) to the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        batch = ObservationBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, schema in batch.pop("$defs", {}).items():
+            schemas.setdefault(name, schema)
+        schemas["ObservationBatch"] = batch
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     """Build the metrics app; settings default to the environment."""
-    return build_app(
+    app = build_app(
         settings or MetricsSettings(),
         title="devzones metrics",
         description="Indicator catalog and zone statistics pushed by county systems: attributable, versioned, checked.",
         routers=[router],
+        lifespan_hook=_lifespan,
     )
+    _with_batch_schema(app)
+    return app

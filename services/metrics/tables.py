@@ -1,16 +1,62 @@
-"""The metrics service's tables."""
+"""The metrics service's tables.
+
+``observation`` holds the current value of each (subject, indicator, period); ``revision`` is
+the append-only, hash-chained ledger every change goes through. Values are exact decimals in
+the indicator's canonical unit: ``NUMERIC(24, 6)`` on PostgreSQL, and on SQLite (which has no
+decimal type) the canonical decimal text, so both hold exactly what the ledger hashed.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from libs.domain.metrics_ledger import decimal_text
 from services.common.db import make_metadata
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A decimal with six places, exact on both backends (text on SQLite)."""
+
+    impl = Numeric(24, 6)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(24, 6))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return decimal_text(Decimal(value))
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(value) if not isinstance(value, Decimal) else value
 
 
 class Base(DeclarativeBase):
@@ -35,7 +81,122 @@ class Indicator(Base):
     min: Mapped[Any | None] = mapped_column(Numeric(24, 8))
     max: Mapped[Any | None] = mapped_column(Numeric(24, 8))
     formula: Mapped[str | None] = mapped_column(Text)
+    required: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (Index("uq_indicator_code_version", "code", "version", unique=True),)
+
+
+class Observation(Base):
+    """The current value of a subject's indicator for a period (the ledger's projection)."""
+
+    __tablename__ = "observation"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    subject_type: Mapped[str] = mapped_column(String(8))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    indicator_code: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    period_end: Mapped[date] = mapped_column(Date)
+    value: Mapped[Decimal] = mapped_column(ExactDecimal())
+    unit: Mapped[str] = mapped_column(String(32))
+    revision: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    pushed_by_division: Mapped[str | None] = mapped_column(String(12))
+    first_recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("uq_observation_key", "subject_type", "subject_id", "indicator_code", "period", unique=True),
+        Index("ix_observation_period_indicator", "period", "indicator_code"),
+    )
+
+
+class Revision(Base):
+    """One change of a value: append-only, hash-chained in ``seq`` order."""
+
+    __tablename__ = "revision"
+
+    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    subject_type: Mapped[str] = mapped_column(String(8))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    indicator_code: Mapped[str] = mapped_column(String(64))
+    indicator_version: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(16))
+    old_value: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    new_value: Mapped[Decimal] = mapped_column(ExactDecimal())
+    unit: Mapped[str] = mapped_column(String(32))
+    original_value: Mapped[str] = mapped_column(String(64))
+    original_unit: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_division: Mapped[str | None] = mapped_column(String(12))
+    batch: Mapped[str] = mapped_column(String(32))
+    restatement_reason: Mapped[str | None] = mapped_column(Text)
+    lock_id: Mapped[int | None] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_revision_key", "subject_type", "subject_id", "indicator_code", "period", "seq"),)
+
+
+class Batch(Base):
+    """One stored push or import: who, when, from what, with what effect."""
+
+    __tablename__ = "batch"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    restatement_reason: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_by_division: Mapped[str | None] = mapped_column(String(12))
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` of a token subject: the request it was first used for, and its answer."""
+
+    __tablename__ = "idempotency_key"
+
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PeriodLock(Base):
+    """A period locked (for every zone, or one kind) because an assessment used it."""
+
+    __tablename__ = "period_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16), doc="A zone kind, or 'all'.")
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (Index("uq_period_lock_period_scope", "period", "scope", unique=True),)
+
+
+class Deadline(Base):
+    """When a period's values are due."""
+
+    __tablename__ = "deadline"
+
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

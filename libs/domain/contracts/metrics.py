@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.domain.values import PeriodType
+from libs.domain.values import PeriodType, ZoneKind
 
 IndicatorKind = Literal["base", "stock", "derived"]
 Direction = Literal["higher_is_better", "lower_is_better"]
@@ -46,6 +46,9 @@ class IndicatorCreate(BaseModel):
     min: Decimal | None = None
     max: Decimal | None = None
     formula: str | None = Field(None, max_length=500)
+    required: bool = Field(
+        True, description="Zones are expected to report it (completeness); ignored for derived indicators."
+    )
 
 
 class IndicatorRead(IndicatorCreate):
@@ -86,3 +89,321 @@ class MatrixRead(BaseModel):
     lineage: Literal["none", "proforma"]
     indicators: list[MatrixIndicator]
     rows: list[MatrixRow]
+
+
+# --- push -----------------------------------------------------------------------------------
+
+MAX_BATCH_ROWS = 10_000
+"""Rows accepted in one JSON batch or one imported file; more is a 413 problem."""
+
+ConflictCode = Literal[
+    "bad_subject",
+    "unknown_zone",
+    "ambiguous_zone",
+    "zone_not_existing",
+    "zone_ended",
+    "unknown_indicator",
+    "derived_indicator",
+    "bad_period",
+    "period_type_not_allowed",
+    "future_period",
+    "bad_value",
+    "out_of_range",
+    "unknown_unit",
+    "incompatible_unit",
+    "duplicate_row",
+    "missing_column",
+]
+
+
+class Subject(BaseModel):
+    """Whom a value is about: a zone (by registry id) or a division's own totals (by code)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"zone": "3f9c2a1b7d4e"}]})
+
+    zone: str | None = Field(None, min_length=1, max_length=64)
+    division: str | None = Field(None, min_length=1, max_length=12, description="e.g. 130700 for the city's totals")
+
+    def key(self) -> tuple[str, str]:
+        """``("zone", id)`` or ``("division", code)``; the first one given."""
+        if self.zone is not None:
+            return ("zone", self.zone)
+        return ("division", self.division or "")
+
+    def __str__(self) -> str:
+        kind, ident = self.key()
+        return f"{kind}:{ident}"
+
+
+class ObservationIn(BaseModel):
+    """One value pushed for a subject, indicator and period, in the unit the pusher uses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: Subject
+    indicator: str = Field(max_length=64)
+    period: str = Field(max_length=16, description="`2025`, `2025H1` or `2025Q3`.")
+    value: Decimal = Field(
+        description="A finite number; send it as a string to keep more than 15 significant digits exactly."
+    )
+    unit: str = Field(
+        max_length=32, description="Any unit of the indicator's dimension, e.g. 亿元 for a 万元 indicator."
+    )
+    note: str | None = Field(None, max_length=2000)
+
+
+class ObservationBatch(BaseModel):
+    """A batch of values, stored all together or not at all."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "observations": [
+                        {
+                            "subject": {"zone": "3f9c2a1b7d4e"},
+                            "indicator": "gdp",
+                            "period": "2025",
+                            "value": 1234567.8,
+                            "unit": "万元",
+                            "note": "county statistics office, preliminary",
+                        }
+                    ],
+                    "dry_run": False,
+                }
+            ]
+        },
+    )
+
+    observations: list[ObservationIn] = Field(
+        description=f"At most {MAX_BATCH_ROWS:,} rows; a longer batch is a 413 problem.",
+        json_schema_extra={"maxItems": MAX_BATCH_ROWS},
+    )
+    dry_run: bool = Field(False, description="Check and summarise without storing anything.")
+    restatement_reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="city_admin only: restate values of a locked period; the history marks each revision.",
+    )
+
+
+class ImportCounts(BaseModel):
+    """What a batch did (or would do, for a dry run)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    skipped: int = Field(0, description="File rows without a value (e.g. template rows left blank).")
+
+
+class ImportConflict(BaseModel):
+    """One bad row: its index in the batch (0-based), the field, a code and a message."""
+
+    index: int
+    field: str
+    code: ConflictCode
+    message: str
+    line: int | None = Field(None, description="For imported files: the line (CSV) or row (xlsx) number.")
+
+
+class ImportSummary(BaseModel):
+    """The answer to a push or an import; also the body of its 422 problem when rows conflict."""
+
+    status: Literal["ok", "conflict"]
+    dry_run: bool
+    counts: ImportCounts
+    conflicts: list[ImportConflict] = Field(default_factory=list)
+    batch: str | None = Field(None, description="Id of the stored batch (null for a dry run or nothing written).")
+    restatement: bool = False
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+class ObservationRead(BaseModel):
+    """The current value of a subject, indicator and period, in the indicator's canonical unit."""
+
+    subject: Subject
+    indicator: str
+    period: str
+    value: Decimal
+    unit: str
+    revision: int = Field(description="How many revisions the value has had (1 = first push).")
+    note: str | None = None
+    first_recorded_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+
+
+class RevisionRead(BaseModel):
+    """One entry of the ledger: a value's change, who made it, and its place in the hash chain."""
+
+    seq: int
+    subject: Subject
+    indicator: str
+    indicator_version: int
+    period: str
+    old_value: Decimal | None
+    new_value: Decimal
+    unit: str
+    original_value: str = Field(description="The value as pushed, in `original_unit`.")
+    original_unit: str
+    note: str | None = None
+    recorded_at: datetime
+    recorded_by: str
+    recorded_by_division: str | None = None
+    batch: str
+    restatement_reason: str | None = Field(None, description="Set when a city_admin restated a locked period.")
+    lock: int | None = Field(None, description="The lock the restatement overrode.")
+    prev_hash: str
+    hash: str
+
+
+class LedgerBreak(BaseModel):
+    """The first revision whose stored hash or link does not recompute."""
+
+    seq: int
+    reason: str
+    subject: str | None = None
+    indicator: str | None = None
+    period: str | None = None
+
+
+class ProjectionMismatch(BaseModel):
+    """A current value that differs from the last revision the ledger holds for it."""
+
+    subject: str
+    indicator: str
+    period: str
+    value: str | None
+    ledger_value: str | None
+
+
+class LedgerVerification(BaseModel):
+    """The result of recomputing the whole hash chain (电子台账)."""
+
+    intact: bool
+    revisions: int
+    first_broken: LedgerBreak | None = None
+    observations_checked: int = 0
+    observation_mismatches: list[ProjectionMismatch] = Field(
+        default_factory=list, description="Current values not equal to their last revision (first 100)."
+    )
+
+
+# --- locks and deadlines --------------------------------------------------------------------
+
+
+class LockCreate(BaseModel):
+    """Lock a period (optionally only for one kind of zone) once an assessment has used it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"period": "2025", "reason": "2025 annual assessment published"}]},
+    )
+
+    period: str = Field(max_length=16)
+    kind: ZoneKind | None = Field(None, description="Only zones of this kind (division totals are always covered).")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class LockRead(LockCreate):
+    """A recorded lock."""
+
+    id: int
+    created_at: datetime
+    created_by: str
+
+
+class DeadlineSet(BaseModel):
+    """When a period's values are due (completeness counts later pushes as late)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    due_on: date
+
+
+class DeadlineRead(DeadlineSet):
+    """A period's due date, as set (or the default rule when never set)."""
+
+    period: str
+    default: bool = Field(description="True when no date was set and the default rule applies.")
+    set_by: str | None = None
+    set_at: datetime | None = None
+
+
+# --- completeness and quality ---------------------------------------------------------------
+
+
+class ZoneCompleteness(BaseModel):
+    """What one zone expected to report in the period has and has not pushed."""
+
+    zone: str
+    name: str
+    division: str = Field(description="The division that reports for it (entrusted-to, else the authority).")
+    expected: int
+    reported: int
+    missing: list[str]
+    late: list[str] = Field(default_factory=list, description="Indicators first pushed after the due date.")
+    status: Literal["complete_on_time", "complete_late", "incomplete", "overdue"]
+    last_pushed_at: datetime | None = None
+
+
+class DivisionCompleteness(BaseModel):
+    """Completeness of one reporting division."""
+
+    division: str
+    zones: int
+    expected: int
+    reported: int
+    rate: float = Field(description="reported / expected (1.0 when nothing is expected).")
+    on_time: int
+    late: int
+
+
+class CompletenessRead(BaseModel):
+    """For each zone expected to report in the period, the required indicators still missing."""
+
+    period: str
+    kind: ZoneKind | None
+    division: str | None
+    due_on: date
+    as_of: date
+    required: list[str]
+    zones: list[ZoneCompleteness]
+    divisions: list[DivisionCompleteness]
+
+
+class QualityFinding(BaseModel):
+    """Something the statistics bureau should look at (a finding, never a refusal)."""
+
+    rule: Literal["part_exceeds_whole", "share_above_100", "zones_exceed_total", "growth_outlier", "benford"]
+    subject: Subject | None
+    indicator: str | None
+    period: str
+    message: str
+    values: dict[str, float | str | None]
+
+
+class BenfordResult(BaseModel):
+    """A first-digit test of the values one division pushed for the period."""
+
+    division: str | None = Field(description="The pushing division (null: city-level roles).")
+    n: int
+    chi2: float
+    p_value: float
+    mad: float = Field(description="Nigrini's mean absolute deviation of the digit proportions.")
+    observed: dict[str, int]
+    conforms: bool
+
+
+class QualityReport(BaseModel):
+    """Consistency, growth-outlier and first-digit findings for one period."""
+
+    period: str
+    findings: list[QualityFinding]
+    benford: list[BenfordResult]
+    thresholds: dict[str, float]

@@ -1,0 +1,166 @@
+"""Routes of the read side: the values matrix, completeness, quality, deadlines."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from libs.domain.contracts.metrics import CompletenessRead, DeadlineRead, DeadlineSet, MatrixRead, QualityReport
+from libs.domain.values import ZoneKind
+from services.common.auth import PUBLIC
+from services.common.db import SessionDep
+from services.common.problems import problems
+from services.metrics.analysis import service as analysis_service
+from services.metrics.dependencies import CityAdmin, JurisdictionDep, Reader, RegistryDep, Supervisor
+
+router = APIRouter(prefix="/v1")
+PeriodPath = Annotated[str, Path(max_length=16, description="`2025`, `2025H1` or `2025Q3`")]
+
+
+@router.get(
+    "/matrix",
+    response_model=MatrixRead,
+    status_code=200,
+    tags=["matrix"],
+    openapi_extra=PUBLIC,
+    summary="Every zone of a kind for one period: base, stock and derived values in one answer",
+    description="What the assessment service consumes. Zones are those active on `as_of` (default: the "
+    "period's end). With `lineage=proforma`, a row also adds the components of the zones merged into it "
+    "after the period (listed in `proforma_from`), so growth compares like with like. Derived values are "
+    "always computed from the summed components.",
+    responses=problems(422, 503),
+)
+async def matrix(
+    session: SessionDep,
+    registry: RegistryDep,
+    jurisdiction: JurisdictionDep,
+    period: Annotated[str, Query(max_length=16)],
+    indicators: Annotated[
+        str | None, Query(max_length=4000, description="Comma-separated codes (default: every indicator)")
+    ] = None,
+    kind: ZoneKind | None = None,
+    as_of: date | None = None,
+    lineage: Literal["none", "proforma"] = "none",
+) -> Response:
+    codes = [c.strip() for c in indicators.split(",") if c.strip()] if indicators else None
+    result = await analysis_service.matrix(
+        session=session,
+        registry=registry,
+        jurisdiction=jurisdiction,
+        period=period,
+        indicators=codes,
+        kind=kind,
+        as_of=as_of,
+        lineage=lineage,
+    )
+    # Serialised directly: the model is already valid, and re-validating 100,000 values costs.
+    return Response(result.model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/matrix/divisions",
+    response_model=MatrixRead,
+    status_code=200,
+    tags=["matrix"],
+    openapi_extra=PUBLIC,
+    summary="Divisions' own totals for one period, one row per division code (derived values included)",
+    description="Each row's `zone` holds the division code. Used for the reference scores of counties "
+    "without a provincial zone; `city(...)` in a formula reads the totals of the division's city.",
+    responses=problems(422),
+)
+async def division_matrix(
+    session: SessionDep,
+    period: Annotated[str, Query(max_length=16)],
+    divisions: Annotated[str, Query(max_length=4000, description="Comma-separated 6-digit codes")],
+    indicators: Annotated[
+        str | None, Query(max_length=4000, description="Comma-separated codes (default: every indicator)")
+    ] = None,
+    as_of: date | None = None,
+) -> MatrixRead:
+    codes = [c.strip() for c in indicators.split(",") if c.strip()] if indicators else None
+    return await analysis_service.division_matrix(
+        session=session,
+        period=period,
+        indicators=codes,
+        divisions=[d.strip() for d in divisions.split(",") if d.strip()],
+        as_of=as_of,
+    )
+
+
+@router.get(
+    "/completeness",
+    response_model=CompletenessRead,
+    status_code=200,
+    tags=["quality"],
+    summary="For each zone expected to report, the required indicators still missing; rates per division",
+    description="Zones expected: those active at the period's end (of `kind`, of `division`: administered "
+    "or managed by entrustment). A value first pushed after the period's due date (see `/v1/deadlines`; "
+    f"default {analysis_service.DEFAULT_DUE_DAYS} days after the period ends) is late.",
+    responses=problems(401, 403, 422, 503),
+)
+async def completeness(
+    session: SessionDep,
+    registry: RegistryDep,
+    jurisdiction: JurisdictionDep,
+    actor: Reader,
+    period: Annotated[str, Query(max_length=16)],
+    kind: ZoneKind | None = None,
+    division: Annotated[str | None, Query(max_length=12)] = None,
+) -> CompletenessRead:
+    return await analysis_service.completeness(
+        session=session,
+        registry=registry,
+        jurisdiction=jurisdiction,
+        actor=actor,
+        period=period,
+        kind=kind,
+        division=division,
+    )
+
+
+@router.get(
+    "/quality",
+    response_model=QualityReport,
+    status_code=200,
+    tags=["quality"],
+    summary="Data-quality findings for the statistics bureau",
+    description="Consistency (a part above its whole, a share above 100%, the zones' sum above their city's "
+    "or county's total), growth outliers across zones by the modified z-score (median/MAD, |z| > 3.5, "
+    "previous period pro-forma), and a Benford first-digit chi-square test per pushing division with at "
+    "least 50 values.",
+    responses=problems(401, 403, 422, 503),
+)
+async def quality(
+    session: SessionDep,
+    registry: RegistryDep,
+    jurisdiction: JurisdictionDep,
+    actor: Supervisor,
+    period: Annotated[str, Query(max_length=16)],
+) -> QualityReport:
+    return await analysis_service.quality(session=session, registry=registry, jurisdiction=jurisdiction, period=period)
+
+
+@router.get(
+    "/deadlines/{period}",
+    response_model=DeadlineRead,
+    status_code=200,
+    tags=["quality"],
+    summary="When a period's values are due",
+    responses=problems(401, 403, 422),
+)
+async def get_deadline(session: SessionDep, actor: Reader, period: PeriodPath) -> DeadlineRead:
+    return await analysis_service.get_deadline(session=session, period=period)
+
+
+@router.put(
+    "/deadlines/{period}",
+    response_model=DeadlineRead,
+    status_code=200,
+    tags=["quality"],
+    summary="Set when a period's values are due",
+    responses=problems(401, 403, 422),
+)
+async def set_deadline(session: SessionDep, actor: CityAdmin, period: PeriodPath, body: DeadlineSet) -> DeadlineRead:
+    return await analysis_service.set_deadline(session=session, actor=actor, period=period, body=body)

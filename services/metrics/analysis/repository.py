@@ -1,0 +1,74 @@
+"""Queries of the read side: one period's values, first push times, deadlines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.metrics.tables import Deadline, Observation
+
+
+class AnalysisRepository:
+    """Reads for the matrix, completeness and quality."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def period_values(
+        self, period: str, codes: Sequence[str], *, as_float: bool = False
+    ) -> list[tuple[str, str, str, Any, str | None]]:
+        """(subject_type, subject_id, indicator, value, pushing division) of ``period`` for ``codes``.
+
+        One query; on PostgreSQL straight through asyncpg, since the matrix reads ~100,000 rows
+        (``as_float`` has the server send doubles, much cheaper to decode than numerics).
+        """
+        if not codes:
+            return []
+        if self.session.bind.dialect.name == "postgresql":
+            conn = await self.session.connection()
+            raw: Any = (await conn.get_raw_connection()).driver_connection
+            await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # see ObservationRepository.current
+            rows = await raw.fetch(
+                f"SELECT subject_type, subject_id, indicator_code, {'value::float8' if as_float else 'value'}, "
+                "pushed_by_division FROM observation "
+                "WHERE period = $1 AND indicator_code = ANY($2::text[])",
+                period,
+                list(codes),
+            )
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        stmt = select(
+            Observation.subject_type,
+            Observation.subject_id,
+            Observation.indicator_code,
+            Observation.value,
+            Observation.pushed_by_division,
+        ).where(Observation.period == period, Observation.indicator_code.in_(list(codes)))
+        rows = await self.session.execute(stmt)
+        if as_float:
+            return [(r[0], r[1], r[2], float(r[3]), r[4]) for r in rows]
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    async def first_pushes(self, period: str, codes: Sequence[str]) -> list[tuple[str, str, datetime]]:
+        """(zone, indicator, first recorded at) of the zones' values of ``period`` for ``codes``."""
+        if not codes:
+            return []
+        stmt = select(Observation.subject_id, Observation.indicator_code, Observation.first_recorded_at).where(
+            Observation.period == period,
+            Observation.subject_type == "zone",
+            Observation.indicator_code.in_(list(codes)),
+        )
+        return [(r[0], r[1], r[2]) for r in await self.session.execute(stmt)]
+
+    async def deadline(self, period: str) -> Deadline | None:
+        """The due date set for ``period``."""
+        return await self.session.get(Deadline, period)
+
+    async def set_deadline(self, row: Deadline) -> Deadline:
+        """Set (or replace) a period's due date."""
+        merged = await self.session.merge(row)
+        await self.session.flush()
+        return merged

@@ -1,0 +1,53 @@
+"""Dependencies the metrics routes share: the registry client, the jurisdiction cache, roles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from libs.domain.clients.registry import RegistryClient
+from libs.domain.contracts.common import Actor
+from libs.domain.values import Role
+from services.common.auth import require
+from services.common.db import Database
+from services.metrics.jurisdiction import Jurisdiction, Registry
+
+
+def registry_client(request: Request) -> Registry:
+    """The registry client over the app's pooled HTTP client (tests override it with the fake)."""
+    return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
+
+
+def jurisdiction(request: Request) -> Jurisdiction:
+    """The app's registry cache (created in the lifespan)."""
+    cache: Jurisdiction = request.app.state.jurisdiction
+    return cache
+
+
+def database(request: Request) -> Database:
+    """The app's database, for the short transactions outside the request's session."""
+    db: Database = request.app.state.db
+    return db
+
+
+RegistryDep = Annotated[Registry, Depends(registry_client)]
+JurisdictionDep = Annotated[Jurisdiction, Depends(jurisdiction)]
+DatabaseDep = Annotated[Database, Depends(database)]
+
+CityAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN))]
+Pusher = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.STATISTICS_BUREAU, Role.COUNTY, Role.ZONE_COMMITTEE))]
+Reader = Annotated[
+    Actor,
+    Depends(
+        require(
+            Role.CITY_ADMIN,
+            Role.STATISTICS_BUREAU,
+            Role.COMMERCE_BUREAU,
+            Role.SCIENCE_BUREAU,
+            Role.COUNTY,
+            Role.ZONE_COMMITTEE,
+        )
+    ),
+]
+Supervisor = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.STATISTICS_BUREAU))]

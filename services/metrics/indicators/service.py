@@ -1,0 +1,161 @@
+"""Use cases of the indicator catalog, and the catalog snapshot the other features read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.contracts.common import Actor
+from libs.domain.contracts.metrics import IndicatorCreate, IndicatorRead
+from libs.domain.errors import Conflict, NotFound, Unprocessable
+from libs.domain.metrics_catalog import SEED_INDICATORS
+from libs.domain.metrics_formula import Formula, FormulaError, dependency_order, parse_formula, unknown_codes
+from libs.domain.metrics_units import lookup
+from services.metrics.indicators.repository import IndicatorRepository
+from services.metrics.tables import Indicator
+
+SEED_AUTHOR = "seed-catalog"
+
+
+def indicator_read(row: Indicator) -> IndicatorRead:
+    """Contract view of an indicator row."""
+    return IndicatorRead(
+        code=row.code,
+        version=row.version,
+        name_zh=row.name_zh,
+        name_en=row.name_en,
+        unit=row.unit,
+        kind=row.kind,
+        direction=row.direction,
+        period_types=list(row.period_types),
+        min=row.min,
+        max=row.max,
+        formula=row.formula,
+        required=row.required,
+        created_at=row.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The latest version of every indicator, with the derived ones' parsed formulas."""
+
+    indicators: dict[str, IndicatorRead]
+    formulas: dict[str, Formula]
+
+    def get(self, code: str) -> IndicatorRead | None:
+        """The indicator ``code``, if it exists."""
+        return self.indicators.get(code)
+
+    @property
+    def additive(self) -> list[str]:
+        """Codes of the base and stock indicators (the ones values are pushed for)."""
+        return [c for c, i in self.indicators.items() if i.kind != "derived"]
+
+
+async def load_catalog(*, session: AsyncSession) -> Catalog:
+    """The catalog as it stands (latest versions)."""
+    rows = await IndicatorRepository(session).latest()
+    indicators = {r.code: indicator_read(r) for r in rows}
+    formulas: dict[str, Formula] = {}
+    for code, ind in indicators.items():
+        if ind.kind == "derived" and ind.formula:
+            try:
+                formulas[code] = parse_formula(ind.formula)
+            except FormulaError:  # cannot happen for stored formulas; skip rather than fail reads
+                continue
+    return Catalog(indicators, formulas)
+
+
+def _fault(field: str, msg: str, type_: str) -> dict[str, Any]:
+    return {"loc": ["body", field], "msg": msg, "type": type_}
+
+
+async def create_indicator(*, session: AsyncSession, actor: Actor, body: IndicatorCreate) -> IndicatorRead:
+    """Add an indicator, or a new version of an existing code (versions are never edited)."""
+    repo = IndicatorRepository(session)
+    catalog = await load_catalog(session=session)
+    faults: list[dict[str, Any]] = []
+    if (body.kind == "derived") != (body.formula is not None):
+        faults.append(_fault("formula", "a formula is required for derived indicators and only for them", "formula"))
+    if body.min is not None and body.max is not None and body.min >= body.max:
+        faults.append(_fault("max", "max must be greater than min", "range"))
+    if body.kind == "derived" and body.formula is not None:
+        faults.extend(_formula_faults(body, catalog))
+    if faults:
+        raise Unprocessable("the indicator is not valid", errors=faults)
+    previous = catalog.get(body.code)
+    if previous is not None and await repo.is_used(body.code):
+        same_unit = previous.unit == body.unit or (
+            lookup(previous.unit) is not None and lookup(previous.unit) == lookup(body.unit)
+        )
+        if not same_unit or previous.kind != body.kind:
+            raise Conflict(
+                f"indicator {body.code} already has values in {previous.unit} as a {previous.kind} indicator; "
+                "a new version may not change its unit or kind (add a new code instead)",
+                code=body.code,
+                version=previous.version,
+            )
+    version = await repo.latest_version(body.code) + 1
+    row = Indicator(**body.model_dump(), version=version, created_at=datetime.now(UTC), created_by=actor.sub)
+    await repo.add(row)
+    return indicator_read(row)
+
+
+def _formula_faults(body: IndicatorCreate, catalog: Catalog) -> list[dict[str, Any]]:
+    assert body.formula is not None
+    try:
+        formula = parse_formula(body.formula)
+    except FormulaError as exc:
+        return [_fault("formula", str(exc), "formula")]
+    known = set(catalog.indicators) - {body.code}
+    unknown = unknown_codes(formula, known)
+    if unknown:
+        return [_fault("formula", f"unknown indicator(s): {', '.join(unknown)}", "formula.unknown_indicator")]
+    derived_in_city = sorted(c for c in formula.city_variables if catalog.indicators[c].kind == "derived")
+    if derived_in_city:
+        return [
+            _fault("formula", f"city(...) takes base or stock indicators only: {', '.join(derived_in_city)}", "formula")
+        ]
+    formulas = {**catalog.formulas, body.code: formula}
+    try:
+        dependency_order(formulas)
+    except FormulaError as exc:
+        return [_fault("formula", str(exc), "formula.cycle")]
+    return []
+
+
+async def list_indicators(
+    *, session: AsyncSession, after: str | None, limit: int
+) -> tuple[list[IndicatorRead], str | None]:
+    """The latest version of each indicator, one page."""
+    rows = await IndicatorRepository(session).latest(after_code=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [indicator_read(r) for r in rows], (rows[-1].code if more and rows else None)
+
+
+async def indicator_versions(*, session: AsyncSession, code: str) -> list[IndicatorRead]:
+    """Every version of one indicator, oldest first; 404 when unknown."""
+    rows = await IndicatorRepository(session).versions(code)
+    if not rows:
+        raise NotFound(f"indicator {code} does not exist")
+    return [indicator_read(r) for r in rows]
+
+
+async def seed_catalog(*, session: AsyncSession) -> int:
+    """Add version 1 of every seed indicator not yet in the catalog; how many were added."""
+    repo = IndicatorRepository(session)
+    have = await repo.existing_codes()
+    now = datetime.now(UTC)
+    rows = [
+        Indicator(**i.model_dump(), version=1, created_at=now, created_by=SEED_AUTHOR)
+        for i in SEED_INDICATORS
+        if i.code not in have
+    ]
+    if rows:
+        await repo.add_all(rows)
+    return len(rows)

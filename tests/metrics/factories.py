@@ -1,0 +1,167 @@
+"""Factories of the metrics tests: zones as the registry answers them, a controllable fake registry."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Any
+
+from libs.domain.clients.registry import FakeRegistryClient
+from libs.domain.contracts.registry import (
+    ChangeFeed,
+    ChangeRead,
+    Lineage,
+    LineageLink,
+    ZoneHistory,
+    ZoneRead,
+)
+
+MERGE_DAY = date(2016, 10, 14)
+
+
+def zone(
+    zone_id: str,
+    name: str,
+    *,
+    kind: str = "economic",
+    authority: str = "130705",
+    entrusted_to: str | None = None,
+    status: str = "active",
+    valid_from: date = date(2010, 1, 1),
+    valid_to: date | None = None,
+    former_names: list[str] | None = None,
+    plaques: list[str] | None = None,
+    successor: str | None = None,
+) -> ZoneRead:
+    """A zone state as the registry returns it."""
+    return ZoneRead.model_validate(
+        {
+            "id": zone_id,
+            "name": name,
+            "kind": kind,
+            "level": "provincial",
+            "status": status,
+            "authority": authority,
+            "entrusted_to": entrusted_to,
+            "former_names": former_names or [],
+            "plaques": plaques or [],
+            "successor": successor,
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+        }
+    )
+
+
+# A small Zhangjiakou: four zones, one of which merged into another on 14 Oct 2016.
+XUANHUA = "zxuanhua0001"  # 河北宣化经济开发区, 宣化区 (130705)
+DONGSHAN = "zdongshan002"  # 东山高新, city zone entrusted to 宣化县, merged into 宣化 on 2016-10-14
+ZHUOLU = "zzhuolu00003"  # 河北涿鹿工业园, renamed 河北涿鹿经济开发区 on 2016-10-14, 涿鹿县 (130731)
+GAOXIN = "zgaoxin00004"  # 河北张家口高新技术产业开发区, city (130700) entrusted to 万全区 (130708)
+HUAIAN = "zhuaian00005"  # 河北怀安经济开发区, established 2016-10-14, 怀安县 (130728)
+
+
+def zhangjiakou_states() -> list[ZoneRead]:
+    """The zone states of the small test city."""
+    return [
+        zone(XUANHUA, "河北宣化经济开发区", authority="130705"),
+        zone(
+            DONGSHAN,
+            "张家口东山高新技术产业开发区",
+            kind="high_tech",
+            authority="130700",
+            entrusted_to="130721",
+            valid_to=MERGE_DAY,
+        ),
+        zone(
+            DONGSHAN,
+            "张家口东山高新技术产业开发区",
+            kind="high_tech",
+            authority="130700",
+            entrusted_to="130721",
+            status="merged",
+            successor=XUANHUA,
+            valid_from=MERGE_DAY,
+        ),
+        zone(ZHUOLU, "河北涿鹿工业园", authority="130731", valid_to=MERGE_DAY),
+        zone(
+            ZHUOLU,
+            "河北涿鹿经济开发区",
+            authority="130731",
+            former_names=["河北涿鹿工业园"],
+            plaques=["河北涿鹿高新技术产业开发区"],
+            valid_from=MERGE_DAY,
+        ),
+        zone(GAOXIN, "河北张家口高新技术产业开发区", kind="high_tech", authority="130700", entrusted_to="130708"),
+        zone(HUAIAN, "河北怀安经济开发区", authority="130728", valid_from=MERGE_DAY),
+    ]
+
+
+def dongshan_into_xuanhua() -> Lineage:
+    """宣化's lineage: 东山 merged into it on 2016-10-14."""
+    dongshan_before = zhangjiakou_states()[1]
+    return Lineage(
+        zone=XUANHUA,
+        predecessors=[
+            LineageLink(zone=dongshan_before, on=MERGE_DAY, operation="merge", reorganisation=1, via=XUANHUA)
+        ],
+        successors=[],
+    )
+
+
+class Registry(FakeRegistryClient):
+    """The fake registry, with a change feed that honours cursors and a switch to block history calls."""
+
+    def __init__(self, states: list[ZoneRead] | None = None, **kwargs: Any) -> None:
+        super().__init__(states if states is not None else zhangjiakou_states(), **kwargs)
+        self.lineages.setdefault(XUANHUA, dongshan_into_xuanhua())
+        self.events: list[ChangeRead] = []
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    def record_change(self, zones: list[str], effective_on: date = MERGE_DAY) -> None:
+        """Append a 'reorganisation.recorded' event touching ``zones``."""
+        self.events.append(
+            ChangeRead(
+                id=len(self.events) + 1,
+                occurred_at=datetime.now(UTC),
+                type="reorganisation.recorded",
+                payload={
+                    "reorganisation": len(self.events) + 1,
+                    "effective_on": effective_on.isoformat(),
+                    "zones": zones,
+                },
+            )
+        )
+
+    def replace_states(self, zone_id: str, states: list[ZoneRead]) -> None:
+        """Give a zone new states (as a recorded reorganisation would)."""
+        self.states[zone_id] = sorted(states, key=lambda s: s.valid_from)
+
+    async def changes(self, *, after: str | None = None, limit: int = 500) -> ChangeFeed:
+        self.calls.append(("changes", after))
+        start = int(after or 0)
+        items = self.events[start : start + limit]
+        return ChangeFeed(
+            items=items, next_cursor=str(start + len(items)), has_more=start + len(items) < len(self.events)
+        )
+
+    async def history(self, zone_id: str) -> ZoneHistory:
+        if self.gate is not None:
+            self.entered.set()
+            await self.gate.wait()
+        return await super().history(zone_id)
+
+
+def obs(
+    subject: dict[str, str], indicator: str, period: str, value: Any, unit: str, note: str | None = None
+) -> dict[str, Any]:
+    """One row of a push."""
+    row: dict[str, Any] = {"subject": subject, "indicator": indicator, "period": period, "value": value, "unit": unit}
+    if note is not None:
+        row["note"] = note
+    return row
+
+
+def batch(*rows: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A push body."""
+    return {"observations": list(rows), **extra}

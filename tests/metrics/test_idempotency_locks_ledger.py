@@ -1,0 +1,241 @@
+"""Idempotent pushes, period locks and restatements, and the hash-chained ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import text
+
+from tests.conftest import auth
+from tests.metrics.factories import GAOXIN, XUANHUA, ZHUOLU, Registry, batch, obs
+from tests.metrics.test_push import CITY, XUANHUA_COUNTY, problem, values
+
+
+def county(key: str) -> dict[str, str]:
+    return XUANHUA_COUNTY | {"Idempotency-Key": key}
+
+
+async def revision_count(client: Any) -> int:
+    r = await client.get("/v1/ledger/verify", headers=CITY)
+    return int(r.json()["revisions"])
+
+
+class TestIdempotencyKeys:
+    async def test_a_county_push_without_a_key_is_400(self, metrics: Any) -> None:
+        async with metrics() as client:
+            r = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=XUANHUA_COUNTY
+            )
+        assert "Idempotency-Key" in problem(r, 400)["detail"]
+
+    async def test_a_replay_returns_the_stored_answer_and_writes_nothing(self, metrics: Any) -> None:
+        body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"), obs({"zone": XUANHUA}, "gdp", "2018", 2, "万元"))
+        async with metrics() as client:
+            first = await client.post("/v1/observations", json=body, headers=county("push-1"))
+            before = await revision_count(client)
+            replay = await client.post("/v1/observations", json=body, headers=county("push-1"))
+            after = await revision_count(client)
+        assert first.status_code == replay.status_code == 200
+        assert replay.json() == first.json()
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert before == after == 2
+
+    async def test_the_same_key_with_another_body_is_422(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=county("k")
+            )
+            r = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元")), headers=county("k")
+            )
+            stored = await values(client)
+        assert "different request" in problem(r, 422)["detail"]
+        assert [v["value"] for v in stored] == ["1.000000"]
+
+    async def test_keys_are_scoped_to_the_token_subject(self, metrics: Any) -> None:
+        other = auth("county", division="130705", sub="another-system") | {"Idempotency-Key": "shared"}
+        async with metrics() as client:
+            a = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")),
+                headers=county("shared"),
+            )
+            b = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")), headers=other
+            )
+        assert a.status_code == b.status_code == 200
+        assert "idempotent-replayed" not in b.headers
+
+    async def test_the_same_key_while_the_first_is_running_is_409(self, metrics: Any, registry: Registry) -> None:
+        registry.gate = asyncio.Event()
+        body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"))
+        async with metrics() as client:
+            first = asyncio.create_task(client.post("/v1/observations", json=body, headers=county("slow")))
+            await asyncio.wait_for(registry.entered.wait(), 10)  # the first request is inside the registry call
+            second = await client.post("/v1/observations", json=body, headers=county("slow"))
+            registry.gate.set()
+            done = await first
+            third = await client.post("/v1/observations", json=body, headers=county("slow"))
+        assert "still being processed" in problem(second, 409)["detail"]
+        assert done.status_code == 200
+        assert third.headers["idempotent-replayed"] == "true"
+
+    async def test_a_failed_request_frees_its_key_for_the_retry(self, metrics: Any) -> None:
+        bad = batch(obs({"zone": XUANHUA}, "gdp", "2017", "x", "万元"))
+        async with metrics() as client:
+            failed = await client.post("/v1/observations", json=bad, headers=county("retry"))
+            again = await client.post("/v1/observations", json=bad, headers=county("retry"))
+        assert failed.status_code == again.status_code == 422
+        assert "idempotent-replayed" not in again.headers
+
+
+class TestLockedPeriods:
+    async def test_a_write_into_a_locked_period_is_423_naming_the_lock(self, metrics: Any) -> None:
+        async with metrics() as client:
+            lock = await client.post(
+                "/v1/locks", json={"period": "2017", "reason": "2017 annual assessment published"}, headers=CITY
+            )
+            r = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=county("l1")
+            )
+            other_period = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")), headers=county("l2")
+            )
+        assert lock.status_code == 201
+        body = problem(r, 423)
+        assert body["lock"] == {
+            "id": lock.json()["id"],
+            "period": "2017",
+            "kind": None,
+            "reason": "2017 annual assessment published",
+        }
+        assert f"lock {lock.json()['id']}" in body["detail"]
+        assert other_period.status_code == 200
+
+    async def test_a_kind_lock_covers_only_zones_of_that_kind_and_division_totals(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await client.post("/v1/locks", json={"period": "2017", "kind": "high_tech", "reason": "r"}, headers=CITY)
+            economic = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+            )
+            high_tech = await client.post(
+                "/v1/observations", json=batch(obs({"zone": GAOXIN}, "gdp", "2017", 1, "万元")), headers=CITY
+            )
+            totals = await client.post(
+                "/v1/observations", json=batch(obs({"division": "130700"}, "gdp", "2017", 1, "万元")), headers=CITY
+            )
+        assert economic.status_code == 200
+        assert problem(high_tech, 423)["lock"]["kind"] == "high_tech"
+        problem(totals, 423)
+
+    async def test_resending_unchanged_values_into_a_locked_period_is_accepted(self, metrics: Any) -> None:
+        row = obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")
+        async with metrics() as client:
+            await client.post("/v1/observations", json=batch(row), headers=CITY)
+            await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)
+            r = await client.post("/v1/observations", json=batch(row), headers=county("same"))
+        assert r.json()["counts"]["unchanged"] == 1
+
+    async def test_a_city_admin_restatement_goes_through_and_is_marked(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+            )
+            lock = (await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)).json()
+            restated = await client.post(
+                "/v1/observations",
+                json=batch(
+                    obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元"),
+                    restatement_reason="statistics bureau audit found a double count",
+                ),
+                headers=CITY,
+            )
+            by_county = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 3, "万元"), restatement_reason="we say so"),
+                headers=county("r"),
+            )
+            history = await client.get(
+                "/v1/observations/history",
+                params={"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017"},
+                headers=CITY,
+            )
+        assert restated.status_code == 200 and restated.json()["restatement"] is True
+        problem(by_county, 403)
+        last = history.json()["items"][-1]
+        assert last["new_value"] == "2.000000"
+        assert last["restatement_reason"] == "statistics bureau audit found a double count"
+        assert last["lock"] == lock["id"]
+
+    async def test_the_same_lock_twice_is_409_and_only_city_admin_locks(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)
+            twice = await client.post("/v1/locks", json={"period": "2017", "reason": "again"}, headers=CITY)
+            county_lock = await client.post("/v1/locks", json={"period": "2018", "reason": "r"}, headers=XUANHUA_COUNTY)
+        problem(twice, 409)
+        problem(county_lock, 403)
+
+
+class TestTheLedgerDetectsTampering:
+    async def _three_revisions(self, client: Any) -> None:
+        for value in (10, 11, 12):
+            r = await client.post(
+                "/v1/observations", json=batch(obs({"zone": ZHUOLU}, "gdp", "2017", value, "万元")), headers=CITY
+            )
+            assert r.status_code == 200
+
+    async def test_an_untouched_ledger_is_intact(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await self._three_revisions(client)
+            r = await client.get("/v1/ledger/verify", headers=auth("statistics_bureau"))
+        assert r.json() == {
+            "intact": True,
+            "revisions": 3,
+            "first_broken": None,
+            "observations_checked": 1,
+            "observation_mismatches": [],
+        }
+
+    async def test_a_value_altered_in_the_database_breaks_the_chain_at_that_revision(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await self._three_revisions(client)
+            async with client.app.state.db.engine.begin() as conn:
+                await conn.execute(text("UPDATE revision SET new_value = '99.000000' WHERE seq = 2"))
+            r = await client.get("/v1/ledger/verify", headers=CITY)
+        body = r.json()
+        assert body["intact"] is False
+        assert body["first_broken"]["seq"] == 2
+        assert "altered" in body["first_broken"]["reason"]
+        assert body["first_broken"]["subject"] == f"zone:{ZHUOLU}"
+
+    async def test_a_deleted_revision_breaks_the_link_of_the_next(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await self._three_revisions(client)
+            async with client.app.state.db.engine.begin() as conn:
+                await conn.execute(text("DELETE FROM revision WHERE seq = 2"))
+            r = await client.get("/v1/ledger/verify", headers=CITY)
+        assert r.json()["first_broken"]["seq"] == 3
+
+    async def test_a_current_value_altered_in_the_database_is_a_mismatch(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await self._three_revisions(client)
+            async with client.app.state.db.engine.begin() as conn:
+                await conn.execute(text("UPDATE observation SET value = '1.000000'"))
+            r = await client.get("/v1/ledger/verify", headers=CITY)
+        body = r.json()
+        assert body["intact"] is False and body["first_broken"] is None
+        assert body["observation_mismatches"] == [
+            {
+                "subject": f"zone:{ZHUOLU}",
+                "indicator": "gdp",
+                "period": "2017",
+                "value": "1.000000",
+                "ledger_value": "12.000000",
+            }
+        ]
+
+    async def test_a_county_cannot_run_the_verification(self, metrics: Any) -> None:
+        async with metrics() as client:
+            r = await client.get("/v1/ledger/verify", headers=XUANHUA_COUNTY)
+        problem(r, 403)

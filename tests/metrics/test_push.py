@@ -1,0 +1,330 @@
+"""Pushing values: storage in canonical units, every conflict code, atomicity, scope, fail-closed."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+
+from libs.domain.clients.registry import RegistryClient
+from libs.domain.contracts.metrics import MAX_BATCH_ROWS
+from services.metrics.dependencies import registry_client
+from tests.conftest import auth
+from tests.helpers import free_port
+from tests.metrics.factories import DONGSHAN, GAOXIN, HUAIAN, XUANHUA, ZHUOLU, Registry, batch, obs, zone
+
+CITY = auth("city_admin")
+XUANHUA_COUNTY = auth("county", division="130705")
+PROBLEM = "application/problem+json"
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def values(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    r = await client.get("/v1/observations", params={"limit": 500, **params}, headers=CITY)
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+class TestAValidBatchIsStoredInCanonicalUnits:
+    async def test_values_are_converted_and_summarised(self, metrics: Any) -> None:
+        body = batch(
+            obs({"zone": XUANHUA}, "gdp", "2017", "1.5", "亿元"),  # 1.5 亿元 = 15,000 万元
+            obs({"zone": XUANHUA}, "land_area_mu", "2017", 2, "平方公里"),  # 2 km² = 2 × 1,500 亩 = 3,000 亩
+            obs({"zone": XUANHUA}, "exports", "2017", 250, "万美元", note="customs"),
+            obs({"division": "130700"}, "gdp", "2017", 1200, "亿元"),  # 12,000,000 万元
+        )
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=body, headers=CITY)
+            stored = await values(client)
+        assert r.status_code == 200, r.text
+        summary = r.json()
+        assert summary["status"] == "ok"
+        assert summary["counts"] == {"created": 4, "updated": 0, "unchanged": 0, "rejected": 0, "skipped": 0}
+        assert summary["conflicts"] == []
+        got = {(v["subject"].get("zone") or v["subject"].get("division"), v["indicator"]): v for v in stored}
+        assert got[(XUANHUA, "gdp")]["value"] == "15000.000000"
+        assert got[(XUANHUA, "gdp")]["unit"] == "万元"
+        assert got[(XUANHUA, "land_area_mu")]["value"] == "3000.000000"
+        assert got[(XUANHUA, "exports")]["note"] == "customs"
+        assert got[("130700", "gdp")]["value"] == "12000000.000000"
+
+    async def test_a_changed_value_is_a_new_revision_and_an_equal_one_is_unchanged(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元")), headers=CITY
+            )
+            same = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", "0.01", "亿元")), headers=CITY
+            )
+            changed = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 120, "万元", note="revised by the county")),
+                headers=XUANHUA_COUNTY | {"Idempotency-Key": "k1"},
+            )
+            history = await client.get(
+                "/v1/observations/history",
+                params={"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017"},
+                headers=CITY,
+            )
+        assert same.json()["counts"]["unchanged"] == 1 and same.json()["batch"] is None
+        assert changed.json()["counts"]["updated"] == 1
+        revisions = history.json()["items"]
+        assert [(r["old_value"], r["new_value"]) for r in revisions] == [
+            (None, "100.000000"),
+            ("100.000000", "120.000000"),
+        ]
+        assert revisions[1]["recorded_by"] == "test-county"
+        assert revisions[1]["recorded_by_division"] == "130705"
+        assert revisions[1]["note"] == "revised by the county"
+        assert revisions[1]["prev_hash"] == revisions[0]["hash"]
+
+    async def test_a_dry_run_reports_without_storing(self, metrics: Any) -> None:
+        async with metrics() as client:
+            r = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"), dry_run=True),
+                headers=CITY,
+            )
+            stored = await values(client)
+        assert r.json()["dry_run"] is True and r.json()["counts"]["created"] == 1
+        assert stored == []
+
+
+class TestEveryBadRowIsReportedAndNothingIsStored:
+    async def test_each_conflict_code_names_its_row(self, metrics: Any, registry: Registry) -> None:
+        rows = [
+            obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"),  # 0: good
+            obs({"zone": XUANHUA, "division": "130705"}, "gdp", "2017", 1, "万元"),  # 1 bad_subject
+            obs({"division": "13070"}, "gdp", "2017", 1, "万元"),  # 2 bad_subject (not 6 digits)
+            obs({"zone": "nosuchzone"}, "gdp", "2017", 1, "万元"),  # 3 unknown_zone
+            obs({"zone": HUAIAN}, "gdp", "2015", 1, "万元"),  # 4 zone_not_existing (established 2016-10-14)
+            obs({"zone": DONGSHAN}, "gdp", "2016", 1, "万元"),  # 5 zone_ended (merged 2016-10-14)
+            obs({"zone": XUANHUA}, "gross_output", "2017", 1, "万元"),  # 6 unknown_indicator
+            obs({"zone": XUANHUA}, "rd_intensity", "2017", 2.5, "%"),  # 7 derived_indicator
+            obs({"zone": XUANHUA}, "gdp", "2017M3", 1, "万元"),  # 8 bad_period
+            obs({"zone": XUANHUA}, "tax_per_mu", "2017H1", 1, "万元/亩"),  # 9 derived + period type (year only)
+            obs({"zone": XUANHUA}, "gdp", "2999", 1, "万元"),  # 10 future_period
+            obs({"zone": XUANHUA}, "gdp", "2017", "1e30", "万元"),  # 11 bad_value (too large)
+            obs({"zone": XUANHUA}, "gdp", "2017Q1", -5, "万元"),  # 12 out_of_range (min 0)
+            obs({"zone": XUANHUA}, "gdp", "2017Q2", 5, "卢布"),  # 13 unknown_unit
+            obs({"zone": XUANHUA}, "gdp", "2017Q3", 5, "亩"),  # 14 incompatible_unit
+            obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"),  # 15 duplicate_row of 0
+        ]
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            stored = await values(client)
+        body = problem(r, 422)
+        summary = body["summary"]
+        assert summary["status"] == "conflict"
+        found = {(c["index"], c["code"]) for c in summary["conflicts"]}
+        assert found == {
+            (1, "bad_subject"),
+            (2, "bad_subject"),
+            (3, "unknown_zone"),
+            (4, "zone_not_existing"),
+            (5, "zone_ended"),
+            (6, "unknown_indicator"),
+            (7, "derived_indicator"),
+            (8, "bad_period"),
+            (9, "derived_indicator"),
+            (9, "period_type_not_allowed"),
+            (10, "future_period"),
+            (11, "bad_value"),
+            (12, "out_of_range"),
+            (13, "unknown_unit"),
+            (14, "incompatible_unit"),
+            (15, "duplicate_row"),
+        }
+        assert summary["counts"]["rejected"] == 15
+        assert summary["counts"]["created"] == 1  # what the good row would have done
+        assert {tuple(e["loc"][:2]) for e in body["errors"]} >= {("observations", 3), ("observations", 15)}
+        assert stored == []
+
+    async def test_one_bad_row_among_good_ones_stores_nothing(self, metrics: Any) -> None:
+        good = [obs({"zone": XUANHUA}, "gdp", f"{y}", 100 + y, "万元") for y in range(2010, 2020)]
+        async with metrics() as client:
+            r = await client.post(
+                "/v1/observations",
+                json=batch(*good, obs({"zone": XUANHUA}, "gdp", "2017", "abc", "万元")),
+                headers=CITY,
+            )
+            stored = await values(client)
+            verify = await client.get("/v1/ledger/verify", headers=CITY)
+        assert r.status_code == 422
+        assert stored == []
+        assert verify.json()["revisions"] == 0
+
+    async def test_a_value_outside_an_indicators_range_is_a_conflict(self, metrics: Any) -> None:
+        async with metrics() as client:
+            # solid_waste_reuse_rate is derived; a custom bounded base indicator shows the range check.
+            await client.post(
+                "/v1/indicators",
+                json={
+                    "code": "occupancy_rate",
+                    "name_zh": "入驻率",
+                    "name_en": "Occupancy",
+                    "unit": "%",
+                    "kind": "stock",
+                    "period_types": ["year"],
+                    "min": 0,
+                    "max": 100,
+                },
+                headers=CITY,
+            )
+            r = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "occupancy_rate", "2017", "100.5", "%")),
+                headers=CITY,
+            )
+        assert problem(r, 422)["summary"]["conflicts"][0]["code"] == "out_of_range"
+
+
+class TestBatchSizeLimit:
+    async def test_more_rows_than_the_limit_is_413(self, metrics: Any) -> None:
+        rows = [obs({"division": "130700"}, "gdp", "2017", i, "万元") for i in range(MAX_BATCH_ROWS + 1)]
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            spec = (await client.get("/openapi.json")).json()
+        assert problem(r, 413)["limit_rows"] == MAX_BATCH_ROWS
+        schema = spec["components"]["schemas"]["ObservationBatch"]["properties"]["observations"]
+        assert schema["maxItems"] == MAX_BATCH_ROWS
+
+
+class TestACountyWritesOnlyForItsZones:
+    async def test_its_own_zone_and_its_own_totals_are_accepted(self, metrics: Any) -> None:
+        body = batch(
+            obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"), obs({"division": "130705"}, "gdp", "2017", 900, "万元")
+        )
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=body, headers=XUANHUA_COUNTY | {"Idempotency-Key": "a"})
+        assert r.status_code == 200, r.text
+
+    async def test_another_countys_zone_is_403_naming_the_rows(self, metrics: Any) -> None:
+        body = batch(
+            obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"),
+            obs({"zone": ZHUOLU}, "gdp", "2017", 100, "万元"),  # 涿鹿县's zone
+            obs({"division": "130731"}, "gdp", "2017", 100, "万元"),  # 涿鹿县's totals
+        )
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=body, headers=XUANHUA_COUNTY | {"Idempotency-Key": "b"})
+            stored = await values(client)
+        assert problem(r, 403)["rows"] == [1, 2]
+        assert stored == []
+
+    async def test_the_entrusted_division_writes_for_a_city_zone(self, metrics: Any) -> None:
+        wanquan = auth("county", division="130708")  # 高新区 is the city's, entrusted to 万全区
+        async with metrics() as client:
+            ok = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": GAOXIN}, "gdp", "2017", 1, "万元")),
+                headers=wanquan | {"Idempotency-Key": "c"},
+            )
+        assert ok.status_code == 200, ok.text
+
+    async def test_a_zone_committee_writes_only_for_its_zone(self, metrics: Any) -> None:
+        committee = auth("zone_committee", zone=ZHUOLU)
+        async with metrics() as client:
+            own = await client.post(
+                "/v1/observations", json=batch(obs({"zone": ZHUOLU}, "gdp", "2017", 1, "万元")), headers=committee
+            )
+            other = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=committee
+            )
+        assert own.status_code == 200
+        assert problem(other, 403)["rows"] == [0]
+
+    async def test_scope_follows_the_registry_state_during_the_period(self, metrics: Any, registry: Registry) -> None:
+        # 东山 was managed by 宣化县 (130721) until its merger on 2016-10-14: 宣化县 may push its 2015 values.
+        xuanhua_county_old = auth("county", division="130721")
+        async with metrics() as client:
+            r = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": DONGSHAN}, "gdp", "2015", 1, "万元")),
+                headers=xuanhua_county_old | {"Idempotency-Key": "d"},
+            )
+        assert r.status_code == 200, r.text
+
+    async def test_a_transfer_seen_in_the_change_feed_moves_the_scope(self, metrics: Any, registry: Registry) -> None:
+        huaian_county = auth("county", division="130728")
+        async with metrics() as client:
+            before = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")),
+                headers=huaian_county | {"Idempotency-Key": "e1"},
+            )
+            # The registry records a transfer of 宣化 to 怀安县 from 2018-01-01 (a test scenario).
+            registry.replace_states(
+                XUANHUA,
+                [
+                    zone(XUANHUA, "河北宣化经济开发区", authority="130705", valid_to=date(2018, 1, 1)),
+                    zone(XUANHUA, "河北宣化经济开发区", authority="130728", valid_from=date(2018, 1, 1)),
+                ],
+            )
+            registry.record_change([XUANHUA], date(2018, 1, 1))
+            after = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")),
+                headers=huaian_county | {"Idempotency-Key": "e2"},
+            )
+        assert before.status_code == 403
+        assert after.status_code == 200, after.text
+
+    async def test_a_bureau_that_does_not_push_is_403(self, metrics: Any) -> None:
+        async with metrics() as client:
+            r = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")),
+                headers=auth("commerce_bureau"),
+            )
+        problem(r, 403)
+
+
+class TestRegistryDownFailsClosed:
+    async def test_zone_rows_are_503_and_nothing_is_stored(self, app_client: Any) -> None:
+        port = free_port()  # nothing listens there
+
+        def down() -> RegistryClient:
+            return RegistryClient(httpx.AsyncClient(), f"http://127.0.0.1:{port}", read_attempts=1)
+
+        async with app_client("metrics", overrides={registry_client: down}) as client:
+            r = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+            )
+            stored = await values(client)
+        assert problem(r, 503)["service"] == "registry"
+        assert stored == []
+
+    async def test_a_registry_without_a_change_feed_is_treated_as_down(self, metrics: Any) -> None:
+        class NoFeed(Registry):
+            async def changes(self, *, after: str | None = None, limit: int = 500) -> Any:
+                from libs.domain.errors import NotFound
+
+                raise NotFound("no route", service="registry")
+
+        async with metrics(NoFeed()) as client:
+            r = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+            )
+        assert problem(r, 503)["service"] == "registry"
+
+
+class TestAMalformedBodyIsAValidationProblem:
+    async def test_not_json_and_missing_fields_are_422_naming_the_fields(self, metrics: Any) -> None:
+        async with metrics() as client:
+            garbage = await client.post(
+                "/v1/observations", content=b"{not json", headers=CITY | {"content-type": "application/json"}
+            )
+            missing = await client.post(
+                "/v1/observations", json={"observations": [{"subject": {"zone": XUANHUA}, "value": 1}]}, headers=CITY
+            )
+        problem(garbage, 422)
+        locs = {tuple(e["loc"]) for e in problem(missing, 422)["errors"]}
+        assert {("body", "observations", 0, "indicator"), ("body", "observations", 0, "period")} <= locs
