@@ -12,7 +12,7 @@ import os
 from datetime import date
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 
 DIVISIONS = [
     "130702",
@@ -95,11 +95,10 @@ async def zones(as_of: date | None = None, kind: str | None = None, status: str 
     return _json({"items": items, "next_cursor": None})
 
 
-@app.get("/v1/zones/{zone_id}/history")
-async def history(zone_id: str) -> Response:
+def _history(zone_id: str) -> dict[str, Any] | None:
     states = BY_ID.get(zone_id)
     if states is None:
-        return _json({"status": 404, "title": "Not found"}, 404)
+        return None
     entries = [
         {
             "state": s,
@@ -111,13 +110,35 @@ async def history(zone_id: str) -> Response:
         }
         for s in states
     ]
-    return _json({"zone": zone_id, "entries": entries})
+    return {"zone": zone_id, "entries": entries}
+
+
+@app.get("/v1/zones/{zone_id}/history")
+async def history(zone_id: str) -> Response:
+    body = _history(zone_id)
+    return _json({"status": 404, "title": "Not found"}, 404) if body is None else _json(body)
+
+
+@app.post("/v1/zones/histories")
+async def histories(request: Request) -> Response:
+    ids = (await request.json())["zones"]
+    return _json({"histories": {z: h for z in ids if (h := _history(z)) is not None}})
+
+
+@app.post("/v1/zones/lineages")
+async def lineages(request: Request) -> Response:
+    ids = (await request.json())["zones"]
+    return _json({"lineages": {z: _lineage(z) for z in ids if z in BY_ID}})
 
 
 @app.get("/v1/zones/{zone_id}/lineage")
 async def lineage(zone_id: str) -> Response:
     if zone_id not in BY_ID:
         return _json({"status": 404, "title": "Not found"}, 404)
+    return _json(_lineage(zone_id))
+
+
+def _lineage(zone_id: str) -> dict[str, Any]:
     i = int(zone_id[2:])
     preds = []
     if zone_id.startswith("bz") and i in DATA["preds"]:
@@ -130,4 +151,4 @@ async def lineage(zone_id: str) -> Response:
                 "via": zone_id,
             }
         ]
-    return _json({"zone": zone_id, "predecessors": preds, "successors": []})
+    return {"zone": zone_id, "predecessors": preds, "successors": []}

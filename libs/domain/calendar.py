@@ -62,6 +62,31 @@ class OfficialCalendar:
         """A copy of this calendar with the bureau's overrides applied."""
         return OfficialCalendar(self.holidays, self.makeup_workdays, self.covered_years, dict(overrides))
 
+    def with_year(
+        self, year: int, holidays: Mapping[date, str], makeup_workdays: Mapping[date, str]
+    ) -> OfficialCalendar:
+        """A copy of this calendar that covers ``year`` with the given holiday notice.
+
+        Used when a year's State Council notice is loaded before the packaged data carries it.
+        Days of ``year`` that the notice does not name follow the weekday rule and are no longer
+        provisional. Raises ``ValueError`` if a listed day is not in ``year``, or is both a
+        holiday and a make-up working day.
+        """
+        for day in (*holidays, *makeup_workdays):
+            if day.year != year:
+                raise ValueError(f"{day.isoformat()} is not in {year}")
+        both = set(holidays) & set(makeup_workdays)
+        if both:
+            raise ValueError(f"{min(both).isoformat()} is listed both as a holiday and as a working day")
+        kept_h = {d: n for d, n in self.holidays.items() if d.year != year}
+        kept_w = {d: n for d, n in self.makeup_workdays.items() if d.year != year}
+        return OfficialCalendar(
+            {**kept_h, **holidays},
+            {**kept_w, **makeup_workdays},
+            self.covered_years | {year},
+            self.overrides,
+        )
+
     def info(self, day: date) -> DayInfo:
         """What the calendar says about ``day``."""
         weekend = day.weekday() >= 5

@@ -1,16 +1,73 @@
-"""The assessment service's tables."""
+"""The assessment service's tables. Everything is append-only: runs and their results never change."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text
+from pydantic_core import from_json, to_json
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from services.common.db import make_metadata
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no offset: UTC is restored on load)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class FastJSON(TypeDecorator[Any]):
+    """JSON serialised by pydantic-core (Rust) instead of the standard library.
+
+    A national run stores about 100,000 leaf results; the standard library's encoder was the
+    largest single cost of storing them. The column is the backend's JSON type all the same.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: Any) -> str | None:
+            return None if value is None else to_json(value).decode()
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        def process(value: Any) -> Any:
+            if value is None or not isinstance(value, str | bytes):
+                return value
+            return from_json(value)
+
+        return process
 
 
 class Base(DeclarativeBase):
@@ -27,8 +84,145 @@ class Methodology(Base):
     code: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
+    applies_to: Mapped[list[Any]] = mapped_column(JSON)
+    period_type: Mapped[str] = mapped_column(String(16))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (Index("uq_methodology_code_version", "code", "version", unique=True),)
+
+
+class Assessment(Base):
+    """A run: a methodology applied to every zone of a kind for a period, with its exact inputs."""
+
+    __tablename__ = "assessment"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    methodology_id: Mapped[int] = mapped_column(ForeignKey("methodology.id"))
+    methodology_code: Mapped[str] = mapped_column(String(64))
+    methodology_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(16))
+    period_start_on: Mapped[date] = mapped_column(Date)
+    period_type: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(Text)
+    subjects: Mapped[str] = mapped_column(String(32))
+    registry_as_of: Mapped[date] = mapped_column(Date)
+    inputs: Mapped[dict[str, Any]] = mapped_column(FastJSON())
+    inputs_sha256: Mapped[str] = mapped_column(String(64))
+    previous_assessment_id: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
+    zone_count: Mapped[int] = mapped_column(Integer)
+    ranked_count: Mapped[int] = mapped_column(Integer)
+    outcome_count: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[list[Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        Index("ix_assessment_code_kind", "methodology_code", "kind", "subjects"),
+        Index("ix_assessment_kind_period", "kind", "period_type", "period_start_on"),
+        Index("uq_assessment_idempotency_key", "created_by", "idempotency_key", unique=True),
+    )
+
+
+class AssessmentResult(Base):
+    """One zone's result in a run."""
+
+    __tablename__ = "assessment_result"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    zone: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    previous_rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rank_change: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    movement: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(FastJSON())
+
+    __table_args__ = (
+        Index("ix_assessment_result_run", "assessment_id", "position"),
+        Index("ix_assessment_result_zone", "zone"),
+    )
+
+
+class ReferenceScore(Base):
+    """A county-level division without a zone, scored against the zones' method (二十八)."""
+
+    __tablename__ = "reference_score"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    division: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reference_rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recommended: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[dict[str, Any]] = mapped_column(FastJSON())
+
+    __table_args__ = (Index("ix_reference_score_run", "assessment_id", "position"),)
+
+
+class Outcome(Base):
+    """A commendation, warning or revocation-review flag decided by a run."""
+
+    __tablename__ = "outcome"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"))
+    zone: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+    numbers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tie: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_outcome_zone", "zone", "id"),
+        Index("ix_outcome_run", "assessment_id", "id"),
+    )
+
+
+class Summons(Base):
+    """A summons (约谈) of a warned zone's leaders and of the local Party committee and government."""
+
+    __tablename__ = "summons"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    outcome_id: Mapped[int] = mapped_column(ForeignKey("outcome.id"))
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"))
+    zone: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    summoned: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_summons_zone", "zone", "id"),)
+
+
+class SanctionPolicy(Base):
+    """A version of a zone kind's reward and warning rules (the source's defaults until one is stored)."""
+
+    __tablename__ = "sanction_policy"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (Index("uq_sanction_policy_kind_version", "kind", "version", unique=True),)

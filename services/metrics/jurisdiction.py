@@ -43,6 +43,10 @@ class Registry(Protocol):
 
     async def lineage(self, zone_id: str) -> Lineage: ...
 
+    async def lineages(self, zone_ids: Iterable[str]) -> dict[str, Lineage]: ...
+
+    async def histories(self, zone_ids: Iterable[str]) -> dict[str, ZoneHistory]: ...
+
     async def resolve(self, name: str, *, as_of: date | None = None) -> ResolveResult: ...
 
     async def changes(self, *, after: str | None = None, limit: int = 500) -> ChangeFeed: ...
@@ -116,7 +120,14 @@ class Jurisdiction:
         """:meth:`history` of several zones, asking the registry for the missing ones concurrently."""
         ids = list(dict.fromkeys(zone_ids))
         missing = [z for z in ids if z not in self.histories]
-        await _bounded(missing, lambda z: self.history(registry, z))
+        if len(missing) > 1:  # one bulk call instead of one call per zone
+            got = await registry.histories(missing)
+            for z in missing:
+                history = got.get(z)
+                states = [e.state for e in history.entries] if history is not None else []
+                self.histories[z] = sorted(states, key=lambda s: s.valid_from)
+        else:
+            await _bounded(missing, lambda z: self.history(registry, z))
         return {z: self.histories.get(z, []) for z in ids}
 
     async def active_zones(self, registry: Registry, day: date, kind: ZoneKind | None = None) -> list[ZoneRead]:
@@ -149,7 +160,12 @@ class Jurisdiction:
         """:meth:`lineage` of several zones, the missing ones fetched concurrently."""
         ids = list(dict.fromkeys(zone_ids))
         missing = [z for z in ids if z not in self.lineages]
-        await _bounded(missing, lambda z: self.lineage(registry, z))
+        if len(missing) > 1:  # one bulk call instead of one call per zone
+            got = await registry.lineages(missing)
+            for z in missing:
+                self.lineages[z] = got.get(z, Lineage(zone=z, predecessors=[], successors=[]))
+        else:
+            await _bounded(missing, lambda z: self.lineage(registry, z))
         return {z: self.lineages[z] for z in ids}
 
     async def resolve(self, registry: Registry, name: str, day: date) -> ResolveResult:

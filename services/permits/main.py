@@ -8,23 +8,60 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from libs.domain.calendar import official_calendar
+from libs.domain.values import today_in_china
 from services.common.app import build_app
 from services.common.settings import PermitsSettings
-from services.permits.api import router
+from services.permits.calendar.api import router as calendar_router
+from services.permits.cases.api import router as cases_router
+from services.permits.catalog.api import router as catalog_router
+from services.permits.files.api import router as files_router
+from services.permits.supervision.api import router as supervision_router
+from services.permits.tasks.api import router as tasks_router
+from services.permits.webhooks.api import router as webhooks_router
+from services.permits.workers import Workers, WorkerSettings
 
 
-@contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.official_calendar = official_calendar()
-    yield
+def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings | None = None) -> FastAPI:
+    """Build the permits app; settings default to the environment.
 
+    The lifespan loads the official calendar, then starts the overdue sweeper and the outbox
+    dispatcher (``PERMITS_SWEEP_INTERVAL_SECONDS``, ``PERMITS_DISPATCH_INTERVAL_SECONDS``,
+    ``PERMITS_WORKERS_ENABLED``).
+    """
+    settings = settings or PermitsSettings()
+    worker_settings = workers or WorkerSettings()
+    # In the test environment the jobs run only when asked for: tests drive them directly.
+    enabled = worker_settings.workers_enabled
+    if enabled is None:
+        enabled = settings.env != "test"
 
-def create_app(settings: PermitsSettings | None = None) -> FastAPI:
-    """Build the permits app; settings default to the environment."""
-    return build_app(
-        settings or PermitsSettings(),
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.official_calendar = official_calendar()
+        app.state.zone_cache = {}
+        background = Workers(app, worker_settings, enabled=enabled)
+        app.state.workers = background
+        await background.startup()
+        background.start()
+        try:
+            yield
+        finally:
+            await background.stop()
+
+    app = build_app(
+        settings,
         title="devzones permits",
         description="The approval bureau's single window: intake, internal routing, working-day clock, one reply.",
-        routers=[router],
-        lifespan_hook=_lifespan,
+        routers=[
+            calendar_router,
+            catalog_router,
+            files_router,
+            cases_router,
+            tasks_router,
+            supervision_router,
+            webhooks_router,
+        ],
+        lifespan_hook=lifespan,
     )
+    app.state.today = today_in_china
+    return app

@@ -15,13 +15,16 @@ from libs.domain.contracts.registry import (
     DivisionCreate,
     DivisionList,
     DivisionRead,
+    HistoryBulk,
     Lineage,
+    LineageBulk,
     ReorganisationCreate,
     ReorganisationRead,
     ReorganisationSummary,
     ResolveResult,
     ZoneCounts,
     ZoneHistory,
+    ZoneIds,
     ZoneRead,
 )
 from libs.domain.errors import Unprocessable
@@ -241,6 +244,28 @@ async def resolve(
         db=db, index=await model.current(), name=name, as_of=as_of or today_in_china()
     )
     return _json(body)
+
+
+@router.post(
+    "/zones/lineages",
+    response_model=LineageBulk,
+    tags=["zones"],
+    summary="Lineages of up to 5,000 zones in one call (a read; POST only for the size of the list)",
+    openapi_extra=PUBLIC,
+)
+async def zone_lineages(db: DatabaseDep, model: ReadModelDep, body: ZoneIds) -> LineageBulk:
+    return await registry_service.lineages_bulk(db=db, index=await model.current(), zone_ids=body.zones)
+
+
+@router.post(
+    "/zones/histories",
+    response_model=HistoryBulk,
+    tags=["zones"],
+    summary="Histories of up to 5,000 zones in one call (a read; POST only for the size of the list)",
+    openapi_extra=PUBLIC,
+)
+async def zone_histories(session: SessionDep, body: ZoneIds) -> HistoryBulk:
+    return await registry_service.histories_bulk(session=session, zone_ids=body.zones)
 
 
 @router.get(

@@ -192,6 +192,19 @@ class ZoneRepository:
         )
         return [(s, r) for s, r in (await self.session.execute(stmt)).all()]
 
+    async def histories(self, zone_ids: Iterable[str]) -> list[tuple[ZoneState, Reorganisation]]:
+        """Every state of several zones with their acts, by zone then oldest first."""
+        ids = list(set(zone_ids))
+        if not ids:
+            return []
+        stmt = (
+            select(ZoneState, Reorganisation)
+            .join(Reorganisation, Reorganisation.id == ZoneState.reorganisation_id)
+            .where(ZoneState.zone_id.in_(ids))
+            .order_by(ZoneState.zone_id, ZoneState.valid_from, ZoneState.reorganisation_id)
+        )
+        return [(s, r) for s, r in (await self.session.execute(stmt)).all()]
+
     async def open_states(self, zone_ids: Iterable[str]) -> dict[str, ZoneState]:
         """The open-ended (latest) state of each zone."""
         ids = list(set(zone_ids))

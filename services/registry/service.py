@@ -22,8 +22,10 @@ from libs.domain.contracts.registry import (
     DivisionList,
     DivisionRead,
     DivisionWithZones,
+    HistoryBulk,
     HistoryEntry,
     Lineage,
+    LineageBulk,
     LineageLink,
     Park,
     ReorganisationCreate,
@@ -778,3 +780,32 @@ async def lineage_from(*, db: Database, index: ZoneIndex | None, zone_id: str) -
         return links
 
     return Lineage(zone=zone_id, predecessors=walk(False), successors=walk(True))
+
+
+async def lineages_bulk(*, db: Database, index: ZoneIndex | None, zone_ids: list[str]) -> LineageBulk:
+    """Lineages of several zones (unknown ids left out)."""
+    out: dict[str, Lineage] = {}
+    for zone_id in dict.fromkeys(zone_ids):
+        try:
+            out[zone_id] = await lineage_from(db=db, index=index, zone_id=zone_id)
+        except NotFound:
+            continue
+    return LineageBulk(lineages=out)
+
+
+async def histories_bulk(*, session: AsyncSession, zone_ids: list[str]) -> HistoryBulk:
+    """Histories of several zones in one query (unknown ids left out)."""
+    rows = await repo.ZoneRepository(session).histories(dict.fromkeys(zone_ids))
+    grouped: dict[str, list[HistoryEntry]] = defaultdict(list)
+    for state, act in rows:
+        grouped[state.zone_id].append(
+            HistoryEntry(
+                state=zone_read(state),
+                reorganisation=act.id,
+                legal_basis=act.legal_basis,
+                effective_on=act.effective_on,
+                title=act.title,
+                changes=[ZoneChange.model_validate(c) for c in state.changes],
+            )
+        )
+    return HistoryBulk(histories={z: ZoneHistory(zone=z, entries=e) for z, e in grouped.items()})

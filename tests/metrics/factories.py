@@ -113,7 +113,7 @@ class Registry(FakeRegistryClient):
 
     def __init__(self, states: list[ZoneRead] | None = None, **kwargs: Any) -> None:
         super().__init__(states if states is not None else zhangjiakou_states(), **kwargs)
-        self.lineages.setdefault(XUANHUA, dongshan_into_xuanhua())
+        self.lineage_map.setdefault(XUANHUA, dongshan_into_xuanhua())
         self.events: list[ChangeRead] = []
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()

@@ -9,6 +9,7 @@ Saturday 10 October worked.
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
 import pytest
 
@@ -73,3 +74,26 @@ class TestBounds:
             CAL.add_working_days(date(2026, 1, 1), -1)
         with pytest.raises(ValueError):
             CAL.add_working_days(date(2026, 1, 1), 100_000)
+
+
+class TestLoadingAYearNotice:
+    # The notice below is a test fixture, not the official 2027 arrangement.
+    NOTICE_HOLIDAYS: ClassVar[dict[date, str]] = {date(2027, 1, 1): "元旦"}
+    NOTICE_WORKDAYS: ClassVar[dict[date, str]] = {date(2027, 1, 9): "调休"}
+
+    def test_a_loaded_year_is_covered_and_final(self) -> None:
+        cal = CAL.with_year(2027, self.NOTICE_HOLIDAYS, self.NOTICE_WORKDAYS)
+        # Thu 31 Dec 2026 (1); Fri 1 Jan off; Mon 4 (2), Tue 5 (3).
+        result = cal.add_working_days(date(2026, 12, 30), 3)
+        assert (result.deadline, result.provisional) == (date(2027, 1, 5), False)
+        assert cal.info(date(2027, 1, 9)).kind is DayKind.MAKEUP_WORKDAY
+
+    def test_a_day_outside_the_year_or_listed_twice_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="not in 2027"):
+            CAL.with_year(2027, {date(2026, 12, 31): "x"}, {})
+        with pytest.raises(ValueError, match="both"):
+            CAL.with_year(2027, {date(2027, 1, 9): "x"}, {date(2027, 1, 9): "y"})
+
+    def test_overrides_still_win_over_a_loaded_notice(self) -> None:
+        cal = CAL.with_year(2027, self.NOTICE_HOLIDAYS, {}).with_overrides({date(2027, 1, 1): (True, "值班")})
+        assert cal.is_working_day(date(2027, 1, 1))

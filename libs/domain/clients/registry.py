@@ -11,7 +11,9 @@ from libs.domain.contracts.registry import (
     ChangeFeed,
     DivisionList,
     DivisionWithZones,
+    HistoryBulk,
     Lineage,
+    LineageBulk,
     ResolveMatch,
     ResolveResult,
     ZoneCounts,
@@ -22,6 +24,7 @@ from libs.domain.errors import NotFound
 from libs.domain.values import ZoneKind, ZoneStatus
 
 ZONE_PAGE = 5000
+BULK = 1000
 
 
 def _iso(d: date | None) -> str | None:
@@ -74,6 +77,28 @@ class RegistryClient(ServiceClient):
         """Predecessors (transitively) and successors of the zone."""
         return await self.get_model(f"/v1/zones/{zone_id}/lineage", Lineage)
 
+    async def lineages(self, zone_ids: Iterable[str]) -> dict[str, Lineage]:
+        """Lineages of many zones in bulk calls (unknown ids are left out)."""
+        ids = list(dict.fromkeys(zone_ids))
+        out: dict[str, Lineage] = {}
+        for start in range(0, len(ids), BULK):
+            r = await self.request(
+                "POST", "/v1/zones/lineages", json={"zones": ids[start : start + BULK]}, idempotent=True
+            )
+            out.update(self._parse(r, LineageBulk).lineages)
+        return out
+
+    async def histories(self, zone_ids: Iterable[str]) -> dict[str, ZoneHistory]:
+        """Histories of many zones in bulk calls (unknown ids are left out)."""
+        ids = list(dict.fromkeys(zone_ids))
+        out: dict[str, ZoneHistory] = {}
+        for start in range(0, len(ids), BULK):
+            r = await self.request(
+                "POST", "/v1/zones/histories", json={"zones": ids[start : start + BULK]}, idempotent=True
+            )
+            out.update(self._parse(r, HistoryBulk).histories)
+        return out
+
     async def resolve(self, name: str, *, as_of: date | None = None) -> ResolveResult:
         """Which zones carry ``name`` (official, former, plaque or park) on ``as_of``."""
         return await self.get_model("/v1/zones/resolve", ResolveResult, params={"name": name, "as_of": _iso(as_of)})
@@ -119,7 +144,7 @@ class FakeRegistryClient:
             self.states.setdefault(z.id, []).append(z)
         for states in self.states.values():
             states.sort(key=lambda s: s.valid_from)
-        self.lineages = lineages or {}
+        self.lineage_map = lineages or {}
         self.feed = changes or ChangeFeed(items=[], next_cursor="", has_more=False)
         self.calls: list[tuple[str, object]] = []
 
@@ -187,7 +212,23 @@ class FakeRegistryClient:
         self.calls.append(("lineage", zone_id))
         if zone_id not in self.states:
             raise NotFound(f"zone {zone_id} does not exist", service="registry")
-        return self.lineages.get(zone_id, Lineage(zone=zone_id, predecessors=[], successors=[]))
+        return self.lineage_map.get(zone_id, Lineage(zone=zone_id, predecessors=[], successors=[]))
+
+    async def lineages(self, zone_ids: Iterable[str]) -> dict[str, Lineage]:
+        """Bulk :meth:`lineage` (unknown ids left out)."""
+        out: dict[str, Lineage] = {}
+        for zone_id in dict.fromkeys(zone_ids):
+            if zone_id in self.states:
+                out[zone_id] = await self.lineage(zone_id)
+        return out
+
+    async def histories(self, zone_ids: Iterable[str]) -> dict[str, ZoneHistory]:
+        """Bulk :meth:`history` (unknown ids left out)."""
+        out: dict[str, ZoneHistory] = {}
+        for zone_id in dict.fromkeys(zone_ids):
+            if zone_id in self.states:
+                out[zone_id] = await self.history(zone_id)
+        return out
 
     async def resolve(self, name: str, *, as_of: date | None = None) -> ResolveResult:
         """Exact-name matching over official names, former names, plaques and parks."""

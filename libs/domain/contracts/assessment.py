@@ -1,15 +1,487 @@
-"""The HTTP API of the assessment service."""
+"""The HTTP API of the assessment service: methodologies, runs, outcomes, bulletins, targets."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from typing_extensions import TypedDict
+
+from libs.domain.values import ZoneKind
+
+_ENUMS: dict[str, list[JsonValue]] = {
+    "aggregation": ["arithmetic", "geometric"],
+    "transform": ["none", "ln", "log10", "sqrt"],
+    "normalisation": ["goalposts", "min_max", "z_score", "target", "rank", "distance_to_leader"],
+    "missing": ["zero", "mean", "exclude_zone"],
+    "direction": ["higher_is_better", "lower_is_better"],
+    "period_type": ["year", "half", "quarter"],
+}
+
+# --- methodologies --------------------------------------------------------------------------------
+
+
+class NormalisationSpec(BaseModel):
+    """How a leaf maps its value into [0, 1]."""
+
+    model_config = ConfigDict(extra="allow")
+
+    method: str = Field(
+        description="goalposts (fixed min/max, clipped), min_max (observed), z_score (then the normal CDF), "
+        "target (value ÷ target, capped at 1), rank (percentile rank), distance_to_leader (value ÷ best).",
+        json_schema_extra={"enum": _ENUMS["normalisation"]},
+    )
+    min: float | None = Field(None, description="goalposts only")
+    max: float | None = Field(None, description="goalposts only")
+    target: float | None = Field(None, description="target only")
+
+
+class WinsoriseSpec(BaseModel):
+    """Clip values to these quantiles of the zones ranked before normalising."""
+
+    model_config = ConfigDict(extra="allow")
+
+    lower: float = Field(0.0, ge=0, le=1)
+    upper: float = Field(1.0, ge=0, le=1)
+
+
+class MethodologyNode(BaseModel):
+    """A group (``children`` + ``aggregation``) or a leaf (``indicator`` + how it is scored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str | None = Field(None, max_length=64, description="Groups: a stable key for sub-scores.")
+    title: str | None = Field(None, max_length=200)
+    note: str | None = Field(None, max_length=2000)
+    weight: float | None = Field(None, description="Positive; normalised within the group. Default 1.")
+    aggregation: str | None = Field(
+        None,
+        description="Groups: arithmetic (default) or geometric.",
+        json_schema_extra={"enum": _ENUMS["aggregation"]},
+    )
+    children: list[MethodologyNode] | None = None
+    indicator: str | None = Field(None, max_length=64, description="Leaves: a code of the metrics catalog.")
+    direction: str | None = Field(
+        None, description="Default: the catalog's direction.", json_schema_extra={"enum": _ENUMS["direction"]}
+    )
+    transform: str | None = Field(None, json_schema_extra={"enum": _ENUMS["transform"]})
+    normalisation: NormalisationSpec | None = None
+    winsorise: WinsoriseSpec | None = None
+    missing: str | None = Field(None, description="Default zero.", json_schema_extra={"enum": _ENUMS["missing"]})
+
+
+EXAMPLE_METHOD: dict[str, Any] = {
+    "code": "econ-annual",
+    "version": 1,
+    "title": "经济开发区年度综合考评（示例权重）",
+    "applies_to": ["economic"],
+    "period_type": "year",
+    "scale": 100,
+    "note": "Illustrative weights: the provincial weights are not published in our sources.",
+    "root": {
+        "aggregation": "arithmetic",
+        "children": [
+            {
+                "code": "innovation",
+                "title": "科技创新",
+                "weight": 0.3,
+                "aggregation": "arithmetic",
+                "children": [
+                    {
+                        "indicator": "rd_intensity",
+                        "weight": 1,
+                        "direction": "higher_is_better",
+                        "transform": "none",
+                        "normalisation": {"method": "goalposts", "min": 0, "max": 5},
+                    }
+                ],
+            },
+            {
+                "code": "scale",
+                "title": "经济规模",
+                "weight": 0.7,
+                "children": [
+                    {"indicator": "gdp", "transform": "ln", "normalisation": {"method": "min_max"}, "missing": "zero"}
+                ],
+            },
+        ],
+    },
+}
+
+
+class MethodologyCreate(BaseModel):
+    """A methodology document; ``version`` omitted: the next version of ``code``."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EXAMPLE_METHOD]})
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")
+    version: int | None = Field(None, ge=1, description="Omit to publish the next version of `code`.")
+    title: str = Field(max_length=500)
+    applies_to: list[str] = Field(
+        description="Zone kinds.", json_schema_extra={"items": {"enum": ["economic", "high_tech"]}, "minItems": 1}
+    )
+    period_type: str = Field("year", json_schema_extra={"enum": _ENUMS["period_type"]})
+    scale: float = 100
+    note: str | None = Field(None, max_length=2000, description="E.g. that the weights are illustrative.")
+    root: MethodologyNode
+
+
+class MethodologyRead(BaseModel):
+    """A published methodology version: immutable; a change is a new version."""
+
+    id: int
+    code: str
+    version: int
+    title: str
+    applies_to: list[ZoneKind]
+    period_type: str
+    scale: float
+    note: str | None = None
+    indicators: list[str]
+    document: dict[str, Any] = Field(description="The document with every default made explicit.")
+    sha256: str = Field(description="SHA-256 of the canonical JSON of `document`.")
+    runs: int = Field(description="Runs that used this version.")
+    created_at: datetime
+    created_by: str
+
+
+class MethodologySummary(BaseModel):
+    """A methodology version in a list."""
+
+    id: int
+    code: str
+    version: int
+    title: str
+    applies_to: list[ZoneKind]
+    period_type: str
+    sha256: str
+    created_at: datetime
+
+
+# --- runs -----------------------------------------------------------------------------------------
+
+Subjects = Literal["zones", "divisions_without_zone"]
+
+
+class AssessmentCreate(BaseModel):
+    """Apply a methodology to every zone of a kind for a period (or score counties by reference)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "methodology": "econ-annual",
+                    "version": 1,
+                    "period": "2025",
+                    "kind": "economic",
+                    "label": "2025 年度综合考评",
+                }
+            ]
+        },
+    )
+
+    methodology: str = Field(max_length=64)
+    version: int | None = Field(None, ge=1, description="Default: the latest version.")
+    period: str = Field(max_length=16, description="`2025`, `2025H1` or `2025Q3`, matching the method's period type.")
+    kind: ZoneKind
+    label: str = Field(min_length=1, max_length=200)
+    subjects: Subjects = Field(
+        "zones",
+        description="`divisions_without_zone`: reference scores of the county-level divisions without a provincial "
+        "zone, scored against the zones' ruler (stored apart from zone results).",
+    )
+    divisions: list[str] | None = Field(
+        None, description="With divisions_without_zone: only these division codes (default: all of them)."
+    )
+
+
+class LeafResult(TypedDict):
+    """One leaf for one subject: the value used and its score (optional keys only when they apply).
+
+    A typed dictionary rather than a model: a national run holds about 100,000 of them.
+    """
+
+    indicator: str
+    raw: float | None
+    """The value from the metrics service (canonical unit); null = missing."""
+    normalised: float | None
+    """The leaf's score after direction and the missing-value rule."""
+    transformed: NotRequired[float | None]
+    winsorised: NotRequired[float]
+    imputed: NotRequired[Literal["zero", "mean"]]
+    note: NotRequired[str]
+
+
+Movement = Literal["up", "down", "same", "new", "unranked_before", "unranked"]
+
+
+class ZoneResult(TypedDict):
+    """A zone's score, rank, sub-scores and inputs in a run (a typed dictionary: a run holds thousands)."""
+
+    zone: str
+    name: str
+    score: Annotated[float | None, Field(description="Null when the zone is not ranked (`excluded` says why).")]
+    rank: int | None
+    previous_rank: int | None
+    rank_change: Annotated[int | None, Field(description="Previous rank − rank: positive = up (进位).")]
+    movement: Annotated[
+        Movement | None,
+        Field(description="`new`: no history (nor predecessor's) in the earlier run; null: no earlier run."),
+    ]
+    previous_via: Annotated[
+        list[str], Field(description="Merged predecessors whose best previous rank this zone continues.")
+    ]
+    groups: Annotated[
+        dict[str, float | None], Field(description="Sub-score of every group (0..1), by group code or path.")
+    ]
+    leaves: dict[str, LeafResult]
+    missing: Annotated[list[str], Field(description="Indicators without a usable value.")]
+    excluded: str | None
+
+
+class ReferenceScore(TypedDict):
+    """A county-level division without a zone, scored by reference to the zones' method (二十八)."""
+
+    division: str
+    name: str
+    score: float | None
+    reference_rank: Annotated[
+        int | None, Field(description="The rank the score would have among the zones of the kind.")
+    ]
+    recommended: Annotated[
+        bool, Field(description="Best reference score among the divisions: recommended to apply first.")
+    ]
+    groups: dict[str, float | None]
+    leaves: dict[str, LeafResult]
+    missing: list[str]
+    excluded: str | None
+
+
+class MethodologyRef(BaseModel):
+    """The methodology version a run used."""
+
+    code: str
+    version: int
+    title: str
+    sha256: str
+
+
+class AssessmentSummary(BaseModel):
+    """A run in a list."""
+
+    id: int
+    methodology: MethodologyRef
+    kind: ZoneKind
+    period: str
+    label: str
+    subjects: Subjects
+    registry_as_of: date
+    zones: int
+    ranked: int
+    inputs_sha256: str
+    created_at: datetime
+    created_by: str
+
+
+class AssessmentRead(AssessmentSummary):
+    """An immutable stored run with every zone's result."""
+
+    previous_assessment: int | None = Field(
+        None, description="The earlier run of the same methodology code and kind the rank changes compare with."
+    )
+    outcomes: int = Field(0, description="How many outcomes the run decided (see /outcomes).")
+    notes: list[str] = Field(default_factory=list)
+    results: list[ZoneResult] = Field(description="Ranked zones by rank, then the zones not ranked.")
+    reference_scores: list[ReferenceScore] = Field(default_factory=list)
+
+
+class Difference(BaseModel):
+    """A stored number that did not recompute identically."""
+
+    subject: str
+    field: str
+    stored: Any = None
+    recomputed: Any = None
+
+
+class VerificationRead(BaseModel):
+    """The result of recomputing a run from its stored inputs."""
+
+    assessment: int
+    identical: bool
+    inputs_intact: bool = Field(description="The stored inputs still hash to the stored SHA-256.")
+    inputs_sha256: str
+    recomputed_sha256: str
+    subjects_checked: int
+    outcomes_checked: int
+    differences: list[Difference] = Field(description="The first 200 differences.")
+
+
+# --- outcomes, policies, summons ----------------------------------------------------------------------
 
 
 class OutcomeRead(BaseModel):
     """A reward or warning decided by an assessment run, with the rule that triggered it."""
 
+    id: int | None = None
     assessment: int
     zone: str
-    outcome: str = Field(description="`commended` or `warned`.")
+    name: str = ""
+    kind: ZoneKind | None = None
+    period: str | None = None
+    outcome: str = Field(description="`commended`, `warned` or `revocation_review`.")
     rule: str
+    label: str = Field("", description="The source policy's wording of the rule.")
     detail: str
+    numbers: dict[str, Any] = Field(default_factory=dict)
+    tie: bool = Field(False, description="Included because it tied at the rule's cut-off.")
+    summons: int | None = Field(None, description="The summons (约谈) record a warning created.")
+    created_at: datetime | None = None
+
+
+class SanctionRule(BaseModel):
+    """One rule of a sanction policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Literal["top_by_score", "bottom_by_score", "top_by_improvement", "largest_drops", "indicator_at_least"]
+    label: str = Field(min_length=1, max_length=200)
+    n: int | None = Field(None, ge=1)
+    indicator: str | None = Field(None, max_length=64)
+    threshold: float | None = None
+    unit: str | None = Field(None, max_length=32)
+
+
+class SanctionPolicyWrite(BaseModel):
+    """The rules of one zone kind (a new version each time it is written)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    commend: list[SanctionRule] = Field(max_length=20)
+    warn: list[SanctionRule] = Field(max_length=20)
+    consecutive_warnings_for_review: int = Field(2, ge=2, le=10)
+    summons_on_warning: bool = True
+    score_overlap: Literal["commend_first", "warn_first", "both"] = "commend_first"
+    source: str = Field("张发〔2016〕12号 (三十)", max_length=500)
+
+
+class SanctionPolicyRead(SanctionPolicyWrite):
+    """A kind's policy as it applies now."""
+
+    kind: ZoneKind
+    version: int = Field(description="0: the source policy's defaults, never stored.")
+    default: bool
+    created_at: datetime | None = None
+    created_by: str | None = None
+
+
+class SummonsRead(BaseModel):
+    """A summons (约谈) of a warned zone's leaders."""
+
+    id: int
+    assessment: int
+    outcome: int
+    zone: str
+    name: str
+    summoned: str
+    reason: str
+    status: str
+    created_at: datetime
+
+
+# --- analysis ---------------------------------------------------------------------------------------
+
+
+class RankIntervalRead(BaseModel):
+    """A zone's published rank and its spread when the method's choices vary."""
+
+    zone: str
+    name: str
+    rank: int
+    median_rank: float
+    p5_rank: float
+    p95_rank: float
+    best_rank: int
+    worst_rank: int
+
+
+class SensitivityRead(BaseModel):
+    """Rank robustness of a run."""
+
+    assessment: int
+    samples: int
+    seed: int
+    variations: list[str]
+    zones: list[RankIntervalRead]
+
+
+class IndicatorRankRow(BaseModel):
+    """One zone in one indicator's ranking."""
+
+    zone: str
+    name: str
+    value: float | None
+    rank: int | None
+    previous_value: float | None = None
+    previous_rank: int | None = None
+    rank_change: int | None = None
+    movement: Literal["up", "down", "same", "new"] | None = None
+
+
+class IndicatorRanking(BaseModel):
+    """One indicator ranked on its own across the zones of a kind."""
+
+    indicator: str
+    name: str
+    unit: str
+    direction: str
+    rows: list[IndicatorRankRow]
+
+
+class RankingsRead(BaseModel):
+    """The half-year bulletin of the main indicators (每半年通报主要指标排名)."""
+
+    period: str
+    previous_period: str
+    kind: ZoneKind
+    as_of: date
+    indicators: list[IndicatorRanking]
+    notes: list[str] = Field(default_factory=list)
+
+
+class TargetProjection(BaseModel):
+    """Where the trend leads by the target year."""
+
+    year: int
+    value: float
+    on_track: bool
+    method: str
+    basis_years: list[int]
+
+
+class TargetProgressItem(BaseModel):
+    """One city target evaluated from the data."""
+
+    id: str
+    title_zh: str
+    title_en: str
+    target_year: int
+    comparator: Literal[">=", "<="]
+    target: float
+    unit: str
+    value: float | None
+    met: bool | None
+    coverage: str
+    projection: TargetProjection | None = None
+    note: str | None = None
+
+
+class TargetProgressRead(BaseModel):
+    """The city's 2018 and 2020 targets for its zones, evaluated for a year."""
+
+    year: int
+    as_of: date
+    items: list[TargetProgressItem]
+    notes: list[str] = Field(default_factory=list)

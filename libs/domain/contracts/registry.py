@@ -482,3 +482,21 @@ class ChangeFeed(BaseModel):
     items: list[ChangeRead]
     next_cursor: str
     has_more: bool
+
+
+class ZoneIds(BaseModel):
+    """Several zone ids, for the bulk reads."""
+
+    zones: list[Annotated[str, Field(max_length=32)]] = Field(min_length=1, max_length=5000)
+
+
+class LineageBulk(BaseModel):
+    """Lineages of several zones; unknown ids are left out."""
+
+    lineages: dict[str, Lineage]
+
+
+class HistoryBulk(BaseModel):
+    """Histories of several zones; unknown ids are left out."""
+
+    histories: dict[str, ZoneHistory]

@@ -1,0 +1,177 @@
+"""Intake at the single window under load: create an application and accept it (deadline
+computed, tasks opened, transitions and outbox events written), against a bare FastAPI endpoint.
+
+Both are served by one uvicorn worker on this machine, in the same run. The permits service
+runs on PostgreSQL when ``TEST_POSTGRES_URL`` (default the local server) answers, in a database
+of its own that is dropped afterwards; otherwise on SQLite, and says so. The registry it checks
+zones with is a stub on loopback (the permits service remembers a confirmed zone for a minute,
+so the stub is not on the measured path after the first call).
+
+Printed: the bare rate, the intake rate (one intake = the two calls), their ratio (target
+>= 0.25), and the p99 latency of an intake at half the intake's peak rate (target <= 50 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from bench.harness import bare_server, load, ratio_line, server
+
+TARGET_RATIO = 0.25
+TARGET_P99_MS = 50.0
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+ZONE = "bench-zone"
+
+stub_registry = FastAPI()
+
+
+@stub_registry.get("/v1/zones/{zone_id}")
+async def stub_zone(zone_id: str) -> dict[str, Any]:
+    return {
+        "id": zone_id,
+        "name": "基准测试园区（示例）",
+        "kind": "economic",
+        "level": "provincial",
+        "status": "active",
+        "authority": "130700",
+        "valid_from": "2016-10-14",
+    }
+
+
+async def _pg(sql: str, admin_url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://", 1), timeout=3)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _postgres_database() -> tuple[str | None, str | None, str]:
+    """(url, name, why): a fresh PostgreSQL database, or ``None`` with the reason."""
+    admin = os.environ.get("TEST_POSTGRES_URL") or DEFAULT_PG
+    name = f"dz_bench_permits_{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(_pg(f'CREATE DATABASE "{name}"', admin))
+    except Exception as exc:
+        return None, None, f"PostgreSQL at {admin} unreachable ({type(exc).__name__}): using SQLite"
+    return f"{admin.rsplit('/', 1)[0]}/{name}", name, "PostgreSQL"
+
+
+def _drop(name: str) -> None:
+    admin = os.environ.get("TEST_POSTGRES_URL") or DEFAULT_PG
+    try:
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin))
+    except Exception as exc:
+        print(f"   (could not drop {name}: {type(exc).__name__})")
+
+
+def _setup(url: str, headers: dict[str, str]) -> str:
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        http.put(
+            f"/v1/catalog/bureaus/{ZONE}",
+            json={"name": "基准测试审批局（示例）", "document_prefix": "基准审", "seal": "示例印章"},
+        ).raise_for_status()
+        r = http.post(
+            "/v1/catalog/items",
+            json={
+                "code": "bench",
+                "name": "基准测试事项（示例）",
+                "zone": ZONE,
+                "legal_basis": "示例",
+                "statutory_limit_days": 20,
+                "promised_limit_days": 10,
+                "stages": [
+                    {"departments": ["planning", "environment"], "share": "0.6"},
+                    {"departments": ["construction"], "share": "0.4"},
+                ],
+                "materials": [{"code": "m1", "name": "申请表（示例）", "mandatory": False}],
+            },
+        )
+        r.raise_for_status()
+        item_id: str = r.json()["id"]
+        return item_id
+
+
+def run(size: str) -> None:
+    tiny = size == "tiny"
+    intakes = 30 if tiny else 1500
+    bare_total = 200 if tiny else 5000
+    from services.common.migrations import upgrade_sync
+    from services.common.security import issue_token, signing_key
+    from services.common.settings import PermitsSettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pg_url, pg_name, backend = _postgres_database()
+        db_url = pg_url or f"sqlite+aiosqlite:///{Path(tmp) / 'permits.db'}"
+        try:
+            upgrade_sync("permits", db_url)
+            key = signing_key(PermitsSettings(data_dir=Path(tmp)))
+            token = issue_token(key, sub="bench-clerk", roles=["city_admin"], ttl_seconds=3600)
+            headers = {"Authorization": f"Bearer {token}"}
+            with bare_server() as bare_url:
+                bare = load("bare FastAPI constant", lambda i: f"{bare_url}/constant", total=bare_total)
+            stub = ["uvicorn", "bench.bench_permits:stub_registry", "--log-level", "warning", "--no-access-log"]
+            with server(stub, ready_path=f"/v1/zones/{ZONE}") as registry_url:
+                env = {
+                    "DEVZONES_DATA_DIR": tmp,
+                    "DEVZONES_ENV": "development",
+                    "PERMITS_DATABASE_URL": db_url,
+                    "REGISTRY_URL": registry_url,
+                }
+                with server(["services.cli", "serve", "permits", "--data-dir", tmp], env=env) as url:
+                    item = _setup(url, headers)
+                    body = {
+                        "item": item,
+                        "zone": ZONE,
+                        "project_name": "基准测试项目（示例）",
+                        "applicant": {"name": "示例企业"},
+                    }
+
+                    async def intake(client: httpx.AsyncClient, i: int) -> httpx.Response:
+                        created = await client.post(f"{url}/v1/applications", json=body)
+                        if created.status_code != 201:
+                            return created
+                        case_id = created.json()["id"]
+                        return await client.post(f"{url}/v1/applications/{case_id}/accept", json={})
+
+                    peak = load(
+                        f"permits intake create+accept ({backend.split(':')[0]})",
+                        None,
+                        total=intakes,
+                        headers=headers,
+                        action=intake,
+                    )
+                    half = peak.rate / 2
+                    paced = load(
+                        f"  ... at half peak ({half:.0f}/s)",
+                        None,
+                        total=max(10, int(intakes / 2)),
+                        headers=headers,
+                        action=intake,
+                        rate=half,
+                        warmup=False,
+                    )
+        finally:
+            if pg_name:
+                _drop(pg_name)
+    print(f"   backend: {backend}; an intake is two calls (create, accept): its rate is intakes per second")
+    print(bare.line())
+    print(peak.line())
+    print(ratio_line(peak, bare, TARGET_RATIO))
+    calls = peak.rate * 2 / bare.rate if bare.rate else 0.0
+    print(f"{'  (per call: 2 calls per intake)':<40} ratio to bare endpoint: {calls:.2f}")
+    print(paced.line())
+    verdict = "met" if paced.pct(0.99) <= TARGET_P99_MS else "NOT met"
+    print(
+        f"{'p99 at half the intake peak':<40} {paced.pct(0.99):.1f} ms  (target <= {TARGET_P99_MS:.0f} ms: {verdict})"
+    )

@@ -1,0 +1,173 @@
+"""The life of an approval case and of its department tasks, as state machines.
+
+A case (办件) goes: ``submitted`` → (intake) ``accepted`` into ``in_review``, or back to the
+applicant with one notice of everything missing (``supplements_requested``), or ``declined``.
+In review, department tasks open stage by stage (内部流转); a reviewer may ask for supplements
+(``review_supplements``, clock stopped) and the bureau may start a special procedure
+(``special_procedure``, clock stopped). When every stage is approved, or any department
+refuses, the case is ``awaiting_decision``; only the window issues the decision (``decided``),
+after which the applicant may rate the service.
+
+Every action not allowed in the current state raises :class:`~libs.domain.errors.Conflict`
+naming the state and the actions that are allowed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from libs.domain.errors import Conflict
+
+
+class CaseState(StrEnum):
+    """Where a case stands."""
+
+    SUBMITTED = "submitted"
+    SUPPLEMENTS_REQUESTED = "supplements_requested"
+    DECLINED = "declined"
+    IN_REVIEW = "in_review"
+    REVIEW_SUPPLEMENTS = "review_supplements"
+    SPECIAL_PROCEDURE = "special_procedure"
+    AWAITING_DECISION = "awaiting_decision"
+    DECIDED = "decided"
+
+
+class CaseAction(StrEnum):
+    """What can be done to a case."""
+
+    ACCEPT = "accept"
+    REQUEST_SUPPLEMENTS = "request_supplements"
+    DECLINE = "decline"
+    SUPPLEMENT = "supplement"
+    REVIEW = "review"  # a department approves, refuses or asks for supplements on its task
+    START_SPECIAL_PROCEDURE = "start_special_procedure"
+    END_SPECIAL_PROCEDURE = "end_special_procedure"
+    EXTEND = "extend"
+    DECIDE = "decide"
+    RATE = "rate"
+
+
+class TaskState(StrEnum):
+    """Where a department's task stands."""
+
+    OPEN = "open"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"  # another department refused first; the case no longer needs this one
+
+
+class TaskAction(StrEnum):
+    """What a reviewer can do to a task."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_SUPPLEMENTS = "request_supplements"
+
+
+class Outcome(StrEnum):
+    """The decision issued by the window."""
+
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+# The states an action may be taken in. Where an action can lead to more than one state
+# (a review action may or may not complete the case) the use case picks among these targets.
+CASE_TRANSITIONS: dict[CaseAction, dict[CaseState, frozenset[CaseState]]] = {
+    CaseAction.ACCEPT: {CaseState.SUBMITTED: frozenset({CaseState.IN_REVIEW})},
+    CaseAction.REQUEST_SUPPLEMENTS: {CaseState.SUBMITTED: frozenset({CaseState.SUPPLEMENTS_REQUESTED})},
+    CaseAction.DECLINE: {CaseState.SUBMITTED: frozenset({CaseState.DECLINED})},
+    CaseAction.SUPPLEMENT: {
+        CaseState.SUPPLEMENTS_REQUESTED: frozenset({CaseState.SUBMITTED}),
+        CaseState.REVIEW_SUPPLEMENTS: frozenset({CaseState.IN_REVIEW}),
+    },
+    CaseAction.REVIEW: {
+        CaseState.IN_REVIEW: frozenset({CaseState.IN_REVIEW, CaseState.AWAITING_DECISION, CaseState.REVIEW_SUPPLEMENTS})
+    },
+    CaseAction.START_SPECIAL_PROCEDURE: {CaseState.IN_REVIEW: frozenset({CaseState.SPECIAL_PROCEDURE})},
+    CaseAction.END_SPECIAL_PROCEDURE: {CaseState.SPECIAL_PROCEDURE: frozenset({CaseState.IN_REVIEW})},
+    CaseAction.EXTEND: {
+        s: frozenset({s})
+        for s in (
+            CaseState.IN_REVIEW,
+            CaseState.REVIEW_SUPPLEMENTS,
+            CaseState.SPECIAL_PROCEDURE,
+            CaseState.AWAITING_DECISION,
+        )
+    },
+    CaseAction.DECIDE: {CaseState.AWAITING_DECISION: frozenset({CaseState.DECIDED})},
+    CaseAction.RATE: {CaseState.DECIDED: frozenset({CaseState.DECIDED})},
+}
+
+TASK_TRANSITIONS: dict[TaskAction, dict[TaskState, TaskState]] = {
+    TaskAction.APPROVE: {TaskState.OPEN: TaskState.APPROVED},
+    TaskAction.REJECT: {TaskState.OPEN: TaskState.REJECTED},
+    TaskAction.REQUEST_SUPPLEMENTS: {TaskState.OPEN: TaskState.OPEN},
+}
+
+ACTIVE_STATES = frozenset(
+    {CaseState.IN_REVIEW, CaseState.REVIEW_SUPPLEMENTS, CaseState.SPECIAL_PROCEDURE, CaseState.AWAITING_DECISION}
+)
+"""States in which the clock of an accepted case runs or is stopped (accepted, not decided)."""
+
+CLOCK_RUNNING_STATES = frozenset({CaseState.IN_REVIEW, CaseState.AWAITING_DECISION})
+"""States in which the clock counts (so a case can become overdue)."""
+
+TERMINAL_STATES = frozenset({CaseState.DECLINED, CaseState.DECIDED})
+"""States a case never leaves (rating a decided case does not change its state)."""
+
+
+def allowed_actions(state: CaseState) -> list[CaseAction]:
+    """The actions allowed on a case in ``state``, in declaration order."""
+    return [a for a, table in CASE_TRANSITIONS.items() if state in table]
+
+
+def case_targets(state: CaseState, action: CaseAction) -> frozenset[CaseState]:
+    """The states ``action`` may lead to from ``state``; 409 :class:`Conflict` if not allowed."""
+    targets = CASE_TRANSITIONS[action].get(state)
+    if targets is None:
+        allowed = [str(a) for a in allowed_actions(state)]
+        raise Conflict(
+            f"cannot {action.value.replace('_', ' ')} a case in state '{state.value}'; "
+            f"allowed: {', '.join(allowed) or 'nothing'}",
+            state=state.value,
+            action=action.value,
+            allowed_actions=allowed,
+        )
+    return targets
+
+
+def next_case_state(state: CaseState, action: CaseAction, target: CaseState | None = None) -> CaseState:
+    """The state after ``action``; ``target`` picks one when the action can lead to several.
+
+    Raises :class:`Conflict` when the action is not allowed, and ``ValueError`` when ``target``
+    is not one of the action's targets from ``state`` (a programming error, not a user error).
+    """
+    targets = case_targets(state, action)
+    if target is None:
+        if len(targets) != 1:
+            raise ValueError(f"{action} from {state} needs an explicit target")
+        return next(iter(targets))
+    if target not in targets:
+        raise ValueError(f"{action} cannot lead from {state} to {target}")
+    return target
+
+
+def allowed_task_actions(state: TaskState) -> list[TaskAction]:
+    """The actions allowed on a task in ``state``."""
+    return [a for a, table in TASK_TRANSITIONS.items() if state in table]
+
+
+def next_task_state(state: TaskState, action: TaskAction) -> TaskState:
+    """The task's state after ``action``; 409 :class:`Conflict` if not allowed."""
+    target = TASK_TRANSITIONS[action].get(state)
+    if target is None:
+        allowed = [str(a) for a in allowed_task_actions(state)]
+        raise Conflict(
+            f"cannot {action.value.replace('_', ' ')} a task in state '{state.value}'; "
+            f"allowed: {', '.join(allowed) or 'nothing'}",
+            state=state.value,
+            action=action.value,
+            allowed_actions=allowed,
+        )
+    return target

@@ -1,0 +1,53 @@
+"""Dependencies shared by the assessment routes: the other services' clients and who may write what."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from libs.domain.clients.metrics import MetricsClient
+from libs.domain.clients.registry import RegistryClient
+from libs.domain.contracts.common import Actor
+from libs.domain.errors import Forbidden
+from libs.domain.values import Role, ZoneKind
+from services.common.auth import require
+
+
+def registry_client(request: Request) -> RegistryClient:
+    """The registry client over the app's pooled HTTP client (overridable in tests)."""
+    return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
+
+
+def metrics_client(request: Request) -> MetricsClient:
+    """The metrics client over the app's pooled HTTP client (overridable in tests)."""
+    return MetricsClient(request.app.state.http, request.app.state.settings.metrics_url)
+
+
+RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
+MetricsDep = Annotated[MetricsClient, Depends(metrics_client)]
+
+WRITERS = (Role.CITY_ADMIN, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU)
+Writer = Annotated[Actor, Depends(require(*WRITERS))]
+"""City admin, or the bureau leading the assessment of a kind (checked per kind by the use case)."""
+
+BUREAU_KIND = {Role.COMMERCE_BUREAU: ZoneKind.ECONOMIC, Role.SCIENCE_BUREAU: ZoneKind.HIGH_TECH}
+
+
+def kinds_of(actor: Actor) -> set[str]:
+    """The zone kinds ``actor`` may publish methods, runs and policies for."""
+    if actor.has(Role.CITY_ADMIN):
+        return {k.value for k in ZoneKind}
+    return {BUREAU_KIND[r].value for r in actor.roles if r in BUREAU_KIND}
+
+
+def authorise_kinds(actor: Actor, kinds: set[str] | list[str]) -> None:
+    """403 unless ``actor`` may write for every kind in ``kinds``."""
+    allowed = kinds_of(actor)
+    refused = sorted(set(kinds) - allowed)
+    if refused:
+        raise Forbidden(
+            f"the commerce bureau assesses economic zones and the science bureau high-tech zones: "
+            f"this token may not write for {', '.join(refused)}",
+            allowed_kinds=sorted(allowed),
+        )

@@ -1,0 +1,1 @@
+"""Methodologies: published, versioned, immutable documents."""

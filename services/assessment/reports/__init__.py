@@ -1,0 +1,1 @@
+"""Reports computed live from the registry and metrics: indicator bulletins and target progress."""

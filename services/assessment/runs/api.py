@@ -1,0 +1,181 @@
+"""Routes: runs, their verification, outcomes, sensitivity and bulletin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from pydantic import BaseModel
+
+from libs.domain.contracts.assessment import (
+    AssessmentCreate,
+    AssessmentRead,
+    AssessmentSummary,
+    OutcomeRead,
+    SensitivityRead,
+    VerificationRead,
+)
+from libs.domain.contracts.common import Page
+from libs.domain.scoring_sensitivity import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
+from libs.domain.values import ZoneKind
+from services.assessment.dependencies import MetricsDep, RegistryDep, Writer
+from services.assessment.methodologies.api import int_cursor
+from services.assessment.runs import service
+from services.common.auth import PUBLIC
+from services.common.db import SessionDep
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
+from services.common.problems import problems
+
+router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
+RunId = Annotated[int, Path(ge=1, le=2**62, description="The run's id.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Optional: a retry with the same key and body returns the run stored the first time.",
+    ),
+]
+
+FILE_CONTENT = {
+    "text/html": {"schema": {"type": "string"}},
+    "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+        "schema": {"type": "string", "format": "binary"}
+    },
+}
+
+
+def json_response(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A large contract model serialised once, by pydantic-core (a run can hold thousands of zones)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json", headers=headers)
+
+
+@router.post(
+    "",
+    response_model=AssessmentRead,
+    status_code=201,
+    summary="Run a methodology on every zone of a kind for a period, and store the result",
+    description="Takes the zones of the kind active at the period's end from the registry and their values "
+    "(pro-forma lineage) from the metrics service; stores the exact inputs, their SHA-256 and every zone's "
+    "score, rank, sub-scores and rank change, and (annual runs) the rewards and warnings. A 503 problem when "
+    "either service is down; nothing is stored then.",
+    responses={**problems(401, 403, 404, 409, 422, 502, 503), 200: {"model": AssessmentRead, "description": "Replay"}},
+)
+async def create_run(
+    body: AssessmentCreate,
+    session: SessionDep,
+    registry: RegistryDep,
+    metrics: MetricsDep,
+    actor: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    result, created = await service.create_run(
+        session=session,
+        registry=registry,
+        metrics=metrics,
+        actor=actor,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+    return json_response(result, 201 if created else 200, {"Location": f"/v1/assessments/{result.id}"})
+
+
+@router.get(
+    "",
+    response_model=Page[AssessmentSummary],
+    status_code=200,
+    summary="Published runs, newest first",
+    openapi_extra=PUBLIC,
+    responses=problems(422),
+)
+async def list_runs(
+    session: SessionDep,
+    kind: ZoneKind | None = None,
+    methodology: Annotated[str | None, Query(max_length=64)] = None,
+    period: Annotated[str | None, Query(max_length=16)] = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[AssessmentSummary]:
+    items, last = await service.list_runs(
+        session=session, kind=kind, code=methodology, period=period, after=int_cursor(cursor), limit=limit
+    )
+    return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
+
+
+@router.get(
+    "/{assessment_id}",
+    response_model=AssessmentRead,
+    status_code=200,
+    summary="A stored run with every zone's result",
+    openapi_extra=PUBLIC,
+    responses=problems(404),
+)
+async def get_run(session: SessionDep, assessment_id: RunId) -> Response:
+    return json_response(await service.get_run(session=session, run_id=assessment_id))
+
+
+@router.post(
+    "/{assessment_id}/verify",
+    response_model=VerificationRead,
+    status_code=200,
+    summary="Recompute a run from its stored inputs: identical, or the differences",
+    description="Anyone may check a published result: nothing is written.",
+    openapi_extra=PUBLIC,
+    responses=problems(404),
+)
+async def verify(session: SessionDep, assessment_id: RunId) -> VerificationRead:
+    return await service.verify(session=session, run_id=assessment_id)
+
+
+@router.get(
+    "/{assessment_id}/outcomes",
+    response_model=Page[OutcomeRead],
+    status_code=200,
+    summary="Rewards, warnings and revocation-review flags a run decided, each with its rule and numbers",
+    openapi_extra=PUBLIC,
+    responses=problems(404),
+)
+async def outcomes(session: SessionDep, assessment_id: RunId) -> Page[OutcomeRead]:
+    return Page(items=await service.run_outcomes(session=session, run_id=assessment_id), next_cursor=None)
+
+
+@router.get(
+    "/{assessment_id}/sensitivity",
+    response_model=SensitivityRead,
+    status_code=200,
+    summary="How robust each rank is when the method's choices vary",
+    description="Each zone's median rank and 5–95% rank interval over `samples` random variations of the weights, "
+    "normalisations and aggregation (seeded: the same request gives the same answer).",
+    openapi_extra=PUBLIC,
+    responses=problems(404, 422),
+)
+async def sensitivity(
+    session: SessionDep,
+    assessment_id: RunId,
+    samples: Annotated[int, Query(ge=MIN_SAMPLES, le=MAX_SAMPLES)] = DEFAULT_SAMPLES,
+    seed: Annotated[int | None, Query(ge=0, le=2**32 - 1, description="Default: the run's id.")] = None,
+) -> SensitivityRead:
+    return await service.sensitivity(session=session, run_id=assessment_id, samples=samples, seed=seed)
+
+
+@router.get(
+    "/{assessment_id}/bulletin",
+    response_model=None,
+    status_code=200,
+    summary="The ranking bulletin (通报) as HTML (with an SVG chart), CSV or XLSX, with Chinese headers",
+    openapi_extra=PUBLIC,
+    responses={200: {"content": FILE_CONTENT, "description": "The bulletin"}, **problems(404)},
+)
+async def bulletin(
+    session: SessionDep,
+    assessment_id: RunId,
+    format: service.BulletinFormat = "html",
+) -> Response:
+    document = await service.bulletin(session=session, run_id=assessment_id)
+    content, media_type = service.render(document, format)
+    filename = f"assessment-{assessment_id}.{format}"
+    disposition = "inline" if format == "html" else "attachment"
+    headers = {"Content-Disposition": f"{disposition}; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"}
+    return Response(content, media_type=media_type, headers=headers)

@@ -1,0 +1,165 @@
+"""Queries on runs, their results, reference scores and outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from services.assessment.tables import Assessment, AssessmentResult, Outcome, ReferenceScore, Summons
+
+_LIGHT = defer(Assessment.inputs)
+"""Runs are listed and compared without their (large) inputs document."""
+
+
+async def get(session: AsyncSession, run_id: int, *, with_inputs: bool = False) -> Assessment | None:
+    """A run by id (its inputs document only when asked for)."""
+    query = select(Assessment).where(Assessment.id == run_id)
+    if not with_inputs:
+        query = query.options(_LIGHT)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def by_idempotency_key(session: AsyncSession, caller: str, key: str) -> Assessment | None:
+    """The run ``caller`` created with ``key``."""
+    result = await session.execute(
+        select(Assessment).options(_LIGHT).where(Assessment.created_by == caller, Assessment.idempotency_key == key)
+    )
+    return result.scalar_one_or_none()
+
+
+async def insert_run(session: AsyncSession, **values: Any) -> Assessment:
+    """Store a run (flushed)."""
+    row = Assessment(**values)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def insert_results(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store a run's zone results in one batch."""
+    if rows:
+        await session.execute(insert(AssessmentResult), list(rows))
+
+
+async def insert_reference(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store a run's reference scores in one batch."""
+    if rows:
+        await session.execute(insert(ReferenceScore), list(rows))
+
+
+async def insert_outcomes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Outcome]:
+    """Store outcomes; they get ids (summons point at them)."""
+    objects = [Outcome(**r) for r in rows]
+    session.add_all(objects)
+    await session.flush()
+    return objects
+
+
+async def insert_summons(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Summons]:
+    """Store summons records."""
+    objects = [Summons(**r) for r in rows]
+    session.add_all(objects)
+    await session.flush()
+    return objects
+
+
+async def results(session: AsyncSession, run_id: int) -> Sequence[AssessmentResult]:
+    """A run's zone results in their stored order (by rank, then the zones not ranked)."""
+    query = select(AssessmentResult).where(AssessmentResult.assessment_id == run_id).order_by(AssessmentResult.position)
+    return (await session.execute(query)).scalars().all()
+
+
+async def reference_scores(session: AsyncSession, run_id: int) -> Sequence[ReferenceScore]:
+    """A run's reference scores in their stored order."""
+    query = select(ReferenceScore).where(ReferenceScore.assessment_id == run_id).order_by(ReferenceScore.position)
+    return (await session.execute(query)).scalars().all()
+
+
+async def outcomes(session: AsyncSession, run_id: int) -> Sequence[Outcome]:
+    """A run's outcomes."""
+    query = select(Outcome).where(Outcome.assessment_id == run_id).order_by(Outcome.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def summons_for_outcomes(session: AsyncSession, outcome_ids: Sequence[int]) -> dict[int, int]:
+    """The summons id of each warned outcome that has one."""
+    if not outcome_ids:
+        return {}
+    query = select(Summons.outcome_id, Summons.id).where(Summons.outcome_id.in_(list(outcome_ids)))
+    return {int(o): int(s) for o, s in (await session.execute(query)).all()}
+
+
+async def previous_run(
+    session: AsyncSession, *, code: str, kind: str, period_type: str, before: date
+) -> Assessment | None:
+    """The latest run of methodology ``code`` for ``kind`` whose period started before ``before``."""
+    query = (
+        select(Assessment)
+        .options(_LIGHT)
+        .where(
+            Assessment.methodology_code == code,
+            Assessment.kind == kind,
+            Assessment.subjects == "zones",
+            Assessment.period_type == period_type,
+            Assessment.period_start_on < before,
+        )
+        .order_by(Assessment.period_start_on.desc(), Assessment.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def ranks(session: AsyncSession, run_id: int) -> dict[str, int | None]:
+    """Every zone of a run and its rank (None: not ranked)."""
+    query = select(AssessmentResult.zone, AssessmentResult.rank).where(AssessmentResult.assessment_id == run_id)
+    return {z: r for z, r in (await session.execute(query)).all()}
+
+
+async def annual_run(session: AsyncSession, *, kind: str, year_start: date) -> Assessment | None:
+    """The latest annual zone run of ``kind`` for the year starting ``year_start`` (any methodology)."""
+    query = (
+        select(Assessment)
+        .options(_LIGHT)
+        .where(
+            Assessment.kind == kind,
+            Assessment.subjects == "zones",
+            Assessment.period_type == "year",
+            Assessment.period_start_on == year_start,
+        )
+        .order_by(Assessment.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def warned_zones(session: AsyncSession, run_id: int) -> list[str]:
+    """Zones a run warned."""
+    query = select(Outcome.zone).where(Outcome.assessment_id == run_id, Outcome.outcome == "warned").distinct()
+    return sorted(z for (z,) in (await session.execute(query)).all())
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    kind: str | None,
+    code: str | None,
+    period: str | None,
+    after: int | None,
+    limit: int,
+) -> Sequence[Assessment]:
+    """Runs, newest first, before the cursor ``after``."""
+    query = select(Assessment).options(_LIGHT).order_by(Assessment.id.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(Assessment.kind == kind)
+    if code is not None:
+        query = query.where(Assessment.methodology_code == code)
+    if period is not None:
+        query = query.where(Assessment.period == period)
+    if after is not None:
+        query = query.where(Assessment.id < after)
+    return (await session.execute(query)).scalars().all()

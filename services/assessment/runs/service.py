@@ -1,0 +1,783 @@
+"""Use cases on runs: compute and store a run, read it, verify it, its outcomes, sensitivity, bulletin."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain import assessment_bulletin as bulletin_render
+from libs.domain.assessment_history import zones_needing_lineage
+from libs.domain.assessment_run import (
+    RunEvaluation,
+    build_inputs,
+    differences,
+    evaluate_run,
+    full_detail,
+    leaf_keys,
+    stored_detail,
+)
+from libs.domain.assessment_sanctions import Outcome as DecidedOutcome
+from libs.domain.clients.metrics import MetricsClient
+from libs.domain.clients.registry import RegistryClient
+from libs.domain.contracts.assessment import (
+    AssessmentCreate,
+    AssessmentRead,
+    AssessmentSummary,
+    Difference,
+    MethodologyRef,
+    OutcomeRead,
+    RankIntervalRead,
+    SensitivityRead,
+    VerificationRead,
+)
+from libs.domain.contracts.common import Actor
+from libs.domain.contracts.metrics import MatrixRead
+from libs.domain.errors import Conflict, NotFound, Unprocessable
+from libs.domain.scoring import Subject, inputs_sha256, parse_methodology
+from libs.domain.scoring_sensitivity import WEIGHT_SPREAD, analyse
+from libs.domain.values import Period, ZoneKind, ZoneStatus
+from services.assessment.dependencies import authorise_kinds
+from services.assessment.methodologies import repository as methodology_repo
+from services.assessment.runs import repository
+from services.assessment.sanctions import service as sanctions_service
+from services.assessment.sanctions.service import SUMMONED, outcome_read
+from services.assessment.tables import Assessment, AssessmentResult, Methodology
+from services.assessment.tables import ReferenceScore as ReferenceRow
+
+LINEAGE_CONCURRENCY = 8
+MAX_DIFFERENCES = 200
+KIND_ZH = bulletin_render.KIND_ZH
+
+
+def _period(text: str, loc: list[str | int]) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), errors=[{"loc": loc, "msg": str(exc), "type": "period"}]) from exc
+
+
+async def _methodology(session: AsyncSession, code: str, version: int | None) -> Methodology:
+    row = await (
+        methodology_repo.latest(session, code) if version is None else methodology_repo.get(session, code, version)
+    )
+    if row is None:
+        what = f"methodology {code}" + ("" if version is None else f" version {version}")
+        raise NotFound(f"{what} does not exist")
+    return row
+
+
+async def _predecessors(registry: RegistryClient, zones: Iterable[str]) -> dict[str, list[str]]:
+    """Each zone's predecessors (transitively) by the registry's lineage, a few calls at a time."""
+    gate = asyncio.Semaphore(LINEAGE_CONCURRENCY)
+
+    async def one(zone: str) -> tuple[str, list[str]]:
+        async with gate:
+            lineage = await registry.lineage(zone)
+        return zone, sorted({link.zone.id for link in lineage.predecessors})
+
+    pairs = await asyncio.gather(*(one(z) for z in zones))
+    return {z: preds for z, preds in pairs if preds}
+
+
+def _subjects(matrix: MatrixRead, wanted: Sequence[tuple[str, str]], codes: Sequence[str]) -> list[Subject]:
+    """Subjects in ``wanted`` order with the matrix's values (a subject the matrix lacks has none)."""
+    rows = {r.zone: r for r in matrix.rows}
+    out = []
+    for ident, name in wanted:
+        row = rows.get(ident)
+        values = {c: (row.values.get(c) if row else None) for c in codes}
+        out.append(Subject(ident, name, values))
+    return out
+
+
+@dataclass
+class _Sanctions:
+    inputs: dict[str, Any] | None
+    notes: list[str]
+
+
+async def _sanction_inputs(
+    session: AsyncSession, metrics: MetricsClient, kind: str, period: Period
+) -> tuple[_Sanctions, list[str]]:
+    """The policy, the earlier annual runs' warnings, and the extra indicators the rules read."""
+    if period.type != "year":
+        return _Sanctions(None, ["rewards and warnings are decided by annual runs only (三十: 当年综合考评结果)"]), []
+    policy, version = await sanctions_service.current_policy(session, kind)
+    notes = [f"sanction policy: {'source defaults (' + policy.source + ')' if version == 0 else f'version {version}'}"]
+    extra = policy.indicators
+    if extra:
+        known = {i.code for i in await metrics.indicators()}
+        missing = [c for c in extra if c not in known]
+        if missing:
+            notes.append(f"indicator(s) {', '.join(missing)} not in the metrics catalog: their rules cannot apply")
+        extra = [c for c in extra if c in known]
+    earlier: list[list[str]] = []
+    labels: list[str] = []
+    for back in range(1, policy.consecutive_warnings_for_review):
+        run = await repository.annual_run(session, kind=kind, year_start=date(period.year - back, 1, 1))
+        if run is None:
+            break
+        earlier.append(await repository.warned_zones(session, run.id))
+        labels.append(f"{run.period} run #{run.id} ({run.label})")
+    data = {"policy": policy.as_dict(), "policy_version": version, "earlier_warned": earlier, "earlier_labels": labels}
+    return _Sanctions(data, notes), extra
+
+
+def _check_request(body: AssessmentCreate, method_row: Methodology, period: Period) -> None:
+    """422 unless the methodology applies to the kind and period type asked for."""
+    kind = body.kind.value
+    if kind not in method_row.applies_to:
+        raise Unprocessable(
+            f"methodology {method_row.code} v{method_row.version} applies to {', '.join(method_row.applies_to)}, "
+            f"not {kind}",
+            errors=[{"loc": ["body", "kind"], "msg": "not a kind the methodology applies to", "type": "kind"}],
+        )
+    if period.type != method_row.period_type:
+        raise Unprocessable(
+            f"methodology {method_row.code} is applied per {method_row.period_type}, got the {period.type} {period}",
+            errors=[{"loc": ["body", "period"], "msg": f"expected a {method_row.period_type}", "type": "period"}],
+        )
+    if body.subjects == "zones" and body.divisions:
+        raise Unprocessable(
+            "`divisions` only applies to divisions_without_zone runs",
+            errors=[{"loc": ["body", "divisions"], "msg": "only with divisions_without_zone", "type": "subjects"}],
+        )
+
+
+async def _reference_subjects(
+    registry: RegistryClient, metrics: MetricsClient, body: AssessmentCreate, period: Period, codes: Sequence[str]
+) -> list[Subject]:
+    """The county-level divisions without a provincial zone (all, or those asked for) with their own values."""
+    divisions = await registry.divisions(as_of=period.end)
+    eligible = sorted((d.code, d.name) for d in divisions if not d.is_city and not d.has_provincial_zone)
+    if body.divisions is not None:
+        known = {c for c, _ in eligible}
+        bad = [i for i, c in enumerate(body.divisions) if c not in known]
+        if bad:
+            raise Unprocessable(
+                "only county-level divisions without a provincial zone can be scored by reference",
+                errors=[
+                    {
+                        "loc": ["body", "divisions", i],
+                        "msg": "has a provincial zone or is not a division",
+                        "type": "division",
+                    }
+                    for i in bad
+                ],
+            )
+        eligible = [(c, n) for c, n in eligible if c in set(body.divisions)]
+    if not eligible:
+        return []
+    matrix = await metrics.division_matrix(
+        period=str(period), indicators=codes, divisions=[c for c, _ in eligible], as_of=period.end
+    )
+    return _subjects(matrix, eligible, codes)
+
+
+async def create_run(
+    *,
+    session: AsyncSession,
+    registry: RegistryClient,
+    metrics: MetricsClient,
+    actor: Actor,
+    body: AssessmentCreate,
+    idempotency_key: str | None,
+) -> tuple[AssessmentRead, bool]:
+    """Compute a run from the registry and metrics services and store it; True when newly stored.
+
+    If either service is down the 503 propagates before anything is written.
+    """
+    authorise_kinds(actor, [body.kind.value])
+    request_sha = inputs_sha256(body.model_dump(mode="json"))
+    if idempotency_key:
+        earlier = await repository.by_idempotency_key(session, actor.sub, idempotency_key)
+        if earlier is not None:
+            if earlier.request_sha256 != request_sha:
+                raise Unprocessable(
+                    "this Idempotency-Key was used for a different request",
+                    errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "reuse"}],
+                )
+            return await get_run(session=session, run_id=earlier.id), False
+    period = _period(body.period, ["body", "period"])
+    method_row = await _methodology(session, body.methodology, body.version)
+    _check_request(body, method_row, period)
+    kind = body.kind.value
+    method = parse_methodology(method_row.document)
+    as_of = period.end
+    notes: list[str] = []
+    if method_row.document.get("note"):
+        notes.append(f"methodology note: {method_row.document['note']}")
+    zones = await registry.list_zones(as_of=as_of, kind=body.kind, status=ZoneStatus.ACTIVE)
+    zone_refs = sorted(((z.id, z.name) for z in zones), key=lambda t: t[0])
+    sanctions = _Sanctions(None, [])
+    extra: list[str] = []
+    if body.subjects == "zones":
+        sanctions, extra = await _sanction_inputs(session, metrics, kind, period)
+    codes = list(dict.fromkeys([*method.indicators, *extra]))
+    matrix = await metrics.matrix(period=str(period), indicators=codes, kind=kind, as_of=as_of, lineage="proforma")
+    zone_subjects = _subjects(matrix, zone_refs, codes)
+    without_values = sum(1 for s in zone_subjects if all(v is None for v in s.values.values()))
+    if without_values:
+        notes.append(f"{without_values} zone(s) have no values for {period} in the metrics service")
+    reference: list[Subject] = []
+    previous: Assessment | None = None
+    previous_ranks: dict[str, int | None] | None = None
+    predecessors: dict[str, list[str]] = {}
+    if body.subjects == "divisions_without_zone":
+        reference = await _reference_subjects(registry, metrics, body, period, codes)
+        notes.append(
+            f"reference scores against the statistics of the {len(zone_subjects)} {KIND_ZH[kind]} "
+            "(参照省考核办法, 二十八); the zones' own results are not stored by this run"
+        )
+    else:
+        previous = await repository.previous_run(
+            session, code=method_row.code, kind=kind, period_type=period.type, before=period.start
+        )
+        if previous is None:
+            notes.append(f"no earlier run of {method_row.code} for {kind} zones: no rank changes")
+        else:
+            previous_ranks = await repository.ranks(session, previous.id)
+            predecessors = await _predecessors(
+                registry, zones_needing_lineage([z for z, _ in zone_refs], previous_ranks)
+            )
+
+    def inputs_with(preds: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        return build_inputs(
+            methodology=method_row.document,
+            methodology_sha256=method_row.sha256,
+            kind=kind,
+            period=str(period),
+            subjects=body.subjects,
+            registry_as_of=as_of.isoformat(),
+            zones=zone_subjects,
+            reference=reference,
+            previous_assessment=previous.id if previous else None,
+            previous_ranks=previous_ranks,
+            predecessors=preds,
+            sanctions=sanctions.inputs,
+        )
+
+    inputs = inputs_with(predecessors)
+    evaluation = evaluate_run(inputs)
+    if sanctions.inputs and sanctions.inputs["earlier_warned"]:
+        # A zone warned now may carry on a warning of a zone merged into it: those zones' lineage too.
+        warned_before = {z for group in sanctions.inputs["earlier_warned"] for z in group}
+        warned = {o.zone for o in evaluation.outcomes if o.outcome == "warned"}
+        more = sorted(z for z in warned if z not in warned_before and z not in predecessors)
+        if more:
+            found = await _predecessors(registry, more)
+            if any(p in warned_before for preds in found.values() for p in preds):
+                predecessors = {**predecessors, **found}
+                inputs = inputs_with(predecessors)
+                evaluation = evaluate_run(inputs)
+    notes.extend(sanctions.notes)
+    sha = inputs_sha256(inputs)
+    now = datetime.now(UTC)
+    scored = len(reference) if body.subjects == "divisions_without_zone" else len(zone_subjects)
+    ranked = (
+        sum(1 for r in evaluation.reference if r.score is not None)
+        if body.subjects == "divisions_without_zone"
+        else evaluation.ranked
+    )
+    try:
+        async with session.begin_nested():
+            run = await repository.insert_run(
+                session,
+                methodology_id=method_row.id,
+                methodology_code=method_row.code,
+                methodology_version=method_row.version,
+                kind=kind,
+                period=str(period),
+                period_start_on=period.start,
+                period_type=period.type,
+                label=body.label,
+                subjects=body.subjects,
+                registry_as_of=as_of,
+                inputs=inputs,
+                inputs_sha256=sha,
+                previous_assessment_id=previous.id if previous else None,
+                zone_count=scored,
+                ranked_count=ranked,
+                outcome_count=len(evaluation.outcomes),
+                notes=notes,
+                idempotency_key=idempotency_key,
+                request_sha256=request_sha,
+                created_at=now,
+                created_by=actor.sub,
+            )
+            await _store_evaluation(session, run, evaluation, now)
+    except IntegrityError as exc:
+        if idempotency_key:
+            raced = await repository.by_idempotency_key(session, actor.sub, idempotency_key)
+            if raced is not None and raced.request_sha256 == request_sha:
+                return await get_run(session=session, run_id=raced.id), False
+        raise Conflict("a run with this Idempotency-Key was stored at the same time") from exc
+    return _read(run, method_row, evaluation), True
+
+
+async def _store_evaluation(session: AsyncSession, run: Assessment, evaluation: RunEvaluation, now: datetime) -> None:
+    await repository.insert_results(
+        session,
+        [
+            {
+                "assessment_id": run.id,
+                "position": i,
+                "zone": r.zone,
+                "name": r.name,
+                "score": r.score,
+                "rank": r.rank,
+                "previous_rank": r.previous_rank,
+                "rank_change": r.rank_change,
+                "movement": r.movement,
+                "detail": stored_detail(r.detail()),
+            }
+            for i, r in enumerate(evaluation.results)
+        ]
+        if run.subjects == "zones"
+        else [],
+    )
+    await repository.insert_reference(
+        session,
+        [
+            {
+                "assessment_id": run.id,
+                "position": i,
+                "division": r.division,
+                "name": r.name,
+                "score": r.score,
+                "reference_rank": r.reference_rank,
+                "recommended": r.recommended,
+                "detail": stored_detail(r.detail()),
+            }
+            for i, r in enumerate(evaluation.reference)
+        ],
+    )
+    if not evaluation.outcomes:
+        return
+    stored = await repository.insert_outcomes(session, [_outcome_row(run, o, now) for o in evaluation.outcomes])
+    policy = (run.inputs.get("sanctions") or {}).get("policy", {})
+    if policy.get("summons_on_warning", True):
+        await repository.insert_summons(
+            session,
+            [
+                {
+                    "outcome_id": o.id,
+                    "assessment_id": run.id,
+                    "zone": o.zone,
+                    "name": o.name,
+                    "summoned": SUMMONED,
+                    "reason": f"{o.label}: {o.detail}",
+                    "status": "pending",
+                    "created_at": now,
+                }
+                for o in stored
+                if o.outcome == "warned"
+            ],
+        )
+
+
+def _outcome_row(run: Assessment, outcome: DecidedOutcome, now: datetime) -> dict[str, Any]:
+    names = {z["id"]: z["name"] for z in run.inputs["zones"]}
+    return {
+        "assessment_id": run.id,
+        "zone": outcome.zone,
+        "name": names.get(outcome.zone, ""),
+        "kind": run.kind,
+        "period": run.period,
+        "outcome": outcome.outcome,
+        "rule": outcome.rule,
+        "label": outcome.label,
+        "detail": outcome.detail,
+        "numbers": outcome.numbers,
+        "tie": outcome.tie,
+        "created_at": now,
+    }
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _summary_fields(run: Assessment, method: Methodology) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "methodology": MethodologyRef(
+            code=run.methodology_code, version=run.methodology_version, title=method.title, sha256=method.sha256
+        ),
+        "kind": ZoneKind(run.kind),
+        "period": run.period,
+        "label": run.label,
+        "subjects": run.subjects,
+        "registry_as_of": run.registry_as_of,
+        "zones": run.zone_count,
+        "ranked": run.ranked_count,
+        "inputs_sha256": run.inputs_sha256,
+        "created_at": run.created_at,
+        "created_by": run.created_by,
+    }
+
+
+def _zone_result(
+    zone: str,
+    name: str,
+    score: float | None,
+    rank: int | None,
+    previous_rank: int | None,
+    rank_change: int | None,
+    movement: str | None,
+    detail: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "zone": zone,
+        "name": name,
+        "score": score,
+        "rank": rank,
+        "previous_rank": previous_rank,
+        "rank_change": rank_change,
+        "movement": movement,
+        "previous_via": detail.get("previous_via", []),
+        "groups": detail["groups"],
+        "leaves": detail["leaves"],
+        "missing": detail["missing"],
+        "excluded": detail.get("excluded"),
+    }
+
+
+def _reference_result(
+    division: str,
+    name: str,
+    score: float | None,
+    reference_rank: int | None,
+    recommended: bool,
+    detail: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "division": division,
+        "name": name,
+        "score": score,
+        "reference_rank": reference_rank,
+        "recommended": recommended,
+        "groups": detail["groups"],
+        "leaves": detail["leaves"],
+        "missing": detail["missing"],
+        "excluded": detail.get("excluded"),
+    }
+
+
+def _read(run: Assessment, method: Methodology, evaluation: RunEvaluation) -> AssessmentRead:
+    zones = run.subjects == "zones"
+    return AssessmentRead.model_validate(
+        {
+            **_summary_fields(run, method),
+            "previous_assessment": run.previous_assessment_id,
+            "outcomes": run.outcome_count,
+            "notes": run.notes,
+            "results": [
+                _zone_result(r.zone, r.name, r.score, r.rank, r.previous_rank, r.rank_change, r.movement, r.detail())
+                for r in evaluation.results
+            ]
+            if zones
+            else [],
+            "reference_scores": [
+                _reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, r.detail())
+                for r in evaluation.reference
+            ],
+        }
+    )
+
+
+async def _run_and_method(
+    session: AsyncSession, run_id: int, *, with_inputs: bool = False
+) -> tuple[Assessment, Methodology]:
+    run = await repository.get(session, run_id, with_inputs=with_inputs)
+    if run is None:
+        raise NotFound(f"assessment {run_id} does not exist")
+    method = await methodology_repo.by_id(session, run.methodology_id)
+    assert method is not None
+    return run, method
+
+
+class _Expander:
+    """Rebuilds stored results' leaves from the compact stored form and the run's inputs."""
+
+    def __init__(self, inputs: Mapping[str, Any]) -> None:
+        self.keys = leaf_keys(parse_methodology(inputs["methodology"]))
+        self.values = {z["id"]: z["values"] for z in [*inputs["zones"], *(inputs.get("reference") or [])]}
+
+    def __call__(self, subject: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+        return full_detail(stored, self.keys, self.values.get(subject, {}))
+
+
+def _stored_results(results: Sequence[AssessmentResult], expand: _Expander) -> list[dict[str, Any]]:
+    return [
+        _zone_result(
+            r.zone, r.name, r.score, r.rank, r.previous_rank, r.rank_change, r.movement, expand(r.zone, r.detail)
+        )
+        for r in results
+    ]
+
+
+def _stored_references(references: Sequence[ReferenceRow], expand: _Expander) -> list[dict[str, Any]]:
+    return [
+        _reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, expand(r.division, r.detail))
+        for r in references
+    ]
+
+
+async def get_run(*, session: AsyncSession, run_id: int) -> AssessmentRead:
+    """A stored run with every result."""
+    run, method = await _run_and_method(session, run_id, with_inputs=True)
+    expand = _Expander(run.inputs)
+    return AssessmentRead.model_validate(
+        {
+            **_summary_fields(run, method),
+            "previous_assessment": run.previous_assessment_id,
+            "outcomes": run.outcome_count,
+            "notes": run.notes,
+            "results": _stored_results(await repository.results(session, run_id), expand),
+            "reference_scores": _stored_references(await repository.reference_scores(session, run_id), expand),
+        }
+    )
+
+
+async def list_runs(
+    *,
+    session: AsyncSession,
+    kind: ZoneKind | None,
+    code: str | None,
+    period: str | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[AssessmentSummary], int | None]:
+    """Runs, newest first."""
+    rows = await repository.page(
+        session, kind=kind.value if kind else None, code=code, period=period, after=after, limit=limit
+    )
+    methods = {r.methodology_id: await methodology_repo.by_id(session, r.methodology_id) for r in rows}
+    items = [AssessmentSummary.model_validate(_summary_fields(r, methods[r.methodology_id])) for r in rows]  # type: ignore[arg-type]
+    return items, rows[-1].id if len(rows) == limit else None
+
+
+async def run_outcomes(*, session: AsyncSession, run_id: int) -> list[OutcomeRead]:
+    """The outcomes a run decided."""
+    await _run_and_method(session, run_id)
+    rows = await repository.outcomes(session, run_id)
+    summons = await repository.summons_for_outcomes(session, [r.id for r in rows])
+    return [outcome_read(r, summons.get(r.id)) for r in rows]
+
+
+# --- verification ------------------------------------------------------------------------------------
+
+_RESULT_FIELDS = (
+    "name",
+    "score",
+    "rank",
+    "previous_rank",
+    "rank_change",
+    "movement",
+    "previous_via",
+    "groups",
+    "leaves",
+    "missing",
+    "excluded",
+)
+_REFERENCE_FIELDS = ("name", "score", "reference_rank", "recommended", "groups", "leaves", "missing", "excluded")
+_OUTCOME_FIELDS = ("label", "detail", "numbers", "tie")
+
+
+async def verify(*, session: AsyncSession, run_id: int) -> VerificationRead:
+    """Recompute a run from its stored inputs and compare with what was stored."""
+    run, _ = await _run_and_method(session, run_id, with_inputs=True)
+    recomputed_sha = inputs_sha256(run.inputs)
+    evaluation = evaluate_run(run.inputs)
+    expand = _Expander(run.inputs)
+    stored_results = _stored_results(await repository.results(session, run_id), expand)
+    again_results = (
+        [
+            _zone_result(r.zone, r.name, r.score, r.rank, r.previous_rank, r.rank_change, r.movement, r.detail())
+            for r in evaluation.results
+        ]
+        if run.subjects == "zones"
+        else []
+    )
+    stored_refs = _stored_references(await repository.reference_scores(session, run_id), expand)
+    again_refs = [
+        _reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, r.detail())
+        for r in evaluation.reference
+    ]
+    stored_outcomes = [
+        {
+            "key": f"{o.zone}|{o.outcome}|{o.rule}",
+            "label": o.label,
+            "detail": o.detail,
+            "numbers": o.numbers,
+            "tie": o.tie,
+        }
+        for o in await repository.outcomes(session, run_id)
+    ]
+    again_outcomes = [
+        {
+            "key": f"{o.zone}|{o.outcome}|{o.rule}",
+            "label": o.label,
+            "detail": o.detail,
+            "numbers": o.numbers,
+            "tie": o.tie,
+        }
+        for o in evaluation.outcomes
+    ]
+    found = [
+        *differences(stored_results, again_results, key="zone", fields=_RESULT_FIELDS),
+        *differences(stored_refs, again_refs, key="division", fields=_REFERENCE_FIELDS),
+        *differences(stored_outcomes, again_outcomes, key="key", fields=_OUTCOME_FIELDS),
+    ]
+    intact = recomputed_sha == run.inputs_sha256
+    return VerificationRead(
+        assessment=run.id,
+        identical=intact and not found,
+        inputs_intact=intact,
+        inputs_sha256=run.inputs_sha256,
+        recomputed_sha256=recomputed_sha,
+        subjects_checked=len(stored_results) + len(stored_refs),
+        outcomes_checked=len(stored_outcomes),
+        differences=[Difference.model_validate(d) for d in found[:MAX_DIFFERENCES]],
+    )
+
+
+# --- sensitivity -------------------------------------------------------------------------------------
+
+
+async def sensitivity(*, session: AsyncSession, run_id: int, samples: int, seed: int | None) -> SensitivityRead:
+    """Rank intervals of a run's ranked zones when weights, normalisations and aggregation vary."""
+    run, _ = await _run_and_method(session, run_id, with_inputs=True)
+    if run.subjects != "zones":
+        raise Unprocessable(
+            "sensitivity applies to runs that rank zones",
+            errors=[{"loc": ["path", "assessment_id"], "msg": "a reference-score run", "type": "subjects"}],
+        )
+    method = parse_methodology(run.inputs["methodology"])
+    ranks = {r.zone: r.rank for r in await repository.results(session, run_id) if r.rank is not None}
+    subjects = [Subject(z["id"], z["name"], z["values"]) for z in run.inputs["zones"] if z["id"] in ranks]
+    used_seed = run.id if seed is None else seed
+    result = analyse(method, subjects, [ranks[s.id] for s in subjects], samples=samples, seed=used_seed)
+    return SensitivityRead(
+        assessment=run.id,
+        samples=result.samples,
+        seed=used_seed,
+        variations=[
+            f"every weight × a factor drawn uniformly from [{1 - WEIGHT_SPREAD:g}, {1 + WEIGHT_SPREAD:g}], "
+            "renormalised within its group",
+            "normalisation of every leaf: the published one, or all min_max, all z_score, all rank (equally likely)",
+            "aggregation: the published one, every group arithmetic, or every group geometric (equally likely)",
+            "ranks: standard competition ranking on the score rounded to 6 decimals; intervals are the 5th and 95th "
+            "percentiles of each zone's ranks over the samples",
+        ],
+        zones=[RankIntervalRead.model_validate(z, from_attributes=True) for z in result.zones],
+    )
+
+
+# --- bulletin ----------------------------------------------------------------------------------------
+
+BulletinFormat = Literal["html", "csv", "xlsx"]
+
+
+def _group_titles(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    method = parse_methodology(document)
+    return [(g.key, g.title or g.code or g.key) for g in method.groups if g is not method.root]
+
+
+async def bulletin(*, session: AsyncSession, run_id: int) -> bulletin_render.Bulletin:
+    """The ranking bulletin (通报) of a run, ready to render."""
+    run, method = await _run_and_method(session, run_id)
+    groups = _group_titles(method.document)
+    outcome_rows = await repository.outcomes(session, run_id)
+    verdicts: dict[str, list[str]] = {}
+    word = {"commended": "表扬", "warned": "警告", "revocation_review": "提请撤销审查"}
+    for o in outcome_rows:
+        verdicts.setdefault(o.zone, []).append(
+            f"{word.get(o.outcome, o.outcome)}：{o.label}" + ("（并列）" if o.tie else "")
+        )
+    kind_zh = KIND_ZH.get(run.kind, run.kind)
+    title = f"{run.label}（{kind_zh}）"
+    subtitle = (
+        f"考评方法：{method.title}（{run.methodology_code} 第{run.methodology_version}版）；期间：{run.period}；"
+        f"开发区登记日期：{run.registry_as_of.isoformat()}；输入数据 SHA-256：{run.inputs_sha256}"
+    )
+    notes = [
+        "排名按综合得分（保留6位小数）采用并列排名（1、2、2、4）；名次变化 = 上期排名 − 本期排名（↑为进位，↓为退位）。",
+        "经合并组建的开发区沿用其前身在上期的最好名次；新设开发区标注“新设”。",
+        *(f"说明：{n}" for n in run.notes),
+    ]
+    sections: list[bulletin_render.Section] = []
+    if run.subjects == "zones":
+        results = await repository.results(session, run_id)
+        columns = [
+            "排名",
+            "开发区",
+            "综合得分",
+            "上期排名",
+            "名次变化",
+            *(t for _, t in groups),
+            "缺失指标",
+            "奖惩及说明",
+        ]
+        rows: list[list[bulletin_render.Cell]] = []
+        chart: list[bulletin_render.Bar] = []
+        for r in results:
+            detail = r.detail
+            remark = "；".join(verdicts.get(r.zone, []))
+            if detail.get("excluded"):
+                remark = "；".join(filter(None, [detail["excluded"], remark]))
+            rows.append(
+                [
+                    r.rank,
+                    r.name,
+                    r.score,
+                    r.previous_rank,
+                    bulletin_render.change_text(r.rank_change, r.movement),
+                    *(detail["groups"].get(key) for key, _ in groups),
+                    "、".join(detail["missing"]) or None,
+                    remark or None,
+                ]
+            )
+            if r.rank is not None:
+                chart.append(bulletin_render.Bar(r.name, r.score, r.rank_change))
+        sections.append(bulletin_render.Section("综合排名", columns, rows, chart=chart, value_label="综合得分"))
+    else:
+        references = await repository.reference_scores(session, run_id)
+        columns = ["县（区）", "区划代码", "参考得分", "相当于开发区排名", "优先推荐申报", "缺失指标", "说明"]
+        rows = [
+            [
+                r.name,
+                r.division,
+                r.score,
+                r.reference_rank,
+                "是" if r.recommended else "否",
+                "、".join(r.detail["missing"]) or None,
+                r.detail.get("excluded"),
+            ]
+            for r in references
+        ]
+        chart = [bulletin_render.Bar(r.name, r.score) for r in references if r.score is not None]
+        sections.append(
+            bulletin_render.Section(
+                "未设省级开发区的县（区）参考得分", columns, rows, chart=chart, value_label="参考得分"
+            )
+        )
+    return bulletin_render.Bulletin(title=title, subtitle=subtitle, sections=sections, notes=notes)
+
+
+def render(document: bulletin_render.Bulletin, fmt: BulletinFormat) -> tuple[bytes, str]:
+    """Render a bulletin as bytes with its media type."""
+    if fmt == "csv":
+        return bulletin_render.render_csv(document), "text/csv; charset=utf-8"
+    if fmt == "xlsx":
+        return (
+            bulletin_render.render_xlsx(document),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    return bulletin_render.render_html(document).encode("utf-8"), "text/html; charset=utf-8"

@@ -1,0 +1,94 @@
+"""Routes: sanction policies, a zone's outcomes, summons records."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from libs.domain.contracts.assessment import OutcomeRead, SanctionPolicyRead, SanctionPolicyWrite, SummonsRead
+from libs.domain.contracts.common import Actor, Page
+from libs.domain.values import Role, ZoneKind
+from services.assessment.dependencies import MetricsDep, RegistryDep, Writer
+from services.assessment.methodologies.api import int_cursor
+from services.assessment.sanctions import service
+from services.common.auth import PUBLIC, require
+from services.common.db import SessionDep
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
+from services.common.problems import problems
+
+router = APIRouter(prefix="/v1")
+SummonsReader = Annotated[
+    Actor, Depends(require(Role.CITY_ADMIN, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU, Role.ZONE_COMMITTEE))
+]
+
+
+@router.get(
+    "/sanction-policies",
+    response_model=list[SanctionPolicyRead],
+    status_code=200,
+    tags=["sanctions"],
+    summary="The reward and warning rules of each zone kind, as they apply now",
+    openapi_extra=PUBLIC,
+    responses=problems(422),
+)
+async def list_policies(session: SessionDep) -> list[SanctionPolicyRead]:
+    return await service.list_policies(session=session)
+
+
+@router.put(
+    "/sanction-policies/{kind}",
+    response_model=SanctionPolicyRead,
+    status_code=200,
+    tags=["sanctions"],
+    summary="Store a new version of a kind's rules (runs keep the version they used)",
+    responses=problems(401, 403, 409, 422, 503),
+)
+async def write_policy(
+    kind: ZoneKind, body: SanctionPolicyWrite, session: SessionDep, metrics: MetricsDep, actor: Writer
+) -> SanctionPolicyRead:
+    return await service.write_policy(session=session, metrics=metrics, actor=actor, kind=kind, body=body)
+
+
+@router.get(
+    "/zones/{zone_id}/outcomes",
+    response_model=Page[OutcomeRead],
+    status_code=200,
+    tags=["outcomes"],
+    summary="Rewards and warnings of a zone (published), newest first",
+    openapi_extra=PUBLIC,
+    responses=problems(404, 503),
+)
+async def zone_outcomes(
+    session: SessionDep,
+    registry: RegistryDep,
+    zone_id: Annotated[str, Path(max_length=32)],
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[OutcomeRead]:
+    items, last = await service.zone_outcomes(
+        session=session, registry=registry, zone_id=zone_id, after=int_cursor(cursor), limit=limit
+    )
+    return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
+
+
+@router.get(
+    "/summons",
+    response_model=Page[SummonsRead],
+    status_code=200,
+    tags=["sanctions"],
+    summary="Summons (约谈) of warned zones' leaders; a zone committee sees its own",
+    responses=problems(401, 403),
+)
+async def list_summons(
+    session: SessionDep,
+    actor: SummonsReader,
+    zone: Annotated[str | None, Query(max_length=32)] = None,
+    assessment: Annotated[int | None, Query(ge=1)] = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[SummonsRead]:
+    items, last = await service.list_summons(
+        session=session, actor=actor, zone=zone, assessment=assessment, after=int_cursor(cursor), limit=limit
+    )
+    return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)

@@ -1,0 +1,1 @@
+"""The permits service: calendar."""

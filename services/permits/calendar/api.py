@@ -1,0 +1,91 @@
+"""The calendar routes: deadlines and days (public), the bureau's overrides and loaded notices."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from libs.domain.calendar import MAX_WORKING_DAYS
+from libs.domain.contracts.permits import (
+    CalendarDay,
+    CalendarOverride,
+    CalendarYearCreate,
+    CalendarYearRead,
+    DeadlineRead,
+)
+from services.common.auth import PUBLIC
+from services.common.db import SessionDep
+from services.common.problems import problems
+from services.permits.calendar import service as calendar_service
+from services.permits.dependencies import CalendarAdmin, OfficialDep, TodayDep
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get(
+    "/calendar/deadline",
+    response_model=DeadlineRead,
+    tags=["calendar"],
+    openapi_extra=PUBLIC,
+    summary="The N-th working day after a date on the official calendar",
+)
+async def get_deadline(
+    session: SessionDep,
+    cal: OfficialDep,
+    start: date,
+    working_days: Annotated[int, Query(ge=0, le=MAX_WORKING_DAYS)],
+) -> DeadlineRead:
+    return await calendar_service.deadline(session=session, official=cal, start=start, working_days=working_days)
+
+
+@router.get(
+    "/calendar/days",
+    response_model=list[CalendarDay],
+    tags=["calendar"],
+    openapi_extra=PUBLIC,
+    summary="What the service's clock says about each day of a range (at most two years)",
+)
+async def get_days(
+    session: SessionDep,
+    cal: OfficialDep,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+) -> list[CalendarDay]:
+    return await calendar_service.days(session=session, official=cal, start=from_, end=to)
+
+
+@router.put(
+    "/calendar/days/{day}",
+    response_model=CalendarDay,
+    tags=["calendar"],
+    summary="Override one day (the bureau's calendar adjustments); open deadlines move with it",
+    responses=problems(401, 403),
+)
+async def put_day(
+    session: SessionDep, cal: OfficialDep, actor: CalendarAdmin, day: date, body: CalendarOverride, now: TodayDep
+) -> CalendarDay:
+    return await calendar_service.set_override(
+        session=session, official=cal, actor=actor, day=day, body=body, today=now
+    )
+
+
+@router.put(
+    "/calendar/years/{year}",
+    response_model=CalendarYearRead,
+    tags=["calendar"],
+    summary="Load a year's State Council holiday notice before the packaged calendar carries it",
+    description="Provisional deadlines in that year are recomputed in the same transaction. "
+    "A year the packaged calendar already covers cannot be replaced (409).",
+    responses=problems(401, 403, 409, 422),
+)
+async def put_year(
+    session: SessionDep,
+    cal: OfficialDep,
+    actor: CalendarAdmin,
+    year: Annotated[int, Path(ge=2000, le=2100)],
+    body: CalendarYearCreate,
+    now: TodayDep,
+) -> CalendarYearRead:
+    return await calendar_service.load_year(session=session, official=cal, actor=actor, year=year, body=body, today=now)

@@ -1,0 +1,222 @@
+"""The calendar use cases: deadlines, days, the bureau's overrides and loaded notices, and
+recomputing stored deadlines when the calendar changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.calendar import MAX_WORKING_DAYS, OfficialCalendar
+from libs.domain.contracts.common import Actor
+from libs.domain.contracts.permits import (
+    CalendarDay,
+    CalendarOverride,
+    CalendarYearCreate,
+    CalendarYearRead,
+    DeadlineRead,
+    NamedDay,
+)
+from libs.domain.errors import (
+    Conflict,
+    Unprocessable,
+)
+from libs.domain.permits_clock import Clock, Stop, stage_offsets
+from libs.domain.permits_states import (
+    TaskState,
+)
+from services.permits.calendar.repository import CalendarRepository
+from services.permits.cases.repository import CaseRepository
+from services.permits.shared import utcnow
+from services.permits.supervision.repository import SupervisionRepository
+from services.permits.tables import Application, ClockStop
+from services.permits.tables import Task as TaskRow
+
+MAX_DAYS_RANGE = 732
+
+
+RECTIFICATION_DAYS = 15
+
+
+async def calendar(*, session: AsyncSession, official: OfficialCalendar) -> OfficialCalendar:
+    """The official calendar with the loaded notices and the bureau's overrides applied."""
+    repo = CalendarRepository(session)
+    cal = official
+    for y in await repo.years():
+        if y.year in official.covered_years:
+            continue  # the packaged data now carries the year: it wins over a hand-loaded notice
+        cal = cal.with_year(
+            y.year,
+            {date.fromisoformat(d): n for d, n in y.holidays},
+            {date.fromisoformat(d): n for d, n in y.makeup_workdays},
+        )
+    rows = await repo.all()
+    return cal.with_overrides({r.day: (r.working, r.note) for r in rows})
+
+
+async def deadline(
+    *, session: AsyncSession, official: OfficialCalendar, start: date, working_days: int
+) -> DeadlineRead:
+    """The ``working_days``-th working day after ``start``."""
+    if working_days > MAX_WORKING_DAYS:
+        raise Unprocessable(
+            "too many working days",
+            errors=[{"loc": ["query", "working_days"], "msg": f"at most {MAX_WORKING_DAYS}", "type": "range"}],
+        )
+    cal = await calendar(session=session, official=official)
+    result = cal.add_working_days(start, working_days)
+    return DeadlineRead(
+        start=start, working_days=working_days, deadline=result.deadline, provisional=result.provisional
+    )
+
+
+async def days(*, session: AsyncSession, official: OfficialCalendar, start: date, end: date) -> list[CalendarDay]:
+    """What the clock says about each day of ``[start, end]``."""
+    if end < start or (end - start) > timedelta(days=MAX_DAYS_RANGE):
+        raise Unprocessable(
+            "bad date range",
+            errors=[
+                {
+                    "loc": ["query", "to"],
+                    "msg": f"`to` must be on or after `from` and within {MAX_DAYS_RANGE} days",
+                    "type": "range",
+                }
+            ],
+        )
+    cal = await calendar(session=session, official=official)
+    return [
+        CalendarDay(
+            date=i.day, working=i.working, kind=i.kind, name=i.name, provisional=i.provisional, overridden=i.overridden
+        )
+        for i in cal.days(start, end)
+    ]
+
+
+async def set_override(
+    *, session: AsyncSession, official: OfficialCalendar, actor: Actor, day: date, body: CalendarOverride, today: date
+) -> CalendarDay:
+    """Record the bureau's override of one day (the last word wins) and move the deadlines it touches."""
+    await CalendarRepository(session).upsert_override(
+        {"day": day, "working": body.working, "note": body.note, "updated_at": utcnow(), "updated_by": actor.sub}
+    )
+    cal = await calendar(session=session, official=official)
+    await recompute_deadlines(session=session, official=official, today=today, touched_day=day, cal=cal)
+    info = cal.info(day)
+    return CalendarDay(
+        date=info.day,
+        working=info.working,
+        kind=info.kind,
+        name=info.name,
+        provisional=info.provisional,
+        overridden=info.overridden,
+    )
+
+
+async def load_year(
+    *,
+    session: AsyncSession,
+    official: OfficialCalendar,
+    actor: Actor,
+    year: int,
+    body: CalendarYearCreate,
+    today: date,
+) -> CalendarYearRead:
+    """Load a year's holiday notice and recompute every provisional deadline (never while the package covers it)."""
+    if year in official.covered_years:
+        raise Conflict(f"the official calendar already covers {year}; it cannot be replaced by hand", year=year)
+    faults = [
+        {"loc": ["body", part, i, "date"], "msg": f"not in {year}", "type": "value_error"}
+        for part, days_ in (("holidays", body.holidays), ("makeup_workdays", body.makeup_workdays))
+        for i, d in enumerate(days_)
+        if d.date.year != year
+    ]
+    both = {d.date for d in body.holidays} & {d.date for d in body.makeup_workdays}
+    faults += [
+        {"loc": ["body", "makeup_workdays"], "msg": f"{d} is also listed as a holiday", "type": "value_error"}
+        for d in sorted(both)
+    ]
+    if faults:
+        raise Unprocessable("the notice does not fit the year", errors=faults)
+    repo = CalendarRepository(session)
+    row = await repo.upsert_year(
+        {
+            "year": year,
+            "source": body.source,
+            "holidays": [[d.date.isoformat(), d.name] for d in body.holidays],
+            "makeup_workdays": [[d.date.isoformat(), d.name] for d in body.makeup_workdays],
+            "loaded_at": utcnow(),
+            "loaded_by": actor.sub,
+        }
+    )
+    count = await recompute_deadlines(
+        session=session, official=official, today=today, touched_day=date(year, 1, 1), provisional_only=False
+    )
+    return CalendarYearRead(
+        year=year,
+        source=row.source,
+        holidays=[NamedDay(date=date.fromisoformat(d), name=n) for d, n in row.holidays],
+        makeup_workdays=[NamedDay(date=date.fromisoformat(d), name=n) for d, n in row.makeup_workdays],
+        loaded_at=row.loaded_at,
+        loaded_by=row.loaded_by,
+        recomputed_cases=count,
+    )
+
+
+async def recompute_deadlines(
+    *,
+    session: AsyncSession,
+    official: OfficialCalendar,
+    today: date,
+    touched_day: date | None = None,
+    provisional_only: bool = False,
+    cal: OfficialCalendar | None = None,
+) -> int:
+    """Recompute stored deadlines after the calendar changed; returns how many cases moved.
+
+    With ``touched_day`` every open case accepted before that day is recomputed (a changed day
+    can only move deadlines after it); with ``provisional_only`` only provisional ones are (what
+    the start-up and the sweeper do, so a year added to the package settles them by itself).
+    """
+    cal = cal or await calendar(session=session, official=official)
+    repo = CaseRepository(session)
+    cases = await repo.active(provisional_only=provisional_only, accepted_before=touched_day)
+    ids = [c.id for c in cases]
+    tasks, stops = await repo.tasks(ids), await repo.stops(ids)
+    moved = 0
+    for case in cases:
+        before = (case.deadline, case.provisional)
+        refresh_deadlines(case, tasks[case.id], stops[case.id], cal, today)
+        moved += before != (case.deadline, case.provisional)
+    for rect in await SupervisionRepository(session).open_provisional_rectifications():
+        due = cal.add_working_days(rect.opened_on, RECTIFICATION_DAYS)
+        rect.due_on, rect.provisional = due.deadline, due.provisional
+    await repo.flush()
+    return moved
+
+
+def refresh_deadlines(
+    case: Application, tasks: Sequence[TaskRow], stops: Sequence[ClockStop], cal: OfficialCalendar, today: date
+) -> None:
+    """Recompute the stored deadlines of an accepted case and its open (or provisional) tasks."""
+    if case.accepted_on is None:
+        return
+    clock = Clock(cal, [as_stop(s) for s in stops])
+    as_of = max(today, case.accepted_on)
+    case.deadline, case.provisional = clock.deadline(case.accepted_on, case.limit_days, as_of=as_of)
+    offsets = stage_offsets(case.limit_days, shares(case))
+    for t in tasks:
+        if t.state == TaskState.OPEN or t.provisional:
+            t.offset_days = offsets[t.stage - 1]
+            t.deadline, t.provisional = clock.deadline(case.accepted_on, t.offset_days, as_of=as_of)
+
+
+def as_stop(row: ClockStop) -> Stop:
+    """The clock's view of a stored stop."""
+    return Stop(row.started_on, row.ended_on)
+
+
+def shares(case: Application) -> list[Decimal]:
+    """Each stage's share of the time limit, from the item as it was when the case was submitted."""
+    return [Decimal(str(s["share"])) for s in case.item_snapshot["stages"]]

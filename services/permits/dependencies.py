@@ -1,0 +1,92 @@
+"""Dependencies and helpers shared by the permits service's routers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request, Response
+
+from libs.domain.calendar import OfficialCalendar
+from libs.domain.clients.registry import RegistryClient
+from libs.domain.contracts.common import Actor
+from libs.domain.contracts.permits import (
+    ApplicationRead,
+    TaskRead,
+)
+from libs.domain.values import Role
+from services.common.auth import require
+from services.common.pagination import decode_cursor
+from services.common.problems import problems
+from services.permits.shared import etag
+
+
+def official(request: Request) -> OfficialCalendar:
+    """The official calendar loaded at start-up."""
+    cal: OfficialCalendar = request.app.state.official_calendar
+    return cal
+
+
+def today(request: Request) -> date:
+    """Today in Asia/Shanghai, by the app's clock (tests set ``app.state.today``)."""
+    clock: Callable[[], date] = request.app.state.today
+    return clock()
+
+
+def registry_client(request: Request) -> RegistryClient:
+    """The registry client over the app's pooled HTTP client (overridable in tests)."""
+    return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
+
+
+def zone_cache(request: Request) -> dict[str, float]:
+    """The app's short-lived memory of zones the registry confirmed."""
+    cache: dict[str, float] = request.app.state.zone_cache
+    return cache
+
+
+OfficialDep = Annotated[OfficialCalendar, Depends(official)]
+TodayDep = Annotated[date, Depends(today)]
+RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
+ZoneCacheDep = Annotated[dict[str, float], Depends(zone_cache)]
+IfMatch = Annotated[
+    str | None, Header(max_length=200, description="The ETag read before (optimistic concurrency); 412 if stale.")
+]
+CaseId = Annotated[str, Path(max_length=64)]
+CalendarAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.BUREAU_ADMIN))]
+BureauAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.BUREAU_ADMIN))]
+Filer = Annotated[Actor, Depends(require(Role.APPLICANT, Role.WINDOW_CLERK, Role.CITY_ADMIN))]
+Clerk = Annotated[Actor, Depends(require(Role.WINDOW_CLERK, Role.CITY_ADMIN))]
+Reviewer = Annotated[Actor, Depends(require(Role.REVIEWER, Role.CITY_ADMIN))]
+Applicant = Annotated[Actor, Depends(require(Role.APPLICANT))]
+AnyCaseReader = Annotated[
+    Actor,
+    Depends(require(Role.APPLICANT, Role.WINDOW_CLERK, Role.REVIEWER, Role.BUREAU_ADMIN, Role.CITY_ADMIN)),
+]
+Staff = Annotated[Actor, Depends(require(Role.WINDOW_CLERK, Role.REVIEWER, Role.BUREAU_ADMIN, Role.CITY_ADMIN))]
+TaskReader = Staff
+
+CASE_ERRORS = problems(401, 403, 404, 409, 412, 422)
+
+
+def etag_header(response: Response, version: int) -> None:
+    """Set the ``ETag`` of the version answered."""
+    response.headers["ETag"] = etag(version)
+
+
+def case_answer(response: Response, case: ApplicationRead) -> ApplicationRead:
+    """A case answer with its ``ETag``."""
+    etag_header(response, case.version)
+    return case
+
+
+def task_answer(response: Response, task: TaskRead) -> TaskRead:
+    """A task answer with its ``ETag``."""
+    etag_header(response, task.version)
+    return task
+
+
+def str_cursor(cursor: str | None) -> str | None:
+    """A cursor made of one string key (422 if malformed)."""
+    value = decode_cursor(cursor)
+    return None if value is None else str(value)

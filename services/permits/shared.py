@@ -1,0 +1,116 @@
+"""What every feature of the permits service shares: time, ids, who may do what, versions (ETag)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from libs.domain.contracts.common import Actor
+from libs.domain.errors import (
+    Forbidden,
+    PreconditionFailed,
+)
+from libs.domain.values import Role
+from services.permits.cases.repository import Visibility
+from services.permits.tables import Application
+from services.permits.tables import Task as TaskRow
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A new opaque id (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def is_city(actor: Actor) -> bool:
+    """True for a city admin (who may do everything)."""
+    return Role.CITY_ADMIN in actor.roles
+
+
+def zone_role(actor: Actor, zone: str, *roles: Role) -> bool:
+    """True for a city admin, or a holder of one of ``roles`` whose token is scoped to ``zone``."""
+    return is_city(actor) or (actor.zone == zone and any(r in actor.roles for r in roles))
+
+
+def require_zone_role(actor: Actor, zone: str, *roles: Role) -> None:
+    """403 unless :func:`zone_role` holds."""
+    if not zone_role(actor, zone, *roles):
+        raise Forbidden(
+            f"this action needs one of the roles {', '.join(sorted(roles))} for zone {zone} (or city_admin)",
+            required_roles=sorted([*roles, Role.CITY_ADMIN]),
+        )
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """412 unless ``If-Match`` (when given) names the current version."""
+    if if_match is None:
+        return
+    tags = [t.strip() for t in if_match.split(",")]
+    if "*" in tags:
+        return
+    current = f'"{version}"'
+    if not any(t.removeprefix("W/") == current for t in tags):
+        raise PreconditionFailed(
+            f"the resource has changed: current version is {version}", current_etag=current, version=version
+        )
+
+
+def etag(version: int) -> str:
+    """The ETag of a version."""
+    return f'"{version}"'
+
+
+def visibility(actor: Actor) -> Visibility:
+    """Which cases ``actor`` may see: the union of what each of their roles allows."""
+    if is_city(actor):
+        return Visibility(everything=True)
+    zones = frozenset({actor.zone} if actor.zone and actor.has(Role.WINDOW_CLERK, Role.BUREAU_ADMIN) else set())
+    applicant = actor.sub if Role.APPLICANT in actor.roles else None
+    reviewer = (
+        (actor.zone, actor.department) if Role.REVIEWER in actor.roles and actor.zone and actor.department else None
+    )
+    return Visibility(zones=zones, applicant=applicant, reviewer=reviewer)
+
+
+def sees(actor: Actor, case: Application, tasks: Sequence[TaskRow]) -> bool:
+    """True if ``actor`` may see ``case`` (whose tasks are ``tasks``)."""
+    v = visibility(actor)
+    if v.everything or case.zone in v.zones:
+        return True
+    if v.applicant is not None and case.applicant_sub == v.applicant:
+        return True
+    if v.reviewer is not None:
+        zone, dept = v.reviewer
+        return any(t.zone == zone and t.department == dept for t in tasks)
+    return False
+
+
+def staff_view(actor: Actor, case: Application) -> bool:
+    """True if the caller reads the case as staff (internal view), not only as its applicant."""
+    v = visibility(actor)
+    return v.everything or case.zone in v.zones or (v.reviewer is not None and v.reviewer[0] == case.zone)
+
+
+def sees_task(actor: Actor, task: TaskRow) -> bool:
+    """True if ``actor`` may see ``task``: the city, the zone's clerks and head, the department's reviewers."""
+    if is_city(actor):
+        return True
+    if actor.zone != task.zone:
+        return False
+    if actor.has(Role.WINDOW_CLERK, Role.BUREAU_ADMIN):
+        return True
+    return Role.REVIEWER in actor.roles and actor.department == task.department
+
+
+def require_reviewer(actor: Actor, task: TaskRow) -> None:
+    """403 unless ``actor`` reviews for the task's department in its zone (or is the city)."""
+    if is_city(actor):
+        return
+    if Role.REVIEWER in actor.roles and actor.zone == task.zone and actor.department == task.department:
+        return
+    raise Forbidden(f"only a reviewer of department {task.department} acts on this task")

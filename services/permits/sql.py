@@ -1,0 +1,55 @@
+"""SQL helpers the permits repositories share: the dialect's insert, row locks, unique inserts.
+
+PostgreSQL gets ``SELECT ... FOR UPDATE``; SQLite, which has no row locks, gets a no-op
+``UPDATE`` of the row, which takes the database's single write lock for the transaction.
+Either way the caller holds the row until commit and reads what the previous writer left.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+M = TypeVar("M")
+
+
+def is_sqlite(session: AsyncSession) -> bool:
+    """True when the session is bound to SQLite."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The dialect's ``insert`` construct (both have ``on_conflict_do_nothing`` / ``_do_update``)."""
+    return sqlite.insert if is_sqlite(session) else postgresql.insert
+
+
+async def lock_row(session: AsyncSession, model: type[M], pk_column: Any, pk: Any, touch: Any) -> M | None:
+    """The row of ``model`` whose ``pk_column`` is ``pk``, locked until the transaction ends.
+
+    ``touch`` is a column set to itself on SQLite to take the write lock.
+    """
+    if is_sqlite(session):
+        result = await session.execute(update(model).where(pk_column == pk).values({touch: touch}))
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            return None
+        q = select(model).where(pk_column == pk)
+    else:
+        q = select(model).where(pk_column == pk).with_for_update()
+    row: M | None = await session.scalar(q.execution_options(populate_existing=True))
+    return row
+
+
+async def insert_unique(session: AsyncSession, row: object) -> bool:
+    """Insert ``row`` as the transaction's first write; False (and the transaction rolled back)
+    when a unique constraint says another request got there first."""
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True

@@ -1,0 +1,236 @@
+"""The review use cases (内部流转): departments approve, refuse or ask for supplements on their tasks."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.calendar import OfficialCalendar
+from libs.domain.contracts.common import Actor
+from libs.domain.contracts.permits import (
+    SupplementNotice,
+    TaskApprove,
+    TaskRead,
+    TaskReject,
+)
+from libs.domain.errors import (
+    NotFound,
+)
+from libs.domain.permits_clock import Clock
+from libs.domain.permits_states import (
+    CaseAction,
+    CaseState,
+    Outcome,
+    TaskAction,
+    TaskState,
+    case_targets,
+    next_case_state,
+    next_task_state,
+)
+from libs.domain.values import Role
+from services.permits.calendar.service import as_stop, calendar
+from services.permits.cases.repository import CaseRepository
+from services.permits.cases.service import check_notice, open_stage, record, task_read
+from services.permits.shared import check_if_match, is_city, require_reviewer, sees_task, utcnow
+from services.permits.tables import Application, ClockStop
+from services.permits.tables import Task as TaskRow
+
+
+async def _task_and_case(
+    session: AsyncSession, actor: Actor, task_id: str, if_match: str | None
+) -> tuple[CaseRepository, Application, TaskRow, list[TaskRow], list[ClockStop]]:
+    repo = CaseRepository(session)
+    task = await repo.task(task_id)
+    if task is None or not sees_task(actor, task):
+        raise NotFound(f"task {task_id} does not exist")
+    case = await repo.lock(task.application_id)  # serialises every reviewer of the case
+    assert case is not None
+    tasks = (await repo.tasks([case.id]))[case.id]
+    fresh = next(t for t in tasks if t.id == task_id)
+    check_if_match(if_match, fresh.version)
+    stops = (await repo.stops([case.id]))[case.id]
+    return repo, case, fresh, tasks, stops
+
+
+def _check_review(case: Application, task: TaskRow, action: TaskAction) -> None:
+    case_targets(CaseState(case.state), CaseAction.REVIEW)
+    next_task_state(TaskState(task.state), action)
+
+
+async def _task_answer(
+    session: AsyncSession, official: OfficialCalendar, case: Application, task: TaskRow, today: date
+) -> TaskRead:
+    repo = CaseRepository(session)
+    cal = await calendar(session=session, official=official)
+    stops = (await repo.stops([case.id]))[case.id]
+    return task_read(task, case, Clock(cal, [as_stop(s) for s in stops]), today, case_state=case.state)
+
+
+async def approve_task(
+    *,
+    session: AsyncSession,
+    official: OfficialCalendar,
+    actor: Actor,
+    task_id: str,
+    body: TaskApprove,
+    if_match: str | None,
+    today: date,
+) -> TaskRead:
+    """A department approves its part; the stage completes when all its departments have approved."""
+    repo, case, task, tasks, stops = await _task_and_case(session, actor, task_id, if_match)
+    require_reviewer(actor, task)
+    _check_review(case, task, TaskAction.APPROVE)
+    now = utcnow()
+    task.state = TaskState.APPROVED.value
+    task.completed_on, task.completed_at, task.completed_by, task.note = today, now, actor.sub, body.note
+    task.version += 1
+    task.updated_at = now
+    before = case.state
+    stage_tasks = [t for t in tasks if t.stage == task.stage]
+    note = body.note
+    if all(t.state == TaskState.APPROVED for t in stage_tasks):
+        stages = len(case.item_snapshot["stages"])
+        if task.stage < stages:
+            cal = await calendar(session=session, official=official)
+            case.stage = task.stage + 1
+            await repo.add(*open_stage(case, case.stage, stops, cal, today, now))
+        else:
+            case.state = next_case_state(CaseState(case.state), CaseAction.REVIEW, CaseState.AWAITING_DECISION).value
+            case.proposed_outcome = Outcome.APPROVED.value
+    case.version += 1
+    await record(repo, case, action="approve", from_state=before, actor=actor.sub, now=now, note=note, task=task.id)
+    return await _task_answer(session, official, case, task, today)
+
+
+async def reject_task(
+    *,
+    session: AsyncSession,
+    official: OfficialCalendar,
+    actor: Actor,
+    task_id: str,
+    body: TaskReject,
+    if_match: str | None,
+    today: date,
+) -> TaskRead:
+    """A department refuses: that decides the case; the other open tasks are cancelled."""
+    repo, case, task, tasks, _stops = await _task_and_case(session, actor, task_id, if_match)
+    require_reviewer(actor, task)
+    _check_review(case, task, TaskAction.REJECT)
+    now = utcnow()
+    task.state = TaskState.REJECTED.value
+    task.completed_on, task.completed_at, task.completed_by = today, now, actor.sub
+    task.note, task.reasons = body.note, list(body.reasons)
+    task.version += 1
+    task.updated_at = now
+    for other in tasks:
+        if other.id != task.id and other.state == TaskState.OPEN:
+            other.state = TaskState.CANCELLED.value
+            other.completed_on, other.completed_at, other.version = today, now, other.version + 1
+            other.updated_at = now
+    before = case.state
+    case.state = next_case_state(CaseState(case.state), CaseAction.REVIEW, CaseState.AWAITING_DECISION).value
+    case.proposed_outcome = Outcome.REFUSED.value
+    case.refusal_reasons = list(body.reasons)
+    case.version += 1
+    await record(repo, case, action="reject", from_state=before, actor=actor.sub, now=now, note=body.note, task=task.id)
+    return await _task_answer(session, official, case, task, today)
+
+
+async def task_requests_supplements(
+    *,
+    session: AsyncSession,
+    official: OfficialCalendar,
+    actor: Actor,
+    task_id: str,
+    body: SupplementNotice,
+    if_match: str | None,
+    today: date,
+) -> TaskRead:
+    """A reviewer asks for supplements during review: one notice, and the case's clock stops."""
+    repo, case, task, _tasks, _stops = await _task_and_case(session, actor, task_id, if_match)
+    require_reviewer(actor, task)
+    _check_review(case, task, TaskAction.REQUEST_SUPPLEMENTS)
+    check_notice(case, body, "items")
+    now = utcnow()
+    await repo.add(
+        ClockStop(
+            application_id=case.id,
+            kind="supplements",
+            reason=body.note,
+            task_id=task.id,
+            started_on=today,
+            started_by=actor.sub,
+        )
+    )
+    task.version += 1
+    task.updated_at = now
+    before = case.state
+    case.state = next_case_state(CaseState(case.state), CaseAction.REVIEW, CaseState.REVIEW_SUPPLEMENTS).value
+    case.version += 1
+    await record(
+        repo,
+        case,
+        action="request_supplements",
+        from_state=before,
+        actor=actor.sub,
+        now=now,
+        note=body.note,
+        task=task.id,
+        message=(
+            "supplements_requested",
+            body.note or "审查中需补正以下材料，补正期间不计入办理时限。",
+            [i.model_dump(mode="json") for i in body.items],
+        ),
+    )
+    return await _task_answer(session, official, case, task, today)
+
+
+async def get_task(
+    *, session: AsyncSession, official: OfficialCalendar, actor: Actor, task_id: str, today: date
+) -> TaskRead:
+    """One task (404 unless the caller may see it)."""
+    repo = CaseRepository(session)
+    task = await repo.task(task_id)
+    if task is None or not sees_task(actor, task):
+        raise NotFound(f"task {task_id} does not exist")
+    case = await repo.get(task.application_id)
+    assert case is not None
+    return await _task_answer(session, official, case, task, today)
+
+
+async def list_tasks(
+    *,
+    session: AsyncSession,
+    official: OfficialCalendar,
+    actor: Actor,
+    zone: str | None,
+    department: str | None,
+    state: str | None,
+    after: str | None,
+    limit: int,
+    today: date,
+) -> tuple[list[TaskRead], str | None]:
+    """Tasks the caller may see: a reviewer only their department's in their zone."""
+    if not is_city(actor):
+        if zone is not None and zone != actor.zone:
+            return [], None
+        zone = actor.zone
+        if not actor.has(Role.WINDOW_CLERK, Role.BUREAU_ADMIN):
+            if department is not None and department != actor.department:
+                return [], None
+            department = actor.department
+    repo = CaseRepository(session)
+    rows = await repo.list_tasks(zone=zone, department=department, state=state, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = sorted({t.application_id for t in rows})
+    cases = {c: await repo.get(c) for c in ids}
+    stops = await repo.stops(ids)
+    cal = await calendar(session=session, official=official)
+    out = []
+    for t in rows:
+        case = cases[t.application_id]
+        assert case is not None
+        out.append(task_read(t, case, Clock(cal, [as_stop(s) for s in stops[case.id]]), today, case_state=case.state))
+    return out, (rows[-1].id if more else None)

@@ -1,0 +1,1 @@
+"""Webhook subscribers and the outbox dispatcher of the permits service."""

@@ -1,0 +1,63 @@
+"""Routes of the webhook subscribers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Response
+
+from libs.domain.contracts.common import Actor
+from libs.domain.contracts.permits import WebhookCreate, WebhookEvent, WebhookRead
+from libs.domain.values import Role
+from services.common.auth import require
+from services.common.db import SessionDep
+from services.common.problems import problems
+from services.permits.webhooks import service as webhook_service
+
+router = APIRouter(prefix="/v1")
+
+Subscriber = Annotated[Actor, Depends(require(Role.APPLICANT, Role.WINDOW_CLERK, Role.BUREAU_ADMIN, Role.CITY_ADMIN))]
+
+
+@router.post(
+    "/webhooks",
+    response_model=WebhookRead,
+    status_code=201,
+    tags=["webhooks"],
+    summary="Register a webhook: every state change of the cases you may see, delivered at least once",
+    description="Each delivery is a POST of a `WebhookEvent` JSON body with the headers `X-Devzones-Event-Id` "
+    "(the same on every retry: deduplicate on it) and, when a secret was given, `X-Devzones-Signature: "
+    "sha256=<HMAC-SHA256 of the body>`. Any 2xx acknowledges; anything else is retried with backoff.",
+    responses=problems(401, 403, 422),
+    callbacks=None,
+    openapi_extra={"x-webhook-body": WebhookEvent.model_json_schema()},
+)
+async def register(session: SessionDep, actor: Subscriber, body: WebhookCreate) -> WebhookRead:
+    return await webhook_service.register(session=session, actor=actor, body=body)
+
+
+@router.get(
+    "/webhooks",
+    response_model=list[WebhookRead],
+    tags=["webhooks"],
+    summary="The webhooks you registered",
+    responses=problems(401, 403),
+)
+async def list_webhooks(session: SessionDep, actor: Subscriber) -> list[WebhookRead]:
+    return await webhook_service.list_webhooks(session=session, actor=actor)
+
+
+@router.delete(
+    "/webhooks/{webhook_id}",
+    status_code=204,
+    response_class=Response,
+    response_model=None,
+    tags=["webhooks"],
+    summary="Stop a webhook",
+    responses=problems(401, 403, 404),
+)
+async def delete_webhook(
+    session: SessionDep, actor: Subscriber, webhook_id: Annotated[str, Path(max_length=64)]
+) -> Response:
+    await webhook_service.delete(session=session, actor=actor, webhook_id=webhook_id)
+    return Response(status_code=204)

@@ -1,0 +1,270 @@
+"""Runs over the API: computed from the registry and metrics fakes, stored, read back, verified.
+
+The method of these tests: GDP on goalposts 0–100 (weight 3) and R&D intensity on goalposts
+0–5 % (weight 1), arithmetic, scale 100. Worked by hand for 2025:
+A: 0.75×0.80 + 0.25×0.50 = 0.725 → 72.5 (1st); B: 0.75×0.60 + 0.25×1.00 = 0.70 → 70.0 (2nd);
+C: 0.75×0.40 + 0.25×0.20 = 0.35 → 35.0 (3rd). And for 2024: A 42.5 (2nd), B 87.5 (1st), C 33.75 (3rd).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from libs.domain.clients.metrics import FakeMetricsClient
+from tests.assessment.factories import (
+    ADMIN,
+    CATALOG,
+    COMMERCE,
+    Registry,
+    World,
+    assessment,
+    dead_metrics,
+    dead_registry,
+    lineage,
+    matrix,
+    method_doc,
+    publish,
+    run,
+    zone,
+)
+from tests.test_platform import assert_problem
+
+GDP = {"indicator": "gdp", "weight": 3, "normalisation": {"method": "goalposts", "min": 0, "max": 100}}
+RD = {"indicator": "rd_intensity", "weight": 1, "normalisation": {"method": "goalposts", "min": 0, "max": 5}}
+VALUES_2025 = {
+    "A": {"gdp": 80, "rd_intensity": 2.5},
+    "B": {"gdp": 60, "rd_intensity": 5},
+    "C": {"gdp": 40, "rd_intensity": 1},
+}
+VALUES_2024 = {
+    "A": {"gdp": 50, "rd_intensity": 1},
+    "B": {"gdp": 90, "rd_intensity": 4},
+    "C": {"gdp": 45, "rd_intensity": 0},
+}
+
+
+def world(**matrices: dict[str, Any]) -> World:
+    zones = [zone("A", "甲开发区"), zone("B", "乙开发区"), zone("C", "丙开发区"), zone("H", "高新区", kind="high_tech")]
+    fake = FakeMetricsClient(
+        {period.removeprefix("p"): matrix(period.removeprefix("p"), rows) for period, rows in matrices.items()},
+        indicators=CATALOG,
+    )
+    return World(registry=Registry(zones), metrics=fake)
+
+
+def by_zone(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["zone"]: r for r in body["results"]}
+
+
+class TestARunScoresAndRanksEveryZoneOfTheKind:
+    async def test_scores_ranks_sub_scores_and_leaves_are_those_worked_by_hand(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            created = await run(client, "2025")
+            fetched = (await client.get(f"/v1/assessments/{created['id']}")).json()
+        results = by_zone(created)
+        assert [r["zone"] for r in created["results"]] == ["A", "B", "C"]
+        assert {z: (r["score"], r["rank"]) for z, r in results.items()} == {
+            "A": (pytest.approx(72.5), 1),
+            "B": (pytest.approx(70.0), 2),
+            "C": (pytest.approx(35.0), 3),
+        }
+        assert results["A"]["groups"] == {"root": pytest.approx(0.725)}
+        assert results["A"]["leaves"]["rd_intensity"] == {
+            "indicator": "rd_intensity",
+            "raw": 2.5,
+            "normalised": pytest.approx(0.5),
+        }
+        assert "H" not in results  # a high-tech zone is never measured with the economic ruler
+        assert (created["zones"], created["ranked"], created["registry_as_of"]) == (3, 3, "2025-12-31")
+        assert created["methodology"]["code"] == "econ-annual" and len(created["inputs_sha256"]) == 64
+        assert fetched == created
+
+    async def test_the_first_run_has_no_rank_changes_and_says_so(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            body = await run(client, "2025")
+        assert all(r["movement"] is None and r["previous_rank"] is None for r in body["results"])
+        assert any("no earlier run" in n for n in body["notes"])
+
+    async def test_scores_equal_to_six_decimals_share_a_rank(self, app_client: Any) -> None:
+        values = {"A": {"gdp": 70.0000001}, "B": {"gdp": 70.0000004}, "C": {"gdp": 10}}
+        async with assessment(app_client, world(p2025=values)) as client:
+            await publish(client, method_doc())
+            body = await run(client, "2025")
+        assert {r["zone"]: r["rank"] for r in body["results"]} == {"A": 1, "B": 1, "C": 3}
+
+    async def test_a_zone_missing_an_exclude_zone_indicator_is_listed_as_not_ranked(self, app_client: Any) -> None:
+        values = {"A": {"gdp": 80, "rd_intensity": 2.5}, "B": {"gdp": 60, "rd_intensity": 5}, "C": {"gdp": 40}}
+        rd = {**RD, "missing": "exclude_zone"}
+        async with assessment(app_client, world(p2025=values)) as client:
+            await publish(client, method_doc(GDP, rd))
+            body = await run(client, "2025")
+        c = by_zone(body)["C"]
+        assert (c["rank"], c["score"], c["missing"]) == (None, None, ["rd_intensity"])
+        assert "rd_intensity" in c["excluded"]
+        assert body["results"][-1]["zone"] == "C" and body["ranked"] == 2
+
+    async def test_a_kind_without_zones_gives_an_empty_run_not_an_error(self, app_client: Any) -> None:
+        async with assessment(app_client, World(registry=Registry([zone("H", kind="high_tech")]))) as client:
+            await publish(client, method_doc(GDP, RD))
+            body = await run(client, "2025")
+            sensitivity = await client.get(f"/v1/assessments/{body['id']}/sensitivity")
+            bulletin = await client.get(f"/v1/assessments/{body['id']}/bulletin")
+        assert (body["results"], body["zones"], body["ranked"]) == ([], 0, 0)
+        assert sensitivity.json()["zones"] == [] and bulletin.status_code == 200
+
+
+class TestRankChangesAgainstTheEarlierRun:
+    async def test_the_change_is_previous_minus_current_rank(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2024=VALUES_2024, p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            first = await run(client, "2024")
+            second = await run(client, "2025")
+        assert {z: r["rank"] for z, r in by_zone(first).items()} == {"B": 1, "A": 2, "C": 3}
+        moves = {z: (r["previous_rank"], r["rank_change"], r["movement"]) for z, r in by_zone(second).items()}
+        assert moves == {"A": (2, 1, "up"), "B": (1, -1, "down"), "C": (3, 0, "same")}
+        assert second["previous_assessment"] == first["id"]
+
+    async def test_a_merged_zone_keeps_its_best_predecessors_rank_and_a_new_zone_is_new(self, app_client: Any) -> None:
+        # 2024: P1 (gdp 90) 1st, P2 (80) 2nd, Q (70) 3rd. Mid-2025 P1 and P2 merge into M; N is new.
+        zones = [
+            zone("P1", valid_to="2025-06-30", status="active"),
+            zone("P2", valid_to="2025-06-30", status="active"),
+            zone("Q"),
+            zone("M", valid_from="2025-06-30"),
+            zone("N", valid_from="2025-03-01"),
+        ]
+        metrics = FakeMetricsClient(
+            {
+                "2024": matrix("2024", {"P1": {"gdp": 90}, "P2": {"gdp": 80}, "Q": {"gdp": 70}}),
+                "2025": matrix("2025", {"M": {"gdp": 60}, "Q": {"gdp": 75}, "N": {"gdp": 50}}),
+            },
+            indicators=CATALOG,
+        )
+        registry = Registry(zones, lineages={"M": lineage("M", "P2", "P1")})
+        async with assessment(app_client, World(registry=registry, metrics=metrics)) as client:
+            await publish(client, method_doc())
+            await run(client, "2024")
+            body = await run(client, "2025")
+        results = by_zone(body)
+        assert (results["Q"]["rank"], results["Q"]["previous_rank"], results["Q"]["rank_change"]) == (1, 3, 2)
+        assert results["M"]["previous_rank"] == 1 and results["M"]["previous_via"] == ["P1", "P2"]
+        assert (results["M"]["rank"], results["M"]["rank_change"], results["M"]["movement"]) == (2, -1, "down")
+        assert (results["N"]["movement"], results["N"]["previous_rank"]) == ("new", None)
+        assert ("lineage", "Q") not in registry.calls  # a zone ranked before needs no lineage
+
+
+class TestVerification:
+    async def test_a_stored_run_recomputes_identically(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2024=VALUES_2024, p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            await run(client, "2024")
+            second = await run(client, "2025")
+            verified = await client.post(f"/v1/assessments/{second['id']}/verify")
+        body = verified.json()
+        assert verified.status_code == 200
+        assert (body["identical"], body["inputs_intact"], body["differences"]) == (True, True, [])
+        assert body["inputs_sha256"] == body["recomputed_sha256"] == second["inputs_sha256"]
+        assert body["subjects_checked"] == 3
+
+    async def test_a_tampered_score_is_reported(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            created = await run(client, "2025")
+            async with client.app.state.db.engine.begin() as conn:  # type: ignore[attr-defined]
+                await conn.execute(text("UPDATE assessment_result SET score = 99.0 WHERE zone = 'C'"))
+            body = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
+        assert body["identical"] is False and body["inputs_intact"] is True
+        assert body["differences"] == [{"subject": "C", "field": "score", "stored": 99.0, "recomputed": 35.0}]
+
+    async def test_tampered_inputs_no_longer_match_their_digest(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            created = await run(client, "2025")
+            async with client.app.state.db.engine.begin() as conn:  # type: ignore[attr-defined]
+                row = (await conn.execute(text("SELECT inputs FROM assessment"))).scalar_one()
+                inputs = json.loads(row) if isinstance(row, str) else row
+                inputs["zones"][2]["values"]["gdp"] = 41.0
+                await conn.execute(text("UPDATE assessment SET inputs = :i"), {"i": json.dumps(inputs)})
+            body = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
+        assert body["inputs_intact"] is False and body["identical"] is False
+        assert {d["field"] for d in body["differences"]} >= {"score"}
+
+    async def test_an_unknown_run_is_404(self, app_client: Any) -> None:
+        async with assessment(app_client, world()) as client:
+            assert_problem(await client.post("/v1/assessments/9/verify"), 404)
+            assert_problem(await client.get("/v1/assessments/9"), 404)
+
+
+class TestBadRequestsAreProblems:
+    async def test_kind_period_and_methodology_are_checked(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            base = {"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "x"}
+            wrong_kind = await client.post("/v1/assessments", json={**base, "kind": "high_tech"}, headers=ADMIN)
+            half = await client.post("/v1/assessments", json={**base, "period": "2025H1"}, headers=ADMIN)
+            garbage = await client.post("/v1/assessments", json={**base, "period": "last year"}, headers=ADMIN)
+            unknown = await client.post("/v1/assessments", json={**base, "methodology": "nope"}, headers=ADMIN)
+            old = await client.post("/v1/assessments", json={**base, "version": 7}, headers=ADMIN)
+        assert assert_problem(wrong_kind, 422)["errors"][0]["loc"] == ["body", "kind"]
+        assert assert_problem(half, 422)["errors"][0]["loc"] == ["body", "period"]
+        assert assert_problem(garbage, 422)["errors"][0]["loc"] == ["body", "period"]
+        assert_problem(unknown, 404)
+        assert_problem(old, 404)
+
+    async def test_a_bureau_runs_only_its_own_kind(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD, applies_to=["economic", "high_tech"]))
+            refused = await client.post(
+                "/v1/assessments",
+                json={"methodology": "econ-annual", "period": "2025", "kind": "high_tech", "label": "x"},
+                headers=COMMERCE,
+            )
+            allowed = await client.post(
+                "/v1/assessments",
+                json={"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "x"},
+                headers=COMMERCE,
+            )
+        assert_problem(refused, 403)
+        assert allowed.status_code == 201
+
+
+class TestUpstreamDown:
+    @pytest.mark.parametrize("which", ["registry", "metrics"])
+    async def test_a_service_down_is_a_503_and_nothing_is_stored(self, app_client: Any, which: str) -> None:
+        ok = world(p2025=VALUES_2025)
+        async with assessment(app_client, ok) as client:
+            await publish(client, method_doc(GDP, RD))
+            if which == "registry":
+                ok.registry = dead_registry()
+            else:
+                ok.metrics = dead_metrics()
+            r = await client.post(
+                "/v1/assessments",
+                json={"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "x"},
+                headers=ADMIN,
+            )
+            listing = (await client.get("/v1/assessments")).json()
+        assert assert_problem(r, 503)["service"] == which
+        assert listing["items"] == []
+
+
+class TestRetries:
+    async def test_the_same_idempotency_key_returns_the_stored_run(self, app_client: Any) -> None:
+        body = {"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "x"}
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            headers = {**ADMIN, "Idempotency-Key": "run-2025"}
+            first = await client.post("/v1/assessments", json=body, headers=headers)
+            again = await client.post("/v1/assessments", json=body, headers=headers)
+            other = await client.post("/v1/assessments", json={**body, "label": "y"}, headers=headers)
+            listing = (await client.get("/v1/assessments")).json()
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json() == first.json()
+        assert assert_problem(other, 422)["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+        assert len(listing["items"]) == 1
