@@ -14,12 +14,12 @@ from libs.domain.values import Role, ZoneKind
 from services.common.auth import require
 
 
-def registry_client(request: Request) -> RegistryClient:
+async def registry_client(request: Request) -> RegistryClient:
     """The registry client over the app's pooled HTTP client (overridable in tests)."""
     return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
 
 
-def metrics_client(request: Request) -> MetricsClient:
+async def metrics_client(request: Request) -> MetricsClient:
     """The metrics client over the app's pooled HTTP client (overridable in tests)."""
     return MetricsClient(request.app.state.http, request.app.state.settings.metrics_url)
 

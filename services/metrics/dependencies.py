@@ -14,18 +14,18 @@ from services.common.db import Database
 from services.metrics.jurisdiction import Jurisdiction, Registry
 
 
-def registry_client(request: Request) -> Registry:
+async def registry_client(request: Request) -> Registry:
     """The registry client over the app's pooled HTTP client (tests override it with the fake)."""
     return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
 
 
-def jurisdiction(request: Request) -> Jurisdiction:
+async def jurisdiction(request: Request) -> Jurisdiction:
     """The app's registry cache (created in the lifespan)."""
     cache: Jurisdiction = request.app.state.jurisdiction
     return cache
 
 
-def database(request: Request) -> Database:
+async def database(request: Request) -> Database:
     """The app's database, for the short transactions outside the request's session."""
     db: Database = request.app.state.db
     return db

@@ -22,24 +22,24 @@ from services.common.problems import problems
 from services.permits.shared import etag
 
 
-def official(request: Request) -> OfficialCalendar:
+async def official(request: Request) -> OfficialCalendar:
     """The official calendar loaded at start-up."""
     cal: OfficialCalendar = request.app.state.official_calendar
     return cal
 
 
-def today(request: Request) -> date:
+async def today(request: Request) -> date:
     """Today in Asia/Shanghai, by the app's clock (tests set ``app.state.today``)."""
     clock: Callable[[], date] = request.app.state.today
     return clock()
 
 
-def registry_client(request: Request) -> RegistryClient:
+async def registry_client(request: Request) -> RegistryClient:
     """The registry client over the app's pooled HTTP client (overridable in tests)."""
     return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
 
 
-def zone_cache(request: Request) -> dict[str, float]:
+async def zone_cache(request: Request) -> dict[str, float]:
     """The app's short-lived memory of zones the registry confirmed."""
     cache: dict[str, float] = request.app.state.zone_cache
     return cache
