@@ -14,6 +14,7 @@ Printed: the bare rate, the intake rate (one intake = the two calls), their rati
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import tempfile
 import uuid
@@ -23,7 +24,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from bench.harness import bare_server, load, ratio_line, server
+from bench.harness import bare_server, ratio_line, server
+from bench.rawload import RawConnection, load_actions, load_raw
 
 TARGET_RATIO = 0.25
 TARGET_P99_MS = 50.0
@@ -119,7 +121,7 @@ def run(size: str) -> None:
             token = issue_token(key, sub="bench-clerk", roles=["city_admin"], ttl_seconds=3600)
             headers = {"Authorization": f"Bearer {token}"}
             with bare_server() as bare_url:
-                bare = load("bare FastAPI constant", lambda i: f"{bare_url}/constant", total=bare_total)
+                bare = load_raw("bare FastAPI constant", bare_url, lambda i: "/constant", total=bare_total)
             stub = ["uvicorn", "bench.bench_permits:stub_registry", "--log-level", "warning", "--no-access-log"]
             with server(stub, ready_path=f"/v1/zones/{ZONE}") as registry_url:
                 env = {
@@ -137,27 +139,28 @@ def run(size: str) -> None:
                         "applicant": {"name": "示例企业"},
                     }
 
-                    async def intake(client: httpx.AsyncClient, i: int) -> httpx.Response:
-                        created = await client.post(f"{url}/v1/applications", json=body)
-                        if created.status_code != 201:
-                            return created
-                        case_id = created.json()["id"]
-                        return await client.post(f"{url}/v1/applications/{case_id}/accept", json={})
+                    async def intake(conn: RawConnection, i: int) -> int:
+                        code, created = await conn.request("POST", "/v1/applications", body)
+                        if code != 201:
+                            return code
+                        case_id = json.loads(created)["id"]
+                        code, _ = await conn.request("POST", f"/v1/applications/{case_id}/accept", {})
+                        return code
 
-                    peak = load(
+                    peak = load_actions(
                         f"permits intake create+accept ({backend.split(':')[0]})",
-                        None,
+                        url,
+                        intake,
                         total=intakes,
                         headers=headers,
-                        action=intake,
                     )
                     half = peak.rate / 2
-                    paced = load(
+                    paced = load_actions(
                         f"  ... at half peak ({half:.0f}/s)",
-                        None,
+                        url,
+                        intake,
                         total=max(10, int(intakes / 2)),
                         headers=headers,
-                        action=intake,
                         rate=half,
                         warmup=False,
                     )

@@ -10,8 +10,9 @@ bodies, which leaves most of the CPU to the server under test. It talks only to
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from bench.harness import LoadResult
@@ -82,4 +83,83 @@ def load_raw(
         return LoadResult(name, len(latencies), elapsed, latencies, sum(1 for s in status if s >= 400))
 
     asyncio.run(drive(min(100, total)))
+    return asyncio.run(drive(total))
+
+
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection with a minimal request method (JSON bodies)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, headers: str) -> None:
+        self.reader, self.writer, self.host, self.headers = reader, writer, host, headers
+
+    async def request(self, method: str, path: str, json_body: object = None) -> tuple[int, bytes]:
+        """Send a request and return (status, body)."""
+        body = b"" if json_body is None else json.dumps(json_body, ensure_ascii=False).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}"
+        if json_body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.split(b"\r\n")
+        code = int(lines[0].split()[1])
+        length = 0
+        for line in lines[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:].strip())
+        data = await self.reader.readexactly(length) if length else b""
+        return code, data
+
+
+Action = Callable[[RawConnection, int], Awaitable[int]]
+"""One unit of load over a connection (one or several requests); returns the last status."""
+
+
+def load_actions(
+    name: str,
+    base_url: str,
+    action: Action,
+    *,
+    total: int,
+    concurrency: int = 16,
+    headers: dict[str, str] | None = None,
+    rate: float | None = None,
+    warmup: bool = True,
+    max_seconds: float = 120.0,
+) -> LoadResult:
+    """Run ``action`` ``total`` times over ``concurrency`` connections, optionally paced at ``rate``/s."""
+    parts = urlsplit(base_url)
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        raise ValueError("benchmarks only load loopback servers")
+    host, port = parts.hostname, parts.port or 80
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+
+    async def drive(n: int) -> LoadResult:
+        latencies: list[float] = []
+        status: list[int] = []
+        counter = iter(range(n))
+        started = time.perf_counter()
+
+        async def worker() -> None:
+            reader, writer = await asyncio.open_connection(host, port)
+            conn = RawConnection(reader, writer, host, extra)
+            try:
+                for i in counter:
+                    if rate:
+                        delay = started + i / rate - time.perf_counter()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                    if time.perf_counter() - started > max_seconds:
+                        return
+                    t0 = time.perf_counter()
+                    status.append(await action(conn, i))
+                    latencies.append((time.perf_counter() - t0) * 1000)
+            finally:
+                writer.close()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        return LoadResult(name, len(latencies), elapsed, latencies, sum(1 for s in status if s >= 400))
+
+    if warmup:
+        asyncio.run(drive(min(50, total)))
     return asyncio.run(drive(total))
