@@ -19,11 +19,10 @@ import math
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,8 +34,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from bench.assessment_stubs import SCHEMA, VALUES_OF, ZONES_AT
-from bench.harness import server
-from tests.helpers import free_port
+from bench.harness import server, server_process
 
 SIZES = {
     "tiny": {"zones": 60, "indicators": 8, "years": 2, "merges": 2, "new": 1},
@@ -193,31 +191,9 @@ async def reference(conn: asyncpg.Connection, year: int, spec: list[Leaf]) -> tu
 # --- the services -----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def assessment_service(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def assessment_service(env: dict[str, str]) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
     """The assessment service as its own process (so its peak RSS can be read)."""
-    port = free_port()
-    argv = [sys.executable, "-m", "services.cli", "serve", "assessment", "--port", str(port)]
-    proc = subprocess.Popen(argv, env={**os.environ, **env}, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the assessment service did not start")
-            time.sleep(0.1)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return server_process(["services.cli", "serve", "assessment"], env, "/readyz")
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -16,8 +16,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,11 +25,10 @@ from decimal import Decimal
 
 import httpx
 
-from bench.harness import server
+from bench.harness import server, server_process
 from libs.domain.metrics_catalog import SEED_INDICATORS
 from libs.domain.values import Role
 from services.common.security import issue_token
-from tests.helpers import free_port
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SECRET = "bench-secret-" + "b" * 40
@@ -73,32 +70,8 @@ def _database() -> Iterator[str]:
 @contextmanager
 def _service(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """The metrics service as a process of its own; yields its URL and pid (for VmHWM)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "metrics", "--port", str(port)],
-        env={**os.environ, **env},
-        stderr=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the metrics service did not start")
-            time.sleep(0.1)
+    with server_process(["services.cli", "serve", "metrics"], env, "/readyz") as (url, proc):
         yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _peak_rss_mb(pid: int) -> float:

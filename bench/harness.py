@@ -49,6 +49,15 @@ class LoadResult:
 @contextmanager
 def server(target: list[str], env: dict[str, str] | None = None, ready_path: str = "/healthz") -> Iterator[str]:
     """Run ``target`` (argv after ``python -m``) with ``--port``; yield its base URL."""
+    with server_process(target, env, ready_path) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def server_process(
+    target: list[str], env: dict[str, str] | None = None, ready_path: str = "/healthz"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`server`, also yielding the process (to read its peak memory)."""
     port = free_port()
     argv = [sys.executable, "-m", *target, "--port", str(port)]
     log = os.environ.get("BENCH_SERVER_LOG")  # set to a file path to keep the servers' logs
@@ -66,7 +75,7 @@ def server(target: list[str], env: dict[str, str] | None = None, ready_path: str
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server {target} did not start")
             time.sleep(0.1)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -18,39 +18,6 @@ from urllib.parse import urlsplit
 from bench.harness import LoadResult
 
 
-async def _conn_worker(
-    host: str,
-    port: int,
-    paths: Callable[[int], str],
-    counter: object,
-    started: float,
-    max_seconds: float,
-    latencies: list[float],
-    status: list[int],
-    headers: str,
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        for i in counter:  # type: ignore[attr-defined]
-            if time.perf_counter() - started > max_seconds:
-                return
-            t0 = time.perf_counter()
-            writer.write(f"GET {paths(i)} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.split(b"\r\n")
-            code = int(lines[0].split()[1])
-            length = 0
-            for line in lines[1:]:
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:].strip())
-            if length:
-                await reader.readexactly(length)
-            latencies.append((time.perf_counter() - t0) * 1000)
-            status.append(code)
-    finally:
-        writer.close()
-
-
 def load_raw(
     name: str,
     base_url: str,
@@ -62,28 +29,14 @@ def load_raw(
     max_seconds: float = 60.0,
 ) -> LoadResult:
     """GET ``base_url + path_for(i)`` ``total`` times over ``concurrency`` connections (after a warm-up)."""
-    parts = urlsplit(base_url)
-    if parts.hostname not in ("127.0.0.1", "localhost"):
-        raise ValueError("benchmarks only load loopback servers")
-    host, port = parts.hostname, parts.port or 80
-    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
 
-    async def drive(n: int) -> LoadResult:
-        latencies: list[float] = []
-        status: list[int] = []
-        counter = iter(range(n))
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(
-                _conn_worker(host, port, path_for, counter, started, max_seconds, latencies, status, extra)
-                for _ in range(concurrency)
-            )
-        )
-        elapsed = time.perf_counter() - started
-        return LoadResult(name, len(latencies), elapsed, latencies, sum(1 for s in status if s >= 400))
+    async def get(conn: RawConnection, i: int) -> int:
+        status, _body = await conn.request("GET", path_for(i))
+        return status
 
-    asyncio.run(drive(min(100, total)))
-    return asyncio.run(drive(total))
+    return load_actions(
+        name, base_url, get, total=total, concurrency=concurrency, headers=headers, max_seconds=max_seconds
+    )
 
 
 class RawConnection:
@@ -161,5 +114,5 @@ def load_actions(
         return LoadResult(name, len(latencies), elapsed, latencies, sum(1 for s in status if s >= 400))
 
     if warmup:
-        asyncio.run(drive(min(50, total)))
+        asyncio.run(drive(min(100, total)))
     return asyncio.run(drive(total))

@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -30,9 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from libs.domain.metrics_ledger import decimal_text
-from services.common.db import make_metadata
-
-BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+from services.common.db import BigIntPK, UtcDateTime, make_metadata
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -82,7 +79,7 @@ class Indicator(Base):
     max: Mapped[Any | None] = mapped_column(Numeric(24, 8))
     formula: Mapped[str | None] = mapped_column(Text)
     required: Mapped[bool] = mapped_column(Boolean, server_default=true())
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (Index("uq_indicator_code_version", "code", "version", unique=True),)
@@ -104,8 +101,8 @@ class Observation(Base):
     revision: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
     pushed_by_division: Mapped[str | None] = mapped_column(String(12))
-    first_recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
@@ -131,7 +128,7 @@ class Revision(Base):
     original_value: Mapped[str] = mapped_column(String(64))
     original_unit: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_by_division: Mapped[str | None] = mapped_column(String(12))
     batch: Mapped[str] = mapped_column(String(32))
@@ -156,7 +153,7 @@ class Batch(Base):
     updated: Mapped[int] = mapped_column(Integer)
     unchanged: Mapped[int] = mapped_column(Integer)
     restatement_reason: Mapped[str | None] = mapped_column(Text)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_by_division: Mapped[str | None] = mapped_column(String(12))
 
@@ -173,7 +170,7 @@ class IdempotencyKey(Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class PeriodLock(Base):
@@ -185,7 +182,7 @@ class PeriodLock(Base):
     period: Mapped[str] = mapped_column(String(16))
     scope: Mapped[str] = mapped_column(String(16), doc="A zone kind, or 'all'.")
     reason: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (Index("uq_period_lock_period_scope", "period", "scope", unique=True),)
@@ -199,4 +196,4 @@ class Deadline(Base):
     period: Mapped[str] = mapped_column(String(16), primary_key=True)
     due_on: Mapped[date] = mapped_column(Date)
     set_by: Mapped[str] = mapped_column(String(200))
-    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime())

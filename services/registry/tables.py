@@ -13,12 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.db import make_metadata
-
-BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+from services.common.db import BigIntPK, UtcDateTime, make_metadata
 
 
 class Base(DeclarativeBase):
@@ -46,7 +44,7 @@ class Division(Base):
     successor: Mapped[str | None] = mapped_column(String(6))
     is_city: Mapped[bool] = mapped_column(default=False)
     note: Mapped[str | None] = mapped_column(Text)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (Index("uq_division_code_valid_from", "code", "valid_from", unique=True),)
@@ -64,11 +62,11 @@ class Reorganisation(Base):
     zone_refs: Mapped[dict[str, Any]] = mapped_column(JSON)
     touched: Mapped[list[Any]] = mapped_column(JSON)
     changes: Mapped[list[Any]] = mapped_column(JSON)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
-    annulled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    annulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     annulled_by: Mapped[str | None] = mapped_column(String(200))
     annul_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -146,6 +144,6 @@ class Change(Base):
     __tablename__ = "change"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -121,3 +121,51 @@ class TestDevzonesUp:
         for url in system.urls.values():
             with pytest.raises(httpx.ConnectError):
                 httpx.get(f"{url}/healthz", timeout=2)
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path, backend: str, databases: Any) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if backend == "postgresql":
+        for service in SERVICES:
+            env[f"{service.upper()}_DATABASE_URL"] = databases.new_pg_database(f"demo_{service}")
+    return env
+
+
+class TestDevzonesUpWithDemo:
+    def test_the_demo_loads_across_all_services_and_only_once(self, tmp_path: Path, demo_env: dict[str, str]) -> None:
+        first = start_up(tmp_path, demo_env)
+        try:
+            with httpx.Client(timeout=30) as http:
+                reg, met, ass, per = (first.urls[s] for s in SERVICES)
+                after = http.get(f"{reg}/v1/zones/counts", params={"as_of": "2016-10-14"}).json()
+                before = http.get(f"{reg}/v1/zones/counts", params={"as_of": "2016-10-13"}).json()
+                acts = http.get(f"{reg}/v1/reorganisations").json()["items"]
+                matrix = http.get(
+                    f"{met}/v1/matrix", params={"period": "2020", "indicators": "gdp", "kind": "economic"}
+                ).json()
+                runs = http.get(f"{ass}/v1/assessments", params={"limit": 500}).json()["items"]
+                zones = http.get(f"{reg}/v1/zones", params={"status": "active"}).json()["items"]
+                catalogs = [http.get(f"{per}/v1/catalog", params={"zone": z["id"]}).json() for z in zones]
+        finally:
+            assert stop(first) == 0
+        # 张发〔2016〕12号 二(五): 14 + 4 before, 12 + 1 after.
+        assert (before["by_kind"], after["by_kind"]) == (
+            {"economic": 14, "high_tech": 4},
+            {"economic": 12, "high_tech": 1},
+        )
+        assert len(acts) == 2
+        assert len(matrix["rows"]) == 12
+        assert all(r["values"]["gdp"] is not None for r in matrix["rows"])
+        assert runs
+        assert any(c["items"] for c in catalogs)
+
+        second = start_up(tmp_path, demo_env)  # same data: the demo must not load twice
+        try:
+            with httpx.Client(timeout=30) as http:
+                acts_again = http.get(f"{second.urls['registry']}/v1/reorganisations").json()["items"]
+                runs_again = http.get(f"{second.urls['assessment']}/v1/assessments", params={"limit": 500}).json()
+        finally:
+            assert stop(second) == 0
+        assert len(acts_again) == 2
+        assert len(runs_again["items"]) == len(runs)
