@@ -253,3 +253,30 @@ class TestReadiness:
                 await asyncio.sleep(0.25)
         assert_problem(down, 503)
         assert back is not None and back.status_code == 200
+
+
+class TestSigningKeys:
+    @pytest.mark.parametrize("secret", [None, "changeme", "short-key"])
+    @pytest.mark.parametrize("env", ["production", "test"])
+    def test_outside_development_a_weak_or_missing_key_refuses_to_start(self, env: str, secret: str | None) -> None:
+        from services.common.security import InsecureConfiguration
+        from services.common.settings import RegistrySettings
+        from services.registry.main import create_app
+
+        with pytest.raises(InsecureConfiguration):
+            create_app(RegistrySettings(env=env, jwt_secret=secret))  # type: ignore[arg-type]
+
+    def test_a_strong_key_starts(self) -> None:
+        from services.common.settings import RegistrySettings
+        from services.registry.main import create_app
+
+        app = create_app(RegistrySettings(env="production", jwt_secret="s" * 48))  # type: ignore[arg-type]
+        assert app.state.signing_key == "s" * 48
+
+    def test_development_creates_a_private_key_file(self, tmp_path: Any) -> None:
+        from services.common.security import dev_secret
+
+        key = dev_secret(tmp_path)
+        assert len(key) >= 32
+        assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
+        assert dev_secret(tmp_path) == key

@@ -47,9 +47,9 @@ def dev_secret(data_dir: Path) -> str:
 
 
 def signing_key(settings: ServiceSettings) -> str:
-    """The key tokens are signed and verified with, refusing insecure keys outside development."""
+    """The key tokens are signed and verified with, refusing missing or weak keys outside development."""
     configured = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-    if settings.env == "production":
+    if settings.env != "development":
         if configured is None or configured.strip().lower() in INSECURE_SECRETS or len(configured) < MIN_SECRET_LENGTH:
             raise InsecureConfiguration(
                 "DEVZONES_JWT_SECRET must be set to a random key of at least "
