@@ -14,6 +14,8 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from libs.domain.permits_webhook_policy import WebhookPolicy, policy_from
+
 SERVICES = ("registry", "metrics", "assessment", "permits")
 PORT_OFFSETS = {"registry": 1, "metrics": 2, "assessment": 3, "permits": 4}
 
@@ -100,6 +102,29 @@ class PermitsSettings(ServiceSettings):
     max_body_bytes: int = Field(
         16 * 1_048_576, gt=0, validation_alias=AliasChoices("PERMITS_MAX_BODY_BYTES", "max_body_bytes")
     )
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("PERMITS_WEBHOOK_ALLOWED_HOSTS", "webhook_allowed_hosts"),
+        description="Comma-separated hosts webhooks may target (`.example.gov.cn` for a whole domain); empty: any.",
+    )
+    webhook_private_targets: bool | None = Field(
+        None,
+        validation_alias=AliasChoices("PERMITS_WEBHOOK_PRIVATE_TARGETS", "webhook_private_targets"),
+        description="Allow private/loopback webhook targets; default: allowed except in production.",
+    )
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+    @property
+    def webhook_policy(self) -> WebhookPolicy:
+        """The webhook delivery policy these settings describe."""
+        private = self.webhook_private_targets
+        return policy_from(self.webhook_allowed_hosts, self.env != "production" if private is None else private)
 
 
 SETTINGS_CLASSES: dict[str, type[ServiceSettings]] = {

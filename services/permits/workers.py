@@ -19,6 +19,7 @@ import socket
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -26,6 +27,7 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from libs.domain.permits_webhook_policy import WebhookPolicy
 from services.common.db import Database
 from services.permits.calendar import service as calendar_service
 from services.permits.supervision import service as supervision_service
@@ -65,8 +67,27 @@ async def sweep_once(db: Database, app_state: Any, *, today: date, worker: str) 
     return result
 
 
-async def dispatch_once(db: Database, http: httpx.AsyncClient, *, timeout: float = 5.0) -> int:
-    """Fan out new events, lease due deliveries, send them, record the results; returns deliveries sent."""
+async def _target_refusal(url: str, policy: WebhookPolicy) -> str | None:
+    """Check the target's name and, unless private targets are allowed, every address it resolves to."""
+    refusal = policy.host_refusal(url)
+    if refusal is not None or policy.allow_private:
+        return refusal
+    parts = urlsplit(url)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
+    except OSError as exc:
+        return f"cannot resolve {parts.hostname}: {exc}"
+    return policy.address_refusal(str(info[4][0]) for info in infos)
+
+
+async def dispatch_once(
+    db: Database, http: httpx.AsyncClient, *, timeout: float = 5.0, policy: WebhookPolicy | None = None
+) -> int:
+    """Fan out new events, lease due deliveries, send them, record the results; returns deliveries sent.
+
+    Without a ``policy`` every target is allowed (tests of delivery itself); the app passes its own.
+    """
+    policy = policy or WebhookPolicy(allow_private=True)
     while True:  # fanning out is cheap: catch up on everything written so far
         async with db.sessions() as session:
             handled = await webhook_service.fan_out(session=session, batch=webhook_service.FAN_OUT_BATCH)
@@ -80,6 +101,9 @@ async def dispatch_once(db: Database, http: httpx.AsyncClient, *, timeout: float
         return 0
 
     async def send(o: webhook_service.Outgoing) -> tuple[int, int | None, str | None]:
+        refusal = await _target_refusal(o.url, policy)
+        if refusal is not None:
+            return o.delivery_id, None, f"refused by the webhook policy: {refusal}"
         try:
             r = await http.post(o.url, content=o.body, headers=o.headers, timeout=timeout)
             return o.delivery_id, r.status_code, None if r.is_success else r.text[:200]
@@ -148,7 +172,12 @@ class Workers:
 
     async def _dispatch(self) -> None:
         while (
-            await dispatch_once(self.app.state.db, self.app.state.http, timeout=self.settings.delivery_timeout_seconds)
+            await dispatch_once(
+                self.app.state.db,
+                self.app.state.http,
+                timeout=self.settings.delivery_timeout_seconds,
+                policy=self.app.state.settings.webhook_policy,
+            )
             == webhook_service.CLAIM_BATCH
         ):
             pass  # more may be waiting

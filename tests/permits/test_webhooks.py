@@ -164,3 +164,35 @@ class TestTheBackgroundDispatcher:
                 assert [e["to_state"] for e in hook.events()] == ["submitted"]
             finally:
                 await w.app.state.workers.stop()  # before the fixture empties the tables
+
+
+class TestTargetPolicy:
+    async def test_production_refuses_internal_targets_when_registering(self, window: Any) -> None:
+        async with window(webhook_private_targets=False) as w:
+            r = await w.client.post(
+                "/v1/webhooks", headers=ENTERPRISE, json={"url": "http://169.254.169.254/latest/meta-data"}
+            )
+            allowed = await w.client.post("/v1/webhooks", headers=ENTERPRISE, json={"url": "https://8.8.8.8/hook"})
+        body = assert_problem(r, 422)
+        assert body["errors"][0]["loc"] == ["body", "url"]
+        assert allowed.status_code == 201
+
+    async def test_an_allow_list_limits_the_hosts(self, window: Any) -> None:
+        async with window(webhook_allowed_hosts=["hooks.example.com"]) as w:
+            r = await w.client.post("/v1/webhooks", headers=ENTERPRISE, json={"url": "https://other.example.org/h"})
+        assert_problem(r, 422)
+
+    async def test_delivery_rechecks_the_target_and_records_the_refusal(self, window: Any) -> None:
+        from libs.domain.permits_webhook_policy import WebhookPolicy
+
+        async with window() as w, receiver() as hook:
+            await w.ok("POST", "/v1/webhooks", ENTERPRISE, 201, json={"url": hook.url})
+            await w.bureau()
+            await w.apply(await w.item())
+            sent = await dispatch_once(w.app.state.db, w.app.state.http, policy=WebhookPolicy())
+            async with w.app.state.db.sessions() as session:
+                errors = list(await session.scalars(select(WebhookDelivery.last_error)))
+        assert sent >= 1
+        assert hook.received == []
+        assert errors
+        assert all("refused by the webhook policy" in (e or "") for e in errors)

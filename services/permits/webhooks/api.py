@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from libs.domain.contracts.common import Actor
 from libs.domain.contracts.permits import WebhookCreate, WebhookEvent, WebhookRead
@@ -32,8 +32,9 @@ Subscriber = Annotated[Actor, Depends(require(Role.APPLICANT, Role.WINDOW_CLERK,
     callbacks=None,
     openapi_extra={"x-webhook-body": WebhookEvent.model_json_schema()},
 )
-async def register(session: SessionDep, actor: Subscriber, body: WebhookCreate) -> WebhookRead:
-    return await webhook_service.register(session=session, actor=actor, body=body)
+async def register(request: Request, session: SessionDep, actor: Subscriber, body: WebhookCreate) -> WebhookRead:
+    policy = request.app.state.settings.webhook_policy
+    return await webhook_service.register(session=session, actor=actor, body=body, policy=policy)
 
 
 @router.get(

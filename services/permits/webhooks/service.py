@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.contracts.common import Actor
 from libs.domain.contracts.permits import WebhookCreate, WebhookRead
-from libs.domain.errors import Forbidden, NotFound
+from libs.domain.errors import Forbidden, NotFound, Unprocessable
+from libs.domain.permits_webhook_policy import WebhookPolicy
 from libs.domain.values import Role
 from services.permits.tables import OutboxEvent, Webhook
 from services.permits.webhooks.repository import WebhookRepository
@@ -35,9 +36,16 @@ def _read(row: Webhook) -> WebhookRead:
     return WebhookRead(id=row.id, url=row.url, zone=row.zone, applicant=row.applicant, created_at=row.created_at)
 
 
-async def register(*, session: AsyncSession, actor: Actor, body: WebhookCreate) -> WebhookRead:
+async def register(
+    *, session: AsyncSession, actor: Actor, body: WebhookCreate, policy: WebhookPolicy | None = None
+) -> WebhookRead:
     """Register a subscriber seeing what its owner sees: the city everything (or one zone), staff
-    their zone, an applicant their own cases."""
+    their zone, an applicant their own cases. The target must pass the delivery policy."""
+    refusal = (policy or WebhookPolicy()).host_refusal(str(body.url))
+    if refusal is not None:
+        raise Unprocessable(
+            "the webhook target is not allowed", errors=[{"loc": ["body", "url"], "msg": refusal, "type": "target"}]
+        )
     zone: str | None = None
     applicant: str | None = None
     if Role.CITY_ADMIN in actor.roles:
