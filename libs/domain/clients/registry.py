@@ -263,6 +263,10 @@ class FakeRegistryClient:
         return []
 
     async def changes(self, *, after: str | None = None, limit: int = 500) -> ChangeFeed:
-        """The feed given to the fake."""
+        """The feed given to the fake, after the cursor (this fake's cursors are change ids as text)."""
         self.calls.append(("changes", after))
-        return self.feed
+        start = int(after) if after and after.isdigit() else 0
+        items = [c for c in self.feed.items if c.id > start]
+        page = items[:limit]
+        last = page[-1].id if page else start
+        return ChangeFeed(items=page, next_cursor=str(last), has_more=len(items) > limit)
