@@ -280,3 +280,22 @@ class TestSigningKeys:
         assert len(key) >= 32
         assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
         assert dev_secret(tmp_path) == key
+
+
+class TestBrowsersAndScrapers:
+    async def test_cors_is_off_by_default_and_configurable(self, app_client: Any) -> None:
+        preflight = {"Origin": "https://ui.example.gov.cn", "Access-Control-Request-Method": "GET"}
+        async with app_client("registry") as closed:
+            denied = await closed.options("/v1/zones", headers=preflight)
+        async with app_client("registry", cors_origins=["https://ui.example.gov.cn"]) as opened:
+            allowed = await opened.options("/v1/zones", headers=preflight)
+            simple = await opened.get("/healthz", headers={"Origin": "https://ui.example.gov.cn"})
+        assert "access-control-allow-origin" not in denied.headers
+        assert allowed.headers["access-control-allow-origin"] == "https://ui.example.gov.cn"
+        assert simple.headers["access-control-expose-headers"]
+
+    async def test_prometheus_metrics_count_requests_by_route(self, app_client: Any) -> None:
+        async with app_client("metrics") as client:
+            await client.get("/healthz")
+            text = (await client.get("/metrics")).text
+        assert 'http_requests_total{method="GET",route="/healthz",service="metrics",status="200"} 1.0' in text
