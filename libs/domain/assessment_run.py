@@ -88,6 +88,8 @@ class ResultRow:
     leaves: dict[str, dict[str, Any]]
     missing: list[str]
     excluded: str | None
+    normalised: list[float | None] | None = None
+    extras: dict[str, dict[str, Any]] | None = None
 
     def detail(self) -> dict[str, Any]:
         """What is stored beside the indexed columns."""
@@ -97,6 +99,19 @@ class ResultRow:
             "leaves": self.leaves,
             "missing": self.missing,
             "excluded": self.excluded,
+        }
+
+    def stored(self) -> dict[str, Any]:
+        """:func:`stored_detail` of :meth:`detail`, from the compact form the computation kept."""
+        if self.normalised is None or self.extras is None:
+            return stored_detail(self.detail())
+        return {
+            "previous_via": self.previous_via,
+            "groups": self.groups,
+            "missing": self.missing,
+            "excluded": self.excluded,
+            "scores": self.normalised,
+            "extras": self.extras,
         }
 
 
@@ -113,10 +128,24 @@ class ReferenceRow:
     leaves: dict[str, dict[str, Any]]
     missing: list[str]
     excluded: str | None
+    normalised: list[float | None] | None = None
+    extras: dict[str, dict[str, Any]] | None = None
 
     def detail(self) -> dict[str, Any]:
         """What is stored beside the indexed columns."""
         return {"groups": self.groups, "leaves": self.leaves, "missing": self.missing, "excluded": self.excluded}
+
+    def stored(self) -> dict[str, Any]:
+        """:func:`stored_detail` of :meth:`detail`, from the compact form the computation kept."""
+        if self.normalised is None or self.extras is None:
+            return stored_detail(self.detail())
+        return {
+            "groups": self.groups,
+            "missing": self.missing,
+            "excluded": self.excluded,
+            "scores": self.normalised,
+            "extras": self.extras,
+        }
 
 
 @dataclass
@@ -170,6 +199,8 @@ def evaluate_run(inputs: Mapping[str, Any]) -> RunEvaluation:
             leaves=s.leaves,
             missing=s.missing,
             excluded=s.excluded,
+            normalised=s.normalised,
+            extras=s.extras,
         )
 
     ranked_rows = sorted((row(s) for s in computation.ranked), key=lambda r: (r.rank or 0, r.zone))
@@ -194,6 +225,8 @@ def evaluate_run(inputs: Mapping[str, Any]) -> RunEvaluation:
             leaves=r.leaves,
             missing=r.missing,
             excluded=r.excluded,
+            normalised=r.normalised,
+            extras=r.extras,
         )
         for r in computation.reference
     ]
@@ -238,12 +271,15 @@ def stored_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
     """
     leaves: Mapping[str, Mapping[str, Any]] = detail["leaves"]
     extras = {}
+    scores = []
+    core = len(_CORE)
     for key, leaf in leaves.items():
-        extra = {f: v for f, v in leaf.items() if f not in _CORE}
-        if extra:
-            extras[key] = extra
+        scores.append(leaf["normalised"])
+        # Every leaf has the three core fields: only a longer one carries extras (most do not).
+        if len(leaf) > core:
+            extras[key] = {f: v for f, v in leaf.items() if f not in _CORE}
     out = {k: v for k, v in detail.items() if k != "leaves"}
-    out["scores"] = [leaf["normalised"] for leaf in leaves.values()]
+    out["scores"] = scores
     out["extras"] = extras
     return out
 

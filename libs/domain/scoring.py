@@ -765,6 +765,10 @@ class SubjectScore:
     leaves: dict[str, dict[str, Any]]
     missing: list[str]
     excluded: str | None = None
+    normalised: list[float | None] | None = None
+    """Every leaf's normalised score in the method's leaf order (the compact stored form)."""
+    extras: dict[str, dict[str, Any]] | None = None
+    """Per leaf key, the leaf's fields beyond indicator, raw and normalised (only leaves with any)."""
 
 
 @dataclass
@@ -872,21 +876,27 @@ def compute(method: Methodology, subjects: Sequence[Subject], *, reference: Sequ
     keys = [leaf.key for leaf in leaves]
     for i, subject in enumerate(everyone):
         raw_i, score_i = raw_rows[i], score_rows[i]
+        normalised = [v if v == v else None for v in score_i]
         details = [
-            {"indicator": code, "raw": r if r == r else None, "normalised": v if v == v else None}
-            for code, r, v in zip(codes, raw_i, score_i, strict=True)
+            {"indicator": code, "raw": r if r == r else None, "normalised": v}
+            for code, r, v in zip(codes, raw_i, normalised, strict=True)
         ]
+        # Each leaf's fields beyond the core ones, kept apart too (the compact stored form).
+        extra: dict[int, dict[str, Any]] = {}
         absent_at = {j for j, r in enumerate(raw_i) if r != r}
         for j, t in zip(shaped, transformed_rows[i], strict=True):
-            details[j]["transformed"] = t if t == t else None
+            tv = t if t == t else None
+            details[j]["transformed"] = tv
+            extra[j] = {"transformed": tv}
             if t != t and raw_i[j] == raw_i[j]:
                 absent_at.add(j)
-                details[j]["note"] = f"{raw_i[j]:g} is outside the domain of {leaves[j].transform}: counted as missing"
+                note = f"{raw_i[j]:g} is outside the domain of {leaves[j].transform}: counted as missing"
+                details[j]["note"] = extra[j]["note"] = note
         for j, u, t in zip(clipped, used_rows[i], clipped_from[i], strict=True):
             if u == u and u != t:
-                details[j]["winsorised"] = u
+                details[j]["winsorised"] = extra.setdefault(j, {})["winsorised"] = u
         for j, flag in flagged.get(i, ()):
-            details[j]["imputed"] = "zero" if flag == 1 else "mean"
+            details[j]["imputed"] = extra.setdefault(j, {})["imputed"] = "zero" if flag == 1 else "mean"
         reason = excluded_reason[i]
         total = totals[i]
         if reason is None and total != total:
@@ -899,6 +909,8 @@ def compute(method: Methodology, subjects: Sequence[Subject], *, reference: Sequ
             leaves=dict(zip(keys, details, strict=True)),
             missing=list(dict.fromkeys(codes[j] for j in sorted(absent_at))),
             excluded=reason,
+            normalised=normalised,
+            extras={keys[j]: extra[j] for j in sorted(extra)},
         )
         if i >= n_rank:
             refs.append(result)
@@ -937,14 +949,29 @@ def competition_ranks(
 # --- canonical inputs -----------------------------------------------------------------------------
 
 
+def canonical_text(obj: Any) -> str:
+    """The text of :func:`canonical_json` (before its UTF-8 encoding)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(obj: Any) -> bytes:
     """Canonical JSON: sorted keys, no whitespace, UTF-8, shortest round-tripping floats, no NaN."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return canonical_text(obj).encode()
 
 
 def inputs_sha256(inputs: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of a run's inputs."""
     return hashlib.sha256(canonical_json(inputs)).hexdigest()
+
+
+def canonical_with_sha256(inputs: Any) -> tuple[str, str]:
+    """The canonical JSON text of a run's inputs and the SHA-256 (hex) of its UTF-8 bytes.
+
+    One encoding for both (a national run's inputs hold 100,000 values): the text hashed is
+    also the text stored.
+    """
+    text = canonical_text(inputs)
+    return text, hashlib.sha256(text.encode()).hexdigest()
 
 
 Kind = Literal["economic", "high_tech"]

@@ -24,6 +24,10 @@ from sqlalchemy.types import TypeDecorator
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
 
 
+class EncodedJSON(str):
+    """A JSON document already encoded: :class:`FastJSON` stores the text as it is."""
+
+
 class FastJSON(TypeDecorator[Any]):
     """JSON serialised by pydantic-core (Rust) instead of the standard library.
 
@@ -36,7 +40,11 @@ class FastJSON(TypeDecorator[Any]):
 
     def bind_processor(self, dialect: Dialect) -> Any:
         def process(value: Any) -> str | None:
-            return None if value is None else to_json(value).decode()
+            if value is None:
+                return None
+            if isinstance(value, EncodedJSON):
+                return str(value)
+            return to_json(value).decode()
 
         return process
 

@@ -253,6 +253,20 @@ class TestUpstreamDown:
         assert assert_problem(r, 503)["service"] == which
         assert listing["items"] == []
 
+    async def test_with_both_down_the_registry_asked_first_is_named(self, app_client: Any) -> None:
+        ok = world(p2025=VALUES_2025)
+        async with assessment(app_client, ok) as client:
+            await publish(client, method_doc(GDP, RD))
+            ok.registry, ok.metrics = dead_registry(), dead_metrics()
+            r = await client.post(
+                "/v1/assessments",
+                json={"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "x"},
+                headers=ADMIN,
+            )
+            listing = (await client.get("/v1/assessments")).json()
+        assert assert_problem(r, 503)["service"] == "registry"
+        assert listing["items"] == []
+
 
 class TestRetries:
     async def test_the_same_idempotency_key_returns_the_stored_run(self, app_client: Any) -> None:

@@ -20,6 +20,7 @@ from libs.domain.scoring import (
     aggregate,
     canonical_document,
     canonical_json,
+    canonical_with_sha256,
     competition_ranks,
     compute,
     inputs_sha256,
@@ -359,3 +360,7 @@ class TestCanonicalInputs:
     def test_nan_is_refused(self) -> None:
         with pytest.raises(ValueError):
             canonical_json({"x": math.nan})
+
+    def test_the_text_stored_is_the_text_hashed(self) -> None:
+        text = '{"a":1,"b":[1.5,"中"]}'
+        assert canonical_with_sha256({"b": [1.5, "中"], "a": 1}) == (text, hashlib.sha256(text.encode()).hexdigest())

@@ -71,15 +71,16 @@ async def create_run(
     actor: Writer,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    result, created = await service.create_run(
-        session=session,
-        registry=registry,
-        metrics=metrics,
-        actor=actor,
-        body=body,
-        idempotency_key=idempotency_key,
-    )
-    return json_response(result, 201 if created else 200, {"Location": f"/v1/assessments/{result.id}"})
+    with service.gc_paused():
+        result, created = await service.create_run(
+            session=session,
+            registry=registry,
+            metrics=metrics,
+            actor=actor,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        return json_response(result, 201 if created else 200, {"Location": f"/v1/assessments/{result.id}"})
 
 
 @router.get(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from pydantic_core import to_json
+from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from services.assessment.tables import Assessment, AssessmentResult, Outcome, ReferenceScore, Summons
+from services.assessment.tables import Assessment, AssessmentResult, EncodedJSON, Outcome, ReferenceScore, Summons
 
 _LIGHT = defer(Assessment.inputs)
 """Runs are listed and compared without their (large) inputs document."""
@@ -32,24 +35,51 @@ async def by_idempotency_key(session: AsyncSession, caller: str, key: str) -> As
     return result.scalar_one_or_none()
 
 
-async def insert_run(session: AsyncSession, **values: Any) -> Assessment:
-    """Store a run (flushed)."""
-    row = Assessment(**values)
+async def insert_run(session: AsyncSession, *, inputs: dict[str, Any], inputs_json: str, **values: Any) -> Assessment:
+    """Store a run (flushed), its inputs document as the JSON text given (the canonical text hashed)."""
+    row = Assessment(**values, inputs=EncodedJSON(inputs_json))
     session.add(row)
     await session.flush()
+    set_committed_value(row, "inputs", inputs)
     return row
+
+
+def _is_json(type_: TypeEngine[Any]) -> bool:
+    return isinstance(type_, JSON) or (isinstance(type_, TypeDecorator) and isinstance(type_.impl_instance, JSON))
+
+
+async def _bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` in one batch, in the session's transaction.
+
+    On PostgreSQL the rows go through the driver's binary COPY on the session's own connection
+    (same transaction, so a failure later still stores nothing); a national run stores thousands.
+    Elsewhere a plain executemany insert.
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await session.execute(insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    as_json = {c for c in columns if _is_json(table.c[c].type)}
+    records = [
+        tuple(to_json(row[c]).decode() if c in as_json and row[c] is not None else row[c] for c in columns)
+        for row in rows
+    ]
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
 
 
 async def insert_results(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store a run's zone results in one batch."""
-    if rows:
-        await session.execute(insert(AssessmentResult), list(rows))
+    await _bulk_insert(session, cast(Table, AssessmentResult.__table__), rows)
 
 
 async def insert_reference(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Store a run's reference scores in one batch."""
-    if rows:
-        await session.execute(insert(ReferenceScore), list(rows))
+    await _bulk_insert(session, cast(Table, ReferenceScore.__table__), rows)
 
 
 async def insert_outcomes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Outcome]:

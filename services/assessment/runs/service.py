@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +22,6 @@ from libs.domain.assessment_run import (
     evaluate_run,
     full_detail,
     leaf_keys,
-    stored_detail,
 )
 from libs.domain.assessment_sanctions import Outcome as DecidedOutcome
 from libs.domain.clients.metrics import MetricsClient
@@ -39,7 +40,7 @@ from libs.domain.contracts.assessment import (
 from libs.domain.contracts.common import Actor
 from libs.domain.contracts.metrics import MatrixRead
 from libs.domain.errors import Conflict, NotFound, Unprocessable
-from libs.domain.scoring import Subject, inputs_sha256, parse_methodology
+from libs.domain.scoring import Subject, canonical_with_sha256, inputs_sha256, parse_methodology
 from libs.domain.scoring_sensitivity import WEIGHT_SPREAD, analyse
 from libs.domain.values import Period, ZoneKind, ZoneStatus
 from services.assessment.dependencies import authorise_kinds
@@ -53,6 +54,32 @@ from services.assessment.tables import ReferenceScore as ReferenceRow
 LINEAGE_CONCURRENCY = 8
 MAX_DIFFERENCES = 200
 KIND_ZH = bulletin_render.KIND_ZH
+
+
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a run builds, stores and answers its results.
+
+    A national run makes about 100,000 small acyclic dicts and lists (one per leaf per zone);
+    with the collector on, its full passes walk all of them again and again, about a third of
+    the run's computing time. Reference counting frees them as usual; the collector resumes
+    when the last overlapping pause ends (and only if it was on to begin with).
+    """
+    global _gc_pauses, _gc_was_enabled
+    if _gc_pauses == 0:
+        _gc_was_enabled = gc.isenabled()
+        gc.disable()
+    _gc_pauses += 1
+    try:
+        yield
+    finally:
+        _gc_pauses -= 1
+        if _gc_pauses == 0 and _gc_was_enabled:
+            gc.enable()
 
 
 def _period(text: str, loc: list[str | int]) -> Period:
@@ -91,7 +118,11 @@ def _subjects(matrix: MatrixRead, wanted: Sequence[tuple[str, str]], codes: Sequ
     out = []
     for ident, name in wanted:
         row = rows.get(ident)
-        values = {c: (row.values.get(c) if row else None) for c in codes}
+        if row is None:
+            values: dict[str, float | None] = dict.fromkeys(codes)
+        else:
+            got = row.values.get
+            values = {c: got(c) for c in codes}
         out.append(Subject(ident, name, values))
     return out
 
@@ -127,6 +158,58 @@ async def _sanction_inputs(
         labels.append(f"{run.period} run #{run.id} ({run.label})")
     data = {"policy": policy.as_dict(), "policy_version": version, "earlier_warned": earlier, "earlier_labels": labels}
     return _Sanctions(data, notes), extra
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+async def _alongside(upstream: Awaitable[T], local: Awaitable[U]) -> tuple[T, U]:
+    """Both results, ``upstream`` (HTTP calls only, never the session) running while ``local`` is awaited.
+
+    Errors come out as if ``upstream`` had been awaited first: when ``local`` fails, ``upstream``
+    is finished and its own error, if any, wins (a 503 from a service that is down names the
+    same service as before, and nothing is left running or stored). Cancelled, both stop.
+    """
+    task = asyncio.ensure_future(upstream)
+    try:
+        mine = await local
+    except Exception:
+        await asyncio.wait([task])
+        first = None if task.cancelled() else task.exception()
+        if first is not None:
+            raise first  # noqa: B904 - the upstream's error is the one the caller would have seen first
+        raise
+    except BaseException:
+        task.cancel()
+        with suppress(BaseException):
+            await task
+        raise
+    return await task, mine
+
+
+async def _no_sanctions() -> tuple[_Sanctions, list[str]]:
+    return _Sanctions(None, []), []
+
+
+_History = tuple[Assessment | None, dict[str, int | None] | None, dict[str, list[str]]]
+
+
+async def _no_history() -> _History:
+    return None, None, {}
+
+
+async def _history(
+    session: AsyncSession, registry: RegistryClient, code: str, kind: str, period: Period, zones: Sequence[str]
+) -> _History:
+    """The earlier run to compare with, its ranks, and the lineage of the zones it lacks."""
+    previous = await repository.previous_run(
+        session, code=code, kind=kind, period_type=period.type, before=period.start
+    )
+    if previous is None:
+        return None, None, {}
+    ranks = await repository.ranks(session, previous.id)
+    return previous, ranks, await _predecessors(registry, zones_needing_lineage(zones, ranks))
 
 
 def _check_request(body: AssessmentCreate, method_row: Methodology, period: Period) -> None:
@@ -213,39 +296,33 @@ async def create_run(
     notes: list[str] = []
     if method_row.document.get("note"):
         notes.append(f"methodology note: {method_row.document['note']}")
-    zones = await registry.list_zones(as_of=as_of, kind=body.kind, status=ZoneStatus.ACTIVE)
-    zone_refs = sorted(((z.id, z.name) for z in zones), key=lambda t: t[0])
-    sanctions = _Sanctions(None, [])
-    extra: list[str] = []
-    if body.subjects == "zones":
-        sanctions, extra = await _sanction_inputs(session, metrics, kind, period)
+    # The upstream calls overlap with the database reads (never two on the session at once).
+    zone_list, (sanctions, extra) = await _alongside(
+        registry.list_zones(as_of=as_of, kind=body.kind, status=ZoneStatus.ACTIVE),
+        _sanction_inputs(session, metrics, kind, period) if body.subjects == "zones" else _no_sanctions(),
+    )
+    zone_refs = sorted(((z.id, z.name) for z in zone_list), key=lambda t: t[0])
     codes = list(dict.fromkeys([*method.indicators, *extra]))
-    matrix = await metrics.matrix(period=str(period), indicators=codes, kind=kind, as_of=as_of, lineage="proforma")
+    matrix, history = await _alongside(
+        metrics.matrix(period=str(period), indicators=codes, kind=kind, as_of=as_of, lineage="proforma"),
+        _history(session, registry, method_row.code, kind, period, [z for z, _ in zone_refs])
+        if body.subjects == "zones"
+        else _no_history(),
+    )
     zone_subjects = _subjects(matrix, zone_refs, codes)
     without_values = sum(1 for s in zone_subjects if all(v is None for v in s.values.values()))
     if without_values:
         notes.append(f"{without_values} zone(s) have no values for {period} in the metrics service")
     reference: list[Subject] = []
-    previous: Assessment | None = None
-    previous_ranks: dict[str, int | None] | None = None
-    predecessors: dict[str, list[str]] = {}
+    previous, previous_ranks, predecessors = history
     if body.subjects == "divisions_without_zone":
         reference = await _reference_subjects(registry, metrics, body, period, codes)
         notes.append(
             f"reference scores against the statistics of the {len(zone_subjects)} {KIND_ZH[kind]} "
             "(参照省考核办法, 二十八); the zones' own results are not stored by this run"
         )
-    else:
-        previous = await repository.previous_run(
-            session, code=method_row.code, kind=kind, period_type=period.type, before=period.start
-        )
-        if previous is None:
-            notes.append(f"no earlier run of {method_row.code} for {kind} zones: no rank changes")
-        else:
-            previous_ranks = await repository.ranks(session, previous.id)
-            predecessors = await _predecessors(
-                registry, zones_needing_lineage([z for z, _ in zone_refs], previous_ranks)
-            )
+    elif previous is None:
+        notes.append(f"no earlier run of {method_row.code} for {kind} zones: no rank changes")
 
     def inputs_with(preds: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         return build_inputs(
@@ -277,7 +354,7 @@ async def create_run(
                 inputs = inputs_with(predecessors)
                 evaluation = evaluate_run(inputs)
     notes.extend(sanctions.notes)
-    sha = inputs_sha256(inputs)
+    canonical, sha = canonical_with_sha256(inputs)
     now = datetime.now(UTC)
     scored = len(reference) if body.subjects == "divisions_without_zone" else len(zone_subjects)
     ranked = (
@@ -300,6 +377,7 @@ async def create_run(
                 subjects=body.subjects,
                 registry_as_of=as_of,
                 inputs=inputs,
+                inputs_json=canonical,
                 inputs_sha256=sha,
                 previous_assessment_id=previous.id if previous else None,
                 zone_count=scored,
@@ -335,7 +413,7 @@ async def _store_evaluation(session: AsyncSession, run: Assessment, evaluation: 
                 "previous_rank": r.previous_rank,
                 "rank_change": r.rank_change,
                 "movement": r.movement,
-                "detail": stored_detail(r.detail()),
+                "detail": r.stored(),
             }
             for i, r in enumerate(evaluation.results)
         ]
@@ -353,7 +431,7 @@ async def _store_evaluation(session: AsyncSession, run: Assessment, evaluation: 
                 "score": r.score,
                 "reference_rank": r.reference_rank,
                 "recommended": r.recommended,
-                "detail": stored_detail(r.detail()),
+                "detail": r.stored(),
             }
             for i, r in enumerate(evaluation.reference)
         ],
@@ -470,9 +548,15 @@ def _reference_result(
 
 
 def _read(run: Assessment, method: Methodology, evaluation: RunEvaluation) -> AssessmentRead:
+    """The answer of a new run, built from its evaluation.
+
+    Not validated again: every field is built here from typed values (the same shape
+    :func:`get_run` validates from what was stored), and validating 100,000 leaves is the
+    single largest cost of answering a national run.
+    """
     zones = run.subjects == "zones"
-    return AssessmentRead.model_validate(
-        {
+    return AssessmentRead.model_construct(
+        **{
             **_summary_fields(run, method),
             "previous_assessment": run.previous_assessment_id,
             "outcomes": run.outcome_count,
