@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
@@ -23,6 +24,13 @@ from services.common.settings import ServiceSettings
 
 Hook = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
 
+GC_THRESHOLDS = (20_000, 20, 20)
+"""Generation sizes of the cyclic garbage collector while a service runs. A large request (a
+10,000-row push, a national assessment) allocates some 100,000 container objects that survive
+until the response; with Python's default (700, 10, 10) that is ~150 young collections and a full
+one per request, a quarter of its time. Almost nothing a request makes forms cycles (reference
+counting frees it), so rarer collections cost little memory (peak RSS of the benchmarks unchanged)."""
+
 
 def build_app(
     settings: ServiceSettings,
@@ -39,6 +47,8 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)  # restored when the app stops
         db = Database.open(settings.resolved_database_url)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         async with httpx.AsyncClient(limits=limits, timeout=settings.http_timeout_seconds) as http:
@@ -52,6 +62,7 @@ def build_app(
                     yield
             finally:
                 await db.close()
+                gc.set_threshold(*thresholds)
 
     app = FastAPI(
         title=title,

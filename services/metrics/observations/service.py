@@ -108,16 +108,17 @@ def _summary(
     restatement: bool = False,
 ) -> ImportSummary:
     bad = faults.rows
-    counts = ImportCounts(rejected=len(bad), skipped=skipped)
+    created = updated = unchanged = 0
     for r in rows:
         if not r.ok or r.src.index in bad:
             continue
         if r.old is None:
-            counts.created += 1
+            created += 1
         elif r.old[1] != r.value:
-            counts.updated += 1
+            updated += 1
         else:
-            counts.unchanged += 1
+            unchanged += 1
+    counts = ImportCounts(created=created, updated=updated, unchanged=unchanged, rejected=len(bad), skipped=skipped)
     items = sorted(faults.items, key=lambda c: (c.index, c.field))
     return ImportSummary(
         status="conflict" if items else "ok",
@@ -129,15 +130,67 @@ def _summary(
     )
 
 
+@dataclass(slots=True)
+class _Static:
+    """What the checks make of one (indicator, period, unit) text combination, whatever the row.
+
+    ``faults`` are reported for every row of the combination; when ``fatal``, its rows are not
+    checked further. ``unit_fault`` is reported only for rows whose value reads (the checks'
+    order: value, then unit). ``ok`` is false when its rows may not be stored.
+    """
+
+    indicator: IndicatorRead | None
+    period: Period | None
+    period_text: str
+    faults: list[tuple[str, ConflictCode, str]]
+    fatal: bool
+    ok: bool
+    factor: Fraction | None
+    unit_fault: tuple[ConflictCode, str] | None
+
+
+def _static(indicator: IndicatorRead | None, code: str, period_text: str, unit: str, today: date) -> _Static:
+    """The checks of a row that depend only on its indicator, period and unit texts."""
+    faults: list[tuple[str, ConflictCode, str]] = []
+    if indicator is None:
+        faults.append(("indicator", "unknown_indicator", f"no indicator {code!r} in the catalog"))
+        return _Static(None, None, "", faults, fatal=True, ok=False, factor=None, unit_fault=None)
+    ok = True
+    if indicator.kind == "derived":
+        msg = f"{indicator.code} is derived ({indicator.formula}); push its components instead"
+        faults.append(("indicator", "derived_indicator", msg))
+        ok = False
+    try:
+        period = Period.parse(period_text)
+    except ValueError as exc:
+        faults.append(("period", "bad_period", str(exc)))
+        return _Static(indicator, None, "", faults, fatal=True, ok=False, factor=None, unit_fault=None)
+    if period.type not in indicator.period_types:
+        msg = f"{indicator.code} is reported per {', '.join(indicator.period_types)}, not per {period.type}"
+        faults.append(("period", "period_type_not_allowed", msg))
+        ok = False
+    if period.start > today:
+        faults.append(("period", "future_period", f"period {period} has not started yet"))
+        ok = False
+    factor: Fraction | None = None
+    unit_fault: tuple[ConflictCode, str] | None = None
+    try:
+        factor = conversion_factor(unit, indicator.unit)
+    except UnitError as exc:
+        unit_code: ConflictCode = "unknown_unit" if exc.code == "unknown_unit" else "incompatible_unit"
+        unit_fault = (unit_code, f"{exc} (the indicator's unit is {indicator.unit})")
+    return _Static(indicator, period, str(period), faults, fatal=False, ok=ok, factor=factor, unit_fault=unit_fault)
+
+
 def _check_rows(rows: Sequence[RowIn], catalog: Catalog, faults: _Faults, today: date) -> list[_Row]:
     """The static checks of every row (nothing asked of the registry or the database).
 
-    Periods and unit factors are parsed once per distinct text: a batch repeats them.
+    The checks that depend only on the indicator, period and unit run once per distinct
+    combination (:class:`_Static`): a batch repeats a few dozen of them thousands of times.
     """
     out: list[_Row] = []
     seen: dict[Key, int] = {}
-    periods: dict[str, Period | str] = {}
-    factors: dict[tuple[str, str], Fraction | UnitError] = {}
+    statics: dict[tuple[str, str, str], _Static] = {}
     for src in rows:
         ok = True
         if src.subject is None:
@@ -148,39 +201,17 @@ def _check_rows(rows: Sequence[RowIn], catalog: Catalog, faults: _Faults, today:
             if subject_type == "division" and not DIVISION_RE.match(subject_id):
                 faults.add(src, "subject", "bad_subject", f"{subject_id!r} is not a 6-digit division code")
                 ok = False
-        indicator = catalog.get(src.indicator)
-        if indicator is None:
-            faults.add(src, "indicator", "unknown_indicator", f"no indicator {src.indicator!r} in the catalog")
+        combo = (src.indicator, src.period, src.unit)
+        static = statics.get(combo)
+        if static is None:
+            static = statics[combo] = _static(catalog.get(src.indicator), src.indicator, src.period, src.unit, today)
+        for field_, code, message in static.faults:
+            faults.add(src, field_, code, message)
+        if static.fatal:
             continue
-        if indicator.kind == "derived":
-            faults.add(
-                src,
-                "indicator",
-                "derived_indicator",
-                f"{indicator.code} is derived ({indicator.formula}); push its components instead",
-            )
-            ok = False
-        period = periods.get(src.period)
-        if period is None:
-            try:
-                period = Period.parse(src.period)
-            except ValueError as exc:
-                period = str(exc)
-            periods[src.period] = period
-        if isinstance(period, str):
-            faults.add(src, "period", "bad_period", period)
-            continue
-        if period.type not in indicator.period_types:
-            faults.add(
-                src,
-                "period",
-                "period_type_not_allowed",
-                f"{indicator.code} is reported per {', '.join(indicator.period_types)}, not per {period.type}",
-            )
-            ok = False
-        if period.start > today:
-            faults.add(src, "period", "future_period", f"period {period} has not started yet")
-            ok = False
+        indicator, period = static.indicator, static.period
+        assert indicator is not None and period is not None
+        ok = ok and static.ok
         try:
             if src.value is None:
                 raise ValueError("no value")
@@ -190,18 +221,11 @@ def _check_rows(rows: Sequence[RowIn], catalog: Catalog, faults: _Faults, today:
         except ValueError as exc:
             faults.add(src, "value", "bad_value", str(exc))
             continue
-        factor = factors.get((src.unit, indicator.unit))
-        if factor is None:
-            try:
-                factor = conversion_factor(src.unit, indicator.unit)
-            except UnitError as exc:
-                factor = exc
-            factors[(src.unit, indicator.unit)] = factor
-        if isinstance(factor, UnitError):
-            code: ConflictCode = "unknown_unit" if factor.code == "unknown_unit" else "incompatible_unit"
-            faults.add(src, "unit", code, f"{factor} (the indicator's unit is {indicator.unit})")
+        if static.unit_fault is not None:
+            faults.add(src, "unit", *static.unit_fault)
             continue
-        if original.adjusted() >= MAX_DIGITS or abs(value := apply_factor(original, factor)) >= MAX_ABS:
+        assert static.factor is not None
+        if original.adjusted() >= MAX_DIGITS or abs(value := apply_factor(original, static.factor)) >= MAX_ABS:
             faults.add(src, "value", "bad_value", f"{original} {src.unit} is too large to store")
             continue
         if (indicator.min is not None and value < indicator.min) or (
@@ -211,7 +235,7 @@ def _check_rows(rows: Sequence[RowIn], catalog: Catalog, faults: _Faults, today:
             high = indicator.max if indicator.max is not None else "∞"
             faults.add(src, "value", "out_of_range", f"{value} {indicator.unit} is outside [{low}, {high}]")
             ok = False
-        key = (subject_type, subject_id, indicator.code, str(period))
+        key = (subject_type, subject_id, indicator.code, static.period_text)
         row = _Row(src, subject_type, subject_id, indicator, period, value, format(original, "f"), key, ok=ok)
         if ok:
             first = seen.get(key)
