@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,21 @@ def issue_token(
 
 
 def decode_token(token: str, key: str, algorithm: str = "HS256") -> Actor:
-    """Verify a token and return the caller; raise :class:`Unauthorized` on any fault."""
+    """Verify a token and return the caller; raise :class:`Unauthorized` on any fault.
+
+    The signature check and claim parsing of a token string are remembered (bounded LRU keyed
+    by the exact token, key and algorithm): a client sends the same token on every call, and
+    verifying it again would cost more than a small endpoint's own work. Expiry is still
+    checked on every call, against the clock.
+    """
+    actor, expires = _verified(token, key, algorithm)
+    if expires <= time.time():
+        raise Unauthorized("the token has expired")
+    return actor
+
+
+@lru_cache(maxsize=4096)
+def _verified(token: str, key: str, algorithm: str) -> tuple[Actor, float]:
     try:
         claims = jwt.decode(
             token, key, algorithms=[algorithm], issuer=ISSUER, options={"require": ["sub", "exp", "iss"]}
@@ -91,7 +106,7 @@ def decode_token(token: str, key: str, algorithm: str = "HS256") -> Actor:
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"the token is not valid: {exc}") from exc
     try:
-        return Actor.model_validate(
+        actor = Actor.model_validate(
             {
                 "sub": claims["sub"],
                 "roles": claims.get("roles", []),
@@ -102,3 +117,4 @@ def decode_token(token: str, key: str, algorithm: str = "HS256") -> Actor:
         )
     except ValidationError as exc:
         raise Unauthorized("the token's claims are malformed (roles, division, zone or department)") from exc
+    return actor, float(claims["exp"])
