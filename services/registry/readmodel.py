@@ -14,7 +14,10 @@ it can know it is current:
 
 A model older than the required version is reloaded (one load at a time); until a load
 catches up, reads fall back to the SQL path, so no read is ever older than a committed write
-this instance knows about.
+this instance knows about. A reload is incremental when it can be: the change feed names the
+zones every act touched, so only those zones' states, aliases and lineage links are read again
+and the rest of the snapshot is shared. An unknown kind of change, or too many at once, makes
+it a full load.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class Entry:
     read: ZoneRead
     json: bytes
     names: list[str] = field(default_factory=list)
+    alias_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (normalised alias, match, name)
 
     def valid_on(self, day: date) -> bool:
         """True if this state is in force on ``day``."""
@@ -106,6 +110,16 @@ class ZoneIndex:
         return zone_id in self.by_zone
 
 
+INCREMENTAL_MAX_CHANGES = 200
+"""More changes than this since the snapshot: a full load is cheaper than following them."""
+INCREMENTAL_MAX_ZONES = 400
+"""More touched zones than this: a full load (also keeps ``IN`` lists short)."""
+ZONE_CHANGE_TYPES = frozenset({"reorganisation.recorded", "reorganisation.annulled"})
+"""Change types whose payload names every zone they touched (``zones``)."""
+UNRELATED_CHANGE_TYPES = frozenset({"division.recorded"})
+"""Change types that do not touch the zone projection."""
+
+
 def _entry(row: ZoneState, names: list[str], to_read: Callable[[ZoneState], ZoneRead]) -> Entry:
     read = to_read(row)
     return Entry(
@@ -123,6 +137,38 @@ def _entry(row: ZoneState, names: list[str], to_read: Callable[[ZoneState], Zone
     )
 
 
+def _state_order(state: ZoneState) -> tuple[str, date, int, int]:
+    return (state.zone_id, state.valid_from, state.reorganisation_id, state.id)
+
+
+def _edge(row: Any) -> Edge:
+    m = row._mapping
+    return Edge(m["id"], m["source"], m["target"], m["operation"], m["on"], m["reorganisation_id"])
+
+
+def _index(version: int, by_zone: dict[str, list[Entry]], edges: list[Edge]) -> ZoneIndex:
+    """A snapshot from per-zone entries and every lineage link."""
+    aliases: dict[str, list[tuple[Entry, str, str]]] = defaultdict(list)
+    for zone_id in sorted(by_zone):
+        for entry in by_zone[zone_id]:
+            for alias, match, name in entry.alias_keys:
+                aliases[alias].append((entry, match, name))
+    into: dict[str, list[Edge]] = defaultdict(list)
+    out: dict[str, list[Edge]] = defaultdict(list)
+    for edge in sorted(edges, key=lambda e: e.id):
+        into[edge.target].append(edge)
+        out[edge.source].append(edge)
+    return ZoneIndex(
+        version=version,
+        by_zone=by_zone,
+        starts={z: [e.valid_from for e in entries] for z, entries in by_zone.items()},
+        zone_ids=sorted(by_zone),
+        aliases=dict(aliases),
+        into=dict(into),
+        out=dict(out),
+    )
+
+
 class ReadModel:
     """Holds the current :class:`ZoneIndex` and decides whether it may be used."""
 
@@ -135,6 +181,7 @@ class ReadModel:
         self._lock = asyncio.Lock()
         self._listener: Any = None
         self._task: asyncio.Task[None] | None = None
+        self.loads: dict[str, int] = {"full": 0, "incremental": 0}
 
     # -- freshness -------------------------------------------------------------------------
 
@@ -161,51 +208,103 @@ class ReadModel:
         return index if index.version >= self.required else None
 
     async def _load(self) -> ZoneIndex:
+        base = self.index
+        if base is not None:
+            try:
+                index = await self._load_since(base)
+            except Exception:  # a full load is always possible
+                log.warning("readmodel_incremental_load_failed", exc_info=True)
+                index = None
+            if index is not None:
+                self.loads["incremental"] += 1
+                return index
+        self.loads["full"] += 1
+        return await self._load_full()
+
+    async def _load_full(self) -> ZoneIndex:
         async with self.db.engine.connect() as conn:
             if not self.db.sqlite:
                 conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
                 version = int(await conn.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0)
-                names: dict[int, list[str]] = defaultdict(list)
                 alias_rows = (
                     await conn.execute(select(ZoneAlias.state_id, ZoneAlias.alias, ZoneAlias.name, ZoneAlias.match))
                 ).all()
-                for state_id, _alias, name, _match in alias_rows:
-                    names[state_id].append(name)
-                states = (
+                states = (await conn.execute(select(ZoneState))).all()
+                edges = (await conn.execute(select(Lineage))).all()
+        by_zone = self._entries(states, alias_rows)
+        return _index(version, by_zone, [_edge(e) for e in edges])
+
+    async def _load_since(self, base: ZoneIndex) -> ZoneIndex | None:
+        """``base`` brought up to date by re-reading only the zones changed since it; ``None``: load fully."""
+        async with self.db.engine.connect() as conn:
+            if not self.db.sqlite:
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                version = int(await conn.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0)
+                changes = (
                     await conn.execute(
-                        select(ZoneState).order_by(ZoneState.zone_id, ZoneState.valid_from, ZoneState.reorganisation_id)
+                        select(Change.type, Change.payload)
+                        .where(Change.id > base.version)
+                        .order_by(Change.id)
+                        .limit(INCREMENTAL_MAX_CHANGES + 1)
                     )
                 ).all()
-                edges = (await conn.execute(select(Lineage).order_by(Lineage.id))).all()
+                if len(changes) > INCREMENTAL_MAX_CHANGES:
+                    return None
+                touched: set[str] = set()
+                for type_, payload in changes:
+                    if type_ in UNRELATED_CHANGE_TYPES:
+                        continue
+                    zones = payload.get("zones") if isinstance(payload, dict) else None
+                    if type_ not in ZONE_CHANGE_TYPES or not isinstance(zones, list):
+                        return None
+                    touched.update(str(z) for z in zones)
+                if len(touched) > INCREMENTAL_MAX_ZONES:
+                    return None
+                states: list[Any] = []
+                alias_rows: list[Any] = []
+                edges: list[Any] = []
+                if touched:
+                    states = list((await conn.execute(select(ZoneState).where(ZoneState.zone_id.in_(touched)))).all())
+                    state_ids = select(ZoneState.id).where(ZoneState.zone_id.in_(touched))
+                    alias_rows = list(
+                        (
+                            await conn.execute(
+                                select(ZoneAlias.state_id, ZoneAlias.alias, ZoneAlias.name, ZoneAlias.match).where(
+                                    ZoneAlias.state_id.in_(state_ids)
+                                )
+                            )
+                        ).all()
+                    )
+                    edges = list(
+                        (
+                            await conn.execute(
+                                select(Lineage).where(Lineage.source.in_(touched) | Lineage.target.in_(touched))
+                            )
+                        ).all()
+                    )
+        by_zone = {z: entries for z, entries in base.by_zone.items() if z not in touched}
+        by_zone.update(self._entries(states, alias_rows))
+        kept = [
+            e for edges_of in base.out.values() for e in edges_of if e.source not in touched and e.target not in touched
+        ]
+        return _index(version, by_zone, kept + [_edge(e) for e in edges])
+
+    def _entries(self, states: Any, alias_rows: Any) -> dict[str, list[Entry]]:
+        """Entries per zone (ordered by validity), each with its names and alias keys."""
+        names: dict[int, list[str]] = defaultdict(list)
+        keys: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+        for state_id, alias, name, match in sorted(alias_rows, key=lambda r: (r[0], r[1], r[3], r[2])):
+            names[state_id].append(name)
+            keys[state_id].append((alias, match, name))
+        rows = sorted((ZoneState(**row._mapping) for row in states), key=_state_order)
         by_zone: dict[str, list[Entry]] = defaultdict(list)
-        by_state: dict[int, Entry] = {}
-        for row in states:
-            state = ZoneState(**row._mapping)
+        for state in rows:
             entry = _entry(state, names.get(state.id, []), self.to_read)
+            entry.alias_keys = keys.get(state.id, [])
             by_zone[state.zone_id].append(entry)
-            by_state[state.id] = entry
-        aliases: dict[str, list[tuple[Entry, str, str]]] = defaultdict(list)
-        for state_id, alias, name, match in alias_rows:
-            holder = by_state.get(state_id)
-            if holder is not None:
-                aliases[alias].append((holder, match, name))
-        into: dict[str, list[Edge]] = defaultdict(list)
-        out: dict[str, list[Edge]] = defaultdict(list)
-        for e in edges:
-            m = e._mapping
-            edge = Edge(m["id"], m["source"], m["target"], m["operation"], m["on"], m["reorganisation_id"])
-            into[edge.target].append(edge)
-            out[edge.source].append(edge)
-        return ZoneIndex(
-            version=version,
-            by_zone=dict(by_zone),
-            starts={z: [e.valid_from for e in entries] for z, entries in by_zone.items()},
-            zone_ids=sorted(by_zone),
-            aliases=dict(aliases),
-            into=dict(into),
-            out=dict(out),
-        )
+        return dict(by_zone)
 
     # -- PostgreSQL notifications ------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import auth
 
@@ -129,3 +131,91 @@ class TestSeveralInstances:
             assert r.status_code == 201
             got = (await reader.get(f"/v1/zones/{zone}", params={"as_of": "2030-01-01"})).json()
         assert got["name"] == "丁区"
+
+
+def _canonical(index: Any) -> Any:
+    """Everything a snapshot answers with, in a comparable form."""
+
+    def edges(by: dict[str, list[Any]]) -> dict[str, list[tuple[Any, ...]]]:
+        return {k: [(e.id, e.source, e.target, e.operation, e.on, e.reorganisation) for e in v] for k, v in by.items()}
+
+    return (
+        index.version,
+        {
+            z: [(e.valid_from, e.valid_to, e.json, e.names, e.alias_keys) for e in entries]
+            for z, entries in index.by_zone.items()
+        },
+        index.starts,
+        index.zone_ids,
+        {a: [(e.zone_id, e.valid_from, m, n) for e, m, n in rows] for a, rows in index.aliases.items()},
+        edges(index.into),
+        edges(index.out),
+    )
+
+
+class TestIncrementalReload:
+    async def test_following_the_change_feed_gives_what_a_full_load_gives(self, registry: Any) -> None:
+        async with registry() as client:
+            zone_a = await _setup(client)
+            model = client.app.state.readmodel  # type: ignore[attr-defined]
+            assert (await client.get(f"/v1/zones/{zone_a}")).status_code == 200  # first (full) load
+
+            async def act(on: str, *ops: dict[str, Any]) -> dict[str, Any]:
+                r = await client.post(
+                    "/v1/reorganisations",
+                    headers=ADMIN,
+                    json={"legal_basis": "t", "effective_on": on, "title": "t", "operations": list(ops)},
+                )
+                assert r.status_code == 201, r.text
+                body: dict[str, Any] = r.json()
+                return body
+
+            b = (
+                await act(
+                    "2011-01-01",
+                    {"op": "establish", "ref": "b", "name": "乙区", "kind": "economic", "authority": "130728"},
+                )
+            )["zones"]["b"]
+            await act("2012-01-01", {"op": "rename", "zone": zone_a, "name": "甲新区"})
+            merged = await act(
+                "2013-01-01",
+                {"op": "establish", "ref": "n", "name": "丙区", "kind": "economic", "authority": "130728"},
+                {"op": "merge", "sources": [zone_a, b], "into": "n", "sources_become": "parks"},
+            )
+            assert (await client.get(f"/v1/zones/{b}")).status_code == 200
+            r = await client.post(
+                "/v1/divisions", headers=ADMIN, json={"code": "130722", "name": "张北县", "valid_from": "2000-01-01"}
+            )
+            assert r.status_code == 201
+            annulled = await client.post(
+                f"/v1/reorganisations/{merged['id']}/annul", headers=ADMIN, json={"reason": "录入错误"}
+            )
+            assert annulled.status_code == 200
+            resolved = await client.get("/v1/zones/resolve", params={"name": "甲新区", "as_of": "2020-01-01"})
+            assert resolved.status_code == 200
+            assert [m["zone"]["id"] for m in resolved.json()["matches"]] == [zone_a]
+            await act("2014-01-01", {"op": "merge", "sources": [b], "into": zone_a, "sources_become": "parks"})
+            lineage = await client.get(f"/v1/zones/{b}/lineage")
+            assert lineage.status_code == 200
+            following = model.index
+            full = await model._load_full()
+        # one full load for the first read; each later read after writes followed the feed
+        assert model.loads == {"full": 1, "incremental": 3}
+        assert any(following.out.values()), "the final state has lineage links to compare"
+        assert _canonical(following) == _canonical(full)
+
+    async def test_an_unknown_kind_of_change_makes_a_full_load(self, registry: Any) -> None:
+        async with registry() as client:
+            zone = await _setup(client)
+            model = client.app.state.readmodel  # type: ignore[attr-defined]
+            assert (await client.get(f"/v1/zones/{zone}")).status_code == 200
+            from services.registry.tables import Change
+
+            async with client.app.state.db.sessions() as session:  # type: ignore[attr-defined]
+                session.add(Change(type="zone.something_new", payload={}, occurred_at=datetime.now(UTC)))
+                await session.commit()
+                newest = max((await session.scalars(select(Change.id))).all())
+            model.require(newest)
+            assert (await client.get(f"/v1/zones/{zone}")).status_code == 200
+        assert model.loads == {"full": 2, "incremental": 0}
+        assert model.index.version == newest
