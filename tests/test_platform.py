@@ -149,6 +149,26 @@ class TestBadInputIsAProblemNeverA500:
             )
         assert_problem(r, 413)
 
+    async def test_an_id_beyond_64_bits_is_422(self, app_client: Any) -> None:
+        async with app_client("assessment") as client:
+            r = await client.get("/v1/summons", params={"assessment": 10**30}, headers=auth("city_admin"))
+        assert assert_problem(r, 422)["type"] == "urn:devzones:problem:value-out-of-range"
+
+    async def test_a_nul_character_is_never_a_500(self, app_client: Any, backend: str) -> None:
+        body = {"code": "130799", "name": "甲\u0000县", "valid_from": "2000-01-01"}
+        async with app_client("registry") as client:
+            r = await client.post("/v1/divisions", json=body, headers=auth("city_admin"))
+        if backend == "postgresql":  # PostgreSQL text cannot hold NUL; SQLite stores it
+            assert assert_problem(r, 422)["type"] == "urn:devzones:problem:value-out-of-range"
+        else:
+            assert r.status_code == 201, r.text
+
+    async def test_a_path_id_with_control_characters_reaches_upstream_escaped(self, app_client: Any) -> None:
+        async with app_client("assessment") as client:
+            r = await client.get("/v1/zones/a%09b%02c/outcomes", headers=auth("city_admin"))
+        assert r.status_code in (404, 503), r.text  # the registry's answer (or its absence), never a 500
+        assert_problem(r, r.status_code)
+
     async def test_unexpected_error_is_500_without_internals(self, app_client: Any) -> None:
         def broken() -> Any:
             raise RuntimeError("SELECT password FROM secrets WHERE id = 1")

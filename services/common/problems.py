@@ -107,7 +107,32 @@ def _database_unreachable(exc: Exception) -> bool:
     return False
 
 
+def _value_out_of_range(exc: Exception) -> bool:
+    """True when the database driver refused a value (SQLSTATE class 22, or an integer too wide).
+
+    Routes validate their input; this is the safety net for a value that passed validation but
+    cannot be stored or compared (an id beyond 64 bits, a NUL character in text on PostgreSQL).
+    """
+    from sqlalchemy.exc import DataError
+
+    if isinstance(exc, OverflowError | DataError):
+        return True
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("22")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if _value_out_of_range(exc):
+        log.warning("value_refused_by_database", path=request.url.path, error_type=type(exc).__name__)
+        return problem_response(
+            422,
+            title="A value in this request cannot be stored or compared",
+            detail="a number is out of range or a text contains a character the database refuses "
+            "(such as NUL); correct the value and retry",
+            type_="urn:devzones:problem:value-out-of-range",
+            instance=request.url.path,
+        )
     if _database_unreachable(exc):
         log.warning("database_unreachable", path=request.url.path, error_type=type(exc).__name__)
         return problem_response(

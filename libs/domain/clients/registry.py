@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from urllib.parse import quote
 
 from libs.domain.clients.base import ServiceClient
 from libs.domain.contracts.common import Page
@@ -27,6 +28,11 @@ ZONE_PAGE = 5000
 BULK = 1000
 
 
+def _seg(value: str) -> str:
+    """One path segment, percent-encoded (ids come from callers and may hold any character)."""
+    return quote(value, safe="")
+
+
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
@@ -38,7 +44,7 @@ class RegistryClient(ServiceClient):
 
     async def get_zone(self, zone_id: str, *, as_of: date | None = None) -> ZoneRead:
         """The zone as it stood on ``as_of`` (registry's default: today)."""
-        return await self.get_model(f"/v1/zones/{zone_id}", ZoneRead, params={"as_of": _iso(as_of)})
+        return await self.get_model(f"/v1/zones/{_seg(zone_id)}", ZoneRead, params={"as_of": _iso(as_of)})
 
     async def list_zones(
         self,
@@ -71,11 +77,11 @@ class RegistryClient(ServiceClient):
 
     async def history(self, zone_id: str) -> ZoneHistory:
         """Every state the zone has had."""
-        return await self.get_model(f"/v1/zones/{zone_id}/history", ZoneHistory)
+        return await self.get_model(f"/v1/zones/{_seg(zone_id)}/history", ZoneHistory)
 
     async def lineage(self, zone_id: str) -> Lineage:
         """Predecessors (transitively) and successors of the zone."""
-        return await self.get_model(f"/v1/zones/{zone_id}/lineage", Lineage)
+        return await self.get_model(f"/v1/zones/{_seg(zone_id)}/lineage", Lineage)
 
     async def lineages(self, zone_ids: Iterable[str]) -> dict[str, Lineage]:
         """Lineages of many zones in bulk calls (unknown ids are left out)."""
