@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 from urllib.parse import quote
 
-from libs.domain.clients.base import ServiceClient
+from libs.domain.clients.base import M, ServiceClient
 from libs.domain.contracts.common import Page
 from libs.domain.contracts.registry import (
     ChangeFeed,
@@ -44,7 +45,7 @@ class RegistryClient(ServiceClient):
 
     async def get_zone(self, zone_id: str, *, as_of: date | None = None) -> ZoneRead:
         """The zone as it stood on ``as_of`` (registry's default: today)."""
-        return await self.get_model(f"/v1/zones/{_seg(zone_id)}", ZoneRead, params={"as_of": _iso(as_of)})
+        return await self._zone(zone_id, "", ZoneRead, params={"as_of": _iso(as_of)})
 
     async def list_zones(
         self,
@@ -77,11 +78,17 @@ class RegistryClient(ServiceClient):
 
     async def history(self, zone_id: str) -> ZoneHistory:
         """Every state the zone has had."""
-        return await self.get_model(f"/v1/zones/{_seg(zone_id)}/history", ZoneHistory)
+        return await self._zone(zone_id, "/history", ZoneHistory)
 
     async def lineage(self, zone_id: str) -> Lineage:
         """Predecessors (transitively) and successors of the zone."""
-        return await self.get_model(f"/v1/zones/{_seg(zone_id)}/lineage", Lineage)
+        return await self._zone(zone_id, "/lineage", Lineage)
+
+    async def _zone(self, zone_id: str, sub: str, model: type[M], params: dict[str, Any] | None = None) -> M:
+        response = await self.request("GET", f"/v1/zones/{_seg(zone_id)}{sub}", params=params)
+        if response.status_code == 422:  # the registry refuses the id itself: no zone has it
+            raise NotFound(f"zone {zone_id!r} does not exist (not a valid zone id)", service=self.service, zone=zone_id)
+        return self._parse(response, model)
 
     async def lineages(self, zone_ids: Iterable[str]) -> dict[str, Lineage]:
         """Lineages of many zones in bulk calls (unknown ids are left out)."""
