@@ -316,12 +316,19 @@ async def zone_lineage(db: DatabaseDep, model: ReadModelDep, zone_id: ZoneId) ->
     status_code=201,
     tags=["divisions"],
     summary="Record a division or a change of one",
-    responses=problems(401, 403, 422),
+    description="The same state sent again (a retry) changes nothing and answers 200 with the stored state.",
+    responses={
+        200: {"description": "Already recorded exactly so: the stored state", "model": DivisionRead},
+        **problems(401, 403, 422),
+    },
 )
 async def create_division(
-    body: DivisionCreate, session: SessionDep, actor: CityAdmin, model: ReadModelDep
+    body: DivisionCreate, session: SessionDep, actor: CityAdmin, model: ReadModelDep, response: Response
 ) -> DivisionRead:
-    return await registry_service.record_division(session=session, actor=actor, body=body, readmodel=model)
+    read, replayed = await registry_service.record_division(session=session, actor=actor, body=body, readmodel=model)
+    if replayed:
+        response.status_code = 200
+    return read
 
 
 @router.get(

@@ -174,12 +174,18 @@ def _announce(session: AsyncSession, readmodel: ReadModel | None, change_id: int
 
 async def record_division(
     *, session: AsyncSession, actor: Actor, body: DivisionCreate, readmodel: ReadModel | None = None
-) -> DivisionRead:
-    """Record a division (or a new state of one) and end the divisions it replaces."""
+) -> tuple[DivisionRead, bool]:
+    """Record a division (or a new state of one) and end the divisions it replaces.
+
+    Returns the recorded state and whether it was already recorded: the same state sent again
+    (a retry after a lost answer) is answered with the stored one and changes nothing.
+    """
     await repo.lock_registry(session)
     divisions = repo.DivisionRepository(session)
     faults: list[dict[str, Any]] = []
     existing = await divisions.versions(body.code)
+    if existing and await _already_recorded(divisions, existing[-1], body):
+        return division_read(existing[-1]), True
     if any(v.valid_from >= body.valid_from for v in existing):
         faults.append(
             {
@@ -228,7 +234,25 @@ async def record_division(
         now,
     )
     _announce(session, readmodel, change_id)
-    return division_read(row)
+    return division_read(row), False
+
+
+async def _already_recorded(divisions: repo.DivisionRepository, latest: Division, body: DivisionCreate) -> bool:
+    """True if ``latest`` is exactly the state ``body`` asks for, replacements included."""
+    if (latest.valid_from, latest.name, latest.is_city, latest.note or None) != (
+        body.valid_from,
+        body.name,
+        body.is_city,
+        body.note or None,
+    ):
+        return False
+    for code in body.replaces:
+        if code == body.code:
+            continue
+        old = await divisions.get_valid(code, body.valid_from - timedelta(days=1))
+        if old is None or old.valid_to != body.valid_from or old.successor != body.code:
+            return False
+    return True
 
 
 async def division_versions(*, session: AsyncSession, code: str) -> list[DivisionRead]:

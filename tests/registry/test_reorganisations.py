@@ -298,6 +298,22 @@ class TestRefusals:
             )
         assert faults(body) == [(0, "unknown_division")]
 
+    async def test_a_division_sent_again_is_answered_with_the_stored_state(self, world: Any) -> None:
+        state = {"code": "130708", "name": "万全区", "valid_from": "2016-01-01", "replaces": ["130729"]}
+        async with world() as w:
+            old = {"code": "130729", "name": "万全县", "valid_from": "2000-01-01"}
+            assert (await w.client.post("/v1/divisions", headers=ADMIN, json=old)).status_code == 201
+            first = await w.client.post("/v1/divisions", headers=ADMIN, json=state)
+            again = await w.client.post("/v1/divisions", headers=ADMIN, json=state)
+            renamed = await w.client.post("/v1/divisions", headers=ADMIN, json={**state, "name": "万全新区"})
+            versions = (await w.client.get("/v1/divisions/130708")).json()
+            feed = (await w.client.get("/v1/changes")).json()["items"]
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json() == first.json()
+        assert renamed.status_code == 422  # a different state on the same date is still refused
+        assert len(versions) == 1
+        assert sum(1 for c in feed if c["type"] == "division.recorded" and c["payload"]["code"] == "130708") == 1
+
     async def test_a_malformed_operation_is_a_validation_problem(self, world: Any) -> None:
         async with world() as w:
             body = await w.act("2015-01-01", {"op": "teleport", "zone": "x"}, expect=422)
