@@ -170,6 +170,7 @@ def settings_for(databases: Databases, backend: str, tmp_path: Path) -> Callable
             "jwt_secret": TEST_SECRET,
             "database_url": databases.url(service, backend),
             "log_json": True,
+            "rate_limit": "off",  # tests make bursts of calls on purpose; tests/test_ratelimit.py turns it on
         }
         values.update(overrides)
         return SETTINGS_CLASSES[service](**values)

@@ -19,6 +19,7 @@ from services.common.logging import configure_logging
 from services.common.middleware import RequestContextMiddleware, RequestMetrics
 from services.common.migrations import current_revision_async, head_revision
 from services.common.problems import install_problem_handlers, problems
+from services.common.ratelimit import RateLimiter
 from services.common.security import signing_key
 from services.common.settings import ServiceSettings
 
@@ -89,6 +90,9 @@ def build_app(
         service=settings.service,
         max_body_bytes=settings.max_body_bytes,
         metrics=metrics,
+        limiter=RateLimiter.from_settings(
+            settings.rate_limit, settings.rate_limit_storage, key, settings.jwt_algorithm
+        ),
     )
     app.include_router(_ops_router(settings.service))
     for router in routers:

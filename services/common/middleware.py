@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.domain.clients.base import request_id_var
 from services.common.problems import problem_response
+from services.common.ratelimit import EXEMPT_PATHS, RateLimiter
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 access_log = structlog.get_logger("devzones.access")
@@ -43,11 +44,20 @@ class RequestMetrics:
 class RequestContextMiddleware:
     """Assigns the request id, enforces the body limit, logs and measures each request."""
 
-    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int, metrics: RequestMetrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        max_body_bytes: int,
+        metrics: RequestMetrics,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body = max_body_bytes
         self.metrics = metrics
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,6 +81,21 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            if self.limiter is not None and scope.get("path") not in EXEMPT_PATHS:
+                client = self.limiter.client(headers.get(b"authorization"), (scope.get("client") or ("", 0))[0])
+                wait = self.limiter.retry_after(client)
+                if wait is not None:
+                    response = problem_response(
+                        429,
+                        title="Too many requests",
+                        detail=f"this client has exceeded its request rate; retry in {wait} s",
+                        type_="urn:devzones:problem:rate-limited",
+                        instance=scope.get("path"),
+                        headers={"Retry-After": str(wait)},
+                        retry_after_seconds=wait,
+                    )
+                    await response(scope, receive, send_wrapper)
+                    return
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body:
                 response = problem_response(

@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(1_048_576, gt=0)
+    rate_limit: str | None = Field(
+        "100/second;3000/minute",
+        description="Per-client request limits (`limits` notation, `;`-separated); `off` disables them.",
+    )
+    rate_limit_storage: str = "memory://"
     log_level: str = "INFO"
     log_json: bool = True
     database_url: str | None = None
