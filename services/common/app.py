@@ -70,7 +70,7 @@ def build_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        responses=problems(422, 500),
+        responses=problems(422, 429, 500),
     )
     app.state.settings = settings
     app.state.signing_key = key

@@ -171,6 +171,7 @@ _DESCRIPTIONS = {
     413: "Request body or batch too large",
     422: "Validation failed or a domain rule is broken; `errors` lists each fault",
     423: "Locked",
+    429: "Too many requests from this client (see `Retry-After`)",
     502: "Another service answered unusably",
     503: "A service or database this request needs is unavailable",
 }
