@@ -1,20 +1,27 @@
-"""The hash chain of the revision ledger (电子台账).
+"""The hash chain of the revision ledger (电子台账), one link per stored batch.
 
-Each revision carries ``hash = sha256(prev_hash + canonical JSON of the revision)``, where
-``prev_hash`` is the previous revision's hash (64 zeros for the first). Altering, removing or
-reordering any stored revision breaks the chain at that revision, which
-:class:`ChainVerifier` finds by recomputing every hash in order.
+Every revision is written as a *canonical line*: the fields of :data:`REVISION_FIELDS` in that
+order, tab-separated, ``\\N`` for a null, backslash, tab, newline and carriage return escaped
+as PostgreSQL's ``COPY`` text format escapes them, and a final newline (the write path sends
+these very lines to ``COPY``). Decimals are plain notation with six decimals.
 
-Canonical JSON: a JSON object of exactly :data:`REVISION_FIELDS`, keys in that (sorted)
-order, no whitespace, UTF-8 unescaped; decimals as plain strings with six decimals,
-timestamps as UTC ISO 8601 with microseconds and a ``Z``.
+A revision's *digest* is the first 16 bytes of ``sha256(line)``. A batch stores the digests of
+its revisions (in ``seq`` order, concatenated) and its link of the chain::
+
+    hash = sha256(prev_hash + canonical JSON of the batch header + "\\n" + digests).hexdigest()
+
+where ``prev_hash`` is the previous batch's hash (64 zeros for the first) and the header is
+:data:`HEADER_FIELDS` as sorted, compact JSON. :class:`LedgerVerifier` recomputes everything
+in order: a revision altered in place no longer matches its digest (and is named), a removed
+or reordered revision breaks the sequence, an altered batch or digest list breaks the batch's
+hash, a removed batch breaks the next batch's link.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,34 +31,52 @@ from typing import Any
 from libs.domain.metrics_units import SCALE
 
 GENESIS_HASH = "0" * 64
+DIGEST_BYTES = 16
 REVISION_FIELDS: tuple[str, ...] = (
-    "batch",
-    "indicator",
+    "seq",
+    "prev_seq",
+    "subject_type",
+    "subject_id",
+    "indicator_code",
     "indicator_version",
-    "lock",
-    "new_value",
-    "note",
-    "old_value",
-    "original_unit",
-    "original_value",
     "period",
+    "old_value",
+    "new_value",
+    "unit",
+    "original_value",
+    "original_unit",
+    "note",
+    "lock_id",
+    "batch",
+)
+"""The columns of a revision, in the order of its canonical line (and of the ``COPY``)."""
+HEADER_FIELDS: tuple[str, ...] = (
+    "first_seq",
+    "id",
     "recorded_at",
     "recorded_by",
     "recorded_by_division",
     "restatement_reason",
-    "seq",
-    "subject_id",
-    "subject_type",
-    "unit",
+    "revisions",
 )
-"""The fields a revision's hash covers, in canonical (sorted) order."""
+"""The fields of a batch its hash covers besides its revisions, in canonical (sorted) order."""
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode
-_encode_str = json.encoder.encode_basestring  # the C escaper json.dumps(ensure_ascii=False) uses
+NULL = "\\N"
+"""How ``COPY`` text format writes a null."""
+_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: str | None) -> str:
+    """A text field as ``COPY`` text format writes it (``\\N`` for ``None``)."""
+    if value is None:
+        return NULL
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_SPECIAL)
+    return value
 
 
 def decimal_text(value: Decimal | None) -> str | None:
-    """A decimal as the chain writes it: plain notation, six decimals."""
+    """A decimal as the ledger writes it: plain notation, six decimals."""
     if value is None:
         return None
     return format(value.quantize(SCALE), "f")
@@ -59,128 +84,180 @@ def decimal_text(value: Decimal | None) -> str | None:
 
 @lru_cache(maxsize=256)
 def timestamp_text(moment: datetime) -> str:
-    """A timestamp as the chain writes it: UTC, microseconds, ``Z`` (naive means UTC)."""
+    """A timestamp as the ledger writes it: UTC, microseconds, ``Z`` (naive means UTC)."""
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return aware.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _json(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return _encode_str(value)
-    if isinstance(value, Decimal):
-        return f'"{decimal_text(value)}"'
-    if isinstance(value, datetime):
-        return f'"{timestamp_text(value)}"'
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return _encode(value)
+def revision_line(revision: Mapping[str, Any]) -> str:
+    """The canonical line of a revision given as a mapping of :data:`REVISION_FIELDS`."""
+    out = []
+    for name in REVISION_FIELDS:
+        value = revision.get(name)
+        if value is None:
+            out.append(NULL)
+        elif isinstance(value, Decimal):
+            out.append(format(value.quantize(SCALE), "f"))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out.append(str(value))
+        else:
+            out.append(copy_text(str(value)))
+    return "\t".join(out) + "\n"
 
 
-def canonical_revision(revision: Mapping[str, Any]) -> str:
-    """The canonical JSON of a revision (decimals and timestamps normalised).
-
-    Written out field by field (the same text ``json.dumps`` gives for the normalised values
-    with sorted keys, ``ensure_ascii=False`` and no whitespace), because it runs once per
-    revision on the write path.
-    """
-    get = revision.get
-    return "{" + ",".join([f'"{name}":{_json(get(name))}' for name in REVISION_FIELDS]) + "}"
+def line_digest(line: str) -> bytes:
+    """The digest of a canonical line (first :data:`DIGEST_BYTES` bytes of its sha256)."""
+    return hashlib.sha256(line.encode()).digest()[:DIGEST_BYTES]
 
 
-def chain_hash(prev_hash: str, canonical: str) -> str:
-    """``sha256(prev_hash + canonical)`` as 64 hex digits."""
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+def header_text(header: Mapping[str, Any]) -> str:
+    """The canonical JSON of a batch header (timestamps normalised, keys sorted, compact)."""
+    values = {name: header.get(name) for name in HEADER_FIELDS}
+    if isinstance(values["recorded_at"], datetime):
+        values["recorded_at"] = timestamp_text(values["recorded_at"])
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def revision_hash(prev_hash: str, revision: Mapping[str, Any]) -> str:
-    """The hash a revision must carry after ``prev_hash``."""
-    return chain_hash(prev_hash, canonical_revision(revision))
+def batch_hash(prev_hash: str, header: Mapping[str, Any], digests: bytes) -> str:
+    """The hash a batch must carry after ``prev_hash``, given its header and revision digests."""
+    return hashlib.sha256((prev_hash + header_text(header) + "\n").encode() + digests).hexdigest()
 
 
 @dataclass
 class Broken:
-    """Where and why the chain first fails."""
+    """Where and why the chain first fails: a revision's ``seq`` (and the batch it belongs to)."""
 
     seq: int
     reason: str
+    batch: str | None = None
+    revision: Mapping[str, Any] | None = None
 
 
-class ChainVerifier:
-    """Feed revisions in ``seq`` order; remembers the first one that does not recompute."""
+class LedgerVerifier:
+    """Feed each batch with its revisions, batches in chain order; remembers the first failure."""
 
     def __init__(self) -> None:
         self.prev_hash = GENESIS_HASH
+        self.next_seq = 1
         self.count = 0
         self.broken: Broken | None = None
 
-    def feed(self, revision: Mapping[str, Any], *, prev_hash: str, stored_hash: str) -> None:
-        """Check one revision (with its stored ``prev_hash`` and ``hash``) against the chain so far."""
-        self.count += 1
+    def _break(self, seq: int, reason: str, batch: str, revision: Mapping[str, Any] | None) -> None:
+        if self.broken is None:
+            self.broken = Broken(seq, reason, batch, revision)
+
+    def feed(
+        self,
+        header: Mapping[str, Any],
+        *,
+        prev_hash: str,
+        stored_hash: str,
+        digests: bytes,
+        revisions: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Check one batch (its stored link, hash and digests) and its revisions in ``seq`` order."""
+        self.count += len(revisions)
         if self.broken is not None:
             return
-        seq = int(revision["seq"])
-        if prev_hash != self.prev_hash:
-            self.broken = Broken(seq, "link to the previous revision does not match (a revision removed or reordered)")
-        elif revision_hash(prev_hash, revision) != stored_hash:
-            self.broken = Broken(seq, "stored hash does not match the revision's content (altered)")
+        batch_id = str(header.get("id"))
+        first_seq = int(header["first_seq"])
+        first = revisions[0] if revisions else None
+        seq_of_first = int(first["seq"]) if first is not None else first_seq
+        if prev_hash != self.prev_hash or first_seq != self.next_seq:
+            self._break(
+                seq_of_first,
+                "link to the previous batch does not match (a revision or batch removed or reordered)",
+                batch_id,
+                first,
+            )
+            return
+        if batch_hash(prev_hash, header, digests) != stored_hash:
+            self._break(
+                seq_of_first, "stored batch hash does not match its header and digests (altered)", batch_id, first
+            )
+            return
+        expected = int(header["revisions"])
+        if len(digests) != expected * DIGEST_BYTES:
+            self._break(seq_of_first, "the batch's digest list does not match its size (altered)", batch_id, first)
+            return
+        for i, revision in enumerate(revisions):
+            seq = int(revision["seq"])
+            if seq != first_seq + i:
+                self._break(
+                    seq,
+                    "link to the previous revision does not match (a revision removed or reordered)",
+                    batch_id,
+                    revision,
+                )
+                return
+            if (
+                i >= expected
+                or line_digest(revision_line(revision)) != digests[i * DIGEST_BYTES : (i + 1) * DIGEST_BYTES]
+            ):
+                self._break(seq, "stored digest does not match the revision's content (altered)", batch_id, revision)
+                return
+        if len(revisions) != expected:
+            # Revisions missing at the end of the batch: the next batch's first revision reports it.
+            self._break(
+                first_seq + len(revisions),
+                "revisions missing at the end of a batch (removed)",
+                batch_id,
+                None,
+            )
+            return
         self.prev_hash = stored_hash
+        self.next_seq = first_seq + expected
+
+    def orphan(self, revision: Mapping[str, Any]) -> None:
+        """A revision belonging to no stored batch."""
+        self.count += 1
+        self._break(
+            int(revision["seq"]),
+            "revision belongs to no batch of the chain (inserted)",
+            str(revision.get("batch")),
+            revision,
+        )
 
     @property
     def intact(self) -> bool:
-        """True while no revision has failed."""
+        """True while nothing has failed."""
         return self.broken is None
 
 
 class BatchEncoder:
-    """Canonical JSON of the revisions of one batch, the fields they share rendered once.
+    """Canonical lines of the revisions of one batch, for the write path (10,000 lines a request).
 
-    ``encode(...)`` returns exactly :func:`canonical_revision` of the full record; it exists
-    because the write path hashes up to 10,000 revisions per request.
+    ``line(...)`` takes its fields positionally in :data:`REVISION_FIELDS` order (``batch``
+    excepted: it is the encoder's) and already in canonical text: the six-decimal texts of the
+    values, and every text field passed through :func:`copy_text` (the caller escapes each
+    distinct text once). It returns exactly :func:`revision_line` of the full record.
     """
 
-    def __init__(
-        self,
-        *,
-        batch: str,
-        recorded_at: datetime,
-        recorded_by: str,
-        recorded_by_division: str | None,
-        restatement_reason: str | None,
-    ) -> None:
-        self._batch = _json(batch)
-        self._tail = (
-            f',"recorded_at":{_json(recorded_at)},"recorded_by":{_json(recorded_by)},'
-            f'"recorded_by_division":{_json(recorded_by_division)},"restatement_reason":{_json(restatement_reason)}'
-        )
+    def __init__(self, *, batch: str) -> None:
+        self._tail = "\t" + copy_text(batch) + "\n"
 
-    def encode(
+    def line(
         self,
-        *,
         seq: int,
+        prev_seq: int | None,
         subject_type: str,
         subject_id: str,
-        indicator: str,
+        indicator_code: str,
         indicator_version: int,
         period: str,
-        old_value: Decimal | None,
-        new_value: Decimal,
+        old_value: str | None,
+        new_value: str,
         unit: str,
         original_value: str,
         original_unit: str,
-        note: str | None,
-        lock: int | None,
+        note: str,
+        lock_id: int | None,
+        /,
     ) -> str:
-        """The canonical JSON of one revision of the batch."""
-        old = "null" if old_value is None else f'"{decimal_text(old_value)}"'
-        lock_text = "null" if lock is None else str(int(lock))
-        note_text = "null" if note is None else _encode_str(note)
+        """The canonical line of one revision of the batch (``note`` already ``NULL`` if none)."""
         return (
-            f'{{"batch":{self._batch},"indicator":{_encode_str(indicator)},'
-            f'"indicator_version":{int(indicator_version)},"lock":{lock_text},'
-            f'"new_value":"{decimal_text(new_value)}","note":{note_text},"old_value":{old},'
-            f'"original_unit":{_encode_str(original_unit)},"original_value":{_encode_str(original_value)},'
-            f'"period":{_encode_str(period)}{self._tail},"seq":{int(seq)},"subject_id":{_encode_str(subject_id)},'
-            f'"subject_type":{_encode_str(subject_type)},"unit":{_encode_str(unit)}}}'
+            f"{seq}\t{NULL if prev_seq is None else prev_seq}\t{subject_type}\t{subject_id}\t"
+            f"{indicator_code}\t{indicator_version}\t{period}\t{NULL if old_value is None else old_value}\t"
+            f"{new_value}\t{unit}\t{original_value}\t{original_unit}\t{note}\t"
+            f"{NULL if lock_id is None else lock_id}{self._tail}"
         )

@@ -14,12 +14,14 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     Dialect,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -85,38 +87,50 @@ class Indicator(Base):
     __table_args__ = (Index("uq_indicator_code_version", "code", "version", unique=True),)
 
 
+def _key_text(length: int) -> TypeEngine[str]:
+    """A key column compared byte-wise on PostgreSQL (``COLLATE "C"``): the observation key is
+    probed and extended tens of thousands of times per pushed batch, and locale-aware comparison
+    costs more. Equality is the same either way; ``ORDER BY`` on it is byte order."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 class Observation(Base):
-    """The current value of a subject's indicator for a period (the ledger's projection)."""
+    """The current value of a subject's indicator for a period (the ledger's projection).
+
+    The primary key leads with period and indicator, so one period's values of some indicators
+    (the matrix) are a range of it; ``seq`` is the value's latest revision (its history is the
+    chain of ``prev_seq`` links from there).
+    """
 
     __tablename__ = "observation"
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    subject_type: Mapped[str] = mapped_column(String(8))
-    subject_id: Mapped[str] = mapped_column(String(64))
-    indicator_code: Mapped[str] = mapped_column(String(64))
-    period: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(_key_text(16), primary_key=True)
+    indicator_code: Mapped[str] = mapped_column(_key_text(64), primary_key=True)
+    subject_type: Mapped[str] = mapped_column(_key_text(8), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(_key_text(64), primary_key=True)
     period_end: Mapped[date] = mapped_column(Date)
     value: Mapped[Decimal] = mapped_column(ExactDecimal())
     unit: Mapped[str] = mapped_column(String(32))
     revision: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
     note: Mapped[str | None] = mapped_column(Text)
     pushed_by_division: Mapped[str | None] = mapped_column(String(12))
     first_recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
 
-    __table_args__ = (
-        Index("uq_observation_key", "subject_type", "subject_id", "indicator_code", "period", unique=True),
-        Index("ix_observation_period_indicator", "period", "indicator_code"),
-    )
-
 
 class Revision(Base):
-    """One change of a value: append-only, hash-chained in ``seq`` order."""
+    """One change of a value: append-only, in ``seq`` order; sealed by its batch's link of the chain.
+
+    Who and when are the batch's (``batch``); ``prev_seq`` is the previous revision of the same
+    value (``None`` for its first), so a value's history is a walk from ``Observation.seq``.
+    """
 
     __tablename__ = "revision"
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=False)
+    prev_seq: Mapped[int | None] = mapped_column(BigInteger)
     subject_type: Mapped[str] = mapped_column(String(8))
     subject_id: Mapped[str] = mapped_column(String(64))
     indicator_code: Mapped[str] = mapped_column(String(64))
@@ -128,20 +142,16 @@ class Revision(Base):
     original_value: Mapped[str] = mapped_column(String(64))
     original_unit: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    recorded_by: Mapped[str] = mapped_column(String(200))
-    recorded_by_division: Mapped[str | None] = mapped_column(String(12))
-    batch: Mapped[str] = mapped_column(String(32))
-    restatement_reason: Mapped[str | None] = mapped_column(Text)
     lock_id: Mapped[int | None] = mapped_column(Integer)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-    __table_args__ = (Index("ix_revision_key", "subject_type", "subject_id", "indicator_code", "period", "seq"),)
+    batch: Mapped[str] = mapped_column(String(32))
 
 
 class Batch(Base):
-    """One stored push or import: who, when, from what, with what effect."""
+    """One stored push or import: who, when, from what, with what effect; one link of the ledger.
+
+    Its revisions are ``first_seq`` … ``first_seq + revisions - 1``; ``digests`` holds their
+    digests and ``hash`` chains the batch to the previous one (:mod:`libs.domain.metrics_ledger`).
+    """
 
     __tablename__ = "batch"
 
@@ -156,6 +166,13 @@ class Batch(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_by_division: Mapped[str | None] = mapped_column(String(12))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    revisions: Mapped[int] = mapped_column(Integer)
+    digests: Mapped[bytes] = mapped_column(LargeBinary)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("uq_batch_first_seq", "first_seq", unique=True),)
 
 
 class IdempotencyKey(Base):

@@ -99,6 +99,17 @@ class TestIndicatorsAreVersionedNotEdited:
         assert [v["version"] for v in versions.json()] == [1, 2]
         assert items["gdp"]["name_en"] == "GDP (revised wording)"
 
+    async def test_the_same_definition_sent_again_is_not_a_new_version(self, metrics: Any) -> None:
+        body = indicator("probe", min=0, max="100.5")
+        async with metrics() as client:
+            first = await client.post("/v1/indicators", json=body, headers=CITY)
+            again = await client.post("/v1/indicators", json={**body, "max": 100.50}, headers=CITY)
+            changed = await client.post("/v1/indicators", json={**body, "name_en": "Probe"}, headers=CITY)
+            versions = await client.get("/v1/indicators/probe/versions")
+        assert (first.status_code, again.status_code, changed.status_code) == (201, 200, 201)
+        assert again.json() == first.json()
+        assert [v["version"] for v in versions.json()] == [1, 2]
+
     async def test_a_used_indicator_keeps_its_unit_and_kind(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post(

@@ -56,6 +56,31 @@ class TestAValidBatchIsStoredInCanonicalUnits:
         assert got[(XUANHUA, "exports")]["note"] == "customs"
         assert got[("130700", "gdp")]["value"] == "12000000.000000"
 
+    async def test_notes_with_tabs_newlines_and_backslashes_round_trip(self, metrics: Any) -> None:
+        note = "第一行\t制表\n第二行 \\N 反斜杠\\ 回车\r结束"
+        body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元", note=note))
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=body, headers=CITY)
+            stored = await values(client)
+            history = await client.get(
+                "/v1/observations/history",
+                params={"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017"},
+                headers=CITY,
+            )
+            verified = await client.get("/v1/ledger/verify", headers=CITY)
+        assert r.status_code == 200, r.text
+        assert [v["note"] for v in stored] == [note]
+        assert history.status_code == 200, history.text
+        assert verified.status_code == 200 and verified.json()["intact"] is True, verified.text
+
+    async def test_a_nul_character_is_refused_not_a_500(self, metrics: Any) -> None:
+        body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元", note="a\u0000b"))
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=body, headers=CITY)
+            stored = await values(client)
+        assert r.status_code == 422, r.text
+        assert stored == []
+
     async def test_a_changed_value_is_a_new_revision_and_an_equal_one_is_unchanged(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post(
@@ -85,6 +110,40 @@ class TestAValidBatchIsStoredInCanonicalUnits:
         assert revisions[1]["recorded_by_division"] == "130705"
         assert revisions[1]["note"] == "revised by the county"
         assert revisions[1]["prev_hash"] == revisions[0]["hash"]
+
+    async def test_a_batch_whose_first_value_is_new_and_a_later_one_stored_updates_that_one(self, metrics: Any) -> None:
+        # On PostgreSQL a batch is first tried as all new values (see _write_all_new); the stored
+        # value of row 1 must send it down the general path, with nothing of the attempt left.
+        async with metrics() as client:
+            await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 5, "万元")), headers=CITY
+            )
+            r = await client.post(
+                "/v1/observations",
+                json=batch(
+                    obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"),
+                    obs({"zone": XUANHUA}, "gdp", "2018", 6, "万元"),
+                    obs({"zone": ZHUOLU}, "gdp", "2018", 7, "万元"),
+                ),
+                headers=CITY,
+            )
+            stored = await values(client)
+            ledger = await client.get("/v1/ledger/verify", headers=CITY)
+        assert r.status_code == 200, r.text
+        assert r.json()["counts"] | {"skipped": 0} == {
+            "created": 2,
+            "updated": 1,
+            "unchanged": 0,
+            "rejected": 0,
+            "skipped": 0,
+        }
+        got = {(v["subject"]["zone"], v["period"]): (v["value"], v["revision"]) for v in stored}
+        assert got == {
+            (XUANHUA, "2017"): ("1.000000", 1),
+            (XUANHUA, "2018"): ("6.000000", 2),
+            (ZHUOLU, "2018"): ("7.000000", 1),
+        }
+        assert ledger.json()["intact"] is True and ledger.json()["revisions"] == 4
 
     async def test_a_dry_run_reports_without_storing(self, metrics: Any) -> None:
         async with metrics() as client:

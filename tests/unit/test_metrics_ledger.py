@@ -1,4 +1,4 @@
-"""The hash chain: canonical JSON, sha256 links, and where a tampered chain breaks."""
+"""The ledger's chain: canonical lines, per-revision digests, batch links, and where tampering shows."""
 
 from __future__ import annotations
 
@@ -7,117 +7,144 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from libs.domain.metrics_ledger import GENESIS_HASH, ChainVerifier, canonical_revision, revision_hash
+from libs.domain.metrics_ledger import (
+    GENESIS_HASH,
+    BatchEncoder,
+    LedgerVerifier,
+    batch_hash,
+    copy_text,
+    header_text,
+    line_digest,
+    revision_line,
+)
 
 
-def record(seq: int, value: str) -> dict[str, Any]:
+def record(seq: int, value: str, *, batch: str = "b1", prev_seq: int | None = None) -> dict[str, Any]:
     return {
-        "batch": "b1",
-        "indicator": "gdp",
+        "seq": seq,
+        "prev_seq": prev_seq,
+        "subject_type": "zone",
+        "subject_id": "z1",
+        "indicator_code": "gdp",
         "indicator_version": 1,
-        "lock": None,
-        "new_value": Decimal(value),
-        "note": "县统计局",
-        "old_value": None,
-        "original_unit": "万元",
-        "original_value": value,
         "period": "2017",
+        "old_value": None,
+        "new_value": Decimal(value),
+        "unit": "万元",
+        "original_value": value,
+        "original_unit": "万元",
+        "note": "县统计局",
+        "lock_id": None,
+        "batch": batch,
+    }
+
+
+def header(batch: str, first_seq: int, revisions: int) -> dict[str, Any]:
+    return {
+        "id": batch,
+        "first_seq": first_seq,
+        "revisions": revisions,
         "recorded_at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
         "recorded_by": "county-130705",
         "recorded_by_division": "130705",
         "restatement_reason": None,
-        "seq": seq,
-        "subject_id": "z1",
-        "subject_type": "zone",
-        "unit": "万元",
     }
 
 
 class TestCanonicalForm:
-    def test_fields_sorted_decimals_fixed_timestamps_utc(self) -> None:
-        assert canonical_revision(record(1, "12.5")) == (
-            '{"batch":"b1","indicator":"gdp","indicator_version":1,"lock":null,"new_value":"12.500000",'
-            '"note":"县统计局","old_value":null,"original_unit":"万元","original_value":"12.5","period":"2017",'
-            '"recorded_at":"2026-01-02T03:04:05.000006Z","recorded_by":"county-130705",'
-            '"recorded_by_division":"130705","restatement_reason":null,"seq":1,"subject_id":"z1",'
-            '"subject_type":"zone","unit":"万元"}'
+    def test_a_revision_is_one_copy_text_line_in_field_order(self) -> None:
+        assert (
+            revision_line(record(1, "12.5"))
+            == "1\t\\N\tzone\tz1\tgdp\t1\t2017\t\\N\t12.500000\t万元\t12.5\t万元\t县统计局\t\\N\tb1\n"
         )
 
-    def test_the_hash_is_sha256_of_the_previous_hash_and_the_canonical_json(self) -> None:
-        expected = hashlib.sha256(("0" * 64 + canonical_revision(record(1, "12.5"))).encode()).hexdigest()
-        assert revision_hash(GENESIS_HASH, record(1, "12.5")) == expected
+    def test_tabs_newlines_and_backslashes_are_escaped_as_copy_does(self) -> None:
+        assert copy_text('a\tb\nc\\d\re "q"') == 'a\\tb\\nc\\\\d\\re "q"'
+        assert copy_text(None) == "\\N"
+        line = revision_line(record(1, "1") | {"note": "x\ty"})
+        assert line.count("\t") == 14 and "\tx\\ty\t" in line
 
-    def test_a_naive_timestamp_is_read_as_utc(self) -> None:
-        naive = record(1, "1") | {"recorded_at": datetime(2026, 1, 2, 3, 4, 5, 6)}
-        assert canonical_revision(naive) == canonical_revision(record(1, "1"))
+    def test_the_digest_is_the_first_16_bytes_of_sha256_of_the_line(self) -> None:
+        line = revision_line(record(1, "12.5"))
+        assert line_digest(line) == hashlib.sha256(line.encode()).digest()[:16]
+
+    def test_the_header_is_sorted_compact_json_with_a_utc_timestamp(self) -> None:
+        assert header_text(header("b1", 1, 2)) == (
+            '{"first_seq":1,"id":"b1","recorded_at":"2026-01-02T03:04:05.000006Z","recorded_by":"county-130705",'
+            '"recorded_by_division":"130705","restatement_reason":null,"revisions":2}'
+        )
+
+    def test_the_batch_hash_chains_the_previous_hash_the_header_and_the_digests(self) -> None:
+        digests = b"\x01" * 16 + b"\x02" * 16
+        expected = hashlib.sha256(
+            (GENESIS_HASH + header_text(header("b1", 1, 2)) + "\n").encode() + digests
+        ).hexdigest()
+        assert batch_hash(GENESIS_HASH, header("b1", 1, 2), digests) == expected
+
+    def test_the_write_path_encoder_writes_the_same_line(self) -> None:
+        rec = record(9, "3", prev_seq=4) | {"note": None, "old_value": Decimal("1.5"), "lock_id": 4}
+        encoder = BatchEncoder(batch="b1")
+        line = encoder.line(
+            9, 4, "zone", "z1", "gdp", 1, "2017", "1.500000", "3.000000", "万元", "3", "万元", copy_text(None), 4
+        )
+        assert line == revision_line(rec)
+
+
+def chain(sizes: list[int]) -> list[tuple[dict[str, Any], str, str, bytes, list[dict[str, Any]]]]:
+    """Batches of the given sizes, sealed: (header, prev_hash, hash, digests, revisions)."""
+    out = []
+    prev, seq = GENESIS_HASH, 1
+    for n, size in enumerate(sizes):
+        batch = f"b{n + 1}"
+        revisions = [record(seq + i, str(seq + i), batch=batch) for i in range(size)]
+        digests = b"".join(line_digest(revision_line(r)) for r in revisions)
+        head = header(batch, seq, size)
+        digest = batch_hash(prev, head, digests)
+        out.append((head, prev, digest, digests, revisions))
+        prev, seq = digest, seq + size
+    return out
+
+
+def verify(batches: list[tuple[dict[str, Any], str, str, bytes, list[dict[str, Any]]]]) -> LedgerVerifier:
+    v = LedgerVerifier()
+    for head, prev, digest, digests, revisions in batches:
+        v.feed(head, prev_hash=prev, stored_hash=digest, digests=digests, revisions=revisions)
+    return v
 
 
 class TestVerification:
-    def _chain(self, n: int) -> list[tuple[dict[str, Any], str, str]]:
-        out = []
-        prev = GENESIS_HASH
-        for i in range(1, n + 1):
-            rec = record(i, str(i))
-            h = revision_hash(prev, rec)
-            out.append((rec, prev, h))
-            prev = h
-        return out
-
     def test_an_intact_chain(self) -> None:
-        v = ChainVerifier()
-        for rec, prev, h in self._chain(4):
-            v.feed(rec, prev_hash=prev, stored_hash=h)
-        assert v.intact and v.count == 4
+        v = verify(chain([2, 3, 1]))
+        assert v.intact and v.count == 6
 
-    def test_an_altered_value_breaks_at_its_revision(self) -> None:
-        chain = self._chain(4)
-        chain[2][0]["new_value"] = Decimal("999")
-        v = ChainVerifier()
-        for rec, prev, h in chain:
-            v.feed(rec, prev_hash=prev, stored_hash=h)
-        assert v.broken is not None and v.broken.seq == 3 and "altered" in v.broken.reason
+    def test_an_altered_value_is_named_by_its_revision(self) -> None:
+        batches = chain([2, 3, 1])
+        batches[1][4][1]["new_value"] = Decimal("999")  # seq 4, the second revision of batch 2
+        v = verify(batches)
+        assert v.broken is not None and v.broken.seq == 4 and "altered" in v.broken.reason
+        assert v.broken.batch == "b2"
 
-    def test_a_removed_revision_breaks_the_next_link(self) -> None:
-        chain = self._chain(4)
-        del chain[1]
-        v = ChainVerifier()
-        for rec, prev, h in chain:
-            v.feed(rec, prev_hash=prev, stored_hash=h)
-        assert v.broken is not None and v.broken.seq == 3
+    def test_a_removed_revision_breaks_at_the_next_one(self) -> None:
+        batches = chain([3])
+        del batches[0][4][1]  # seq 2
+        v = verify(batches)
+        assert v.broken is not None and v.broken.seq == 3 and "removed" in v.broken.reason
 
+    def test_a_removed_batch_breaks_the_next_batchs_link(self) -> None:
+        batches = chain([1, 1, 1])
+        del batches[1]
+        v = verify(batches)
+        assert v.broken is not None and v.broken.seq == 3 and "link" in v.broken.reason
 
-class TestTheCanonicalTextIsJson:
-    def test_it_equals_json_dumps_of_the_normalised_sorted_record(self) -> None:
-        import json
+    def test_an_altered_batch_record_breaks_its_hash(self) -> None:
+        batches = chain([2, 2])
+        batches[1][0]["recorded_by"] = "someone-else"
+        v = verify(batches)
+        assert v.broken is not None and v.broken.seq == 3 and v.broken.batch == "b2"
 
-        rec = record(7, "-0.5") | {
-            "note": 'quote " backslash \\ newline \n tab \t 汉字',
-            "lock": 3,
-            "old_value": Decimal("2"),
-        }
-        normalised = {
-            k: (format(v.quantize(Decimal("0.000001")), "f") if isinstance(v, Decimal) else v) for k, v in rec.items()
-        }
-        normalised["recorded_at"] = "2026-01-02T03:04:05.000006Z"
-        expected = json.dumps(normalised, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        assert canonical_revision(rec) == expected
-        assert json.loads(canonical_revision(rec))["note"] == rec["note"]
-
-
-class TestTheBatchEncoder:
-    def test_it_writes_the_same_text_as_the_record_form(self) -> None:
-        from libs.domain.metrics_ledger import BatchEncoder
-
-        rec = record(9, "3") | {"note": None, "old_value": Decimal("1.5"), "lock": 4, "restatement_reason": '审计 "x"'}
-        encoder = BatchEncoder(
-            batch=rec["batch"],
-            recorded_at=rec["recorded_at"],
-            recorded_by=rec["recorded_by"],
-            recorded_by_division=rec["recorded_by_division"],
-            restatement_reason=rec["restatement_reason"],
-        )
-        shared = ("batch", "recorded_at", "recorded_by", "recorded_by_division", "restatement_reason")
-        per_row = {k: v for k, v in rec.items() if k not in shared}
-        assert encoder.encode(**per_row) == canonical_revision(rec)
-        per_row["old_value"] = None
-        assert encoder.encode(**per_row) == canonical_revision(rec | {"old_value": None})
+    def test_digests_rewritten_to_match_an_alteration_break_the_batch_hash(self) -> None:
+        head, prev, digest, digests, revisions = chain([2])[0]
+        revisions[0]["note"] = "changed"
+        forged = line_digest(revision_line(revisions[0])) + digests[16:]
+        v = verify([(head, prev, digest, forged, revisions)])
+        assert v.broken is not None and v.broken.seq == 1 and "batch hash" in v.broken.reason

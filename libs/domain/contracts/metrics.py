@@ -113,6 +113,7 @@ ConflictCode = Literal[
     "incompatible_unit",
     "duplicate_row",
     "missing_column",
+    "bad_text",
 ]
 
 
@@ -258,8 +259,11 @@ class RevisionRead(BaseModel):
     batch: str
     restatement_reason: str | None = Field(None, description="Set when a city_admin restated a locked period.")
     lock: int | None = Field(None, description="The lock the restatement overrode.")
-    prev_hash: str
-    hash: str
+    prev_hash: str = Field(description="The hash of the batch before this revision's batch in the ledger chain.")
+    hash: str = Field(
+        description="The hash of this revision's batch: SHA-256 over the previous batch's hash, the batch "
+        "record and the digest of every revision it stored (`GET /v1/ledger/verify` recomputes it)."
+    )
 
 
 class LedgerBreak(BaseModel):

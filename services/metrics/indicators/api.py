@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from libs.domain.contracts.common import Page
 from libs.domain.contracts.metrics import IndicatorCreate, IndicatorRead
@@ -56,7 +56,18 @@ async def indicator_versions(session: SessionDep, code: Annotated[str, Path(max_
     description="Versions are never edited. A new version of an indicator that already has values keeps its "
     "unit and kind (409 otherwise). A derived indicator's formula reads other codes with `+ - * /`, "
     "parentheses and `city(code)` (the city's own total), e.g. `gdp / city(gdp) * 100`.",
-    responses=problems(401, 403, 409, 422),
+    responses={
+        200: {
+            "description": "The latest version already defines exactly this (a retry): that version",
+            "model": IndicatorRead,
+        },
+        **problems(401, 403, 409, 422),
+    },
 )
-async def create_indicator(body: IndicatorCreate, session: SessionDep, actor: CityAdmin) -> IndicatorRead:
-    return await indicator_service.create_indicator(session=session, actor=actor, body=body)
+async def create_indicator(
+    actor: CityAdmin, body: IndicatorCreate, session: SessionDep, response: Response
+) -> IndicatorRead:
+    read, existing = await indicator_service.create_indicator(session=session, actor=actor, body=body)
+    if existing:
+        response.status_code = 200
+    return read

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,12 +32,19 @@ def indicator_read(row: Indicator) -> IndicatorRead:
         kind=row.kind,
         direction=row.direction,
         period_types=list(row.period_types),
-        min=row.min,
-        max=row.max,
+        min=_plain(row.min),
+        max=_plain(row.max),
         formula=row.formula,
         required=row.required,
         created_at=row.created_at,
     )
+
+
+def _plain(value: Decimal | None) -> Decimal | None:
+    """A bound as written, whatever scale the column stored it with (``0E-8`` -> ``0``, ``100.50`` -> ``100.5``)."""
+    if value is None:
+        return None
+    return Decimal(format(Decimal(value).normalize(), "f"))
 
 
 @dataclass(frozen=True)
@@ -74,8 +82,12 @@ def _fault(field: str, msg: str, type_: str) -> dict[str, Any]:
     return {"loc": ["body", field], "msg": msg, "type": type_}
 
 
-async def create_indicator(*, session: AsyncSession, actor: Actor, body: IndicatorCreate) -> IndicatorRead:
-    """Add an indicator, or a new version of an existing code (versions are never edited)."""
+async def create_indicator(*, session: AsyncSession, actor: Actor, body: IndicatorCreate) -> tuple[IndicatorRead, bool]:
+    """Add an indicator, or a new version of an existing code (versions are never edited).
+
+    Returns the version and whether it already existed: a definition equal to the latest
+    version (a retry after a lost answer) is answered with that version, not a new one.
+    """
     repo = IndicatorRepository(session)
     catalog = await load_catalog(session=session)
     faults: list[dict[str, Any]] = []
@@ -87,6 +99,9 @@ async def create_indicator(*, session: AsyncSession, actor: Actor, body: Indicat
         faults.extend(_formula_faults(body, catalog))
     if faults:
         raise Unprocessable("the indicator is not valid", errors=faults)
+    versions = await repo.versions(body.code)
+    if versions and _same_definition(versions[-1], body):
+        return indicator_read(versions[-1]), True
     previous = catalog.get(body.code)
     if previous is not None and await repo.is_used(body.code):
         same_unit = previous.unit == body.unit or (
@@ -102,7 +117,13 @@ async def create_indicator(*, session: AsyncSession, actor: Actor, body: Indicat
     version = await repo.latest_version(body.code) + 1
     row = Indicator(**body.model_dump(), version=version, created_at=datetime.now(UTC), created_by=actor.sub)
     await repo.add(row)
-    return indicator_read(row)
+    return indicator_read(row), False
+
+
+def _same_definition(row: Indicator, body: IndicatorCreate) -> bool:
+    """True if a stored version defines exactly what ``body`` asks for (numbers compared by value)."""
+    stored = IndicatorCreate.model_validate({name: getattr(row, name) for name in IndicatorCreate.model_fields})
+    return stored.model_dump() == body.model_dump()
 
 
 def _formula_faults(body: IndicatorCreate, catalog: Catalog) -> list[dict[str, Any]]:

@@ -16,56 +16,95 @@ from libs.domain.contracts.metrics import (
     ProjectionMismatch,
 )
 from libs.domain.errors import Conflict, Unprocessable
-from libs.domain.metrics_ledger import ChainVerifier, decimal_text
+from libs.domain.metrics_ledger import REVISION_FIELDS, LedgerVerifier, decimal_text
 from libs.domain.values import Period, ZoneKind
 from services.metrics.ledger.repository import LockRepository
 from services.metrics.observations.repository import Key, ObservationRepository
-from services.metrics.tables import PeriodLock, Revision
+from services.metrics.tables import Batch, PeriodLock, Revision
 
 MAX_MISMATCHES = 100
 
 
 def _record(r: Revision) -> dict[str, object]:
+    return {name: getattr(r, name) for name in REVISION_FIELDS}
+
+
+def _header(b: Batch) -> dict[str, object]:
     return {
-        "batch": r.batch,
-        "indicator": r.indicator_code,
-        "indicator_version": r.indicator_version,
-        "lock": r.lock_id,
-        "new_value": r.new_value,
-        "note": r.note,
-        "old_value": r.old_value,
-        "original_unit": r.original_unit,
-        "original_value": r.original_value,
-        "period": r.period,
-        "recorded_at": r.recorded_at,
-        "recorded_by": r.recorded_by,
-        "recorded_by_division": r.recorded_by_division,
-        "restatement_reason": r.restatement_reason,
-        "seq": r.seq,
-        "subject_id": r.subject_id,
-        "subject_type": r.subject_type,
-        "unit": r.unit,
+        "first_seq": b.first_seq,
+        "id": b.id,
+        "recorded_at": b.recorded_at,
+        "recorded_by": b.recorded_by,
+        "recorded_by_division": b.recorded_by_division,
+        "restatement_reason": b.restatement_reason,
+        "revisions": b.revisions,
     }
 
 
 async def verify(*, session: AsyncSession) -> LedgerVerification:
-    """Recompute every revision's hash in order, and check each current value against the ledger."""
+    """Recompute the chain batch by batch (every revision's digest, every batch's link), and check
+    each current value against the last revision the ledger holds for it."""
     repo = ObservationRepository(session)
-    verifier = ChainVerifier()
+    verifier = LedgerVerifier()
     last_value: dict[Key, Decimal] = {}
-    first_broken: LedgerBreak | None = None
+    batches = await repo.batches()  # in chain order
+    headers = {b.id: b for b in batches}
+    done: set[str] = set()
+    position = 0
+    pending: list[dict[str, object]] = []
+    current: Batch | None = None
+
+    def feed(batch: Batch, revisions: list[dict[str, object]]) -> None:
+        verifier.feed(
+            _header(batch),
+            prev_hash=batch.prev_hash,
+            stored_hash=batch.hash,
+            digests=batch.digests,
+            revisions=revisions,
+        )
+        done.add(batch.id)
+
+    def feed_until(first_seq: int | None) -> None:
+        """Feed, in chain order, the batches before ``first_seq`` none of whose revisions was seen."""
+        nonlocal position
+        while position < len(batches) and (first_seq is None or batches[position].first_seq < first_seq):
+            if batches[position].id not in done:
+                feed(batches[position], [])
+            position += 1
+
     async for chunk in repo.stream_revisions():
         for r in chunk:
-            verifier.feed(_record(r), prev_hash=r.prev_hash, stored_hash=r.hash)
-            if first_broken is None and verifier.broken is not None:
-                first_broken = LedgerBreak(
-                    seq=verifier.broken.seq,
-                    reason=verifier.broken.reason,
-                    subject=f"{r.subject_type}:{r.subject_id}",
-                    indicator=r.indicator_code,
-                    period=r.period,
-                )
+            record = _record(r)
             last_value[(r.subject_type, r.subject_id, r.indicator_code, r.period)] = r.new_value
+            if current is not None and r.batch == current.id:
+                pending.append(record)
+                continue
+            if current is not None:
+                feed(current, pending)
+            pending, current = [], None
+            batch = headers.get(r.batch)
+            if batch is not None and batch.id not in done:
+                feed_until(batch.first_seq)
+                current = batch
+                pending.append(record)
+            else:
+                verifier.orphan(record)
+    if current is not None:
+        feed(current, pending)
+    feed_until(None)
+    first_broken: LedgerBreak | None = None
+    if verifier.broken is not None:
+        rev = verifier.broken.revision
+        if rev is None:  # revisions removed: the break shows at the next revision still stored
+            after = await repo.revision_after(verifier.broken.seq - 1)
+            rev = _record(after) if after is not None else {"seq": verifier.broken.seq}
+        first_broken = LedgerBreak(
+            seq=int(str(rev["seq"])),
+            reason=verifier.broken.reason,
+            subject=f"{rev['subject_type']}:{rev['subject_id']}" if "subject_type" in rev else None,
+            indicator=str(rev["indicator_code"]) if "indicator_code" in rev else None,
+            period=str(rev["period"]) if "period" in rev else None,
+        )
     mismatches: list[ProjectionMismatch] = []
     checked = 0
     async for rows in repo.stream_observations():
