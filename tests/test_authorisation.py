@@ -1,0 +1,212 @@
+"""The authorisation matrix: which roles each route admits, checked against a hand-written table.
+
+For every operation in every service's OpenAPI, the route is called without a token and with a
+token for each role (carrying the scope claims that role needs). A role is *admitted* when the
+answer is neither 401 nor the role refusal (a 403 problem naming ``required_roles``); what
+happens after admission (404 for the made-up ids, 422 for the empty bodies, a per-resource 403
+such as another county's zone) is the use cases' business and tested with them.
+
+``MATRIX`` is the expectation, written from the issues and README ("Tokens and roles"), not
+read from the code: a route whose roles change must change here too, on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from libs.domain.values import Role
+from tests.conftest import auth
+
+SERVICES = ("registry", "metrics", "assessment", "permits")
+SCOPES: dict[str, dict[str, str]] = {
+    "county": {"division": "130705"},
+    "zone_committee": {"zone": "z-authz"},
+    "window_clerk": {"zone": "z-authz"},
+    "bureau_admin": {"zone": "z-authz"},
+    "reviewer": {"zone": "z-authz", "department": "planning"},
+}
+PUBLIC = "public"
+ANY = frozenset(r.value for r in Role)
+PLATFORM = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"}
+
+MATRIX: dict[str, dict[str, str | frozenset[str]]] = {
+    "registry": {
+        "GET /v1/changes": PUBLIC,
+        "GET /v1/compliance": PUBLIC,
+        "GET /v1/divisions": PUBLIC,
+        "GET /v1/divisions/{code}": PUBLIC,
+        "GET /v1/reorganisations": PUBLIC,
+        "GET /v1/reorganisations/{act_id}": PUBLIC,
+        "GET /v1/zones": PUBLIC,
+        "GET /v1/zones/counts": PUBLIC,
+        "GET /v1/zones/resolve": PUBLIC,
+        "GET /v1/zones/{zone_id}": PUBLIC,
+        "GET /v1/zones/{zone_id}/history": PUBLIC,
+        "GET /v1/zones/{zone_id}/lineage": PUBLIC,
+        "POST /v1/divisions": frozenset({"city_admin"}),
+        "POST /v1/reorganisations": frozenset({"city_admin"}),
+        "POST /v1/reorganisations/{act_id}/annul": frozenset({"city_admin"}),
+        "POST /v1/zones/histories": PUBLIC,
+        "POST /v1/zones/lineages": PUBLIC,
+    },
+    "metrics": {
+        "GET /v1/completeness": frozenset(
+            {"city_admin", "commerce_bureau", "county", "science_bureau", "statistics_bureau", "zone_committee"}
+        ),
+        "GET /v1/deadlines/{period}": frozenset(
+            {"city_admin", "commerce_bureau", "county", "science_bureau", "statistics_bureau", "zone_committee"}
+        ),
+        "GET /v1/indicators": PUBLIC,
+        "GET /v1/indicators/{code}/versions": PUBLIC,
+        "GET /v1/ledger/verify": frozenset({"city_admin", "statistics_bureau"}),
+        "GET /v1/locks": frozenset(
+            {"city_admin", "commerce_bureau", "county", "science_bureau", "statistics_bureau", "zone_committee"}
+        ),
+        "GET /v1/matrix": PUBLIC,
+        "GET /v1/matrix/divisions": PUBLIC,
+        "GET /v1/observations": frozenset(
+            {"city_admin", "commerce_bureau", "county", "science_bureau", "statistics_bureau", "zone_committee"}
+        ),
+        "GET /v1/observations/history": frozenset(
+            {"city_admin", "commerce_bureau", "county", "science_bureau", "statistics_bureau", "zone_committee"}
+        ),
+        "GET /v1/quality": frozenset({"city_admin", "statistics_bureau"}),
+        "GET /v1/templates/observations.xlsx": frozenset(
+            {"city_admin", "county", "statistics_bureau", "zone_committee"}
+        ),
+        "POST /v1/indicators": frozenset({"city_admin"}),
+        "POST /v1/locks": frozenset({"city_admin"}),
+        # a push is authenticated before its (up to 10,000-row) body is read
+        "POST /v1/observations": frozenset({"city_admin", "county", "statistics_bureau", "zone_committee"}),
+        "POST /v1/observations/import": frozenset({"city_admin", "county", "statistics_bureau", "zone_committee"}),
+        "PUT /v1/deadlines/{period}": frozenset({"city_admin"}),
+    },
+    "assessment": {
+        "GET /v1/assessments": PUBLIC,
+        "GET /v1/assessments/{assessment_id}": PUBLIC,
+        "GET /v1/assessments/{assessment_id}/bulletin": PUBLIC,
+        "GET /v1/assessments/{assessment_id}/outcomes": PUBLIC,
+        "GET /v1/assessments/{assessment_id}/sensitivity": PUBLIC,
+        "GET /v1/methodologies": PUBLIC,
+        "GET /v1/methodologies/{code}": PUBLIC,
+        "GET /v1/methodologies/{code}/{version}": PUBLIC,
+        "GET /v1/rankings": PUBLIC,
+        "GET /v1/sanction-policies": PUBLIC,
+        "GET /v1/summons": frozenset({"city_admin", "commerce_bureau", "science_bureau", "zone_committee"}),
+        "GET /v1/targets/progress": PUBLIC,
+        "GET /v1/zones/{zone_id}/outcomes": PUBLIC,
+        "POST /v1/assessments": frozenset({"city_admin", "commerce_bureau", "science_bureau"}),
+        "POST /v1/assessments/{assessment_id}/verify": PUBLIC,
+        "POST /v1/methodologies": frozenset({"city_admin", "commerce_bureau", "science_bureau"}),
+        "PUT /v1/sanction-policies/{kind}": frozenset({"city_admin", "commerce_bureau", "science_bureau"}),
+    },
+    "permits": {
+        "DELETE /v1/webhooks/{webhook_id}": frozenset({"applicant", "bureau_admin", "city_admin", "window_clerk"}),
+        "GET /v1/applications": frozenset({"applicant", "bureau_admin", "city_admin", "reviewer", "window_clerk"}),
+        "GET /v1/applications/{case_id}": frozenset(
+            {"applicant", "bureau_admin", "city_admin", "reviewer", "window_clerk"}
+        ),
+        "GET /v1/applications/{case_id}/history": frozenset({"bureau_admin", "city_admin", "reviewer", "window_clerk"}),
+        "GET /v1/applications/{case_id}/messages": frozenset(
+            {"applicant", "bureau_admin", "city_admin", "reviewer", "window_clerk"}
+        ),
+        "GET /v1/applications/{case_id}/special-procedures": frozenset(
+            {"bureau_admin", "city_admin", "reviewer", "window_clerk"}
+        ),
+        "GET /v1/calendar/days": PUBLIC,
+        "GET /v1/calendar/deadline": PUBLIC,
+        "GET /v1/catalog": PUBLIC,
+        "GET /v1/catalog/bureaus/{zone}": PUBLIC,
+        "GET /v1/catalog/items/{item_id}": PUBLIC,
+        "GET /v1/catalog/power-list": PUBLIC,
+        "GET /v1/escalations": frozenset({"bureau_admin", "city_admin"}),
+        "GET /v1/files/{file_id}": frozenset({"applicant", "bureau_admin", "city_admin", "reviewer", "window_clerk"}),
+        "GET /v1/files/{file_id}/content": frozenset(
+            {"applicant", "bureau_admin", "city_admin", "reviewer", "window_clerk"}
+        ),
+        "GET /v1/rectifications": frozenset({"bureau_admin", "city_admin"}),
+        "GET /v1/stats": PUBLIC,
+        "GET /v1/tasks": frozenset({"bureau_admin", "city_admin", "reviewer", "window_clerk"}),
+        "GET /v1/tasks/{task_id}": frozenset({"bureau_admin", "city_admin", "reviewer", "window_clerk"}),
+        "GET /v1/webhooks": frozenset({"applicant", "bureau_admin", "city_admin", "window_clerk"}),
+        "POST /v1/applications": frozenset({"applicant", "city_admin", "window_clerk"}),
+        "POST /v1/applications/{case_id}/accept": frozenset({"city_admin", "window_clerk"}),
+        "POST /v1/applications/{case_id}/decision": frozenset({"city_admin", "window_clerk"}),
+        "POST /v1/applications/{case_id}/decline": frozenset({"city_admin", "window_clerk"}),
+        "POST /v1/applications/{case_id}/extensions": frozenset({"bureau_admin", "city_admin"}),
+        "POST /v1/applications/{case_id}/rating": frozenset({"applicant"}),
+        "POST /v1/applications/{case_id}/request-supplements": frozenset({"city_admin", "window_clerk"}),
+        "POST /v1/applications/{case_id}/special-procedures": frozenset({"bureau_admin", "city_admin"}),
+        "POST /v1/applications/{case_id}/special-procedures/{procedure_id}/end": frozenset(
+            {"bureau_admin", "city_admin"}
+        ),
+        "POST /v1/applications/{case_id}/supplements": frozenset({"applicant", "city_admin", "window_clerk"}),
+        "POST /v1/catalog/items": frozenset({"bureau_admin", "city_admin"}),
+        "POST /v1/files": frozenset({"applicant", "city_admin", "window_clerk"}),
+        "POST /v1/rectifications/{rect_id}/close": frozenset({"bureau_admin", "city_admin"}),
+        "POST /v1/tasks/{task_id}/approve": frozenset({"city_admin", "reviewer"}),
+        "POST /v1/tasks/{task_id}/reject": frozenset({"city_admin", "reviewer"}),
+        "POST /v1/tasks/{task_id}/request-supplements": frozenset({"city_admin", "reviewer"}),
+        "POST /v1/webhooks": frozenset({"applicant", "bureau_admin", "city_admin", "window_clerk"}),
+        "PUT /v1/calendar/days/{day}": frozenset({"bureau_admin", "city_admin"}),
+        "PUT /v1/calendar/years/{year}": frozenset({"bureau_admin", "city_admin"}),
+        "PUT /v1/catalog/bureaus/{zone}": frozenset({"bureau_admin", "city_admin"}),
+        "PUT /v1/catalog/items/{item_id}": frozenset({"bureau_admin", "city_admin"}),
+    },
+}
+
+
+async def observed(client: Any) -> dict[str, str | frozenset[str]]:
+    """What the running app admits, per ``METHOD /path``."""
+    spec = (await client.get("/openapi.json")).json()
+    out: dict[str, str | frozenset[str]] = {}
+    for path, ops in spec["paths"].items():
+        if path in PLATFORM:
+            continue
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        for method in ops:
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            body = {"json": {}} if method in {"post", "put", "patch"} else {}
+            anonymous = await client.request(method.upper(), url, **body)
+            if anonymous.status_code != 401:
+                out[f"{method.upper()} {path}"] = PUBLIC
+                continue
+            admitted = set()
+            for role in sorted(ANY):
+                r = await client.request(method.upper(), url, headers=auth(role, **SCOPES.get(role, {})), **body)
+                refused = r.status_code == 401 or (r.status_code == 403 and "required_roles" in r.json())
+                if not refused:
+                    admitted.add(role)
+            out[f"{method.upper()} {path}"] = frozenset(admitted)
+    return out
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_every_route_admits_exactly_the_roles_in_the_matrix(app_client: Any, service: str) -> None:
+    async with app_client(service) as client:
+        got = await observed(client)
+    expected = MATRIX.get(service, {})
+    lines = [
+        f"    {k!r}: {('PUBLIC' if v == PUBLIC else 'frozenset(' + repr(sorted(v)) + ')')},"
+        for k, v in sorted(got.items())
+    ]
+    assert got == expected, f"{service} observed:\n" + "\n".join(lines)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_the_openapi_marks_exactly_the_public_routes(app_client: Any, service: str) -> None:
+    """``x-devzones-public`` in the OpenAPI is what frontends rely on: it must match the matrix."""
+    async with app_client(service) as client:
+        spec = (await client.get("/openapi.json")).json()
+    marked = {
+        f"{method.upper()} {path}"
+        for path, ops in spec["paths"].items()
+        if path not in PLATFORM
+        for method, op in ops.items()
+        if op.get("x-devzones-public")
+    }
+    assert marked == {k for k, v in MATRIX[service].items() if v == PUBLIC}
