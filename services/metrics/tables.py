@@ -1,7 +1,7 @@
 """The metrics service's tables.
 
-``observation`` holds the current value of each (subject, indicator, period); ``revision`` is
-the append-only, hash-chained ledger every change goes through. Values are exact decimals in
+``observation`` holds the current version of each (subject, indicator, period) and ``revision``
+the superseded ones: together they are the append-only, hash-chained ledger. Values are exact decimals in
 the indicator's canonical unit: ``NUMERIC(24, 6)`` on PostgreSQL, and on SQLite (which has no
 decimal type) the canonical decimal text, so both hold exactly what the ledger hashed.
 """
@@ -95,11 +95,15 @@ def _key_text(length: int) -> TypeEngine[str]:
 
 
 class Observation(Base):
-    """The current value of a subject's indicator for a period (the ledger's projection).
+    """The current version of a subject's indicator for a period (system-versioned, as SQL:2011's
+    temporal tables): every field of the version's revision, so a batch of new values writes this
+    one table. When a value changes, its current row moves, unchanged, to ``revision`` (the
+    history) and the new version takes its place, in the same transaction.
 
     The primary key leads with period and indicator, so one period's values of some indicators
-    (the matrix) are a range of it; ``seq`` is the value's latest revision (its history is the
-    chain of ``prev_seq`` links from there).
+    (the matrix) are a range of it. Who and when are the batch's (``batch``);
+    ``first_recorded_at`` is null while the value has a single version (then it is its batch's
+    time). ``prev_seq`` links to the previous version, in ``revision``.
     """
 
     __tablename__ = "observation"
@@ -109,22 +113,27 @@ class Observation(Base):
     subject_type: Mapped[str] = mapped_column(_key_text(8), primary_key=True)
     subject_id: Mapped[str] = mapped_column(_key_text(64), primary_key=True)
     period_end: Mapped[date] = mapped_column(Date)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_seq: Mapped[int | None] = mapped_column(BigInteger)
+    indicator_version: Mapped[int] = mapped_column(Integer)
+    old_value: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     value: Mapped[Decimal] = mapped_column(ExactDecimal())
     unit: Mapped[str] = mapped_column(String(32))
-    revision: Mapped[int] = mapped_column(Integer)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    original_value: Mapped[str] = mapped_column(String(64))
+    original_unit: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
-    pushed_by_division: Mapped[str | None] = mapped_column(String(12))
-    first_recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    recorded_by: Mapped[str] = mapped_column(String(200))
+    lock_id: Mapped[int | None] = mapped_column(Integer)
+    batch: Mapped[str] = mapped_column(String(32))
+    revision: Mapped[int] = mapped_column(Integer, server_default="1")
+    first_recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Revision(Base):
-    """One change of a value: append-only, in ``seq`` order; sealed by its batch's link of the chain.
+    """A superseded version of a value (the history): append-only; sealed, like the current
+    versions, by its batch's link of the chain.
 
-    Who and when are the batch's (``batch``); ``prev_seq`` is the previous revision of the same
-    value (``None`` for its first), so a value's history is a walk from ``Observation.seq``.
+    Who and when are the batch's (``batch``); ``prev_seq`` is the previous version of the same
+    value (``None`` for its first), so a value's history is a walk from ``Observation.prev_seq``.
     """
 
     __tablename__ = "revision"

@@ -217,21 +217,44 @@ class TestTheLedgerDetectsTampering:
             r = await client.get("/v1/ledger/verify", headers=CITY)
         assert r.json()["first_broken"]["seq"] == 3
 
-    async def test_a_current_value_altered_in_the_database_is_a_mismatch(self, metrics: Any) -> None:
+    async def test_a_current_value_altered_in_the_database_breaks_the_chain_at_its_version(self, metrics: Any) -> None:
+        # The current row is the value's latest version (seq 3), sealed like the history rows.
         async with metrics() as client:
             await self._three_revisions(client)
             async with client.app.state.db.engine.begin() as conn:
                 await conn.execute(text("UPDATE observation SET value = '1.000000'"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
         body = r.json()
-        assert body["intact"] is False and body["first_broken"] is None
+        assert body["intact"] is False
+        assert body["first_broken"]["seq"] == 3
+        assert "altered" in body["first_broken"]["reason"]
+        assert body["first_broken"]["subject"] == f"zone:{ZHUOLU}"
+
+    async def test_a_history_version_altered_in_the_database_breaks_the_chain_at_it(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await self._three_revisions(client)
+            async with client.app.state.db.engine.begin() as conn:
+                await conn.execute(text("UPDATE revision SET note = 'edited' WHERE seq = 1"))
+            r = await client.get("/v1/ledger/verify", headers=CITY)
+        assert r.json()["first_broken"]["seq"] == 1
+
+    async def test_a_deleted_current_value_is_reported_with_its_ledger_value(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await self._three_revisions(client)
+            async with client.app.state.db.engine.begin() as conn:
+                await conn.execute(text("DELETE FROM observation"))
+            r = await client.get("/v1/ledger/verify", headers=CITY)
+        body = r.json()
+        assert body["intact"] is False
+        assert "removed" in body["first_broken"]["reason"]
+        assert body["observations_checked"] == 0
         assert body["observation_mismatches"] == [
             {
                 "subject": f"zone:{ZHUOLU}",
                 "indicator": "gdp",
                 "period": "2017",
-                "value": "1.000000",
-                "ledger_value": "12.000000",
+                "value": None,
+                "ledger_value": "11.000000",
             }
         ]
 

@@ -1,11 +1,13 @@
-"""Migration 20261204_0002: existing values, revisions and batches carried into the new schema and
-sealed in the new chain; a broken old chain stops it; the downgrade restores the old chain."""
+"""Migration 20261204_0002: existing values, revisions and batches carried into the new
+(system-versioned) schema and sealed in the new chain; a broken old chain stops it; the
+downgrade restores the old chain."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +121,19 @@ class TestMigration0002:
         engine = make_engine(empty_url)
         try:
             async with engine.connect() as conn:
-                obs = (await conn.execute(text("SELECT period, subject_id, seq, revision FROM observation"))).all()
+                obs = (
+                    await conn.execute(
+                        text("SELECT period, subject_id, seq, revision, prev_seq, batch, old_value FROM observation")
+                    )
+                ).all()
                 revs = (await conn.execute(text("SELECT seq, prev_seq, batch FROM revision ORDER BY seq"))).all()
                 batches = (
                     await conn.execute(text("SELECT id, first_seq, revisions, prev_hash FROM batch ORDER BY first_seq"))
                 ).all()
-            assert [tuple(r) for r in obs] == [("2017", "z1", 2, 2)]
-            assert [tuple(r) for r in revs] == [(1, None, "b1"), (2, 1, "b2")]
+            # The current version (seq 2) is the observation row; the superseded one (seq 1) the history.
+            assert [tuple(r)[:6] for r in obs] == [("2017", "z1", 2, 2, 1, "b2")]
+            assert Decimal(str(obs[0][6])) == Decimal("10")
+            assert [tuple(r) for r in revs] == [(1, None, "b1")]
             assert [tuple(r)[:3] for r in batches] == [("b1", 1, 1), ("b2", 2, 1)]
             assert batches[0][3] == "0" * 64
             async with async_sessionmaker(engine)() as session:

@@ -277,7 +277,7 @@ class LedgerBreak(BaseModel):
 
 
 class ProjectionMismatch(BaseModel):
-    """A current value that differs from the last revision the ledger holds for it."""
+    """A value whose latest version in the ledger is not its current one (e.g. its current row deleted)."""
 
     subject: str
     indicator: str
@@ -294,7 +294,7 @@ class LedgerVerification(BaseModel):
     first_broken: LedgerBreak | None = None
     observations_checked: int = 0
     observation_mismatches: list[ProjectionMismatch] = Field(
-        default_factory=list, description="Current values not equal to their last revision (first 100)."
+        default_factory=list, description="Values whose latest version is not their current one (first 100)."
     )
 
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.tables import Deadline, Observation
+from services.metrics.tables import Batch, Deadline, Observation
 
 
 class AnalysisRepository:
@@ -21,7 +21,7 @@ class AnalysisRepository:
     async def period_values(
         self, period: str, codes: Sequence[str], *, as_float: bool = False
     ) -> list[tuple[str, str, str, Any, str | None]]:
-        """(subject_type, subject_id, indicator, value, pushing division) of ``period`` for ``codes``.
+        """(subject_type, subject_id, indicator, value, pushing division: its batch's) of ``period`` for ``codes``.
 
         One query; on PostgreSQL straight through asyncpg, since the matrix reads ~100,000 rows
         (``as_float`` has the server send doubles, much cheaper to decode than numerics).
@@ -32,21 +32,26 @@ class AnalysisRepository:
             conn = await self.session.connection()
             raw: Any = (await conn.get_raw_connection()).driver_connection
             await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # see ObservationRepository.current
+            value = "o.value::float8" if as_float else "o.value"
             rows = await raw.fetch(
-                f"SELECT subject_type, subject_id, indicator_code, {'value::float8' if as_float else 'value'}, "
-                "pushed_by_division FROM observation "
-                "WHERE period = $1 AND indicator_code = ANY($2::text[])",
+                f"SELECT o.subject_type, o.subject_id, o.indicator_code, {value}, "
+                "b.recorded_by_division FROM observation o JOIN batch b ON b.id = o.batch "
+                "WHERE o.period = $1 AND o.indicator_code = ANY($2::text[])",
                 period,
                 list(codes),
             )
             return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-        stmt = select(
-            Observation.subject_type,
-            Observation.subject_id,
-            Observation.indicator_code,
-            Observation.value,
-            Observation.pushed_by_division,
-        ).where(Observation.period == period, Observation.indicator_code.in_(list(codes)))
+        stmt = (
+            select(
+                Observation.subject_type,
+                Observation.subject_id,
+                Observation.indicator_code,
+                Observation.value,
+                Batch.recorded_by_division,
+            )
+            .join(Batch, Batch.id == Observation.batch)
+            .where(Observation.period == period, Observation.indicator_code.in_(list(codes)))
+        )
         rows = await self.session.execute(stmt)
         if as_float:
             return [(r[0], r[1], r[2], float(r[3]), r[4]) for r in rows]
@@ -56,10 +61,15 @@ class AnalysisRepository:
         """(zone, indicator, first recorded at) of the zones' values of ``period`` for ``codes``."""
         if not codes:
             return []
-        stmt = select(Observation.subject_id, Observation.indicator_code, Observation.first_recorded_at).where(
-            Observation.period == period,
-            Observation.subject_type == "zone",
-            Observation.indicator_code.in_(list(codes)),
+        first = func.coalesce(Observation.first_recorded_at, Batch.recorded_at)
+        stmt = (
+            select(Observation.subject_id, Observation.indicator_code, first)
+            .join(Batch, Batch.id == Observation.batch)
+            .where(
+                Observation.period == period,
+                Observation.subject_type == "zone",
+                Observation.indicator_code.in_(list(codes)),
+            )
         )
         return [(r[0], r[1], r[2]) for r in await self.session.execute(stmt)]
 

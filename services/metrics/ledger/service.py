@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,17 +17,13 @@ from libs.domain.contracts.metrics import (
     ProjectionMismatch,
 )
 from libs.domain.errors import Conflict, Unprocessable
-from libs.domain.metrics_ledger import REVISION_FIELDS, LedgerVerifier, decimal_text
+from libs.domain.metrics_ledger import LedgerVerifier, decimal_text
 from libs.domain.values import Period, ZoneKind
 from services.metrics.ledger.repository import LockRepository
 from services.metrics.observations.repository import Key, ObservationRepository
-from services.metrics.tables import Batch, PeriodLock, Revision
+from services.metrics.tables import Batch, PeriodLock
 
 MAX_MISMATCHES = 100
-
-
-def _record(r: Revision) -> dict[str, object]:
-    return {name: getattr(r, name) for name in REVISION_FIELDS}
 
 
 def _header(b: Batch) -> dict[str, object]:
@@ -42,19 +39,21 @@ def _header(b: Batch) -> dict[str, object]:
 
 
 async def verify(*, session: AsyncSession) -> LedgerVerification:
-    """Recompute the chain batch by batch (every revision's digest, every batch's link), and check
-    each current value against the last revision the ledger holds for it."""
+    """Recompute the chain batch by batch (every version's digest, current or in the history, and
+    every batch's link), and check that each value's latest version is its current one."""
     repo = ObservationRepository(session)
     verifier = LedgerVerifier()
-    last_value: dict[Key, Decimal] = {}
+    latest: dict[Key, tuple[bool, Decimal]] = {}  # per value: its last version is current?, its value
+    current_values: dict[Key, Decimal] = {}
     batches = await repo.batches()  # in chain order
     headers = {b.id: b for b in batches}
     done: set[str] = set()
     position = 0
-    pending: list[dict[str, object]] = []
+    pending: list[dict[str, Any]] = []
     current: Batch | None = None
+    checked = 0
 
-    def feed(batch: Batch, revisions: list[dict[str, object]]) -> None:
+    def feed(batch: Batch, revisions: list[dict[str, Any]]) -> None:
         verifier.feed(
             _header(batch),
             prev_hash=batch.prev_hash,
@@ -72,17 +71,21 @@ async def verify(*, session: AsyncSession) -> LedgerVerification:
                 feed(batches[position], [])
             position += 1
 
-    async for chunk in repo.stream_revisions():
-        for r in chunk:
-            record = _record(r)
-            last_value[(r.subject_type, r.subject_id, r.indicator_code, r.period)] = r.new_value
-            if current is not None and r.batch == current.id:
+    async for chunk in repo.stream_versions():
+        for record in chunk:
+            key = (record["subject_type"], record["subject_id"], record["indicator_code"], record["period"])
+            is_current = bool(record["current"])
+            latest[key] = (is_current, record["new_value"])
+            if is_current:
+                checked += 1
+                current_values[key] = record["new_value"]
+            if current is not None and record["batch"] == current.id:
                 pending.append(record)
                 continue
             if current is not None:
                 feed(current, pending)
             pending, current = [], None
-            batch = headers.get(r.batch)
+            batch = headers.get(str(record["batch"]))
             if batch is not None and batch.id not in done:
                 feed_until(batch.first_seq)
                 current = batch
@@ -95,9 +98,8 @@ async def verify(*, session: AsyncSession) -> LedgerVerification:
     first_broken: LedgerBreak | None = None
     if verifier.broken is not None:
         rev = verifier.broken.revision
-        if rev is None:  # revisions removed: the break shows at the next revision still stored
-            after = await repo.revision_after(verifier.broken.seq - 1)
-            rev = _record(after) if after is not None else {"seq": verifier.broken.seq}
+        if rev is None:  # versions removed: the break shows at the next version still stored
+            rev = await repo.version_after(verifier.broken.seq - 1) or {"seq": verifier.broken.seq}
         first_broken = LedgerBreak(
             seq=int(str(rev["seq"])),
             reason=verifier.broken.reason,
@@ -106,15 +108,9 @@ async def verify(*, session: AsyncSession) -> LedgerVerification:
             period=str(rev["period"]) if "period" in rev else None,
         )
     mismatches: list[ProjectionMismatch] = []
-    checked = 0
-    async for rows in repo.stream_observations():
-        for key, value in rows:
-            checked += 1
-            ledger = last_value.pop(key, None)
-            if ledger != value and len(mismatches) < MAX_MISMATCHES:
-                mismatches.append(_mismatch(key, value, ledger))
-    for key, ledger in list(last_value.items())[: max(0, MAX_MISMATCHES - len(mismatches))]:
-        mismatches.append(_mismatch(key, None, ledger))
+    for key, (is_current, ledger) in latest.items():
+        if not is_current and len(mismatches) < MAX_MISMATCHES:
+            mismatches.append(_mismatch(key, current_values.get(key), ledger))
     return LedgerVerification(
         intact=verifier.intact and not mismatches,
         revisions=verifier.count,

@@ -1,20 +1,21 @@
 """Queries of observations, revisions, batches and idempotency keys.
 
-Bulk paths: new observations and revisions arrive as ``COPY`` text lines (the ledger's canonical
-lines, for revisions); on PostgreSQL they go in with ``COPY`` on the session's own connection
-(inside its transaction) and existing values are read by joining ``unnest`` arrays to the
-primary key; on SQLite plain multi-row statements do the same work.
+The tables are system-versioned: ``observation`` holds each value's current version (all the
+fields of its revision), ``revision`` the superseded ones. Bulk paths: new versions arrive as
+``COPY`` text lines (a prefix, then the ledger's canonical line); on PostgreSQL they go in with
+``COPY`` on the session's own connection (inside its transaction), existing values are read and
+superseded versions moved to the history by joining ``unnest`` arrays to the primary key; on
+SQLite plain multi-row statements do the same work.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Table, delete, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,34 +25,24 @@ from services.metrics.tables import Batch, IdempotencyKey, Observation, Revision
 OBSERVATION_TABLE: Table = Observation.__table__  # type: ignore[assignment]
 REVISION_TABLE: Table = Revision.__table__  # type: ignore[assignment]
 Key = tuple[str, str, str, str]  # subject_type, subject_id, indicator_code, period
-Current = tuple[Decimal, int, int]  # value, revision count, seq of the latest revision
+Current = tuple[Decimal, int, int, datetime]  # value, revision count, seq, first recorded at
 CHAIN_LOCK_KEY = 7_270_001  # pg_advisory_xact_lock key serialising writers of the ledger
 SQLITE_CHUNK = 200
 
-OBSERVATION_COLUMNS = (
-    "period",
-    "indicator_code",
-    "subject_type",
-    "subject_id",
-    "period_end",
-    "value",
-    "unit",
-    "revision",
-    "seq",
-    "note",
-    "pushed_by_division",
-    "first_recorded_at",
-    "recorded_at",
-    "recorded_by",
-)
-"""The columns of :meth:`ObservationRepository.insert_observations`' lines, in order."""
-REVISION_COLUMNS = REVISION_FIELDS
-"""The columns of :meth:`ObservationRepository.insert_revisions`' lines: the ledger's canonical lines."""
+VERSION_COLUMNS = tuple("value" if name == "new_value" else name for name in REVISION_FIELDS)
+"""The columns of ``observation`` holding a version's canonical line (``new_value`` is ``value``)."""
+NEW_COLUMNS = ("period_end", *VERSION_COLUMNS)
+"""The columns of a value's first version: its period's end, then its canonical line."""
+NEXT_COLUMNS = ("revision", "first_recorded_at", *NEW_COLUMNS)
+"""The columns of a later version: its number and the value's first time, then as :data:`NEW_COLUMNS`."""
+_VERSION_SQL = ", ".join(VERSION_COLUMNS)
+_REVISION_SQL = ", ".join(REVISION_FIELDS)
 _COPY_NULL = "\\N"
 _INT = ("revision", "seq", "prev_seq", "indicator_version", "lock_id")
 _CONVERT: dict[str, Any] = {
     **dict.fromkeys(_INT, int),
     "period_end": date.fromisoformat,
+    "value": str,
     "first_recorded_at": datetime.fromisoformat,
     "recorded_at": datetime.fromisoformat,
 }
@@ -118,7 +109,7 @@ class ObservationRepository:
     async def current(
         self, subject_types: list[str], subject_ids: list[str], codes: list[str], periods: list[str]
     ) -> dict[Key, Current]:
-        """The stored (value, revision, seq) of each key (given as four parallel lists) that has a value."""
+        """The stored (value, revision, seq, first recorded at) of each key (given as four parallel lists)."""
         out: dict[Key, Current] = {}
         if not subject_ids:
             return out
@@ -128,27 +119,36 @@ class ObservationRepository:
             # that guesses 100 keys and scans the table once per key. Plan for the actual arrays.
             await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
             rows = await conn.fetch(
-                "SELECT o.subject_type, o.subject_id, o.indicator_code, o.period, o.value, o.revision, o.seq "
+                "SELECT o.subject_type, o.subject_id, o.indicator_code, o.period, o.value, o.revision, o.seq, "
+                "COALESCE(o.first_recorded_at, b.recorded_at) "
                 "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(st, sid, code, p) "
                 "JOIN observation o ON o.period = k.p AND o.indicator_code = k.code "
-                "AND o.subject_type = k.st AND o.subject_id = k.sid",
+                "AND o.subject_type = k.st AND o.subject_id = k.sid JOIN batch b ON b.id = o.batch",
                 subject_types,
                 subject_ids,
                 codes,
                 periods,
             )
             for r in rows:
-                out[(r[0], r[1], r[2], r[3])] = (r[4], r[5], r[6])
+                out[(r[0], r[1], r[2], r[3])] = (r[4], r[5], r[6], r[7])
             return out
         cols = (Observation.subject_type, Observation.subject_id, Observation.indicator_code, Observation.period)
         keys = list(zip(subject_types, subject_ids, codes, periods, strict=True))
         for i in range(0, len(keys), SQLITE_CHUNK):
             chunk = keys[i : i + SQLITE_CHUNK]
-            stmt = select(*cols, Observation.value, Observation.revision, Observation.seq).where(
-                tuple_(*cols).in_(chunk)
+            stmt = (
+                select(
+                    *cols,
+                    Observation.value,
+                    Observation.revision,
+                    Observation.seq,
+                    func.coalesce(Observation.first_recorded_at, Batch.recorded_at),
+                )
+                .join(Batch, Batch.id == Observation.batch)
+                .where(tuple_(*cols).in_(chunk))
             )
             for r in await self.session.execute(stmt):
-                out[(r[0], r[1], r[2], r[3])] = (r[4], r[5], r[6])
+                out[(r[0], r[1], r[2], r[3])] = (r[4], r[5], r[6], r[7])
         return out
 
     async def exists(self, key: Key) -> bool:
@@ -159,47 +159,62 @@ class ObservationRepository:
         )
         return (await self.session.scalar(stmt)) is not None
 
-    async def _copy(self, table: str, columns: Sequence[str], lines: Sequence[str]) -> None:
+    async def _copy(self, columns: Sequence[str], lines: Sequence[str]) -> None:
         if self.postgres:
             conn = await self._asyncpg()
-            data = "".join(lines).encode()
-            await conn.copy_to_table(table, source=io.BytesIO(data), columns=list(columns), format="text")
+            # A memoryview: asyncpg takes bytes for a file path, and reads file objects in a thread.
+            data = memoryview("".join(lines).encode())
+            await conn.copy_to_table("observation", source=data, columns=list(columns), format="text")
             return
-        target = OBSERVATION_TABLE if table == "observation" else REVISION_TABLE
         rows = _split(lines, columns)
         for i in range(0, len(rows), 5000):
-            await self.session.execute(insert(target), rows[i : i + 5000])
+            await self.session.execute(insert(OBSERVATION_TABLE), rows[i : i + 5000])
 
-    async def insert_observations(self, lines: Sequence[str]) -> None:
-        """Insert new current values (``COPY`` text lines of :data:`OBSERVATION_COLUMNS`)."""
+    async def stream_new(self, chunks: AsyncIterator[bytes]) -> None:
+        """Insert values' first versions from chunks of ``COPY`` data (PostgreSQL only)."""
+        conn = await self._asyncpg()
+        await conn.copy_to_table("observation", source=chunks, columns=list(NEW_COLUMNS), format="text")
+
+    async def insert_new(self, lines: Sequence[str]) -> None:
+        """Insert values' first versions (``COPY`` text lines of :data:`NEW_COLUMNS`)."""
         if lines:
-            await self._copy("observation", OBSERVATION_COLUMNS, lines)
+            await self._copy(NEW_COLUMNS, lines)
 
-    async def update_observations(self, rows: list[dict[str, Any]]) -> None:
-        """Replace current values by key (dicts with the key as ``k_*`` and the changed columns)."""
-        if not rows:
+    async def insert_next(self, lines: Sequence[str]) -> None:
+        """Insert later versions (``COPY`` text lines of :data:`NEXT_COLUMNS`), after :meth:`supersede`."""
+        if lines:
+            await self._copy(NEXT_COLUMNS, lines)
+
+    async def supersede(self, keys: Sequence[Key]) -> None:
+        """Move the current versions of ``keys`` to the history, unchanged (same transaction)."""
+        if not keys:
             return
-        table = OBSERVATION_TABLE
-        stmt = (
-            update(table)
-            .where(
-                table.c.period == bindparam("k_period"),
-                table.c.indicator_code == bindparam("k_code"),
-                table.c.subject_type == bindparam("k_type"),
-                table.c.subject_id == bindparam("k_id"),
+        if self.postgres:
+            conn = await self._asyncpg()
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            await conn.execute(
+                "WITH moved AS (DELETE FROM observation o "
+                "USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(st, sid, code, p) "
+                "WHERE o.period = k.p AND o.indicator_code = k.code AND o.subject_type = k.st "
+                f"AND o.subject_id = k.sid RETURNING {', '.join('o.' + c for c in VERSION_COLUMNS)}) "
+                f"INSERT INTO revision ({_REVISION_SQL}) SELECT {_VERSION_SQL} FROM moved",
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+                [k[3] for k in keys],
             )
-            .values(
-                value=bindparam("value"),
-                unit=bindparam("unit"),
-                revision=bindparam("revision"),
-                seq=bindparam("seq"),
-                note=bindparam("note"),
-                pushed_by_division=bindparam("pushed_by_division"),
-                recorded_at=bindparam("recorded_at"),
-                recorded_by=bindparam("recorded_by"),
+            return
+        o = Observation
+        cols = (o.subject_type, o.subject_id, o.indicator_code, o.period)
+        for i in range(0, len(keys), SQLITE_CHUNK):
+            chunk = list(keys[i : i + SQLITE_CHUNK])
+            await self.session.execute(
+                insert(REVISION_TABLE).from_select(
+                    list(REVISION_FIELDS),
+                    select(*(OBSERVATION_TABLE.c[c] for c in VERSION_COLUMNS)).where(tuple_(*cols).in_(chunk)),
+                )
             )
-        )
-        await self.session.execute(stmt, rows)
+            await self.session.execute(delete(OBSERVATION_TABLE).where(tuple_(*cols).in_(chunk)))
 
     async def chain_head(self) -> tuple[int, str]:
         """The last revision's seq and the last batch's hash (0 and the genesis hash for an empty ledger)."""
@@ -211,11 +226,6 @@ class ObservationRepository:
         if row is None:
             return 0, GENESIS_HASH
         return int(row[0]) + int(row[1]) - 1, str(row[2])
-
-    async def insert_revisions(self, lines: Sequence[str]) -> None:
-        """Append revisions (the ledger's canonical lines, which are ``COPY`` text lines)."""
-        if lines:
-            await self._copy("revision", REVISION_COLUMNS, lines)
 
     async def add_batch(self, batch: Batch) -> None:
         """Record a stored batch."""
@@ -234,11 +244,11 @@ class ObservationRepository:
         end: Any | None,
         after: Key | None,
         limit: int,
-    ) -> list[Observation]:
-        """Current values matching the filters, in key order (period, indicator, subject)."""
+    ) -> list[tuple[Observation, Batch]]:
+        """Current values matching the filters with their batches, in key order (period, indicator, subject)."""
         o = Observation
         order = (o.period, o.indicator_code, o.subject_type, o.subject_id)
-        stmt = select(o).order_by(*order).limit(limit)
+        stmt = select(o, Batch).join(Batch, Batch.id == o.batch).order_by(*order).limit(limit)
         if subject is not None:
             stmt = stmt.where(o.subject_type == subject[0], o.subject_id == subject[1])
         if indicator is not None:
@@ -251,75 +261,78 @@ class ObservationRepository:
             stmt = stmt.where(o.period_end <= end)
         if after is not None:
             stmt = stmt.where(tuple_(*order) > tuple_(*(literal(v) for v in after)))
-        return list(await self.session.scalars(stmt))
+        return [(r, b) for r, b in (await self.session.execute(stmt)).all()]
 
     async def history(self, key: Key, *, after_seq: int | None, limit: int) -> list[tuple[Revision, Batch]]:
-        """Revisions of one value with their batches, oldest first (a walk of ``prev_seq`` links)."""
+        """Versions of one value with their batches, oldest first: the current one and the walk of
+        its ``prev_seq`` links through the history. The current version is given as a (transient)
+        :class:`Revision` too."""
         o = Observation
-        start = (
-            select(o.seq.label("seq"))
-            .where(o.subject_type == key[0], o.subject_id == key[1], o.indicator_code == key[2], o.period == key[3])
-            .cte("chain", recursive=True)
-        )
-        step = (
-            select(Revision.prev_seq.label("seq"))
-            .join(start, Revision.seq == start.c.seq)
-            .where(Revision.prev_seq.is_not(None))
-        )
-        chain = start.union_all(step)
-        stmt = (
-            select(Revision, Batch)
-            .join(chain, Revision.seq == chain.c.seq)
-            .join(Batch, Batch.id == Revision.batch)
-            .order_by(Revision.seq)
-            .limit(limit)
-        )
-        if after_seq is not None:
-            stmt = stmt.where(Revision.seq > after_seq)
-        return [(r, b) for r, b in (await self.session.execute(stmt)).all()]
+        where = (o.subject_type == key[0], o.subject_id == key[1], o.indicator_code == key[2], o.period == key[3])
+        found = (await self.session.execute(select(o, Batch).join(Batch, Batch.id == o.batch).where(*where))).first()
+        if found is None:
+            return []
+        current, current_batch = found
+        out: list[tuple[Revision, Batch]] = []
+        if current.prev_seq is not None and (after_seq is None or current.prev_seq > after_seq):
+            start = select(o.prev_seq.label("seq")).where(*where).cte("chain", recursive=True)
+            step = (
+                select(Revision.prev_seq.label("seq"))
+                .join(start, Revision.seq == start.c.seq)
+                .where(Revision.prev_seq.is_not(None))
+            )
+            chain = start.union_all(step)
+            stmt = (
+                select(Revision, Batch)
+                .join(chain, Revision.seq == chain.c.seq)
+                .join(Batch, Batch.id == Revision.batch)
+                .order_by(Revision.seq)
+                .limit(limit)
+            )
+            if after_seq is not None:
+                stmt = stmt.where(Revision.seq > after_seq)
+            out = [(r, b) for r, b in (await self.session.execute(stmt)).all()]
+        if len(out) < limit and (after_seq is None or current.seq > after_seq):
+            fields = {
+                name: getattr(current, column) for name, column in zip(REVISION_FIELDS, VERSION_COLUMNS, strict=True)
+            }
+            out.append((Revision(**fields), current_batch))
+        return out
 
     async def batches(self) -> list[Batch]:
         """Every batch of the ledger, in chain order."""
         return list(await self.session.scalars(select(Batch).order_by(Batch.first_seq)))
 
-    async def revision_after(self, seq: int) -> Revision | None:
-        """The first revision stored after ``seq``."""
-        stmt = select(Revision).where(Revision.seq > seq).order_by(Revision.seq).limit(1)
-        return (await self.session.scalars(stmt)).first()
+    def _versions(self) -> Any:
+        """Every version, history and current, as :data:`REVISION_FIELDS` plus ``current`` (1 for a current one)."""
+        h = REVISION_TABLE.c
+        c = OBSERVATION_TABLE.c
+        history = select(*(h[name] for name in REVISION_FIELDS), literal(0).label("current"))
+        currents = select(
+            *(c[column].label(name) for name, column in zip(REVISION_FIELDS, VERSION_COLUMNS, strict=True)),
+            literal(1).label("current"),
+        )
+        return history.union_all(currents).subquery("version")
 
-    async def stream_revisions(self, chunk: int = 5000) -> AsyncIterator[list[Revision]]:
-        """Every revision in seq order, a chunk at a time (keyset pagination on the primary key)."""
-        after = 0
-        while True:
-            rows = list(
-                await self.session.scalars(
-                    select(Revision).where(Revision.seq > after).order_by(Revision.seq).limit(chunk)
-                )
-            )
-            if not rows:
-                return
-            yield rows
-            after = rows[-1].seq
-            self.session.expunge_all()
+    async def version_after(self, seq: int) -> dict[str, Any] | None:
+        """The first version stored after ``seq``."""
+        v = self._versions()
+        row = (await self.session.execute(select(v).where(v.c.seq > seq).order_by(v.c.seq).limit(1))).mappings().first()
+        return dict(row) if row is not None else None
 
-    async def stream_observations(self, chunk: int = 5000) -> AsyncIterator[list[tuple[Key, Decimal]]]:
-        """Every current value (key, value), a chunk at a time (keyset pagination on the primary key)."""
-        o = Observation
-        order = (o.period, o.indicator_code, o.subject_type, o.subject_id)
-        after: tuple[str, ...] | None = None
-        while True:
-            stmt = select(*order, o.value).order_by(*order).limit(chunk)
-            if after is not None:
-                stmt = stmt.where(tuple_(*order) > tuple_(*(literal(v) for v in after)))
-            rows = (await self.session.execute(stmt)).all()
-            if not rows:
-                return
-            yield [((r[2], r[3], r[1], r[0]), r[4]) for r in rows]
-            after = (rows[-1][0], rows[-1][1], rows[-1][2], rows[-1][3])
+    async def stream_versions(self, chunk: int = 5000) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every version (history and current) in seq order, a chunk at a time, as mappings of
+        :data:`REVISION_FIELDS` plus ``current``; one sorted query read through a server-side cursor."""
+        v = self._versions()
+        result = await self.session.stream(select(v).order_by(v.c.seq).execution_options(yield_per=chunk))
+        async for part in result.mappings().partitions(chunk):
+            yield [dict(r) for r in part]
 
-    async def count_revisions(self) -> int:
-        """How many revisions the ledger holds."""
-        return int(await self.session.scalar(select(func.count()).select_from(Revision)) or 0)
+    async def count_versions(self) -> int:
+        """How many versions the ledger holds."""
+        history = await self.session.scalar(select(func.count()).select_from(Revision))
+        current = await self.session.scalar(select(func.count()).select_from(Observation))
+        return int(history or 0) + int(current or 0)
 
 
 class IdempotencyRepository:

@@ -1,14 +1,17 @@
-"""keyed observations, one-index revisions, the ledger chained batch by batch
+"""system-versioned keyed observations, history revisions, the ledger chained batch by batch
 
 Revision ID: 20261204_0002
 Revises: 20261126_0001
 Create Date: 2026-12-04 09:00:00
 
-- ``observation``: the key (period, indicator_code, subject_type, subject_id) becomes the primary
-  key (byte-wise collation on PostgreSQL); no surrogate id, no other index; ``seq`` names the
-  value's latest revision.
-- ``revision``: primary key ``seq`` only; ``prev_seq`` links a value's revisions; who/when/why
-  move to the batch (they were copies of it); no per-revision hashes.
+- ``observation`` (system-versioned, as SQL:2011 temporal tables): the current version of each
+  value with every field of its revision (``seq``, ``prev_seq``, old and new value, original
+  value and unit, note, lock, batch); the key (period, indicator_code, subject_type, subject_id)
+  is the primary key (byte-wise collation on PostgreSQL); no surrogate id, no other index.
+  Who/when come from the batch; ``first_recorded_at`` is null for a value's first version.
+- ``revision``: the superseded versions only (the history); primary key ``seq`` only;
+  ``prev_seq`` links a value's versions; who/when/why move to the batch (they were copies of
+  it); no per-revision hashes.
 - ``batch``: ``first_seq``, ``revisions``, ``digests``, ``prev_hash``, ``hash`` (the chain of
   :mod:`libs.domain.metrics_ledger`).
 
@@ -188,35 +191,6 @@ def upgrade() -> None:
         "subject_type, subject_id, indicator_code, indicator_version, period, old_value, new_value, unit, "
         "original_value, original_unit, note, lock_id, batch FROM revision_v1"
     )
-    op.create_table(
-        "observation",
-        sa.Column("period", _key(16), nullable=False),
-        sa.Column("indicator_code", _key(64), nullable=False),
-        sa.Column("subject_type", _key(8), nullable=False),
-        sa.Column("subject_id", _key(64), nullable=False),
-        sa.Column("period_end", sa.Date(), nullable=False),
-        sa.Column("value", DECIMAL, nullable=False),
-        sa.Column("unit", sa.String(length=32), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("pushed_by_division", sa.String(length=12), nullable=True),
-        sa.Column("first_recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("recorded_by", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("period", "indicator_code", "subject_type", "subject_id", name=op.f("pk_observation")),
-    )
-    op.execute(
-        "INSERT INTO observation (period, indicator_code, subject_type, subject_id, period_end, value, unit, "
-        "revision, seq, note, pushed_by_division, first_recorded_at, recorded_at, recorded_by) "
-        "SELECT o.period, o.indicator_code, o.subject_type, o.subject_id, o.period_end, o.value, o.unit, "
-        "o.revision, COALESCE(m.seq, 0), o.note, o.pushed_by_division, o.first_recorded_at, o.recorded_at, "
-        "o.recorded_by FROM observation_v1 o LEFT JOIN (SELECT subject_type, subject_id, indicator_code, period, "
-        "MAX(seq) AS seq FROM revision GROUP BY subject_type, subject_id, indicator_code, period) m "
-        "ON m.subject_type = o.subject_type AND m.subject_id = o.subject_id "
-        "AND m.indicator_code = o.indicator_code AND m.period = o.period"
-    )
-
     with op.batch_alter_table("batch") as batch_op:
         batch_op.add_column(sa.Column("first_seq", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("revisions", sa.Integer(), nullable=True))
@@ -307,6 +281,48 @@ def upgrade() -> None:
         batch_op.alter_column("prev_hash", existing_type=sa.String(length=64), nullable=False)
         batch_op.alter_column("hash", existing_type=sa.String(length=64), nullable=False)
         batch_op.create_index("uq_batch_first_seq", ["first_seq"], unique=True)
+    op.create_table(
+        "observation",
+        sa.Column("period", _key(16), nullable=False),
+        sa.Column("indicator_code", _key(64), nullable=False),
+        sa.Column("subject_type", _key(8), nullable=False),
+        sa.Column("subject_id", _key(64), nullable=False),
+        sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("prev_seq", sa.BigInteger(), nullable=True),
+        sa.Column("indicator_version", sa.Integer(), nullable=False),
+        sa.Column("old_value", DECIMAL, nullable=True),
+        sa.Column("value", DECIMAL, nullable=False),
+        sa.Column("unit", sa.String(length=32), nullable=False),
+        sa.Column("original_value", sa.String(length=64), nullable=False),
+        sa.Column("original_unit", sa.String(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("lock_id", sa.Integer(), nullable=True),
+        sa.Column("batch", sa.String(length=32), nullable=False),
+        sa.Column("revision", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("first_recorded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("period", "indicator_code", "subject_type", "subject_id", name=op.f("pk_observation")),
+    )
+    latest = (
+        "FROM observation_v1 o JOIN revision r ON r.seq = (SELECT MAX(x.seq) FROM revision x "
+        "WHERE x.subject_type = o.subject_type AND x.subject_id = o.subject_id "
+        "AND x.indicator_code = o.indicator_code AND x.period = o.period)"
+    )
+    total = bind.execute(sa.text("SELECT COUNT(*) FROM observation_v1")).scalar_one()
+    matched = bind.execute(sa.text(f"SELECT COUNT(*) {latest} WHERE r.new_value = o.value")).scalar_one()
+    if matched != total:
+        raise RuntimeError(
+            f"{total - matched} current value(s) have no revision or differ from their last revision; cannot migrate"
+        )
+    op.execute(
+        "INSERT INTO observation (period, indicator_code, subject_type, subject_id, period_end, seq, prev_seq, "
+        "indicator_version, old_value, value, unit, original_value, original_unit, note, lock_id, batch, revision, "
+        "first_recorded_at) "
+        "SELECT o.period, o.indicator_code, o.subject_type, o.subject_id, o.period_end, r.seq, r.prev_seq, "
+        "r.indicator_version, r.old_value, r.new_value, r.unit, r.original_value, r.original_unit, r.note, "
+        "r.lock_id, r.batch, o.revision, CASE WHEN o.revision > 1 THEN o.first_recorded_at END " + latest
+    )
+    op.execute("DELETE FROM revision WHERE seq IN (SELECT seq FROM observation)")
     op.drop_table("observation_v1")
     op.drop_table("revision_v1")
 
@@ -339,8 +355,9 @@ def downgrade() -> None:
     op.execute(
         "INSERT INTO observation (subject_type, subject_id, indicator_code, period, period_end, value, unit, "
         "revision, note, pushed_by_division, first_recorded_at, recorded_at, recorded_by) "
-        "SELECT subject_type, subject_id, indicator_code, period, period_end, value, unit, revision, note, "
-        "pushed_by_division, first_recorded_at, recorded_at, recorded_by FROM observation_v2 ORDER BY seq"
+        "SELECT o.subject_type, o.subject_id, o.indicator_code, o.period, o.period_end, o.value, o.unit, "
+        "o.revision, o.note, b.recorded_by_division, COALESCE(o.first_recorded_at, b.recorded_at), b.recorded_at, "
+        "b.recorded_by FROM observation_v2 o JOIN batch b ON b.id = o.batch ORDER BY o.seq"
     )
     with op.batch_alter_table("observation") as batch_op:
         batch_op.create_index("ix_observation_period_indicator", ["period", "indicator_code"], unique=False)
@@ -376,7 +393,10 @@ def downgrade() -> None:
         "SELECT r.seq, r.subject_type, r.subject_id, r.indicator_code, r.indicator_version, r.period, r.old_value, "
         "r.new_value, r.unit, r.original_value, r.original_unit, r.note, b.recorded_at, b.recorded_by, "
         "b.recorded_by_division, r.batch, b.restatement_reason, r.lock_id, '', '' "
-        "FROM revision_v2 r JOIN batch b ON b.id = r.batch"
+        "FROM (SELECT seq, subject_type, subject_id, indicator_code, indicator_version, period, old_value, "
+        "new_value, unit, original_value, original_unit, note, lock_id, batch FROM revision_v2 UNION ALL "
+        "SELECT seq, subject_type, subject_id, indicator_code, indicator_version, period, old_value, value, unit, "
+        "original_value, original_unit, note, lock_id, batch FROM observation_v2) r JOIN batch b ON b.id = r.batch"
     )
     old = _v1_revisions()
     prev = GENESIS_HASH
