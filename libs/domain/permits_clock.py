@@ -93,12 +93,13 @@ class Clock:
         if limit < 0 or limit > MAX_WORKING_DAYS:
             raise ValueError(f"limit must be between 0 and {MAX_WORKING_DAYS}")
         day, remaining, provisional = start, limit, False
+        info_of, one_day, stops = self.calendar.info, timedelta(days=1), self.stops
         # Stopped days are bounded by the stops themselves, so the loop always ends.
         while remaining > 0:
-            day += timedelta(days=1)
-            info = self.calendar.info(day)
+            day += one_day
+            info = info_of(day)
             provisional = provisional or info.provisional
-            if info.working and not self._stopped(day, as_of):
+            if info.working and not (stops and self._stopped(day, as_of)):
                 remaining -= 1
         return day, provisional
 
@@ -107,14 +108,17 @@ class Clock:
         if end < start:
             return -self.counted_between(end, start, as_of=as_of)
         count, day = 0, start
+        working, one_day, stops = self.calendar.is_working_day, timedelta(days=1), self.stops
         while day < end:
-            day += timedelta(days=1)
-            if self.calendar.is_working_day(day) and not self._stopped(day, as_of):
+            day += one_day
+            if working(day) and not (stops and self._stopped(day, as_of)):
                 count += 1
         return count
 
     def stopped_between(self, start: date, end: date, *, as_of: date) -> int:
         """Working days in ``(start, end]`` that a stop took out of the count."""
+        if not self.stops:
+            return 0
         count, day = 0, start
         while day < end:
             day += timedelta(days=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -19,6 +20,8 @@ from libs.domain.values import Role
 from services.common.auth import require
 from services.common.pagination import decode_cursor
 from services.common.problems import problems
+from services.permits.cache import ReadCache
+from services.permits.cases.writer import IntakeWriter
 from services.permits.shared import etag
 
 
@@ -45,7 +48,38 @@ async def zone_cache(request: Request) -> dict[str, float]:
     return cache
 
 
+async def read_cache(request: Request) -> ReadCache:
+    """The app's cache of catalog items and the effective calendar (see :mod:`services.permits.cache`)."""
+    cache: ReadCache = request.app.state.read_cache
+    return cache
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeContext:
+    """What the intake needs of the app, resolved as one dependency (the intake is the hot path)."""
+
+    official: OfficialCalendar
+    cache: ReadCache
+    writer: IntakeWriter | None
+    zone_cache: dict[str, float]
+    today: date
+
+
+async def intake_context(request: Request) -> IntakeContext:
+    """The official calendar, the read cache, the writer, the zone cache and today, at once."""
+    state = request.app.state
+    return IntakeContext(
+        state.official_calendar,
+        state.read_cache,
+        getattr(state, "intake_writer", None),
+        state.zone_cache,
+        state.today(),
+    )
+
+
 OfficialDep = Annotated[OfficialCalendar, Depends(official)]
+IntakeContextDep = Annotated[IntakeContext, Depends(intake_context)]
+ReadCacheDep = Annotated[ReadCache, Depends(read_cache)]
 TodayDep = Annotated[date, Depends(today)]
 RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
 ZoneCacheDep = Annotated[dict[str, float], Depends(zone_cache)]

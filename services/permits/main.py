@@ -10,9 +10,12 @@ from fastapi import FastAPI
 from libs.domain.calendar import official_calendar
 from libs.domain.values import today_in_china
 from services.common.app import build_app
+from services.common.db import Database
 from services.common.settings import PermitsSettings
+from services.permits.cache import CacheSettings, ReadCache
 from services.permits.calendar.api import router as calendar_router
 from services.permits.cases.api import router as cases_router
+from services.permits.cases.writer import IntakeWriter
 from services.permits.catalog.api import router as catalog_router
 from services.permits.files.api import router as files_router
 from services.permits.supervision.api import router as supervision_router
@@ -39,24 +42,33 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.official_calendar = official_calendar()
         app.state.zone_cache = {}
+        db: Database = app.state.db
+        writer = None if db.sqlite else IntakeWriter(db.engine)
+        app.state.intake_writer = writer
         background = Workers(app, worker_settings, enabled=enabled)
         app.state.workers = background
         await background.startup()
         background.start()
+        if writer is not None:
+            writer.start()
         try:
             yield
         finally:
+            if writer is not None:
+                await writer.stop()
             await background.stop()
 
     app = build_app(
         settings,
         title="devzones permits",
         description="The approval bureau's single window: intake, internal routing, working-day clock, one reply.",
+        # Routes are matched in this order (no two routes of the service overlap): the cases, with
+        # the intake, first.
         routers=[
+            cases_router,
             calendar_router,
             catalog_router,
             files_router,
-            cases_router,
             tasks_router,
             supervision_router,
             webhooks_router,
@@ -64,4 +76,5 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
         lifespan_hook=lifespan,
     )
     app.state.today = today_in_china
+    app.state.read_cache = ReadCache(CacheSettings().cache_seconds)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, TypeVar, cast
 
 from libs.domain.contracts.common import Actor
 from libs.domain.errors import (
@@ -16,6 +18,8 @@ from services.permits.cases.repository import Visibility
 from services.permits.tables import Application
 from services.permits.tables import Task as TaskRow
 
+M = TypeVar("M")
+
 
 def utcnow() -> datetime:
     """Now, timezone-aware UTC."""
@@ -23,8 +27,24 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    """A new opaque id (32 hex digits)."""
-    return uuid.uuid4().hex
+    """A new opaque id (32 hex digits, 128 random bits)."""
+    return os.urandom(16).hex()
+
+
+_COLUMNS: dict[type[Any], dict[str, None]] = {}
+
+
+def draft(model: type[M], **values: Any) -> M:
+    """A row not stored yet as a plain object with the model's attributes (every column, ``None``
+    unless given), without the ORM's bookkeeping: the intake builds its rows this way, reads them
+    for the answer and inserts their values (``__table__`` says where)."""
+    blank = _COLUMNS.get(model)
+    if blank is None:
+        blank = _COLUMNS[model] = dict.fromkeys(c.key for c in model.__table__.columns)  # type: ignore[attr-defined]
+    row = SimpleNamespace(**blank)
+    row.__dict__.update(values)
+    row.__table__ = model.__table__  # type: ignore[attr-defined]
+    return cast(M, row)
 
 
 def is_city(actor: Actor) -> bool:

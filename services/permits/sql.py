@@ -7,12 +7,13 @@ Either way the caller holds the row until commit and reads what the previous wri
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 M = TypeVar("M")
 
@@ -53,3 +54,33 @@ async def insert_unique(session: AsyncSession, row: object) -> bool:
         await session.rollback()
         return False
     return True
+
+
+class LazySession:
+    """A request's session opened only when first used, for the intake route: at full speed an
+    intake reads nothing (item and calendar are cached) and writes through the group-commit
+    writer, so it needs no session at all. :meth:`finish` ends it like the shared
+    ``SessionDep`` does (commit on success, before the answer; rollback on error)."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._session is None:
+            self._session = self._factory()
+        return getattr(self._session, name)
+
+    async def finish(self, *, ok: bool) -> None:
+        """Commit (``ok``) or roll back, then close, if the session was ever opened."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            if ok:
+                await session.commit()
+            else:
+                with contextlib.suppress(Exception):  # the error being raised is the one to answer
+                    await session.rollback()
+        finally:
+            await session.close()

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from libs.domain.calendar import DayKind
 from libs.domain.permits_clock import ClockState, Timeliness
@@ -353,6 +353,20 @@ class ApplicationCreate(BaseModel):
     applicant: ApplicantInfo
     materials: list[MaterialSupplied] = Field(default_factory=list, max_length=200)
     land_use: LandUseFigures | None = None
+    accept: StrictBool | AcceptCreate = Field(
+        False,
+        description=(
+            "Accept on the spot (当场受理), window clerks only: `true`, or the acceptance itself "
+            '(`{"pending": [...], "note": ...}`). The case is submitted and accepted in one transaction: '
+            "both transitions, the deadline, the first stage's tasks and both events are recorded together."
+        ),
+    )
+
+    def acceptance(self) -> AcceptCreate | None:
+        """The acceptance asked for with the application, if any."""
+        if isinstance(self.accept, AcceptCreate):
+            return self.accept
+        return AcceptCreate() if self.accept else None
 
 
 class MaterialRead(BaseModel):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.contracts.common import Page
 from libs.domain.contracts.permits import (
@@ -40,13 +41,15 @@ from services.permits.dependencies import (
     Clerk,
     Filer,
     IfMatch,
+    IntakeContextDep,
     OfficialDep,
+    ReadCacheDep,
     RegistryDep,
     Staff,
     TodayDep,
-    ZoneCacheDep,
     case_answer,
 )
+from services.permits.sql import LazySession
 
 router = APIRouter(prefix="/v1")
 
@@ -57,30 +60,42 @@ router = APIRouter(prefix="/v1")
     status_code=201,
     tags=["applications"],
     summary="Hand in an application at the window (an applicant for themselves, or a window clerk)",
-    description="A retry with the same `Idempotency-Key` header answers the application made first.",
+    description=(
+        "A retry with the same `Idempotency-Key` header answers the application made first. "
+        "With `accept` a window clerk accepts it on the spot (当场受理): submitted and accepted in one "
+        "transaction, answered with the accepted case (clock started, first stage's tasks open)."
+    ),
     responses=problems(401, 403, 422, 503),
 )
 async def create_application(
-    session: SessionDep,
-    cal: OfficialDep,
+    request: Request,
+    ctx: IntakeContextDep,
     actor: Filer,
     registry: RegistryDep,
-    cache: ZoneCacheDep,
-    now: TodayDep,
     body: ApplicationCreate,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ApplicationRead:
-    case = await cases_service.create_application(
-        session=session,
-        official=cal,
-        registry=registry,
-        zone_cache=cache,
-        actor=actor,
-        body=body,
-        idempotency_key=idempotency_key,
-        today=now,
-    )
+    # The hot path: a session is opened only if the intake reads or writes through one.
+    lazy = LazySession(request.app.state.db.sessions)
+    session = cast(AsyncSession, lazy)
+    ok = False
+    try:
+        case = await cases_service.create_application(
+            session=session,
+            official=ctx.official,
+            cache=ctx.cache,
+            writer=ctx.writer,
+            registry=registry,
+            zone_cache=ctx.zone_cache,
+            actor=actor,
+            body=body,
+            idempotency_key=idempotency_key,
+            today=ctx.today,
+        )
+        ok = True
+    finally:
+        await lazy.finish(ok=ok)
     response.headers["Location"] = f"/v1/applications/{case.id}"
     return case_answer(response, case)
 
@@ -145,6 +160,7 @@ async def get_application(
 async def accept(
     session: SessionDep,
     cal: OfficialDep,
+    read_cache: ReadCacheDep,
     actor: Clerk,
     now: TodayDep,
     case_id: CaseId,
@@ -153,7 +169,14 @@ async def accept(
     if_match: IfMatch = None,
 ) -> ApplicationRead:
     case = await cases_service.accept(
-        session=session, official=cal, actor=actor, case_id=case_id, body=body, if_match=if_match, today=now
+        session=session,
+        official=cal,
+        cache=read_cache,
+        actor=actor,
+        case_id=case_id,
+        body=body,
+        if_match=if_match,
+        today=now,
     )
     return case_answer(response, case)
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, false, or_, select, update
+from sqlalchemy import Table, and_, exists, false, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from libs.domain.permits_states import ACTIVE_STATES
-from services.permits.sql import dialect_insert, insert_unique, lock_row
+from services.permits.sql import dialect_insert, lock_row
 from services.permits.tables import (
     Application,
     ApplicationMaterial,
@@ -74,9 +76,22 @@ class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_case(self, case: Application) -> bool:
-        """Insert a new case; False if its idempotency key was taken by a concurrent request."""
-        return await insert_unique(self.session, case)
+    async def insert_case(self, case: dict[str, Any], rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> bool:
+        """Insert a new case and its first rows (one statement per table, no read-back); False
+        (and the transaction rolled back) if its idempotency key was taken by a concurrent request."""
+        try:
+            await self.session.execute(insert(cast(Table, Application.__table__)), [case])
+        except IntegrityError:
+            await self.session.rollback()
+            return False
+        await self.insert_rows(rows)
+        return True
+
+    async def insert_rows(self, rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> None:
+        """Insert each table's rows in one statement (executemany: the driver batches them)."""
+        for table, values in rows:
+            if values:
+                await self.session.execute(insert(table), values)
 
     async def add(self, *rows: object) -> None:
         """Insert rows (case, tasks, materials, transitions, messages, events, ...)."""

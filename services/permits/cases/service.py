@@ -9,8 +9,9 @@ the outbox event in the same transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +62,7 @@ from libs.domain.permits_states import (
     next_case_state,
 )
 from libs.domain.values import Role
+from services.permits.cache import ReadCache
 from services.permits.calendar.service import (
     RECTIFICATION_DAYS,
     as_stop,
@@ -69,11 +71,13 @@ from services.permits.calendar.service import (
     shares,
 )
 from services.permits.cases.repository import CaseFilter, CaseRepository
+from services.permits.cases.writer import IntakeWriter
 from services.permits.catalog.repository import CatalogRepository
 from services.permits.catalog.service import ZoneLookup, ensure_zone
 from services.permits.files.repository import FileRepository
 from services.permits.shared import (
     check_if_match,
+    draft,
     is_city,
     new_id,
     require_zone_role,
@@ -104,16 +108,25 @@ POOR_RATING = 2
 
 
 def open_stage(
-    case: Application, stage: int, stops: Sequence[ClockStop], cal: OfficialCalendar, today: date, now: datetime
+    case: Application,
+    stage: int,
+    stops: Sequence[ClockStop],
+    cal: OfficialCalendar,
+    today: date,
+    now: datetime,
+    *,
+    drafts: bool = False,
 ) -> list[TaskRow]:
-    """The tasks of every department of ``stage``, due at the stage's share of the limit."""
+    """The tasks of every department of ``stage``, due at the stage's share of the limit
+    (ORM rows to add to the session, or with ``drafts`` plain rows to insert as values)."""
+    make: Any = partial(draft, TaskRow) if drafts else TaskRow
     assert case.accepted_on is not None
     spec = case.item_snapshot["stages"][stage - 1]
     offset = stage_offsets(case.limit_days, shares(case))[stage - 1]
     clock = Clock(cal, [as_stop(s) for s in stops])
     due, provisional = clock.deadline(case.accepted_on, offset, as_of=max(today, case.accepted_on))
     return [
-        TaskRow(
+        make(
             id=new_id(),
             application_id=case.id,
             zone=case.zone,
@@ -128,11 +141,12 @@ def open_stage(
             reasons=[],
             updated_at=now,
         )
-        for dept in spec["departments"]
+        for dept in sorted(spec["departments"])  # the order the case is read in
     ]
 
 
-def _event(case: Application, from_state: str | None, to_state: str, now: datetime, **extra: Any) -> EventRow:
+def _event(case: Application, from_state: str | None, to_state: str, now: datetime, **extra: Any) -> dict[str, Any]:
+    """The outbox row announcing a change of the case's state."""
     event_id = new_id()
     payload = {
         "event_id": event_id,
@@ -145,15 +159,66 @@ def _event(case: Application, from_state: str | None, to_state: str, now: dateti
         "to_state": to_state,
         **extra,
     }
-    return EventRow(
-        id=event_id,
-        application_id=case.id,
-        zone=case.zone,
-        applicant_sub=case.applicant_sub,
-        type="application.state_changed",
-        payload=payload,
-        created_at=now,
-    )
+    return {
+        "id": event_id,
+        "application_id": case.id,
+        "zone": case.zone,
+        "applicant_sub": case.applicant_sub,
+        "type": "application.state_changed",
+        "payload": payload,
+        "created_at": now,
+        "fanned_out_at": None,
+    }
+
+
+@dataclass
+class Records:
+    """Rows to append for one or more changes of a case (history, outbox, messages), in order."""
+
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        case: Application,
+        *,
+        action: str,
+        from_state: str | None,
+        actor: str,
+        now: datetime,
+        note: str | None = None,
+        task: str | None = None,
+        message: tuple[str, str, list[dict[str, Any]]] | None = None,
+        event_extra: dict[str, Any] | None = None,
+    ) -> None:
+        """The transition; the outbox event when the state changed; a message to the applicant."""
+        self.transitions.append(
+            {
+                "application_id": case.id,
+                "task_id": task,
+                "action": action,
+                "from_state": from_state,
+                "to_state": case.state,
+                "actor": actor,
+                "at": now,
+                "note": note,
+            }
+        )
+        if from_state != case.state:
+            self.events.append(_event(case, from_state, case.state, now, **(event_extra or {})))
+        if message is not None:
+            kind, body, items = message
+            self.messages.append({"application_id": case.id, "kind": kind, "body": body, "items": items, "at": now})
+        case.updated_at = now
+
+    def tables(self) -> list[tuple[Any, list[dict[str, Any]]]]:
+        """(table, rows) to insert, in this order."""
+        return [
+            (TransitionRow.__table__, self.transitions),
+            (EventRow.__table__, self.events),
+            (MessageRow.__table__, self.messages),
+        ]
 
 
 async def record(
@@ -170,27 +235,24 @@ async def record(
     event_extra: dict[str, Any] | None = None,
     extra_rows: Sequence[object] = (),
 ) -> None:
-    """Append the transition; the outbox event when the state changed; a message to the applicant."""
-    rows: list[object] = [
-        *extra_rows,
-        TransitionRow(
-            application_id=case.id,
-            task_id=task,
-            action=action,
-            from_state=from_state,
-            to_state=case.state,
-            actor=actor,
-            at=now,
-            note=note,
-        ),
-    ]
-    if from_state != case.state:
-        rows.append(_event(case, from_state, case.state, now, **(event_extra or {})))
-    if message is not None:
-        kind, body, items = message
-        rows.append(MessageRow(application_id=case.id, kind=kind, body=body, items=items, at=now))
-    case.updated_at = now
-    await repo.add(*rows)
+    """Append the transition; the outbox event when the state changed; a message to the applicant.
+
+    The case's changes (and ``extra_rows``) are flushed first, then the records are inserted
+    with one statement per table (no read-back)."""
+    records = Records()
+    records.add(
+        case,
+        action=action,
+        from_state=from_state,
+        actor=actor,
+        now=now,
+        note=note,
+        task=task,
+        message=message,
+        event_extra=event_extra,
+    )
+    await repo.add(*extra_rows)
+    await repo.insert_rows(records.tables())
 
 
 @dataclass
@@ -412,10 +474,17 @@ async def _files_for(
 
 
 def _material_rows(
-    case_id: str, supplied: Sequence[MaterialSupplied], files: Sequence[MaterialFile], rnd: int, now: datetime
+    case_id: str,
+    supplied: Sequence[MaterialSupplied],
+    files: Sequence[MaterialFile],
+    rnd: int,
+    now: datetime,
+    *,
+    drafts: bool = False,
 ) -> list[ApplicationMaterial]:
+    make: Any = partial(draft, ApplicationMaterial) if drafts else ApplicationMaterial
     return [
-        ApplicationMaterial(
+        make(
             application_id=case_id,
             code=m.code,
             file_id=f.id,
@@ -434,10 +503,94 @@ def _missing_mandatory(case: Application, materials: Sequence[ApplicationMateria
     return [m["code"] for m in case.item_snapshot.get("materials", []) if m["mandatory"] and m["code"] not in supplied]
 
 
+_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def row_values(row: object) -> dict[str, Any]:
+    """The column values of a transient row (an autoincrement key left unset is left out)."""
+    table = row.__table__  # type: ignore[attr-defined]
+    keys = _KEYS.get(table.name)
+    if keys is None:
+        keys = _KEYS[table.name] = (
+            tuple(col.key for col in table.columns),
+            tuple(col.key for col in table.primary_key.columns),
+        )
+    values = {key: getattr(row, key) for key in keys[0]}
+    for key in keys[1]:
+        if values[key] is None:
+            del values[key]
+    return values
+
+
+def acceptance_faults(
+    case: Application, materials: Sequence[ApplicationMaterial], body: AcceptCreate
+) -> list[dict[str, Any]]:
+    """Why the case cannot be accepted as it stands (mandatory materials missing, 容缺 not allowed)."""
+    missing = _missing_mandatory(case, materials)
+    specs = {m["code"]: m for m in case.item_snapshot.get("materials", [])}
+    faults: list[dict[str, Any]] = []
+    if body.pending and not case.item_snapshot.get("accept_pending_minor"):
+        faults.append({"loc": ["body", "pending"], "msg": "this item does not allow 容缺受理", "type": "not_allowed"})
+    for i, p in enumerate(body.pending):
+        spec = specs.get(p.code)
+        if spec is None or not spec.get("minor"):
+            faults.append({"loc": ["body", "pending", i, "code"], "msg": "not a minor material", "type": "not_minor"})
+        elif p.code not in missing:
+            faults.append({"loc": ["body", "pending", i, "code"], "msg": "already supplied", "type": "supplied"})
+    pending_codes = {p.code for p in body.pending}
+    still_missing = [c for c in missing if c not in pending_codes]
+    if still_missing:
+        faults.append(
+            {
+                "loc": ["body"],
+                "msg": f"mandatory materials missing: {', '.join(still_missing)}; request supplements instead",
+                "type": "materials_missing",
+            }
+        )
+    return faults
+
+
+def accept_case(
+    case: Application,
+    body: AcceptCreate,
+    stops: Sequence[ClockStop],
+    cal: OfficialCalendar,
+    *,
+    today: date,
+    now: datetime,
+    actor: str,
+    records: Records,
+) -> list[TaskRow]:
+    """Accept a submitted case in memory: the clock starts today, the first stage's tasks open,
+    the deadlines are computed; the transition, event and message go to ``records``."""
+    target = next_case_state(CaseState(case.state), CaseAction.ACCEPT)
+    before = case.state
+    case.state, case.accepted_on, case.stage = target.value, today, 1
+    case.pending_materials = [p.model_dump(mode="json") for p in body.pending]
+    new_tasks = open_stage(case, 1, stops, cal, today, now, drafts=True)  # their deadlines are fresh
+    refresh_deadlines(case, [], stops, cal, today)  # the case's deadline
+    case.version += 1
+    text = f"您的申请已受理，承诺办结时限为{case.limit_days}个工作日，办结期限 {case.deadline}。"
+    if case.provisional:
+        text += "（期限跨越官方日历尚未公布的年份，为暂定期限。）"
+    records.add(
+        case,
+        action="accept",
+        from_state=before,
+        actor=actor,
+        now=now,
+        note=body.note,
+        message=("accepted", text, [p.model_dump(mode="json") for p in body.pending]),
+    )
+    return new_tasks
+
+
 async def create_application(
     *,
     session: AsyncSession,
     official: OfficialCalendar,
+    cache: ReadCache,
+    writer: IntakeWriter | None,
     registry: ZoneLookup,
     zone_cache: dict[str, float],
     actor: Actor,
@@ -445,9 +598,13 @@ async def create_application(
     idempotency_key: str | None,
     today: date,
 ) -> ApplicationRead:
-    """Receive an application (集中受理: every application enters at the bureau's one window).
+    """Receive an application (集中受理: every application enters at the bureau's one window),
+    and with ``accept`` accept it on the spot (当场受理) in the same transaction.
 
     A retry with the same ``Idempotency-Key`` by the same caller answers the case made first.
+    The rows are built in memory and written without read-back: on PostgreSQL by the app's
+    :class:`~services.permits.cases.writer.IntakeWriter` (one statement, group commit), else with
+    one statement per table in the request's transaction.
     """
     repo = CaseRepository(session)
     if idempotency_key is not None:
@@ -455,9 +612,15 @@ async def create_application(
         if existing is not None:
             return await _read_one(session, official, existing, today, actor)
     applicant_only = Role.APPLICANT in actor.roles and not actor.has(Role.WINDOW_CLERK, Role.CITY_ADMIN)
+    acceptance = body.acceptance()
+    if acceptance is not None and applicant_only:
+        raise Forbidden(
+            "only the window accepts an application (当场受理 is for window clerks)",
+            required_roles=sorted([Role.WINDOW_CLERK, Role.CITY_ADMIN]),
+        )
     if not applicant_only:
         require_zone_role(actor, body.zone, Role.WINDOW_CLERK)
-    item = await CatalogRepository(session).item(body.item)
+    item = await cache.item(session, body.item)
     if item is None:
         raise Unprocessable(
             f"item {body.item} does not exist",
@@ -501,24 +664,17 @@ async def create_application(
             )
         ]
     known = {m["code"]: m["name"] for m in item.materials}
-    files = await _files_for(session, actor, body.materials, known, "materials")
+    files = await _files_for(session, actor, body.materials, known, "materials") if body.materials else []
     await ensure_zone(registry=registry, cache=zone_cache, zone_id=body.zone, loc=["body", "zone"])
     now = utcnow()
-    case = Application(
+    case = draft(
+        Application,
         id=new_id(),
         zone=item.zone,
         item_id=item.id,
         item_code=item.code,
         item_name=item.name,
-        item_snapshot={
-            "version": item.version,
-            "stages": item.stages,
-            "materials": item.materials,
-            "accept_pending_minor": item.accept_pending_minor,
-            "max_extension_days": item.max_extension_days,
-            "promised_limit_days": item.promised_limit_days,
-            "statutory_limit_days": item.statutory_limit_days,
-        },
+        item_snapshot=item.case_snapshot(),
         project_name=body.project_name,
         applicant_sub=applicant.id,
         applicant=applicant.model_dump(mode="json"),
@@ -542,16 +698,36 @@ async def create_application(
         idempotency_key=idempotency_key,
         updated_at=now,
     )
-    if not await repo.add_case(case):
+    materials = _material_rows(case.id, body.materials, files, 0, now, drafts=True)
+    records = Records()
+    records.add(case, action="submit", from_state=None, actor=actor.sub, now=now)
+    tasks: list[TaskRow] = []
+    cal = official
+    if acceptance is not None:
+        faults = acceptance_faults(case, materials, acceptance)
+        if faults:
+            raise Unprocessable("the application cannot be accepted as it stands", errors=faults)
+        cal = await cache.calendar(session, official)
+        tasks = accept_case(case, acceptance, [], cal, today=today, now=now, actor=actor.sub, records=records)
+    # The answer is built before the write, so nothing can fail between the commit and the reply.
+    bundle = _Bundle({case.id: tasks}, {case.id: []}, {case.id: materials}, {}, {}, {})
+    answer = _case_read(case, bundle, cal, today, actor)
+    rows = [
+        (ApplicationMaterial.__table__, [row_values(m) for m in materials]),
+        (TaskRow.__table__, [row_values(t) for t in tasks]),
+        *records.tables(),
+    ]
+    if writer is not None:  # PostgreSQL: group commit, one statement for all the concurrent intakes
+        stored = await writer.write({Application.__tablename__: [row_values(case)], **{t.name: v for t, v in rows}})
+    else:
+        stored = await repo.insert_case(row_values(case), rows)
+    if not stored:
         # A concurrent retry with the same Idempotency-Key won: answer the case it made.
         existing = await repo.by_idempotency_key(actor.sub, idempotency_key or "")
         if existing is None:
             raise Conflict("the application could not be stored; retry")
         return await _read_one(session, official, existing, today, actor)
-    rows = _material_rows(case.id, body.materials, files, 0, now)
-    await record(repo, case, action="submit", from_state=None, actor=actor.sub, now=now, extra_rows=rows)
-    b = _Bundle({case.id: []}, {case.id: []}, {case.id: rows}, {}, {}, {})
-    return _case_read(case, b, official, today, actor)
+    return answer
 
 
 async def get_application(
@@ -595,6 +771,7 @@ async def accept(
     *,
     session: AsyncSession,
     official: OfficialCalendar,
+    cache: ReadCache,
     actor: Actor,
     case_id: str,
     body: AcceptCreate,
@@ -604,53 +781,17 @@ async def accept(
     """Accept (受理): the clock starts; the first stage's departments get their tasks."""
     repo, case, _tasks, stops = await _locked_case(session, actor, case_id, if_match, before_acceptance=True)
     require_zone_role(actor, case.zone, Role.WINDOW_CLERK)
-    target = next_case_state(CaseState(case.state), CaseAction.ACCEPT)
+    next_case_state(CaseState(case.state), CaseAction.ACCEPT)
     materials = (await repo.materials([case.id]))[case.id]
-    missing = _missing_mandatory(case, materials)
-    specs = {m["code"]: m for m in case.item_snapshot.get("materials", [])}
-    faults: list[dict[str, Any]] = []
-    if body.pending and not case.item_snapshot.get("accept_pending_minor"):
-        faults.append({"loc": ["body", "pending"], "msg": "this item does not allow 容缺受理", "type": "not_allowed"})
-    for i, p in enumerate(body.pending):
-        spec = specs.get(p.code)
-        if spec is None or not spec.get("minor"):
-            faults.append({"loc": ["body", "pending", i, "code"], "msg": "not a minor material", "type": "not_minor"})
-        elif p.code not in missing:
-            faults.append({"loc": ["body", "pending", i, "code"], "msg": "already supplied", "type": "supplied"})
-    pending_codes = {p.code for p in body.pending}
-    still_missing = [c for c in missing if c not in pending_codes]
-    if still_missing:
-        faults.append(
-            {
-                "loc": ["body"],
-                "msg": f"mandatory materials missing: {', '.join(still_missing)}; request supplements instead",
-                "type": "materials_missing",
-            }
-        )
+    faults = acceptance_faults(case, materials, body)
     if faults:
         raise Unprocessable("the application cannot be accepted as it stands", errors=faults)
     now = utcnow()
-    cal = await calendar(session=session, official=official)
-    before = case.state
-    case.state, case.accepted_on, case.stage = target.value, today, 1
-    case.pending_materials = [p.model_dump(mode="json") for p in body.pending]
-    new_tasks = open_stage(case, 1, stops, cal, today, now)
-    await repo.add(*new_tasks)
-    refresh_deadlines(case, new_tasks, stops, cal, today)
-    case.version += 1
-    text = f"您的申请已受理，承诺办结时限为{case.limit_days}个工作日，办结期限 {case.deadline}。"
-    if case.provisional:
-        text += "（期限跨越官方日历尚未公布的年份，为暂定期限。）"
-    await record(
-        repo,
-        case,
-        action="accept",
-        from_state=before,
-        actor=actor.sub,
-        now=now,
-        note=body.note,
-        message=("accepted", text, [p.model_dump(mode="json") for p in body.pending]),
-    )
+    cal = await cache.calendar(session, official)
+    records = Records()
+    new_tasks = accept_case(case, body, stops, cal, today=today, now=now, actor=actor.sub, records=records)
+    await repo.flush()  # the case's new state, in one UPDATE
+    await repo.insert_rows([(TaskRow.__table__, [row_values(t) for t in new_tasks]), *records.tables()])
     b = _Bundle({case.id: new_tasks}, {case.id: stops}, {case.id: materials}, {}, {}, {})
     return _case_read(case, b, cal, today, actor)
 

@@ -22,6 +22,7 @@ from services.permits.catalog import service as catalog_service
 from services.permits.dependencies import (
     BureauAdmin,
     IfMatch,
+    ReadCacheDep,
     RegistryDep,
     ZoneCacheDep,
     etag_header,
@@ -96,12 +97,14 @@ async def create_item(
 )
 async def update_item(
     session: SessionDep,
+    read_cache: ReadCacheDep,
     actor: BureauAdmin,
     item_id: Annotated[str, Path(max_length=64)],
     body: ItemCreate,
     response: Response,
     if_match: IfMatch = None,
 ) -> ItemRead:
+    read_cache.invalidate_on_commit(session)  # this replica's intake sees the change at once
     item = await catalog_service.update_item(
         session=session, actor=actor, item_id=item_id, body=body, if_match=if_match
     )

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.permits.sql import dialect_insert, is_sqlite
 from services.permits.tables import OutboxEvent, Webhook, WebhookDelivery
+
+
+class EventHead(NamedTuple):
+    """What the fan-out reads of an outbox event."""
+
+    seq: int
+    id: str
+    zone: str
+    applicant_sub: str | None
 
 
 class WebhookRepository:
@@ -35,12 +45,19 @@ class WebhookRepository:
         """Write pending changes."""
         await self.session.flush()
 
-    async def events_to_fan_out(self, limit: int) -> list[OutboxEvent]:
-        """Outbox events not yet fanned out, oldest first, locked (skipping rows another replica holds)."""
-        q = select(OutboxEvent).where(OutboxEvent.fanned_out_at.is_(None)).order_by(OutboxEvent.seq).limit(limit)
+    async def events_to_fan_out(self, limit: int) -> list[EventHead]:
+        """Outbox events not yet fanned out, oldest first, locked (skipping rows another replica holds).
+
+        Only what matching needs is read (not the payload): the fan-out keeps up with the intake."""
+        q = (
+            select(OutboxEvent.seq, OutboxEvent.id, OutboxEvent.zone, OutboxEvent.applicant_sub)
+            .where(OutboxEvent.fanned_out_at.is_(None))
+            .order_by(OutboxEvent.seq)
+            .limit(limit)
+        )
         if not is_sqlite(self.session):
             q = q.with_for_update(skip_locked=True)
-        return list(await self.session.scalars(q))
+        return [EventHead(*row) for row in await self.session.execute(q)]
 
     async def active(self) -> list[Webhook]:
         """Every active subscriber (few: matched against events in memory)."""

@@ -23,8 +23,8 @@ from libs.domain.contracts.permits import WebhookCreate, WebhookRead
 from libs.domain.errors import Forbidden, NotFound, Unprocessable
 from libs.domain.permits_webhook_policy import WebhookPolicy
 from libs.domain.values import Role
-from services.permits.tables import OutboxEvent, Webhook
-from services.permits.webhooks.repository import WebhookRepository
+from services.permits.tables import Webhook
+from services.permits.webhooks.repository import EventHead, WebhookRepository
 
 MAX_ATTEMPTS = 15
 LEASE = timedelta(seconds=30)
@@ -89,7 +89,7 @@ async def delete(*, session: AsyncSession, actor: Actor, webhook_id: str) -> Non
     await repo.flush()
 
 
-def _may_see(hook: Webhook, event: OutboxEvent) -> bool:
+def _may_see(hook: Webhook, event: EventHead) -> bool:
     if hook.applicant is not None:
         return hook.applicant == event.applicant_sub
     return hook.zone is None or hook.zone == event.zone

@@ -1,0 +1,157 @@
+"""Read-mostly data the intake needs on every call, kept in memory: catalog items and the
+effective calendar (the official one with the loaded notices and the bureau's overrides).
+
+Freshness:
+
+- **This replica** sees its own edits at once: the routes that change the calendar or the
+  catalog call :meth:`ReadCache.invalidate_on_commit`, which empties the cache when (and only
+  when) their transaction commits. A generation counter keeps a read that started before the
+  commit from storing what it read afterwards.
+- **Other replicas** see an edit within :attr:`ReadCache.ttl` seconds (``PERMITS_CACHE_SECONDS``,
+  default 2; 0 turns the cache off). A case accepted on another replica inside that window
+  gets its deadlines put right by the sweeper's recompute (every ``PERMITS_SWEEP_INTERVAL_SECONDS``),
+  the same path that already settles an acceptance racing a calendar change; an item edited
+  inside that window applies to cases submitted after it, as an edit always did.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.calendar import DayInfo, OfficialCalendar
+from services.common.db import on_commit
+from services.permits.tables import CatalogItem
+
+
+class CacheSettings(BaseSettings):
+    """How long another replica's edit may take to show here (``PERMITS_CACHE_SECONDS``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PERMITS_", extra="ignore")
+
+    cache_seconds: float = Field(2.0, ge=0, le=300)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSnapshot:
+    """What a new case copies from its catalog item (read-only)."""
+
+    id: str
+    zone: str
+    code: str
+    name: str
+    version: int
+    stages: list[Any]
+    materials: list[Any]
+    accept_pending_minor: bool
+    land_use_check: bool
+    max_extension_days: int
+    promised_limit_days: int
+    statutory_limit_days: int
+
+    def case_snapshot(self) -> dict[str, Any]:
+        """The item as a case keeps it (``application.item_snapshot``)."""
+        return {
+            "version": self.version,
+            "stages": self.stages,
+            "materials": self.materials,
+            "accept_pending_minor": self.accept_pending_minor,
+            "max_extension_days": self.max_extension_days,
+            "promised_limit_days": self.promised_limit_days,
+            "statutory_limit_days": self.statutory_limit_days,
+        }
+
+
+_ITEM_COLUMNS = (
+    CatalogItem.id,
+    CatalogItem.zone,
+    CatalogItem.code,
+    CatalogItem.name,
+    CatalogItem.version,
+    CatalogItem.stages,
+    CatalogItem.materials,
+    CatalogItem.accept_pending_minor,
+    CatalogItem.land_use_check,
+    CatalogItem.max_extension_days,
+    CatalogItem.promised_limit_days,
+    CatalogItem.statutory_limit_days,
+)
+
+
+@dataclass(frozen=True)
+class RememberingCalendar(OfficialCalendar):
+    """The effective calendar, remembering what it said about each day asked (it never changes:
+    an edit makes a new calendar). Deadlines and readings ask about the same few weeks again and again."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_said", {})
+
+    def info(self, day: date) -> DayInfo:
+        said: dict[date, DayInfo] = self._said  # type: ignore[attr-defined]
+        known = said.get(day)
+        if known is None:
+            known = said[day] = OfficialCalendar.info(self, day)
+        return known
+
+
+def remembering(cal: OfficialCalendar) -> RememberingCalendar:
+    """``cal`` as a :class:`RememberingCalendar`."""
+    return RememberingCalendar(cal.holidays, cal.makeup_workdays, cal.covered_years, cal.overrides)
+
+
+class ReadCache:
+    """Catalog items and the effective calendar, each kept for at most ``ttl`` seconds."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self.generation = 0
+        self._items: dict[str, tuple[float, ItemSnapshot]] = {}
+        self._calendar: tuple[float, OfficialCalendar, OfficialCalendar] | None = None
+
+    def invalidate(self) -> None:
+        """Forget everything (and refuse to store reads that started before now)."""
+        self.generation += 1
+        self._items.clear()
+        self._calendar = None
+
+    def invalidate_on_commit(self, session: AsyncSession) -> None:
+        """Forget everything once ``session``'s transaction commits (a rollback changes nothing)."""
+        on_commit(session, self.invalidate)
+
+    async def item(self, session: AsyncSession, item_id: str) -> ItemSnapshot | None:
+        """The catalog item ``item_id`` (``None`` if there is none; absence is not remembered)."""
+        now = self.clock()
+        hit = self._items.get(item_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        generation = self.generation
+        row = (await session.execute(select(*_ITEM_COLUMNS).where(CatalogItem.id == item_id))).one_or_none()
+        if row is None:
+            return None
+        snap = ItemSnapshot(*row)
+        if self.ttl > 0 and generation == self.generation:
+            self._items[item_id] = (now + self.ttl, snap)
+        return snap
+
+    async def calendar(self, session: AsyncSession, official: OfficialCalendar) -> OfficialCalendar:
+        """The effective calendar (see :func:`services.permits.calendar.service.calendar`)."""
+        from services.permits.calendar.service import calendar as load  # the service imports this module
+
+        now = self.clock()
+        hit = self._calendar
+        if hit is not None and hit[0] > now and hit[1] is official:
+            return hit[2]
+        generation = self.generation
+        cal = remembering(await load(session=session, official=official))
+        if self.ttl > 0 and generation == self.generation:
+            self._calendar = (now + self.ttl, official, cal)
+        return cal

@@ -1,0 +1,36 @@
+"""The intake's remembering calendar says exactly what the calendar it wraps says."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from libs.domain.calendar import official_calendar
+from libs.domain.permits_clock import Clock, Stop
+from services.permits.cache import remembering
+
+
+def test_every_day_is_what_the_calendar_says_twice_over() -> None:
+    base = official_calendar().with_overrides({date(2026, 10, 12): (False, "停电"), date(2026, 10, 11): (True, None)})
+    cal = remembering(base)
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(800)]  # into 2027, not covered yet
+    assert [cal.info(d) for d in days] == [base.info(d) for d in days]
+    assert [cal.info(d) for d in days] == [base.info(d) for d in days]  # the remembered answers
+    assert cal.add_working_days(date(2026, 9, 28), 10) == base.add_working_days(date(2026, 9, 28), 10)
+
+
+def test_a_changed_calendar_is_a_new_calendar() -> None:
+    cal = remembering(official_calendar())
+    assert cal.info(date(2026, 3, 4)).working is True
+    changed = remembering(cal.with_overrides({date(2026, 3, 4): (False, "停电")}))
+    assert changed.info(date(2026, 3, 4)).working is False
+    assert cal.info(date(2026, 3, 4)).working is True
+
+
+def test_clock_readings_agree() -> None:
+    # Across the 2026 National Day holidays, with and without a clock stop.
+    base = official_calendar()
+    stops = [Stop(date(2026, 10, 13), date(2026, 10, 15))]
+    for stopped in ([], stops):
+        plain = Clock(base, stopped).read(start=date(2026, 9, 28), limit=10, as_of=date(2026, 10, 14))
+        kept = Clock(remembering(base), stopped).read(start=date(2026, 9, 28), limit=10, as_of=date(2026, 10, 14))
+        assert plain == kept
