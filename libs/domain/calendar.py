@@ -4,9 +4,12 @@ A day is a working day when the State Council's annual holiday notice (as packag
 ``chinesecalendar``) does not make it a holiday and it is Monday-Friday, or when the notice
 declares a weekend day a working day (调休). The approval bureau may override single days.
 
-For a year the packaged data does not cover yet, the weekday rule is used and every answer
-that depends on such a day is flagged ``provisional``: the caller must show it as such and
-recompute once the year's notice is loaded. Nothing here raises for an uncovered year.
+For a year the packaged data does not cover yet, every answer that depends on such a day is
+flagged ``provisional``: the caller must show it as such and recompute once the year's notice
+is loaded. The estimate for such a year is the weekday rule minus the public holidays the law
+itself fixes (:func:`statutory_holidays`); what only the annual notice decides (make-up working
+weekends, bridging days, a weekday off for a holiday on a weekend) cannot be foreseen. Nothing
+here raises for an uncovered year.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 MAX_WORKING_DAYS = 3660
 """Upper bound for one deadline computation (about 14 years), to bound loops on bad input."""
@@ -103,6 +107,10 @@ class OfficialCalendar:
             return DayInfo(day, False, DayKind.HOLIDAY, self.holidays[day], False, False)
         if covered and day in self.makeup_workdays:
             return DayInfo(day, True, DayKind.MAKEUP_WORKDAY, self.makeup_workdays[day], False, False)
+        if not covered:
+            name = statutory_holidays(day.year).get(day)
+            if name is not None:
+                return DayInfo(day, False, DayKind.HOLIDAY, name, provisional=True, overridden=False)
         kind = DayKind.WEEKEND if weekend else DayKind.WORKDAY
         # Weekends are certain even for uncovered years only if no notice moves them; we cannot know.
         return DayInfo(day, not weekend, kind, None, provisional=not covered, overridden=False)
@@ -150,6 +158,39 @@ class OfficialCalendar:
             out.append(self.info(day))
             day += timedelta(days=1)
         return out
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The public holidays the law fixes for ``year``, before any annual notice arranges them.
+
+    《全国年节及纪念日放假办法》 art. 2, as amended by State Council Decree No. 795 (in force
+    from 1 January 2025): 元旦 1 January; 春节 the lunar New Year's Eve and the first three days
+    of the first lunar month; 清明节 the day of the 清明 solar term; 劳动节 1-2 May; 端午节 the
+    5th of the 5th lunar month; 中秋节 the 15th of the 8th lunar month; 国庆节 1-3 October.
+    Lunar dates come from ``lunar-python``, the solar term from ``chinesecalendar``. Used only
+    for years whose notice is not loaded; names end in （预计） ("expected").
+    """
+    from chinese_calendar import get_solar_terms
+    from lunar_python import Lunar
+
+    def lunar(month: int, day: int) -> date:
+        solar = Lunar.fromYmd(year, month, day).getSolar()
+        return date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+    days: dict[date, str] = {date(year, 1, 1): "元旦"}
+    new_year = lunar(1, 1)  # the first lunar month of ``year`` starts in January or February of it
+    for offset in range(-1, 3):
+        days[new_year + timedelta(days=offset)] = "春节"
+    for term_day, term in get_solar_terms(date(year, 4, 1), date(year, 4, 10)):
+        if term == "清明":
+            days[term_day] = "清明节"
+    days[date(year, 5, 1)] = days[date(year, 5, 2)] = "劳动节"
+    days[lunar(5, 5)] = "端午节"
+    days.setdefault(lunar(8, 15), "中秋节")
+    for d in (1, 2, 3):
+        days[date(year, 10, d)] = "国庆节"  # wins when 中秋 falls on 1-3 October (as in 2028)
+    return {d: f"{name}（预计）" for d, name in days.items() if d.year == year}
 
 
 def official_calendar() -> OfficialCalendar:

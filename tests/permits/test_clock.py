@@ -115,20 +115,21 @@ class TestUncoveredYear:
             item = await w.item(promised_limit_days=5)
             w.today(date(2026, 12, 28))
             case = await w.accept(await w.apply(item))
-            # 29, 30, 31 Dec; Fri 1 Jan and Mon 4 Jan by the weekday rule.
-            assert (case["deadline"], case["provisional"]) == ("2027-01-04", True)
+            # 29, 30, 31 Dec; Fri 1 Jan is 元旦 by law (expected off); Mon 4 and Tue 5 Jan.
+            assert (case["deadline"], case["provisional"]) == ("2027-01-05", True)
             assert "暂定" in (await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE))[-1]["body"]
-            await w.ok("PUT", "/v1/calendar/days/2027-01-01", ADMIN, json={"working": False, "note": "元旦"})
+            # The bureau closes Mon 4 Jan (a test fixture): the deadline moves one working day.
+            await w.ok("PUT", "/v1/calendar/days/2027-01-04", ADMIN, json={"working": False, "note": "测试：闭馆"})
             moved = await w.case(case["id"])
-            assert (moved["deadline"], moved["provisional"]) == ("2027-01-05", True)
+            assert (moved["deadline"], moved["provisional"]) == ("2027-01-06", True)
             # A notice loaded by hand (a test fixture, not the official 2027 arrangement).
             notice = {"source": "测试用通知（非官方）", "holidays": [{"date": "2027-01-01", "name": "元旦"}]}
             loaded = await w.ok("PUT", "/v1/calendar/years/2027", CITY, json=notice)
             assert loaded["recomputed_cases"] == 1
             final = await w.case(case["id"])
-            assert (final["deadline"], final["provisional"]) == ("2027-01-05", False)
+            assert (final["deadline"], final["provisional"]) == ("2027-01-06", False)
             row, tasks = await stored(w, case["id"])
-            assert (row.deadline, row.provisional) == (date(2027, 1, 5), False)
+            assert (row.deadline, row.provisional) == (date(2027, 1, 6), False)
             assert not any(t.provisional for t in tasks)
 
     async def test_when_the_package_comes_to_cover_the_year_the_sweeper_settles_it(self, window: Any) -> None:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from libs.domain.calendar import DayKind, official_calendar
+from libs.domain.calendar import DayKind, official_calendar, statutory_holidays
 
 CAL = official_calendar()
 
@@ -55,9 +55,17 @@ class TestUncoveredYear:
     def test_a_deadline_in_an_uncovered_year_is_provisional_not_an_error(self) -> None:
         assert 2027 not in CAL.covered_years, "the calendar package now covers 2027: move this test to 2028"
         result = CAL.add_working_days(date(2026, 12, 30), 3)
-        # Thu 31 Dec 2026 (1); 2027 by the weekday rule: Fri 1 Jan (2), Mon 4 Jan (3).
-        assert result.deadline == date(2027, 1, 4)
+        # Thu 31 Dec 2026 (1); 2027 estimated: Fri 1 Jan 元旦 by law, Mon 4 Jan (2), Tue 5 Jan (3).
+        assert result.deadline == date(2027, 1, 5)
         assert result.provisional is True
+
+    def test_the_spring_festival_of_an_uncovered_year_is_expected_off(self) -> None:
+        # 2027: 除夕 Fri 5 Feb, 初一 Sat 6, 初二 Sun 7, 初三 Mon 8 are expected off.
+        # From Thu 4 Feb, 2 working days: Tue 9 (1), Wed 10 (2).
+        result = CAL.add_working_days(date(2027, 2, 4), 2)
+        assert (result.deadline, result.provisional) == (date(2027, 2, 10), True)
+        info = CAL.info(date(2027, 2, 8))
+        assert (info.working, info.kind, info.name, info.provisional) == (False, DayKind.HOLIDAY, "春节（预计）", True)
 
     def test_a_deadline_inside_a_covered_year_is_final(self) -> None:
         assert CAL.add_working_days(date(2026, 11, 2), 10).provisional is False
@@ -66,6 +74,41 @@ class TestUncoveredYear:
         cal = CAL.with_overrides({date(2027, 1, 1): (False, "元旦")})
         info = cal.info(date(2027, 1, 1))
         assert info.working is False and info.overridden and not info.provisional
+
+
+class TestStatutoryHolidays:
+    """The holidays fixed by law (全国年节及纪念日放假办法 art. 2, as amended with effect from 2025)."""
+
+    def test_2027_worked_out_by_hand(self) -> None:
+        # Lunar dates of 2027: New Year 6 Feb (除夕 5 Feb), 端午 9 Jun, 中秋 15 Sep; 清明 term 5 Apr.
+        expected = {
+            date(2027, 1, 1),
+            date(2027, 2, 5),
+            date(2027, 2, 6),
+            date(2027, 2, 7),
+            date(2027, 2, 8),
+            date(2027, 4, 5),
+            date(2027, 5, 1),
+            date(2027, 5, 2),
+            date(2027, 6, 9),
+            date(2027, 9, 15),
+            date(2027, 10, 1),
+            date(2027, 10, 2),
+            date(2027, 10, 3),
+        }
+        assert set(statutory_holidays(2027)) == expected
+
+    def test_mid_autumn_on_national_day_is_one_day_off_not_two(self) -> None:
+        # 2028: 中秋 falls on 3 October, inside 国庆.
+        days = statutory_holidays(2028)
+        assert len(days) == 12 and days[date(2028, 10, 3)] == "国庆节（预计）"
+
+    @pytest.mark.parametrize("year", [2025, 2026])
+    def test_every_statutory_holiday_is_off_in_the_published_notices(self, year: int) -> None:
+        # The State Council notices for 2025 and 2026 (as packaged by chinesecalendar) give each
+        # statutory day off; the notices add bridging days around them, never fewer.
+        assert year in CAL.covered_years
+        assert all(day in CAL.holidays for day in statutory_holidays(year))
 
 
 class TestBounds:

@@ -112,11 +112,12 @@ class TestTimeliness:
 class TestUncoveredYear:
     def test_a_deadline_reaching_into_2027_is_provisional(self) -> None:
         assert 2027 not in CAL.covered_years, "the calendar package now covers 2027: move this test to 2028"
-        # 29 (1), 30 (2), 31 (3); 2027 by the weekday rule: Fri 1 Jan (4), Mon 4 Jan (5).
-        assert Clock(CAL).deadline(date(2026, 12, 28), 5, as_of=date(2026, 12, 28)) == (date(2027, 1, 4), True)
+        # 29 (1), 30 (2), 31 (3); 2027 as expected by law: Fri 1 Jan 元旦 off, Mon 4 (4), Tue 5 (5).
+        assert Clock(CAL).deadline(date(2026, 12, 28), 5, as_of=date(2026, 12, 28)) == (date(2027, 1, 5), True)
 
-    def test_a_stop_in_the_uncovered_year_still_counts_only_weekdays(self) -> None:
-        clock = Clock(CAL, [Stop(date(2026, 12, 31), date(2027, 1, 4))])  # stops Fri 1 and Mon 4 Jan
+    def test_a_stop_in_the_uncovered_year_counts_only_expected_working_days(self) -> None:
+        # The stop covers Fri 1 Jan (元旦, expected off) and Mon 4 Jan: one working day, Jan 5 -> Jan 6.
+        clock = Clock(CAL, [Stop(date(2026, 12, 31), date(2027, 1, 4))])
         assert clock.deadline(date(2026, 12, 28), 5, as_of=date(2027, 1, 5)) == (date(2027, 1, 6), True)
 
 
