@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -171,6 +171,19 @@ def _event(case: Application, from_state: str | None, to_state: str, now: dateti
     }
 
 
+class Change(TypedDict):
+    """One change of a case, as :func:`record` and :meth:`Records.add` take it."""
+
+    action: str
+    from_state: str | None
+    actor: str
+    now: datetime
+    note: NotRequired[str | None]
+    task: NotRequired[str | None]
+    message: NotRequired[tuple[str, str, list[dict[str, Any]]] | None]
+    event_extra: NotRequired[dict[str, Any] | None]
+
+
 @dataclass
 class Records:
     """Rows to append for one or more changes of a case (history, outbox, messages), in order."""
@@ -179,34 +192,25 @@ class Records:
     events: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(
-        self,
-        case: Application,
-        *,
-        action: str,
-        from_state: str | None,
-        actor: str,
-        now: datetime,
-        note: str | None = None,
-        task: str | None = None,
-        message: tuple[str, str, list[dict[str, Any]]] | None = None,
-        event_extra: dict[str, Any] | None = None,
-    ) -> None:
+    def add(self, case: Application, **change: Unpack[Change]) -> None:
         """The transition; the outbox event when the state changed; a message to the applicant."""
+        now = change["now"]
+        from_state = change["from_state"]
         self.transitions.append(
             {
                 "application_id": case.id,
-                "task_id": task,
-                "action": action,
+                "task_id": change.get("task"),
+                "action": change["action"],
                 "from_state": from_state,
                 "to_state": case.state,
-                "actor": actor,
+                "actor": change["actor"],
                 "at": now,
-                "note": note,
+                "note": change.get("note"),
             }
         )
         if from_state != case.state:
-            self.events.append(_event(case, from_state, case.state, now, **(event_extra or {})))
+            self.events.append(_event(case, from_state, case.state, now, **(change.get("event_extra") or {})))
+        message = change.get("message")
         if message is not None:
             kind, body, items = message
             self.messages.append({"application_id": case.id, "kind": kind, "body": body, "items": items, "at": now})
@@ -222,35 +226,14 @@ class Records:
 
 
 async def record(
-    repo: CaseRepository,
-    case: Application,
-    *,
-    action: str,
-    from_state: str | None,
-    actor: str,
-    now: datetime,
-    note: str | None = None,
-    task: str | None = None,
-    message: tuple[str, str, list[dict[str, Any]]] | None = None,
-    event_extra: dict[str, Any] | None = None,
-    extra_rows: Sequence[object] = (),
+    repo: CaseRepository, case: Application, *, extra_rows: Sequence[object] = (), **change: Unpack[Change]
 ) -> None:
     """Append the transition; the outbox event when the state changed; a message to the applicant.
 
     The case's changes (and ``extra_rows``) are flushed first, then the records are inserted
     with one statement per table (no read-back)."""
     records = Records()
-    records.add(
-        case,
-        action=action,
-        from_state=from_state,
-        actor=actor,
-        now=now,
-        note=note,
-        task=task,
-        message=message,
-        event_extra=event_extra,
-    )
+    records.add(case, **change)
     await repo.add(*extra_rows)
     await repo.insert_rows(records.tables())
 
