@@ -160,6 +160,10 @@ class OfficialCalendar:
         return out
 
 
+ESTIMATED_YEARS = range(1901, 2100)
+"""Years :func:`statutory_holidays` can estimate (``chinesecalendar``'s solar terms cover 1900-2100)."""
+
+
 @lru_cache(maxsize=64)
 def statutory_holidays(year: int) -> dict[date, str]:
     """The public holidays the law fixes for ``year``, before any annual notice arranges them.
@@ -169,8 +173,11 @@ def statutory_holidays(year: int) -> dict[date, str]:
     of the first lunar month; 清明节 the day of the 清明 solar term; 劳动节 1-2 May; 端午节 the
     5th of the 5th lunar month; 中秋节 the 15th of the 8th lunar month; 国庆节 1-3 October.
     Lunar dates come from ``lunar-python``, the solar term from ``chinesecalendar``. Used only
-    for years whose notice is not loaded; names end in （预计） ("expected").
+    for years whose notice is not loaded; names end in （预计） ("expected"). Outside
+    :data:`ESTIMATED_YEARS` (the solar-term data's range) there is no estimate: an empty mapping.
     """
+    if year not in ESTIMATED_YEARS:
+        return {}
     from chinese_calendar import get_solar_terms
     from lunar_python import Lunar
 

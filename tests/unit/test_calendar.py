@@ -103,6 +103,12 @@ class TestStatutoryHolidays:
         days = statutory_holidays(2028)
         assert len(days) == 12 and days[date(2028, 10, 3)] == "国庆节（预计）"
 
+    @pytest.mark.parametrize("year", [1, 1900, 2100, 9999])
+    def test_years_beyond_the_data_have_no_estimate_and_never_fail(self, year: int) -> None:
+        assert statutory_holidays(year) == {}
+        info = CAL.info(date(year, 5, 1))
+        assert info.provisional is True and info.working is (date(year, 5, 1).weekday() < 5)
+
     @pytest.mark.parametrize("year", [2025, 2026])
     def test_every_statutory_holiday_is_off_in_the_published_notices(self, year: int) -> None:
         # The State Council notices for 2025 and 2026 (as packaged by chinesecalendar) give each
