@@ -1,10 +1,10 @@
 """Stub registry and metrics services for the assessment benchmark.
 
 They serve, from a PostgreSQL database the benchmark prepares (``BENCH_SOURCE_DSN``), the few
-routes the assessment service calls — zones as of a date, a zone's lineage, the indicator
-catalog and the values matrix (with pro-forma lineage) — in the real services' contracts, so a
-national-scale run exercises the assessment service's whole path over HTTP while the real
-registry and metrics services are benchmarked on their own.
+routes the assessment service calls — zones as of a date, zones' lineages (one or in bulk),
+the indicator catalog and the values matrix (with pro-forma lineage) — in the real services'
+contracts, so a national-scale run exercises the assessment service's whole path over HTTP
+while the real registry and metrics services are benchmarked on their own.
 
 Run as ``uvicorn bench.assessment_stubs:registry_app`` / ``:metrics_app``.
 """
@@ -23,7 +23,7 @@ from pydantic_core import to_json
 
 from libs.domain.contracts.common import Page
 from libs.domain.contracts.metrics import IndicatorRead
-from libs.domain.contracts.registry import Lineage, LineageLink, ZoneRead
+from libs.domain.contracts.registry import Lineage, LineageBulk, LineageLink, ZoneIds, ZoneRead
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bench_zone (
@@ -120,26 +120,40 @@ async def one_zone(zone_id: str) -> Response:
     return Response(_zone(row).model_dump_json(), media_type="application/json")
 
 
-@registry_app.get("/v1/zones/{zone_id}/lineage")
-async def lineage(zone_id: str) -> Response:
+LINEAGE_OF = """
+WITH RECURSIVE up(id, via) AS (
+    SELECT id, $1::text FROM bench_zone WHERE successor = $1
+    UNION SELECT z.id, up.id FROM bench_zone z JOIN up ON z.successor = up.id
+)
+SELECT z.*, up.via FROM up JOIN bench_zone z ON z.id = up.id ORDER BY z.id
+"""
+
+
+def _lineage(zone_id: str, rows: Any) -> Lineage:
     """Predecessors, transitively: zones whose successor chain leads here."""
-    async with registry_app.state.pool.acquire() as conn:
-        rows = await conn.fetch(
-            """
-            WITH RECURSIVE up(id, via) AS (
-                SELECT id, $1::text FROM bench_zone WHERE successor = $1
-                UNION SELECT z.id, up.id FROM bench_zone z JOIN up ON z.successor = up.id
-            )
-            SELECT z.*, up.via FROM up JOIN bench_zone z ON z.id = up.id ORDER BY z.id
-            """,
-            zone_id,
-        )
     links = [
         LineageLink(zone=_zone(r), on=r["valid_to"], operation="merge", reorganisation=1, via=r["via"]) for r in rows
     ]
-    return Response(
-        Lineage(zone=zone_id, predecessors=links, successors=[]).model_dump_json(), media_type="application/json"
-    )
+    return Lineage(zone=zone_id, predecessors=links, successors=[])
+
+
+@registry_app.get("/v1/zones/{zone_id}/lineage")
+async def lineage(zone_id: str) -> Response:
+    async with registry_app.state.pool.acquire() as conn:
+        rows = await conn.fetch(LINEAGE_OF, zone_id)
+    return Response(_lineage(zone_id, rows).model_dump_json(), media_type="application/json")
+
+
+@registry_app.post("/v1/zones/lineages")
+async def lineages(body: ZoneIds) -> Response:
+    """The bulk read of the real registry: lineages of several zones, unknown ids left out."""
+    out: dict[str, Lineage] = {}
+    async with registry_app.state.pool.acquire() as conn:
+        known = {r["id"] for r in await conn.fetch("SELECT id FROM bench_zone WHERE id = ANY($1)", body.zones)}
+        for zone_id in dict.fromkeys(body.zones):
+            if zone_id in known:
+                out[zone_id] = _lineage(zone_id, await conn.fetch(LINEAGE_OF, zone_id))
+    return Response(LineageBulk(lineages=out).model_dump_json(), media_type="application/json")
 
 
 metrics_app = FastAPI(lifespan=_pool_lifespan)

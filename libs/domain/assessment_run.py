@@ -29,13 +29,18 @@ from libs.domain.scoring import (
 INPUTS_FORMAT = 1
 
 
+_FLOAT_OR_NONE = frozenset({float, type(None)})
+
+
 def subject_dict(subject: Subject) -> dict[str, Any]:
-    """A subject as stored in a run's inputs."""
-    return {
-        "id": subject.id,
-        "name": subject.name,
-        "values": {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in subject.values.items()},
-    }
+    """A subject as stored in a run's inputs (values as floats; not finite or not a number: null)."""
+    values = subject.values
+    if set(map(type, values.values())) <= _FLOAT_OR_NONE:
+        total = sum(filter(None, values.values()))
+        if total - total == 0:  # every value a finite float or None, the usual case
+            return {"id": subject.id, "name": subject.name, "values": dict(values)}
+    clean = {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in values.items()}
+    return {"id": subject.id, "name": subject.name, "values": clean}
 
 
 def build_inputs(
@@ -84,12 +89,24 @@ class ResultRow:
     rank_change: int | None
     movement: str | None
     previous_via: list[str]
-    groups: dict[str, float | None]
-    leaves: dict[str, dict[str, Any]]
-    missing: list[str]
-    excluded: str | None
-    normalised: list[float | None] | None = None
-    extras: dict[str, dict[str, Any]] | None = None
+    scored: SubjectScore
+
+    @property
+    def groups(self) -> dict[str, float | None]:
+        return self.scored.groups
+
+    @property
+    def leaves(self) -> dict[str, dict[str, Any]]:
+        """Every leaf's detail (built when asked for: a national run has 100,000)."""
+        return self.scored.leaves
+
+    @property
+    def missing(self) -> list[str]:
+        return self.scored.missing
+
+    @property
+    def excluded(self) -> str | None:
+        return self.scored.excluded
 
     def detail(self) -> dict[str, Any]:
         """What is stored beside the indexed columns."""
@@ -103,15 +120,13 @@ class ResultRow:
 
     def stored(self) -> dict[str, Any]:
         """:func:`stored_detail` of :meth:`detail`, from the compact form the computation kept."""
-        if self.normalised is None or self.extras is None:
-            return stored_detail(self.detail())
         return {
             "previous_via": self.previous_via,
             "groups": self.groups,
             "missing": self.missing,
             "excluded": self.excluded,
-            "scores": self.normalised,
-            "extras": self.extras,
+            "scores": self.scored.normalised,
+            "extras": self.scored.extras,
         }
 
 
@@ -124,12 +139,24 @@ class ReferenceRow:
     score: float | None
     reference_rank: int | None
     recommended: bool
-    groups: dict[str, float | None]
-    leaves: dict[str, dict[str, Any]]
-    missing: list[str]
-    excluded: str | None
-    normalised: list[float | None] | None = None
-    extras: dict[str, dict[str, Any]] | None = None
+    scored: SubjectScore
+
+    @property
+    def groups(self) -> dict[str, float | None]:
+        return self.scored.groups
+
+    @property
+    def leaves(self) -> dict[str, dict[str, Any]]:
+        """Every leaf's detail (built when asked for)."""
+        return self.scored.leaves
+
+    @property
+    def missing(self) -> list[str]:
+        return self.scored.missing
+
+    @property
+    def excluded(self) -> str | None:
+        return self.scored.excluded
 
     def detail(self) -> dict[str, Any]:
         """What is stored beside the indexed columns."""
@@ -137,14 +164,12 @@ class ReferenceRow:
 
     def stored(self) -> dict[str, Any]:
         """:func:`stored_detail` of :meth:`detail`, from the compact form the computation kept."""
-        if self.normalised is None or self.extras is None:
-            return stored_detail(self.detail())
         return {
             "groups": self.groups,
             "missing": self.missing,
             "excluded": self.excluded,
-            "scores": self.normalised,
-            "extras": self.extras,
+            "scores": self.scored.normalised,
+            "extras": self.scored.extras,
         }
 
 
@@ -164,7 +189,8 @@ class RunEvaluation:
 
 
 def _subjects(items: Sequence[Mapping[str, Any]]) -> list[Subject]:
-    return [Subject(str(i["id"]), str(i["name"]), dict(i.get("values") or {})) for i in items]
+    # The values are read, never changed: no copies (a national run has 100,000).
+    return [Subject(str(i["id"]), str(i["name"]), i.get("values") or {}) for i in items]
 
 
 def evaluate_run(inputs: Mapping[str, Any]) -> RunEvaluation:
@@ -195,12 +221,7 @@ def evaluate_run(inputs: Mapping[str, Any]) -> RunEvaluation:
             rank_change=st.change,
             movement=st.movement,
             previous_via=list(st.via),
-            groups=s.groups,
-            leaves=s.leaves,
-            missing=s.missing,
-            excluded=s.excluded,
-            normalised=s.normalised,
-            extras=s.extras,
+            scored=s,
         )
 
     ranked_rows = sorted((row(s) for s in computation.ranked), key=lambda r: (r.rank or 0, r.zone))
@@ -221,12 +242,7 @@ def evaluate_run(inputs: Mapping[str, Any]) -> RunEvaluation:
             score=r.score,
             reference_rank=would_be_rank(r.score),
             recommended=r.score is not None and best is not None and rank_key(r.score) == best,
-            groups=r.groups,
-            leaves=r.leaves,
-            missing=r.missing,
-            excluded=r.excluded,
-            normalised=r.normalised,
-            extras=r.extras,
+            scored=r,
         )
         for r in computation.reference
     ]

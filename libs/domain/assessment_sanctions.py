@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import Any, Literal
 
 from libs.domain.assessment_history import inherited_flags
@@ -242,13 +243,14 @@ def _cut(items: Sequence[Standing], n: int, key: Any, *, best_is_high: bool) -> 
     """The best ``n`` of ``items`` by ``key``, with every item tied at the cut-off."""
     if not items:
         return _Cut([], None, [])
-    ordered = sorted(items, key=lambda s: (-key(s) if best_is_high else key(s), s.zone))
-    if len(ordered) <= n:
-        return _Cut(ordered, None, [])
-    cutoff = key(ordered[n - 1])
-    chosen = [s for s in ordered if (key(s) >= cutoff if best_is_high else key(s) <= cutoff)]
-    tied = [s.zone for s in chosen if key(s) == cutoff]
-    return _Cut(chosen, cutoff, tied)
+    keyed = sorted(((key(s), s) for s in items), key=lambda t: (-t[0] if best_is_high else t[0], t[1].zone))
+    if len(keyed) <= n:
+        return _Cut([s for _, s in keyed], None, [])
+    cutoff = keyed[n - 1][0]
+    # Sorted, so the items at least as good as the cut-off are the first ones.
+    chosen = list(takewhile(lambda t: t[0] >= cutoff if best_is_high else t[0] <= cutoff, keyed))
+    tied = [s.zone for k, s in chosen if k == cutoff]
+    return _Cut([s for _, s in chosen], cutoff, tied)
 
 
 def _tie_note(cut: _Cut, what: str) -> str:

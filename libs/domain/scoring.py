@@ -30,10 +30,12 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from scipy.special import ndtr
 
 from libs.domain.errors import Unprocessable
@@ -762,13 +764,33 @@ class SubjectScore:
     name: str
     score: float | None
     groups: dict[str, float | None]
-    leaves: dict[str, dict[str, Any]]
     missing: list[str]
     excluded: str | None = None
-    normalised: list[float | None] | None = None
+    normalised: list[float | None] = field(default_factory=list)
     """Every leaf's normalised score in the method's leaf order (the compact stored form)."""
-    extras: dict[str, dict[str, Any]] | None = None
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per leaf key, the leaf's fields beyond indicator, raw and normalised (only leaves with any)."""
+    raw: list[float | None] = field(default_factory=list)
+    """Every leaf's raw value in the method's leaf order."""
+    leaf_keys: Sequence[str] = ()
+    """The method's leaf keys, in order."""
+    indicators: Sequence[str] = ()
+    """The method's leaf indicators, in order."""
+
+    @property
+    def leaves(self) -> dict[str, dict[str, Any]]:
+        """Per leaf key: indicator, raw value, normalised score, and any extras (built when asked for).
+
+        A national run has 100,000 leaves: they are kept as the compact lists above and only
+        become dictionaries for an answer or a comparison.
+        """
+        out = {
+            key: {"indicator": code, "raw": r, "normalised": v}
+            for key, code, r, v in zip(self.leaf_keys, self.indicators, self.raw, self.normalised, strict=True)
+        }
+        for key, extra in self.extras.items():
+            out[key].update(extra)
+        return out
 
 
 @dataclass
@@ -790,6 +812,31 @@ def _float_or_nan(value: Any) -> float:
     return math.nan if number is None else number
 
 
+def _raw_matrix(subjects: Sequence[Subject], codes: Sequence[str]) -> tuple[FloatArray, list[list[float | None]]]:
+    """The subjects' values of ``codes`` as floats (NaN where a value is absent or not a number),
+    and the same as lists (None there)."""
+    rows = [[*map(s.values.get, codes)] for s in subjects]
+    kinds = set(map(type, chain.from_iterable(rows)))
+    if kinds <= {float, type(None)}:  # the usual case: numpy reads None as NaN
+        matrix = np.array(rows, dtype=np.float64).reshape(len(subjects), len(codes))
+        if int(np.isnan(matrix).sum()) == sum(row.count(None) for row in rows):
+            return matrix, rows  # no NaN given as a float: the lists already say None
+    else:
+        matrix = np.array([[_float_or_nan(v) for v in row] for row in rows], dtype=np.float64).reshape(
+            len(subjects), len(codes)
+        )
+    return matrix, _rows_without_nan(matrix)
+
+
+def _rows_without_nan(matrix: FloatArray) -> list[list[float | None]]:
+    """``matrix`` as lists, NaN as None."""
+    rows: list[list[float | None]] = matrix.tolist()
+    nan = np.isnan(matrix)
+    for i in np.nonzero(nan.any(axis=1))[0].tolist():
+        rows[i] = [None if v != v else v for v in rows[i]]
+    return rows
+
+
 def compute(method: Methodology, subjects: Sequence[Subject], *, reference: Sequence[Subject] = ()) -> Computation:
     """Score every subject with ``method``.
 
@@ -801,21 +848,16 @@ def compute(method: Methodology, subjects: Sequence[Subject], *, reference: Sequ
     everyone = [*subjects, *reference]
     n_rank, n_all = len(subjects), len(everyone)
     codes = [leaf.indicator for leaf in leaves]
-    raw = np.array([[_float_or_nan(v) for v in map(s.values.get, codes)] for s in everyone], dtype=np.float64).reshape(
-        n_all, len(leaves)
-    )
+    raw, raw_rows = _raw_matrix(everyone, codes)
     transformed = np.column_stack([transform(leaf.transform, raw[:, j]) for j, leaf in enumerate(leaves)]).reshape(
         n_all, len(leaves)
     )
     # Exclusion: a value missing (or outside its transform's domain) under ``exclude_zone``.
     excluded_reason: list[str | None] = [None] * n_all
-    for i in range(n_all):
-        gaps = [
-            leaf.indicator
-            for j, leaf in enumerate(leaves)
-            if leaf.missing == "exclude_zone" and math.isnan(transformed[i, j])
-        ]
-        if gaps:
+    strict = [j for j, leaf in enumerate(leaves) if leaf.missing == "exclude_zone"]
+    if strict:
+        for i in np.nonzero(np.isnan(transformed[:, strict]).any(axis=1))[0].tolist():
+            gaps = [leaves[j].indicator for j in strict if math.isnan(transformed[i, j])]
             excluded_reason[i] = (
                 "not ranked: no usable value for "
                 + ", ".join(dict.fromkeys(gaps))
@@ -863,7 +905,7 @@ def compute(method: Methodology, subjects: Sequence[Subject], *, reference: Sequ
     groups = method.groups
     # Plain Python lists from here: indexing numpy scalars one by one is what a 100,000-leaf
     # run would spend its time on. NaN is the only value unequal to itself.
-    raw_rows, score_rows = raw.tolist(), scores.tolist()
+    score_rows = _rows_without_nan(scores)
     shaped = [j for j, leaf in enumerate(leaves) if leaf.transform != "none"]
     clipped = [j for j, leaf in enumerate(leaves) if leaf.winsorise is not None]
     transformed_rows = transformed[:, shaped].tolist()
@@ -871,32 +913,32 @@ def compute(method: Methodology, subjects: Sequence[Subject], *, reference: Sequ
     flagged: dict[int, list[tuple[int, int]]] = {}
     for i, j in zip(*np.nonzero(imputed), strict=True):
         flagged.setdefault(int(i), []).append((int(j), int(imputed[i, j])))
+    # A leaf is missing when its value is, or when the value is outside its transform's domain.
+    absent = np.isnan(transformed)
+    missing_at: dict[int, list[str]] = {}
+    for i in np.nonzero(absent.any(axis=1))[0].tolist():
+        missing_at[i] = list(dict.fromkeys(codes[j] for j in np.nonzero(absent[i])[0].tolist()))
     group_rows = {g.key: group_values[g.key].tolist() for g in groups}
     totals = root_value.tolist()
     keys = [leaf.key for leaf in leaves]
     for i, subject in enumerate(everyone):
-        raw_i, score_i = raw_rows[i], score_rows[i]
-        normalised = [v if v == v else None for v in score_i]
-        details = [
-            {"indicator": code, "raw": r if r == r else None, "normalised": v}
-            for code, r, v in zip(codes, raw_i, normalised, strict=True)
-        ]
-        # Each leaf's fields beyond the core ones, kept apart too (the compact stored form).
+        raw_i = raw_rows[i]
+        # Each leaf's fields beyond the core ones (indicator, raw, normalised), in leaf order.
         extra: dict[int, dict[str, Any]] = {}
-        absent_at = {j for j, r in enumerate(raw_i) if r != r}
         for j, t in zip(shaped, transformed_rows[i], strict=True):
-            tv = t if t == t else None
-            details[j]["transformed"] = tv
-            extra[j] = {"transformed": tv}
-            if t != t and raw_i[j] == raw_i[j]:
-                absent_at.add(j)
+            if t == t:
+                extra[j] = {"transformed": t}
+            elif raw_i[j] is None:
+                extra[j] = {"transformed": None}
+            else:
                 note = f"{raw_i[j]:g} is outside the domain of {leaves[j].transform}: counted as missing"
-                details[j]["note"] = extra[j]["note"] = note
+                extra[j] = {"transformed": None, "note": note}
+        ordered_from = len(extra)
         for j, u, t in zip(clipped, used_rows[i], clipped_from[i], strict=True):
             if u == u and u != t:
-                details[j]["winsorised"] = extra.setdefault(j, {})["winsorised"] = u
+                extra.setdefault(j, {})["winsorised"] = u
         for j, flag in flagged.get(i, ()):
-            details[j]["imputed"] = extra.setdefault(j, {})["imputed"] = "zero" if flag == 1 else "mean"
+            extra.setdefault(j, {})["imputed"] = "zero" if flag == 1 else "mean"
         reason = excluded_reason[i]
         total = totals[i]
         if reason is None and total != total:
@@ -906,11 +948,15 @@ def compute(method: Methodology, subjects: Sequence[Subject], *, reference: Sequ
             name=subject.name,
             score=None if reason else total,
             groups={k: (None if reason or rows[i] != rows[i] else rows[i]) for k, rows in group_rows.items()},
-            leaves=dict(zip(keys, details, strict=True)),
-            missing=list(dict.fromkeys(codes[j] for j in sorted(absent_at))),
+            missing=list(missing_at.get(i, ())),
             excluded=reason,
-            normalised=normalised,
-            extras={keys[j]: extra[j] for j in sorted(extra)},
+            normalised=score_rows[i],
+            # In leaf order: the transformed leaves come first in ``extra``, already in order,
+            # so only a row with winsorised or imputed leaves needs sorting.
+            extras={keys[j]: extra[j] for j in (sorted(extra) if ordered_from < len(extra) else extra)},
+            raw=raw_i,
+            leaf_keys=keys,
+            indicators=codes,
         )
         if i >= n_rank:
             refs.append(result)
@@ -949,14 +995,95 @@ def competition_ranks(
 # --- canonical inputs -----------------------------------------------------------------------------
 
 
-def canonical_text(obj: Any) -> str:
-    """The text of :func:`canonical_json` (before its UTF-8 encoding)."""
+_DIGITS = frozenset(b"0123456789")
+_EXACT_TYPES = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_EXACT_TYPES |= orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _refuse(obj: Any) -> Any:
+    raise TypeError(type(obj).__name__)
+
+
+def _all_finite(obj: Any) -> bool:
+    """No NaN or infinity anywhere in a JSON-like document (what ``allow_nan=False`` refuses)."""
+    isfinite = math.isfinite
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is float:
+            if not isfinite(node):
+                return False
+            continue
+        if kind is dict:
+            items: Any = node.values()
+        elif kind is list or kind is tuple:
+            items = node
+        else:
+            continue
+        try:
+            total = sum(items)  # all numbers (the usual values dict): one pass in C
+        except TypeError:
+            pass
+        else:
+            if total - total == 0:  # finite, so every term is
+                continue
+        floats = [v for v in items if type(v) is float]
+        if floats and not all(map(isfinite, floats)):
+            return False
+        if len(floats) != len(items):
+            stack.extend(v for v in items if type(v) in (dict, list, tuple))
+    return True
+
+
+def _python_floats_differ(text: bytes) -> bool:
+    """Whether ``text`` (orjson's) may hold a float the standard library writes differently.
+
+    The two agree on every float except those below 1e-4 in magnitude, where Python writes
+    ``1e-05`` / ``1.5e-07`` and orjson ``0.00001`` / ``1.5e-7``: both forms contain
+    a number starting ``0.0000``, or a digit, ``e-``, digit. A false alarm only costs the slow path.
+    """
+    at = text.find(b"0.0000")
+    while at >= 0:
+        if at == 0 or text[at - 1] not in _DIGITS:  # a number that starts 0.0000, not 30.0000…
+            return True
+        at = text.find(b"0.0000", at + 6)
+    at = text.find(b"e-")
+    while at >= 0:
+        if at > 0 and text[at - 1] in _DIGITS and text[at + 2 : at + 3] and text[at + 2] in _DIGITS:
+            return True
+        at = text.find(b"e-", at + 2)
+    return False
+
+
+def _standard_text(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def canonical_json(obj: Any) -> bytes:
-    """Canonical JSON: sorted keys, no whitespace, UTF-8, shortest round-tripping floats, no NaN."""
-    return canonical_text(obj).encode()
+    """Canonical JSON: sorted keys, no whitespace, UTF-8, shortest round-tripping floats, no NaN.
+
+    The bytes are those of the standard library's ``json.dumps(obj, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False)`` (the published definition,
+    unchanged since the first run was stored). A run's inputs hold 100,000 values, so orjson
+    writes them when it provably writes the same bytes: builtin types only (no subclasses,
+    no integers beyond 64 bits, every float finite) and no float below 1e-4 in magnitude,
+    the one place the two write floats differently; otherwise the standard library does.
+    """
+    if _all_finite(obj):
+        try:
+            text = orjson.dumps(obj, default=_refuse, option=_EXACT_TYPES)
+        except TypeError:
+            pass
+        else:
+            if not _python_floats_differ(text):
+                return text
+    return _standard_text(obj).encode()
+
+
+def canonical_text(obj: Any) -> str:
+    """The text of :func:`canonical_json` (before its UTF-8 encoding)."""
+    return canonical_json(obj).decode()
 
 
 def inputs_sha256(inputs: Any) -> str:
@@ -970,8 +1097,8 @@ def canonical_with_sha256(inputs: Any) -> tuple[str, str]:
     One encoding for both (a national run's inputs hold 100,000 values): the text hashed is
     also the text stored.
     """
-    text = canonical_text(inputs)
-    return text, hashlib.sha256(text.encode()).hexdigest()
+    data = canonical_json(inputs)
+    return data.decode(), hashlib.sha256(data).hexdigest()
 
 
 Kind = Literal["economic", "high_tech"]

@@ -84,6 +84,54 @@ class TestARunScoresAndRanksEveryZoneOfTheKind:
         assert created["methodology"]["code"] == "econ-annual" and len(created["inputs_sha256"]) == 64
         assert fetched == created
 
+    async def test_every_leaf_detail_is_answered_as_it_is_stored_and_verified(self, app_client: Any) -> None:
+        # GDP: ln on goalposts 1..100, so 80 scores ln 80 / ln 100 and C's 0 is outside the domain
+        # (missing: zero). R&D: winsorised to the [0, 0.5] quantiles of A and B (2.5 .. 3.75, so
+        # B's 5 becomes 3.75), then min_max over 2.5 .. 3.75; C has none: the mean of A and B, 0.5.
+        gdp = {"indicator": "gdp", "transform": "ln", "normalisation": {"method": "goalposts", "min": 1, "max": 100}}
+        rd = {
+            "indicator": "rd_intensity",
+            "winsorise": {"lower": 0, "upper": 0.5},
+            "missing": "mean",
+            "normalisation": {"method": "min_max"},
+        }
+        values = {"A": {"gdp": 80, "rd_intensity": 2.5}, "B": {"gdp": 60, "rd_intensity": 5}, "C": {"gdp": 0}}
+        async with assessment(app_client, world(p2025=values)) as client:
+            await publish(client, method_doc(gdp, rd))
+            created = await run(client, "2025")
+            fetched = (await client.get(f"/v1/assessments/{created['id']}")).json()
+            verified = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
+        leaves = {z: r["leaves"] for z, r in by_zone(created).items()}
+        assert leaves["A"]["gdp"] == {
+            "indicator": "gdp",
+            "raw": 80,
+            "normalised": pytest.approx(0.9515449934959717),
+            "transformed": pytest.approx(4.382026634673881),
+        }
+        assert leaves["C"]["gdp"] == {
+            "indicator": "gdp",
+            "raw": 0,
+            "normalised": 0.0,
+            "transformed": None,
+            "note": "0 is outside the domain of ln: counted as missing",
+            "imputed": "zero",
+        }
+        assert leaves["B"]["rd_intensity"] == {
+            "indicator": "rd_intensity",
+            "raw": 5,
+            "normalised": 1.0,
+            "winsorised": 3.75,
+        }
+        assert leaves["C"]["rd_intensity"] == {
+            "indicator": "rd_intensity",
+            "raw": None,
+            "normalised": 0.5,
+            "imputed": "mean",
+        }
+        assert by_zone(created)["C"]["missing"] == ["gdp", "rd_intensity"]
+        assert fetched == created
+        assert verified["identical"] is True and verified["differences"] == []
+
     async def test_the_first_run_has_no_rank_changes_and_says_so(self, app_client: Any) -> None:
         async with assessment(app_client, world(p2025=VALUES_2025)) as client:
             await publish(client, method_doc(GDP, RD))

@@ -7,6 +7,7 @@ issue): three zones with values 10, 20 and 40 unless said otherwise.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from typing import Any
 
@@ -298,6 +299,29 @@ class TestAggregation:
         assert result.ranked[0].groups == pytest.approx({"root": 0.6, "innovation": 0.4, "root.1": 0.8})
 
 
+class TestValuesThatAreNotFloats:
+    def test_integers_count_as_numbers_and_booleans_nan_and_none_as_missing(self) -> None:
+        doc = method(leaf(normalisation={"method": "goalposts", "min": 0, "max": 20}))
+        subjects = [Subject("i", "i", {"gdp": 5}), Subject("b", "b", {"gdp": True})]
+        subjects += [
+            Subject("n", "n", {"gdp": math.nan}),
+            Subject("o", "o", {"gdp": None}),
+            Subject("f", "f", {"gdp": 10.0}),
+        ]
+        result = {s.id: s for s in compute(parse_methodology(doc), subjects).ranked}
+        assert {z: s.leaves["gdp"]["raw"] for z, s in result.items()} == {
+            "i": 5.0,
+            "b": None,
+            "n": None,
+            "o": None,
+            "f": 10.0,
+        }
+        assert {z: s.missing for z, s in result.items()} == {"i": [], "b": ["gdp"], "n": ["gdp"], "o": ["gdp"], "f": []}
+        assert {z: s.score for z, s in result.items()} == {"i": 0.25, "b": 0.0, "n": 0.0, "o": 0.0, "f": 0.5}
+        assert result["b"].leaves["gdp"] == {"indicator": "gdp", "raw": None, "normalised": 0.0, "imputed": "zero"}
+        assert result["i"].leaves["gdp"] == {"indicator": "gdp", "raw": 5.0, "normalised": 0.25}
+
+
 class TestMissingValues:
     def test_zero_is_the_default(self) -> None:
         scores = scores_of(method(leaf(normalisation={"method": "goalposts", "min": 0, "max": 50})), zones(10, None))
@@ -360,6 +384,38 @@ class TestCanonicalInputs:
     def test_nan_is_refused(self) -> None:
         with pytest.raises(ValueError):
             canonical_json({"x": math.nan})
+
+    def test_floats_below_1e_4_are_written_as_the_standard_library_writes_them(self) -> None:
+        # orjson would write 0.00001 and 1.5e-7; the published form is Python's (1e-05, 1.5e-07).
+        doc = {"a": 1e-05, "b": [1.5e-07, -2.5e-06], "c": 30.000062648686136, "d": 1e16, "e": 0.0001}
+        assert canonical_json(doc) == b'{"a":1e-05,"b":[1.5e-07,-2.5e-06],"c":30.000062648686136,"d":1e+16,"e":0.0001}'
+
+    def test_keys_and_numbers_beyond_plain_json_types_are_written_as_the_standard_library_writes_them(self) -> None:
+        assert canonical_json({2: "b", 1: "a"}) == b'{"1":"a","2":"b"}'
+        assert canonical_json({"n": 2**70}) == b'{"n":1180591620717411303424}'
+        assert canonical_json({"t": (1, 2), "s": 'x\u2028\x01"\\'}) == b'{"s":"x\xe2\x80\xa8\\u0001\\"\\\\","t":[1,2]}'
+
+    def test_infinity_anywhere_is_refused(self) -> None:
+        with pytest.raises(ValueError):
+            canonical_json({"zones": [{"values": {"gdp": 1.0}}, {"values": {"gdp": -math.inf}}]})
+
+    def test_a_large_document_is_byte_for_byte_the_standard_librarys(self) -> None:
+        rng = np.random.default_rng(7)
+        values = (rng.lognormal(0, 6, 4000) * rng.choice([-1, 1], 4000)).tolist()
+        doc = {
+            "zones": [
+                {
+                    "id": f"Z{i}",
+                    "name": f"开发区{i}（测试）",
+                    "values": {f"i{j}": values[(i * 10 + j) % 4000] for j in range(10)},
+                }
+                for i in range(400)
+            ],
+            "previous": {"ranks": {f"Z{i}": (i or None) for i in range(400)}},
+            "flags": [True, False, None, 0, -0.0, 123456789012345678],
+        }
+        expected = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        assert canonical_json(doc) == expected.encode()
 
     def test_the_text_stored_is_the_text_hashed(self) -> None:
         text = '{"a":1,"b":[1.5,"中"]}'

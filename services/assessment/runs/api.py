@@ -80,7 +80,12 @@ async def create_run(
             body=body,
             idempotency_key=idempotency_key,
         )
-        return json_response(result, 201 if created else 200, {"Location": f"/v1/assessments/{result.id}"})
+        return Response(
+            result.content,
+            status_code=201 if created else 200,
+            media_type="application/json",
+            headers={"Location": f"/v1/assessments/{result.id}"},
+        )
 
 
 @router.get(

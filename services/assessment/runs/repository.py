@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
-from pydantic_core import to_json
+import orjson
 from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -62,11 +62,16 @@ async def _bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[
         await session.execute(insert(table), list(rows))
         return
     columns = list(rows[0])
-    as_json = {c for c in columns if _is_json(table.c[c].type)}
-    records = [
-        tuple(to_json(row[c]).decode() if c in as_json and row[c] is not None else row[c] for c in columns)
+    as_json = [_is_json(table.c[c].type) for c in columns]
+    # A generator: the driver sends every 512 kB as it is encoded, so the server works on the
+    # first rows while the last are being encoded.
+    records = (
+        tuple(
+            orjson.dumps(row[c]).decode() if is_json and row[c] is not None else row[c]
+            for c, is_json in zip(columns, as_json, strict=True)
+        )
         for row in rows
-    ]
+    )
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal, TypeVar
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,7 +52,6 @@ from services.assessment.sanctions.service import SUMMONED, outcome_read
 from services.assessment.tables import Assessment, AssessmentResult, Methodology
 from services.assessment.tables import ReferenceScore as ReferenceRow
 
-LINEAGE_CONCURRENCY = 8
 MAX_DIFFERENCES = 200
 KIND_ZH = bulletin_render.KIND_ZH
 
@@ -100,31 +100,42 @@ async def _methodology(session: AsyncSession, code: str, version: int | None) ->
 
 
 async def _predecessors(registry: RegistryClient, zones: Iterable[str]) -> dict[str, list[str]]:
-    """Each zone's predecessors (transitively) by the registry's lineage, a few calls at a time."""
-    gate = asyncio.Semaphore(LINEAGE_CONCURRENCY)
-
-    async def one(zone: str) -> tuple[str, list[str]]:
-        async with gate:
-            lineage = await registry.lineage(zone)
-        return zone, sorted({link.zone.id for link in lineage.predecessors})
-
-    pairs = await asyncio.gather(*(one(z) for z in zones))
-    return {z: preds for z, preds in pairs if preds}
+    """Each zone's predecessors (transitively) by the registry's lineage, in bulk calls."""
+    wanted = list(zones)
+    if not wanted:
+        return {}
+    found = await registry.lineages(wanted)
+    out = {z: sorted({link.zone.id for link in found[z].predecessors}) for z in wanted if z in found}
+    return {z: preds for z, preds in out.items() if preds}
 
 
 def _subjects(matrix: MatrixRead, wanted: Sequence[tuple[str, str]], codes: Sequence[str]) -> list[Subject]:
     """Subjects in ``wanted`` order with the matrix's values (a subject the matrix lacks has none)."""
     rows = {r.zone: r for r in matrix.rows}
+    columns = set(codes)
     out = []
     for ident, name in wanted:
         row = rows.get(ident)
         if row is None:
             values: dict[str, float | None] = dict.fromkeys(codes)
+        elif row.values.keys() == columns:  # the usual case: exactly the indicators asked for
+            values = dict(row.values)
         else:
-            got = row.values.get
-            values = {c: got(c) for c in codes}
+            values = dict(zip(codes, map(row.values.get, codes), strict=True))
         out.append(Subject(ident, name, values))
     return out
+
+
+@dataclass(frozen=True)
+class RunAnswer:
+    """A run's id and its answer, as JSON (an :class:`AssessmentRead`)."""
+
+    id: int
+    content: bytes
+
+
+async def _stored_answer(session: AsyncSession, run_id: int) -> RunAnswer:
+    return RunAnswer(run_id, (await get_run(session=session, run_id=run_id)).model_dump_json().encode())
 
 
 @dataclass
@@ -134,10 +145,19 @@ class _Sanctions:
 
 
 async def _sanction_inputs(
-    session: AsyncSession, metrics: MetricsClient, kind: str, period: Period
+    session: AsyncSession,
+    metrics: MetricsClient,
+    kind: str,
+    period: Period,
+    extra_known: Callable[[list[str]], None] = lambda extra: None,
 ) -> tuple[_Sanctions, list[str]]:
-    """The policy, the earlier annual runs' warnings, and the extra indicators the rules read."""
+    """The policy, the earlier annual runs' warnings, and the extra indicators the rules read.
+
+    ``extra_known`` hears of those indicators as soon as they are known (before the earlier
+    runs are read): the values can be asked for meanwhile.
+    """
     if period.type != "year":
+        extra_known([])
         return _Sanctions(None, ["rewards and warnings are decided by annual runs only (三十: 当年综合考评结果)"]), []
     policy, version = await sanctions_service.current_policy(session, kind)
     notes = [f"sanction policy: {'source defaults (' + policy.source + ')' if version == 0 else f'version {version}'}"]
@@ -148,6 +168,7 @@ async def _sanction_inputs(
         if missing:
             notes.append(f"indicator(s) {', '.join(missing)} not in the metrics catalog: their rules cannot apply")
         extra = [c for c in extra if c in known]
+    extra_known(extra)
     earlier: list[list[str]] = []
     labels: list[str] = []
     for back in range(1, policy.consecutive_warnings_for_review):
@@ -188,7 +209,17 @@ async def _alongside(upstream: Awaitable[T], local: Awaitable[U]) -> tuple[T, U]
     return await task, mine
 
 
-async def _no_sanctions() -> tuple[_Sanctions, list[str]]:
+async def _cancelled(task: asyncio.Future[Any] | None) -> None:
+    """Stop ``task`` (if any) and wait for it, whatever it raises."""
+    if task is None:
+        return
+    task.cancel()
+    with suppress(BaseException):
+        await task
+
+
+async def _no_sanctions(extra_known: Callable[[list[str]], None]) -> tuple[_Sanctions, list[str]]:
+    extra_known([])
     return _Sanctions(None, []), []
 
 
@@ -271,7 +302,7 @@ async def create_run(
     actor: Actor,
     body: AssessmentCreate,
     idempotency_key: str | None,
-) -> tuple[AssessmentRead, bool]:
+) -> tuple[RunAnswer, bool]:
     """Compute a run from the registry and metrics services and store it; True when newly stored.
 
     If either service is down the 503 propagates before anything is written.
@@ -286,7 +317,7 @@ async def create_run(
                     "this Idempotency-Key was used for a different request",
                     errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "reuse"}],
                 )
-            return await get_run(session=session, run_id=earlier.id), False
+            return await _stored_answer(session, earlier.id), False
     period = _period(body.period, ["body", "period"])
     method_row = await _methodology(session, body.methodology, body.version)
     _check_request(body, method_row, period)
@@ -297,14 +328,33 @@ async def create_run(
     if method_row.document.get("note"):
         notes.append(f"methodology note: {method_row.document['note']}")
     # The upstream calls overlap with the database reads (never two on the session at once).
-    zone_list, (sanctions, extra) = await _alongside(
-        registry.list_zones(as_of=as_of, kind=body.kind, status=ZoneStatus.ACTIVE),
-        _sanction_inputs(session, metrics, kind, period) if body.subjects == "zones" else _no_sanctions(),
-    )
+    # The matrix needs only the indicators: it is asked for as soon as they are known, while
+    # the registry lists the zones. A failing call surfaces in the same order as before:
+    # the registry's first, then the metrics service's.
+    matrix_call: asyncio.Future[MatrixRead] | None = None
+
+    def ask_matrix(extra: list[str]) -> None:
+        nonlocal matrix_call
+        wanted = list(dict.fromkeys([*method.indicators, *extra]))
+        matrix_call = asyncio.ensure_future(
+            metrics.matrix(period=str(period), indicators=wanted, kind=kind, as_of=as_of, lineage="proforma")
+        )
+
+    try:
+        zone_list, (sanctions, extra) = await _alongside(
+            registry.list_zones(as_of=as_of, kind=body.kind, status=ZoneStatus.ACTIVE),
+            _sanction_inputs(session, metrics, kind, period, ask_matrix)
+            if body.subjects == "zones"
+            else _no_sanctions(ask_matrix),
+        )
+    except BaseException:
+        await _cancelled(matrix_call)
+        raise
+    assert matrix_call is not None
     zone_refs = sorted(((z.id, z.name) for z in zone_list), key=lambda t: t[0])
     codes = list(dict.fromkeys([*method.indicators, *extra]))
     matrix, history = await _alongside(
-        metrics.matrix(period=str(period), indicators=codes, kind=kind, as_of=as_of, lineage="proforma"),
+        matrix_call,
         _history(session, registry, method_row.code, kind, period, [z for z, _ in zone_refs])
         if body.subjects == "zones"
         else _no_history(),
@@ -362,6 +412,9 @@ async def create_run(
         if body.subjects == "divisions_without_zone"
         else evaluation.ranked
     )
+    # The answer's results are written while the run is stored (a chunk of zones at a time,
+    # in the database's waits); it is only returned once everything is stored.
+    answer = asyncio.ensure_future(_results_json(evaluation, zones=body.subjects == "zones"))
     try:
         async with session.begin_nested():
             run = await repository.insert_run(
@@ -390,13 +443,16 @@ async def create_run(
                 created_by=actor.sub,
             )
             await _store_evaluation(session, run, evaluation, now)
-    except IntegrityError as exc:
+    except BaseException as exc:
+        await _cancelled(answer)
+        if not isinstance(exc, IntegrityError):
+            raise
         if idempotency_key:
             raced = await repository.by_idempotency_key(session, actor.sub, idempotency_key)
             if raced is not None and raced.request_sha256 == request_sha:
-                return await get_run(session=session, run_id=raced.id), False
+                return await _stored_answer(session, raced.id), False
         raise Conflict("a run with this Idempotency-Key was stored at the same time") from exc
-    return _read(run, method_row, evaluation), True
+    return RunAnswer(run.id, _read(run, method_row, *await answer)), True
 
 
 async def _store_evaluation(session: AsyncSession, run: Assessment, evaluation: RunEvaluation, now: datetime) -> None:
@@ -438,7 +494,8 @@ async def _store_evaluation(session: AsyncSession, run: Assessment, evaluation: 
     )
     if not evaluation.outcomes:
         return
-    stored = await repository.insert_outcomes(session, [_outcome_row(run, o, now) for o in evaluation.outcomes])
+    names = {z["id"]: z["name"] for z in run.inputs["zones"]}
+    stored = await repository.insert_outcomes(session, [_outcome_row(run, o, now, names) for o in evaluation.outcomes])
     policy = (run.inputs.get("sanctions") or {}).get("policy", {})
     if policy.get("summons_on_warning", True):
         await repository.insert_summons(
@@ -460,8 +517,7 @@ async def _store_evaluation(session: AsyncSession, run: Assessment, evaluation: 
         )
 
 
-def _outcome_row(run: Assessment, outcome: DecidedOutcome, now: datetime) -> dict[str, Any]:
-    names = {z["id"]: z["name"] for z in run.inputs["zones"]}
+def _outcome_row(run: Assessment, outcome: DecidedOutcome, now: datetime, names: Mapping[str, str]) -> dict[str, Any]:
     return {
         "assessment_id": run.id,
         "zone": outcome.zone,
@@ -547,32 +603,62 @@ def _reference_result(
     }
 
 
-def _read(run: Assessment, method: Methodology, evaluation: RunEvaluation) -> AssessmentRead:
-    """The answer of a new run, built from its evaluation.
+RESULTS_CHUNK = 100
+"""Zones per chunk of a new run's answer: the storing goes on between chunks."""
 
-    Not validated again: every field is built here from typed values (the same shape
-    :func:`get_run` validates from what was stored), and validating 100,000 leaves is the
-    single largest cost of answering a national run.
+
+async def _results_json(evaluation: RunEvaluation, *, zones: bool) -> tuple[bytes, bytes]:
+    """A new run's results and reference scores as JSON arrays, a chunk of zones at a time.
+
+    Built from typed values in the contract's shape (what :func:`get_run` validates from the
+    stored run) and written by orjson: validating and serialising 100,000 leaves through the
+    model was the largest cost of answering a national run. Between chunks the event loop
+    runs, so the database works on the rows being stored meanwhile.
     """
-    zones = run.subjects == "zones"
-    return AssessmentRead.model_construct(
-        **{
-            **_summary_fields(run, method),
-            "previous_assessment": run.previous_assessment_id,
-            "outcomes": run.outcome_count,
-            "notes": run.notes,
-            "results": [
-                _zone_result(r.zone, r.name, r.score, r.rank, r.previous_rank, r.rank_change, r.movement, r.detail())
-                for r in evaluation.results
-            ]
-            if zones
-            else [],
-            "reference_scores": [
-                _reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, r.detail())
-                for r in evaluation.reference
-            ],
-        }
+    rows = evaluation.results if zones else []
+    parts = []
+    for start in range(0, len(rows), RESULTS_CHUNK):
+        chunk = [
+            {  # the fields of _zone_result, in its order, without the intermediate detail dict
+                "zone": r.zone,
+                "name": r.name,
+                "score": r.score,
+                "rank": r.rank,
+                "previous_rank": r.previous_rank,
+                "rank_change": r.rank_change,
+                "movement": r.movement,
+                "previous_via": r.previous_via,
+                "groups": r.scored.groups,
+                "leaves": r.scored.leaves,
+                "missing": r.scored.missing,
+                "excluded": r.scored.excluded,
+            }
+            for r in rows[start : start + RESULTS_CHUNK]
+        ]
+        parts.append(orjson.dumps(chunk)[1:-1])
+        await asyncio.sleep(0)
+    references = orjson.dumps(
+        [
+            _reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, r.detail())
+            for r in evaluation.reference
+        ]
     )
+    return b"[" + b",".join(parts) + b"]", references
+
+
+def _read(run: Assessment, method: Methodology, results: bytes, references: bytes) -> bytes:
+    """The answer of a new run: its summary (through the contract model, as :func:`get_run`) and results."""
+    head = AssessmentRead.model_construct(
+        **_summary_fields(run, method),
+        previous_assessment=run.previous_assessment_id,
+        outcomes=run.outcome_count,
+        notes=run.notes,
+        results=[],
+        reference_scores=[],
+    ).model_dump(mode="json")
+    head["results"] = orjson.Fragment(results)
+    head["reference_scores"] = orjson.Fragment(references)
+    return orjson.dumps(head)
 
 
 async def _run_and_method(
