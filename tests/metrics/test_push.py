@@ -112,7 +112,7 @@ class TestAValidBatchIsStoredInCanonicalUnits:
         assert revisions[1]["prev_hash"] == revisions[0]["hash"]
 
     async def test_a_batch_whose_first_value_is_new_and_a_later_one_stored_updates_that_one(self, metrics: Any) -> None:
-        # On PostgreSQL a batch is first tried as all new values (see _write_all_new); the stored
+        # On PostgreSQL a batch is first tried as all new values (see _AllNew); the stored
         # value of row 1 must send it down the general path, with nothing of the attempt left.
         async with metrics() as client:
             await client.post(
@@ -244,6 +244,58 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
                 headers=CITY,
             )
         assert problem(r, 422)["summary"]["conflicts"][0]["code"] == "out_of_range"
+
+
+def _divisions_batch() -> list[dict[str, Any]]:
+    """1,500 rows of gdp: 300 division codes (130000 … 130299) × the years 2016 … 2020, row
+    ``5 * i + (year - 2016)`` being division ``130000 + i`` in that year with value ``10 * i + year``
+    万元: more rows than one chunk of a streamed push (the first one and the later ones)."""
+    return [
+        obs({"division": f"{130000 + i}"}, "gdp", str(year), 10 * i + year, "万元")
+        for i in range(300)
+        for year in range(2016, 2021)
+    ]
+
+
+class TestALargeBatchIsCheckedWhileItIsStored:
+    """On PostgreSQL a batch of new values is checked a chunk at a time while it is copied in;
+    a fault in a later chunk must still store nothing and report exactly what a check of the
+    whole batch reports."""
+
+    async def test_every_row_is_stored_and_sealed(self, metrics: Any) -> None:
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*_divisions_batch()), headers=CITY)
+            last = await values(client, subject="division:130299")
+            verify = await client.get("/v1/ledger/verify", headers=CITY)
+        assert r.status_code == 200, r.text
+        assert r.json()["counts"] == {"created": 1500, "updated": 0, "unchanged": 0, "rejected": 0, "skipped": 0}
+        # division 130299: 10 × 299 + year = 2990 + year
+        assert [(v["period"], v["value"]) for v in last] == [
+            ("2016", "5006.000000"),
+            ("2017", "5007.000000"),
+            ("2018", "5008.000000"),
+            ("2019", "5009.000000"),
+            ("2020", "5010.000000"),
+        ]
+        assert verify.json()["intact"] is True and verify.json()["revisions"] == 1500, verify.text
+
+    async def test_faults_in_later_chunks_store_nothing(self, metrics: Any) -> None:
+        rows = _divisions_batch()
+        rows[1200] = dict(rows[7])  # row 7 is 130001 in 2018: a duplicate, 1,193 rows later
+        rows[1499] = obs({"division": "130299"}, "gdp", "2020", 5010, "kg")  # the last row: a mass for money
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            stored = await values(client)
+            verify = await client.get("/v1/ledger/verify", headers=CITY)
+        assert r.status_code == 422, r.text
+        summary = r.json()["summary"]
+        assert [(c["index"], c["field"], c["code"]) for c in summary["conflicts"]] == [
+            (1200, "subject", "duplicate_row"),
+            (1499, "unit", "incompatible_unit"),
+        ]
+        assert summary["counts"]["rejected"] == 2
+        assert stored == []
+        assert verify.json()["revisions"] == 0
 
 
 class TestBatchSizeLimit:

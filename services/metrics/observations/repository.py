@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -342,7 +344,23 @@ class IdempotencyRepository:
         self.session = session
 
     async def try_insert(self, row: IdempotencyKey) -> bool:
-        """Insert a new key; ``False`` when (subject, key) already exists."""
+        """Insert a new key; ``False`` when (subject, key) already exists.
+
+        One ``INSERT … ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite), not a savepoint around
+        an insert: a statement less per push, and nothing to roll back.
+        """
+        dialect = self.session.bind.dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            make = pg_insert if dialect == "postgresql" else sqlite_insert
+            values = {
+                "subject": row.subject,
+                "key": row.key,
+                "request_hash": row.request_hash,
+                "status": row.status,
+                "created_at": row.created_at,
+            }
+            stmt = make(IdempotencyKey).values(**values).on_conflict_do_nothing(index_elements=["subject", "key"])
+            return bool(getattr(await self.session.execute(stmt), "rowcount", 0))
         try:
             async with self.session.begin_nested():
                 self.session.add(row)

@@ -8,6 +8,7 @@ and a batch record sealing those revisions as the next link of the ledger's hash
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -119,6 +120,10 @@ class _Static:
     period_end: str = ""  # with the tab that follows it on a line
     unit_text: str = ""
     original_unit_text: str = ""
+    new_head: str = ""  # a first version's line from the indicator to the old value (null), tabs around
+    new_unit: str = ""  # the canonical unit, tabs around
+    new_original_unit: str = ""  # the unit as pushed, tabs around
+    period_end_bytes: bytes = b""
 
 
 def _static(indicator: IndicatorRead | None, code: str, period_text: str, unit: str, today: date) -> _Static:
@@ -146,6 +151,7 @@ def _static(indicator: IndicatorRead | None, code: str, period_text: str, unit: 
         ok = False
     factor: Fraction | None = None
     unit_fault: tuple[ConflictCode, str] | None = None
+    code_text, period_text = copy_text(indicator.code), str(period)
     try:
         factor = conversion_factor(unit, indicator.unit)
     except UnitError as exc:
@@ -168,6 +174,10 @@ def _static(indicator: IndicatorRead | None, code: str, period_text: str, unit: 
         period_end=period.end.isoformat() + "\t",
         unit_text=copy_text(indicator.unit),
         original_unit_text=copy_text(unit),
+        new_head=f"\t{code_text}\t{indicator.version}\t{period_text}\t{NULL}\t",
+        new_unit=f"\t{copy_text(indicator.unit)}\t",
+        new_original_unit=f"\t{copy_text(unit)}\t",
+        period_end_bytes=(period.end.isoformat() + "\t").encode(),
     )
 
 
@@ -176,16 +186,26 @@ _Checked = tuple[int, str, str, _Static, Decimal, str, str, str | None, Key]
 in the canonical unit, that value's six-decimal text, the value as pushed (plain text), note, key."""
 
 
-def _check_rows(rows: Sequence[tuple[Any, ...]], catalog: Catalog, faults: _Faults, today: date) -> list[_Checked]:
+def _check_rows(
+    rows: Sequence[tuple[Any, ...]],
+    catalog: Catalog,
+    faults: _Faults,
+    today: date,
+    seen: dict[Key, int] | None = None,
+    statics: dict[tuple[str, str, str], _Static] | None = None,
+) -> list[_Checked]:
     """The static checks of every row (nothing asked of the registry or the database).
 
     Returns the rows without any fault. The checks that depend only on the indicator, period
     and unit run once per distinct combination (:class:`_Static`): a batch repeats a few dozen
-    of them thousands of times, so the loop per row is kept tight.
+    of them thousands of times, so the loop per row is kept tight. A batch checked a part at a
+    time passes the same ``seen`` (keys already met, for duplicates) and ``statics`` to each part.
     """
     out: list[_Checked] = []
-    seen: dict[Key, int] = {}
-    statics: dict[tuple[str, str, str], _Static] = {}
+    if seen is None:
+        seen = {}
+    if statics is None:
+        statics = {}
     add = faults.add
     divisions_ok: dict[str, bool] = {}
     for index, subject, code, period_text, raw_value, unit, note, _line in rows:
@@ -261,6 +281,22 @@ def _check_rows(rows: Sequence[tuple[Any, ...]], catalog: Catalog, faults: _Faul
     return out
 
 
+def _zones_by_period(rows: Sequence[_Checked], into: dict[Period, set[str]]) -> None:
+    """Add the zones of checked ``rows`` to ``into``, per period.
+
+    A batch names a period or two: the rows are gathered per period's text, without a tuple
+    per row (hashing a Period object, or a pair, per row costs more).
+    """
+    texts = {r[3].period_text for r in rows}
+    for text in texts:
+        period = cast(Period, next(r[3].period for r in rows if r[3].period_text == text))
+        zones = into.setdefault(period, set())
+        if len(texts) == 1:
+            zones.update({r[2] for r in rows if r[1] == "zone"})
+        else:
+            zones.update({r[2] for r in rows if r[1] == "zone" and r[3].period_text == text})
+
+
 _ZoneVerdict = tuple[ConflictCode | None, str, str | None, bool]
 """What the registry says of a (zone, period): fault code and message, zone kind, in the caller's scope."""
 
@@ -272,11 +308,15 @@ async def _check_zones(
     registry: Registry,
     jurisdiction: Jurisdiction,
     faults: _Faults,
+    refreshed: bool = False,
+    zones_of: dict[Period, set[str]] | None = None,
 ) -> tuple[list[int], dict[tuple[str, Period], str | None]]:
     """Existence of each zone in its period and the caller's scope.
 
     Returns the indices out of scope and the kind of each (zone, period) pushed (for locks).
-    The registry is asked once per distinct zone and period, not once per row.
+    The registry is asked once per distinct zone and period, not once per row; its change feed
+    is polled first, unless the caller has just done so (``refreshed``). ``zones_of``: the zones
+    of ``rows`` per period, when the caller has gathered them already (:func:`_zones_by_period`).
     """
     outside: list[int] = []
     kinds: dict[tuple[str, Period], str | None] = {}
@@ -288,12 +328,12 @@ async def _check_zones(
         outside.extend(r[0] for r in rows if r[1] == "division" and r[2] != own)
     if not zone_rows:
         return outside, kinds
-    # Keyed by the period's text (hashing a Period object per row costs more); a checked row's period is read.
-    periods_of = {r[3].period_text: cast(Period, r[3].period) for r in zone_rows}
-    texts = [(r[2], r[3].period_text) for r in zone_rows]
-    keys = [(zone, periods_of[p]) for zone, p in set(texts)]
-    pairs = set(keys)
-    await jurisdiction.refresh(registry)
+    if zones_of is None:
+        zones_of = {}
+        _zones_by_period(zone_rows, zones_of)
+    pairs = {(zone, period) for period, zones in zones_of.items() for zone in zones}
+    if not refreshed:
+        await jurisdiction.refresh(registry)
     active: dict[Period, dict[str, ZoneRead]] = {}
     for _, p in pairs:
         if p not in active:
@@ -312,8 +352,8 @@ async def _check_zones(
         if not (unrestricted or allowed):
             refused[(zone_id, period)] = None
     if refused:  # only then a second look at the rows: which ones are refused, and why
-        for r, (zone, text) in zip(zone_rows, texts, strict=True):
-            pair = (zone, periods_of[text])
+        for r in zone_rows:
+            pair = (r[2], cast(Period, r[3].period))
             if pair not in refused:
                 continue
             verdict = refused[pair]
@@ -424,9 +464,18 @@ async def push(
     if restatement_reason is not None and not actor.has(Role.CITY_ADMIN):
         raise Forbidden("only a city_admin may restate values (restatement_reason)")
     catalog = await load_catalog(session=session)
+    today = today_in_china()
+    repo = ObservationRepository(session)
+    write = _Write(repo, actor, source, filename, len(rows), restatement_reason)
+    if not dry_run and not prior_conflicts and rows and repo.postgres and STREAM_CHUNK:
+        new = _AllNew(write, rows, catalog, today, registry, jurisdiction)
+        if (batch_id := await new.store()) is not None:
+            counts = ImportCounts(created=len(rows), skipped=skipped)
+            restated = restatement_reason is not None
+            return _summary(_Faults(), counts, dry_run=False, batch=batch_id, restatement=restated)
     lines = {r[0]: r[7] for r in rows if len(r) > 7 and r[7] is not None}
     faults = _Faults(prior_conflicts, lines)
-    checked = _check_rows(rows, catalog, faults, today_in_china())
+    checked = _check_rows(rows, catalog, faults, today)
     if faults.rows:
         checked = [r for r in checked if r[0] not in faults.rows]
     outside, kinds = await _check_zones(
@@ -437,15 +486,10 @@ async def push(
             f"{len(outside)} row(s) are outside the caller's scope: {_first(outside)}",
             rows=sorted(outside),
         )
-    repo = ObservationRepository(session)
     rejected = faults.rows
     good = [r for r in checked if r[0] not in rejected] if rejected else checked
-    write = _Write(repo, actor, source, filename, len(rows), restatement_reason)
     if not dry_run and not faults.items:
         await repo.lock_writes()
-        if good and (batch_id := await _write_all_new(write, good, session, skipped)) is not None:
-            counts = ImportCounts(created=len(good), skipped=skipped)
-            return _summary(faults, counts, dry_run=False, batch=batch_id, restatement=restatement_reason is not None)
     current = await repo.current(
         [r[1] for r in good], [r[2] for r in good], [r[8][2] for r in good], [r[8][3] for r in good]
     )
@@ -507,11 +551,17 @@ class _Write:
     ) -> str:
         """Write; return the batch id."""
         batch_id = uuid.uuid4().hex
-        now = datetime.now(UTC)
-        actor = self.actor
         first_seq, (prev_hash, digests) = await _store(
             self.repo, rows=to_write, current=current, row_locks=row_locks, batch_id=batch_id
         )
+        return await self.seal(batch_id, counts, first_seq, prev_hash, digests, len(to_write))
+
+    async def seal(
+        self, batch_id: str, counts: ImportCounts, first_seq: int, prev_hash: str, digests: bytes, revisions: int
+    ) -> str:
+        """Record the batch of stored versions: the chain's next link; return its id."""
+        now = datetime.now(UTC)
+        actor = self.actor
         header = {
             "first_seq": first_seq,
             "id": batch_id,
@@ -519,7 +569,7 @@ class _Write:
             "recorded_by": actor.sub,
             "recorded_by_division": actor.division,
             "restatement_reason": self.restatement_reason,
-            "revisions": len(to_write),
+            "revisions": revisions,
         }
         await self.repo.add_batch(
             Batch(
@@ -535,7 +585,7 @@ class _Write:
                 recorded_by=actor.sub,
                 recorded_by_division=actor.division,
                 first_seq=first_seq,
-                revisions=len(to_write),
+                revisions=revisions,
                 digests=digests,
                 prev_hash=prev_hash,
                 hash=batch_hash(prev_hash, header, digests),
@@ -544,26 +594,136 @@ class _Write:
         return batch_id
 
 
-async def _write_all_new(write: _Write, good: Sequence[_Checked], session: AsyncSession, skipped: int) -> str | None:
-    """Store a batch as all new values without reading the current ones first; ``None`` if some exist.
+class _Abandon(Exception):
+    """The all-new attempt cannot store the batch as it is: the general path takes over."""
 
-    The common push brings values not stored yet, and probing the primary key for each of 10,000
-    keys costs about as much as inserting them. So, on PostgreSQL and when no lock covers the
-    batch's periods, the rows go straight in inside a savepoint: the primary key refuses a key
-    that exists, the savepoint is rolled back, and the caller takes the general path (reading
-    the current values). One key is probed first, so a re-push of stored values skips the attempt.
+
+class _AllNew:
+    """Storing a batch as all new values, checked while it is stored; ``None`` when it cannot be.
+
+    The common push is of values not stored yet, without any fault, out of any lock. So, on
+    PostgreSQL, the batch is checked a chunk of :data:`STREAM_CHUNK` rows at a time while it is
+    streamed to ``COPY`` inside a savepoint: the database stores a chunk while the next one is
+    checked and encoded. Anything unusual abandons the attempt (the savepoint is rolled back)
+    and the general path runs from the start, giving every answer exactly as before: a fault in
+    a row (the stream stops early), a key already stored (the primary key refuses it; one key
+    is probed first, so a re-push of stored values skips the attempt), a zone the registry
+    refuses or outside the caller's scope, a lock on one of the periods.
     """
-    repo = write.repo
-    if not repo.postgres or await repo.exists(good[0][8]):
-        return None
-    if await LockRepository(session).for_periods({r[3].period_text for r in good}):
-        return None
-    counts = ImportCounts(created=len(good), skipped=skipped)
-    try:
-        async with session.begin_nested():
-            return await write(good, counts, {}, {})
-    except UniqueViolationError:
-        return None
+
+    def __init__(
+        self,
+        write: _Write,
+        rows: Sequence[tuple[Any, ...]],
+        catalog: Catalog,
+        today: date,
+        registry: Registry,
+        jurisdiction: Jurisdiction,
+    ) -> None:
+        self.write = write
+        self.rows = rows
+        self.catalog = catalog
+        self.today = today
+        self.registry = registry
+        self.jurisdiction = jurisdiction
+        self.faults = _Faults()
+        self.seen: dict[Key, int] = {}
+        self.statics: dict[tuple[str, str, str], _Static] = {}
+        self.checked: list[_Checked] = []
+        self.digests: list[bytes] = []
+        self.zones_of: dict[Period, set[str]] = {}
+        self.prefetch: asyncio.Task[None] | None = None
+        self.verdict: tuple[list[int], BaseException | None] | None = None  # out of scope, registry error
+
+    def _check(self, start: int, size: int) -> list[_Checked]:
+        """Check ``size`` rows from ``start``, gathering their zones (for :func:`_check_zones`)."""
+        part = _check_rows(
+            self.rows[start : start + size], self.catalog, self.faults, self.today, self.seen, self.statics
+        )
+        self.checked.extend(part)
+        _zones_by_period(part, self.zones_of)
+        return part
+
+    async def store(self) -> str | None:
+        """Store the batch; its id, or ``None`` (nothing stored) for the general path to take over."""
+        write, repo = self.write, self.write.repo
+        first = self._check(0, FIRST_CHUNK)
+        if self.faults.items or not first:
+            return None
+        await repo.lock_writes()
+        if await repo.exists(first[0][8]):
+            return None
+        session = repo.session
+        batch_id = uuid.uuid4().hex
+        # The registry's change feed (and the zones active in the first rows' periods) is read
+        # while the database stores the rows.
+        periods = {cast(Period, r[3].period) for r in first if r[1] == "zone"}
+        prefetch = self.prefetch = asyncio.create_task(self._prefetch(periods))
+        try:
+            async with session.begin_nested():
+                last_seq, prev_hash = await repo.chain_head()
+                await repo.stream_new(self._chunks(first, batch_id, last_seq))
+                checked = self.checked
+                if self.faults.items or len(checked) != len(self.rows) or self.verdict is None:
+                    raise _Abandon
+                outside, error = self.verdict
+                if error is not None:
+                    raise error
+                if outside or self.faults.items:
+                    raise _Abandon
+                # Every combination met is one of a stored row (any fault abandons the attempt).
+                if await LockRepository(session).for_periods({st.period_text for st in self.statics.values()}):
+                    raise _Abandon
+                counts = ImportCounts(created=len(checked))
+                return await write.seal(batch_id, counts, last_seq + 1, prev_hash, b"".join(self.digests), len(checked))
+        except (_Abandon, UniqueViolationError):
+            return None
+        finally:
+            if not prefetch.done():
+                await asyncio.wait([prefetch])
+            if not prefetch.cancelled():
+                prefetch.exception()  # retrieved (the general path asks the registry again)
+
+    async def _zones(self) -> None:
+        """:func:`_check_zones` of the batch, kept in :attr:`verdict` (run inside the stream: it
+        must not raise there, or ``COPY`` is cancelled rather than ended)."""
+        assert self.prefetch is not None
+        try:
+            await self.prefetch
+            outside, _kinds = await _check_zones(
+                self.checked,
+                actor=self.write.actor,
+                registry=self.registry,
+                jurisdiction=self.jurisdiction,
+                faults=self.faults,
+                refreshed=True,
+                zones_of=self.zones_of,
+            )
+        except Exception as exc:  # noqa: BLE001 - re-raised once the stream has ended
+            self.verdict = ([], exc)
+        else:
+            self.verdict = (outside, None)
+
+    async def _prefetch(self, periods: set[Period]) -> None:
+        await self.jurisdiction.refresh(self.registry)
+        for period in periods:
+            await self.jurisdiction.active_zones(self.registry, period.end)
+
+    async def _chunks(self, first: list[_Checked], batch_id: str, last_seq: int) -> AsyncIterator[bytes]:
+        """The ``COPY`` data: each chunk's lines, then the next chunk checked; stops at a fault.
+
+        After the last chunk, the zones are checked while the database stores it."""
+        part, start, seq = first, len(first), last_seq
+        while part:
+            yield _first_versions(part, batch_id, seq, self.digests)
+            seq += len(part)
+            if start >= len(self.rows):
+                await self._zones()
+                return
+            part = self._check(start, STREAM_CHUNK)
+            start += STREAM_CHUNK
+            if self.faults.items:
+                return
 
 
 def _first(indices: Sequence[int], n: int = 10) -> str:
@@ -573,6 +733,8 @@ def _first(indices: Sequence[int], n: int = 10) -> str:
 
 STREAM_CHUNK = 1000
 """Rows per chunk of a streamed ``COPY``: PostgreSQL stores one chunk while the next is built (0: no streaming)."""
+FIRST_CHUNK = 100
+"""Rows checked before the all-new ``COPY`` starts (a small first chunk: the database starts sooner)."""
 
 
 async def _store(
@@ -622,6 +784,35 @@ async def _new_chunks(
             parts.clear()
     if parts:
         yield "".join(parts).encode()
+
+
+def _first_versions(rows: Sequence[_Checked], batch_id: str, last_seq: int, digests: list[bytes]) -> bytes:
+    """:func:`_versions` of first versions without a lock, as ``COPY`` data (the all-new push).
+
+    Each line is :meth:`BatchEncoder.line` with ``prev_seq``, ``old_value`` and ``lock_id`` null,
+    put together from the texts its combination (:class:`_Static`) holds ready.
+    """
+    out: list[bytes] = []
+    add = out.append
+    sha = hashlib.sha256
+    add_digest = digests.append
+    tail = f"\t{NULL}\t{copy_text(batch_id)}\n"
+    first = f"\t{NULL}\t"
+    ids: dict[str, str] = {}
+    seq = last_seq
+    for _index, subject_type, subject_id, static, _value, value_text, original_text, note, _key in rows:
+        seq += 1
+        sid = ids.get(subject_id)
+        if sid is None:
+            sid = ids[subject_id] = copy_text(subject_id)
+        line = (
+            f"{seq}{first}{subject_type}\t{sid}{static.new_head}{value_text}{static.new_unit}{original_text}"
+            f"{static.new_original_unit}{NULL if note is None else copy_text(note)}{tail}"
+        ).encode()
+        add_digest(sha(line).digest()[:DIGEST_BYTES])
+        add(static.period_end_bytes)
+        add(line)
+    return b"".join(out)
 
 
 def _versions(
@@ -877,12 +1068,12 @@ class ParsedBatch:
     request_hash: str
 
 
-class _FastSubject(msgspec.Struct, forbid_unknown_fields=True):
+class _FastSubject(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     zone: str | None = None
     division: str | None = None
 
 
-class _FastRow(msgspec.Struct, forbid_unknown_fields=True):
+class _FastRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     subject: _FastSubject
     indicator: Annotated[str, msgspec.Meta(max_length=64)]
     period: Annotated[str, msgspec.Meta(max_length=16)]
@@ -941,19 +1132,19 @@ def _fast_batch(raw: _FastBatch) -> tuple[list[tuple[Any, ...]], list[ImportConf
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     plain = _PLAIN_NUMBER
-    subjects: dict[tuple[str | None, str | None], tuple[str, str]] = {}
+    zones: dict[str, tuple[str, str]] = {}  # the subject of each zone id met (one tuple per zone, not per row)
     for i, o in enumerate(observations):
         s = o.subject
-        zone, division = s.zone, s.division
-        pair = subjects.get((zone, division))
+        zone = s.zone
+        pair = zones.get(zone) if zone is not None and s.division is None else None
         if pair is None:
+            division = s.division
             if zone is not None and division is None and 0 < len(zone) <= 64:
-                pair = ("zone", zone)
+                pair = zones[zone] = ("zone", zone)
             elif division is not None and zone is None and 0 < len(division) <= 12:
                 pair = ("division", division)
             else:
                 return None
-            subjects[(zone, division)] = pair
         value = o.value
         if type(value) is str and plain(value) is None:
             return None
