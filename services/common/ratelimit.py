@@ -8,6 +8,10 @@ client from escaping its limit by minting tokens; an invalid token counts agains
 Counters live in the process (``memory://``): with several replicas each enforces its own share.
 ``DEVZONES_RATE_LIMIT_STORAGE=redis://…`` shares them (needs the ``redis`` package installed).
 Health, readiness and metrics probes are never limited.
+
+The asyncio flavour of ``limits`` is used: its synchronous in-memory store expires counters
+from a timer thread woken every 10 ms, which cost a cheap read ~15% of its throughput through
+the GIL; the asyncio store does the same work as event-loop tasks.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import math
 import time
 
-from limits import RateLimitItem, parse_many, storage, strategies
+from limits import RateLimitItem, parse_many
+from limits.aio import strategies
+from limits.storage import storage_from_string
 
 from libs.domain.errors import Unauthorized
 from services.common.security import decode_token
@@ -29,7 +35,8 @@ class RateLimiter:
 
     def __init__(self, spec: str, storage_uri: str, signing_key: str, algorithm: str) -> None:
         self.items: list[RateLimitItem] = parse_many(spec)
-        self.strategy = strategies.SlidingWindowCounterRateLimiter(storage.storage_from_string(storage_uri))
+        uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
+        self.strategy = strategies.SlidingWindowCounterRateLimiter(storage_from_string(uri))
         self.key = signing_key
         self.algorithm = algorithm
 
@@ -49,10 +56,10 @@ class RateLimiter:
                 pass
         return "ip:" + peer
 
-    def retry_after(self, client: str) -> int | None:
+    async def retry_after(self, client: str) -> int | None:
         """``None`` if the request may proceed (and is counted), else seconds until it may."""
         for item in self.items:
-            if not self.strategy.hit(item, client):
-                reset, _remaining = self.strategy.get_window_stats(item, client)
+            if not await self.strategy.hit(item, client):
+                reset, _remaining = await self.strategy.get_window_stats(item, client)
                 return max(1, math.ceil(reset - time.time()))
         return None
