@@ -6,7 +6,7 @@ so that the address is the real client's). Counting a subject rather than a toke
 client from escaping its limit by minting tokens; an invalid token counts against the address.
 
 Counters live in the process (``memory://``): with several replicas each enforces its own share.
-``DEVZONES_RATE_LIMIT_STORAGE=redis://…`` shares them (needs the ``redis`` package installed).
+``DEVZONES_RATE_LIMIT_STORAGE=redis://…`` shares them (needs ``coredis`` installed).
 Health, readiness and metrics probes are never limited.
 
 The asyncio flavour of ``limits`` is used: its synchronous in-memory store expires counters
