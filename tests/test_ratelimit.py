@@ -52,3 +52,31 @@ class TestRateLimits:
 
         with pytest.raises(ValueError):
             create_app(settings_for("registry", rate_limit="lots per day"))
+
+
+class TestTheInProcessAlgorithm:
+    """The generic cell rate algorithm, worked by hand (times in seconds)."""
+
+    def test_three_a_minute_is_a_burst_of_three_then_one_every_twenty_seconds(self) -> None:
+        from limits import parse_many
+
+        from services.common.ratelimit import _Gcra
+
+        g = _Gcra(parse_many("3/minute"))  # interval 20 s, burst tolerance 40 s
+        assert [g.retry_after("c", 0.0) for _ in range(3)] == [None, None, None]
+        assert g.retry_after("c", 0.0) == 20.0
+        assert g.retry_after("other", 0.0) is None
+        assert g.retry_after("c", 20.0) is None
+        assert g.retry_after("c", 20.0) == 20.0
+
+    def test_every_limit_must_allow_and_a_refusal_consumes_none(self) -> None:
+        from limits import parse_many
+
+        from services.common.ratelimit import _Gcra
+
+        g = _Gcra(parse_many("2/second;3/minute"))  # 0.5 s / 0.5 s and 20 s / 40 s
+        assert [g.retry_after("c", 0.0) for _ in range(2)] == [None, None]
+        assert g.retry_after("c", 0.0) == 0.5  # the per-second limit refuses
+        assert g.retry_after("c", 1.0) is None  # third of the minute
+        assert g.retry_after("c", 2.0) == 18.0  # the per-minute limit refuses (next slot at 60 - 40)
+        assert g.retry_after("c", 20.0) is None
