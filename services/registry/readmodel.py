@@ -27,7 +27,7 @@ import bisect
 import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -35,6 +35,7 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.domain.contracts.registry import ZoneRead
 from services.common.db import Database
@@ -169,6 +170,27 @@ def _index(version: int, by_zone: dict[str, list[Entry]], edges: list[Edge]) -> 
     )
 
 
+async def _version(conn: AsyncConnection) -> int:
+    """The newest change id (0 before any change)."""
+    return int(await conn.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0)
+
+
+async def _rows(conn: AsyncConnection, zones: set[str] | None) -> tuple[list[Any], list[Any], list[Any]]:
+    """States, alias rows and lineage links: all of them, or those touching ``zones``."""
+    states = select(ZoneState)
+    aliases = select(ZoneAlias.state_id, ZoneAlias.alias, ZoneAlias.name, ZoneAlias.match)
+    links = select(Lineage)
+    if zones is not None:
+        states = states.where(ZoneState.zone_id.in_(zones))
+        aliases = aliases.where(ZoneAlias.state_id.in_(select(ZoneState.id).where(ZoneState.zone_id.in_(zones))))
+        links = links.where(Lineage.source.in_(zones) | Lineage.target.in_(zones))
+    return (
+        list((await conn.execute(states)).all()),
+        list((await conn.execute(aliases)).all()),
+        list((await conn.execute(links)).all()),
+    )
+
+
 class ReadModel:
     """Holds the current :class:`ZoneIndex` and decides whether it may be used."""
 
@@ -221,69 +243,46 @@ class ReadModel:
         self.loads["full"] += 1
         return await self._load_full()
 
-    async def _load_full(self) -> ZoneIndex:
+    @contextlib.asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in one consistent read (REPEATABLE READ on PostgreSQL)."""
         async with self.db.engine.connect() as conn:
             if not self.db.sqlite:
                 conn = await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
-                version = int(await conn.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0)
-                alias_rows = (
-                    await conn.execute(select(ZoneAlias.state_id, ZoneAlias.alias, ZoneAlias.name, ZoneAlias.match))
-                ).all()
-                states = (await conn.execute(select(ZoneState))).all()
-                edges = (await conn.execute(select(Lineage))).all()
-        by_zone = self._entries(states, alias_rows)
-        return _index(version, by_zone, [_edge(e) for e in edges])
+                yield conn
+
+    async def _load_full(self) -> ZoneIndex:
+        async with self._snapshot() as conn:
+            version = await _version(conn)
+            states, alias_rows, edges = await _rows(conn, None)
+        return _index(version, self._entries(states, alias_rows), [_edge(e) for e in edges])
 
     async def _load_since(self, base: ZoneIndex) -> ZoneIndex | None:
         """``base`` brought up to date by re-reading only the zones changed since it; ``None``: load fully."""
-        async with self.db.engine.connect() as conn:
-            if not self.db.sqlite:
-                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-            async with conn.begin():
-                version = int(await conn.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0)
-                changes = (
-                    await conn.execute(
-                        select(Change.type, Change.payload)
-                        .where(Change.id > base.version)
-                        .order_by(Change.id)
-                        .limit(INCREMENTAL_MAX_CHANGES + 1)
-                    )
-                ).all()
-                if len(changes) > INCREMENTAL_MAX_CHANGES:
+        async with self._snapshot() as conn:
+            version = await _version(conn)
+            changes = (
+                await conn.execute(
+                    select(Change.type, Change.payload)
+                    .where(Change.id > base.version)
+                    .order_by(Change.id)
+                    .limit(INCREMENTAL_MAX_CHANGES + 1)
+                )
+            ).all()
+            if len(changes) > INCREMENTAL_MAX_CHANGES:
+                return None
+            touched: set[str] = set()
+            for type_, payload in changes:
+                if type_ in UNRELATED_CHANGE_TYPES:
+                    continue
+                zones = payload.get("zones") if isinstance(payload, dict) else None
+                if type_ not in ZONE_CHANGE_TYPES or not isinstance(zones, list):
                     return None
-                touched: set[str] = set()
-                for type_, payload in changes:
-                    if type_ in UNRELATED_CHANGE_TYPES:
-                        continue
-                    zones = payload.get("zones") if isinstance(payload, dict) else None
-                    if type_ not in ZONE_CHANGE_TYPES or not isinstance(zones, list):
-                        return None
-                    touched.update(str(z) for z in zones)
-                if len(touched) > INCREMENTAL_MAX_ZONES:
-                    return None
-                states: list[Any] = []
-                alias_rows: list[Any] = []
-                edges: list[Any] = []
-                if touched:
-                    states = list((await conn.execute(select(ZoneState).where(ZoneState.zone_id.in_(touched)))).all())
-                    state_ids = select(ZoneState.id).where(ZoneState.zone_id.in_(touched))
-                    alias_rows = list(
-                        (
-                            await conn.execute(
-                                select(ZoneAlias.state_id, ZoneAlias.alias, ZoneAlias.name, ZoneAlias.match).where(
-                                    ZoneAlias.state_id.in_(state_ids)
-                                )
-                            )
-                        ).all()
-                    )
-                    edges = list(
-                        (
-                            await conn.execute(
-                                select(Lineage).where(Lineage.source.in_(touched) | Lineage.target.in_(touched))
-                            )
-                        ).all()
-                    )
+                touched.update(str(z) for z in zones)
+            if len(touched) > INCREMENTAL_MAX_ZONES:
+                return None
+            states, alias_rows, edges = await _rows(conn, touched) if touched else ([], [], [])
         by_zone = {z: entries for z, entries in base.by_zone.items() if z not in touched}
         by_zone.update(self._entries(states, alias_rows))
         kept = [
