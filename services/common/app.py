@@ -90,9 +90,7 @@ def build_app(
         service=settings.service,
         max_body_bytes=settings.max_body_bytes,
         metrics=metrics,
-        limiter=RateLimiter.from_settings(
-            settings.rate_limit, settings.rate_limit_storage, key, settings.jwt_algorithm
-        ),
+        limiter=RateLimiter.from_settings(settings.rate_limit, key, settings.jwt_algorithm),
     )
     app.include_router(_ops_router(settings.service))
     for router in routers:

@@ -5,14 +5,11 @@ peer address (behind a proxy, run uvicorn with ``--proxy-headers`` and ``--forwa
 so that the address is the real client's). Counting a subject rather than a token keeps a
 client from escaping its limit by minting tokens; an invalid token counts against the address.
 
-``limits`` parses the configured limits. Where the counters live:
-
-- ``memory://`` (default): in the process, so with several replicas each enforces its own
-  share. Kept by :class:`_Gcra`, the generic cell rate algorithm (one timestamp per client and
-  limit, no timer): ``limits``' own in-memory stores expire counters from a timer thread (sync)
-  or a task per request (asyncio) and cost a cheap read ~15% of its throughput, against ~1 µs here.
-- anything else (``redis://…``, needs ``coredis`` installed): ``limits``' asyncio strategies on
-  that shared store, so replicas count together.
+``limits`` parses the configured limits; the counters live in the process, so with several
+replicas each enforces its own share (a limit shared across replicas belongs at the gateway).
+They are kept by :class:`_Gcra`, the generic cell rate algorithm (one timestamp per client and
+limit, no timer): ``limits``' own in-memory stores expire counters from a timer thread (sync) or
+a task per request (asyncio), which cost a cheap read ~15% of its throughput, against ~1 µs here.
 
 Health, readiness and metrics probes are never limited.
 """
@@ -23,8 +20,6 @@ import math
 import time
 
 from limits import RateLimitItem, parse_many
-from limits.aio import strategies
-from limits.storage import storage_from_string
 
 from libs.domain.errors import Unauthorized
 from services.common.security import decode_token
@@ -70,24 +65,17 @@ class _Gcra:
 class RateLimiter:
     """Checks one request against every configured limit of its client."""
 
-    def __init__(self, spec: str, storage_uri: str, signing_key: str, algorithm: str) -> None:
-        self.items: list[RateLimitItem] = parse_many(spec)
-        self.local: _Gcra | None = None
-        self.strategy: strategies.RateLimiter | None = None
-        if storage_uri.removeprefix("async+").startswith("memory://"):
-            self.local = _Gcra(self.items)
-        else:
-            uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
-            self.strategy = strategies.SlidingWindowCounterRateLimiter(storage_from_string(uri))
+    def __init__(self, spec: str, signing_key: str, algorithm: str) -> None:
+        self.local = _Gcra(parse_many(spec))
         self.key = signing_key
         self.algorithm = algorithm
 
     @classmethod
-    def from_settings(cls, spec: str | None, storage_uri: str, signing_key: str, algorithm: str) -> RateLimiter | None:
+    def from_settings(cls, spec: str | None, signing_key: str, algorithm: str) -> RateLimiter | None:
         """A limiter, or ``None`` when limits are off. Raises ``ValueError`` for a malformed spec."""
         if spec is None or spec.strip().lower() in OFF:
             return None
-        return cls(spec, storage_uri, signing_key, algorithm)
+        return cls(spec, signing_key, algorithm)
 
     def client(self, authorization: bytes | None, peer: str) -> str:
         """Who a request counts against."""
@@ -100,12 +88,5 @@ class RateLimiter:
 
     async def retry_after(self, client: str) -> int | None:
         """``None`` if the request may proceed (and is counted), else whole seconds until it may."""
-        if self.local is not None:
-            wait = self.local.retry_after(client, time.monotonic())
-            return None if wait is None else max(1, math.ceil(wait))
-        assert self.strategy is not None
-        for item in self.items:
-            if not await self.strategy.hit(item, client):
-                reset, _remaining = await self.strategy.get_window_stats(item, client)
-                return max(1, math.ceil(reset - time.time()))
-        return None
+        wait = self.local.retry_after(client, time.monotonic())
+        return None if wait is None else max(1, math.ceil(wait))

@@ -39,7 +39,6 @@ class ServiceSettings(BaseSettings):
         "100/second;3000/minute",
         description="Per-client request limits (`limits` notation, `;`-separated); `off` disables them.",
     )
-    rate_limit_storage: str = "memory://"
     log_level: str = "INFO"
     log_json: bool = True
     database_url: str | None = None
