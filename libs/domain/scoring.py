@@ -1081,11 +1081,6 @@ def canonical_json(obj: Any) -> bytes:
     return _standard_text(obj).encode()
 
 
-def canonical_text(obj: Any) -> str:
-    """The text of :func:`canonical_json` (before its UTF-8 encoding)."""
-    return canonical_json(obj).decode()
-
-
 def inputs_sha256(inputs: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of a run's inputs."""
     return hashlib.sha256(canonical_json(inputs)).hexdigest()

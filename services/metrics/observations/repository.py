@@ -330,12 +330,6 @@ class ObservationRepository:
         async for part in result.mappings().partitions(chunk):
             yield [dict(r) for r in part]
 
-    async def count_versions(self) -> int:
-        """How many versions the ledger holds."""
-        history = await self.session.scalar(select(func.count()).select_from(Revision))
-        current = await self.session.scalar(select(func.count()).select_from(Observation))
-        return int(history or 0) + int(current or 0)
-
 
 class IdempotencyRepository:
     """Idempotency keys, scoped to a token subject."""
