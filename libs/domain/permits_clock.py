@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from libs.domain.calendar import MAX_WORKING_DAYS, OfficialCalendar
 
@@ -90,6 +91,9 @@ class Clock:
 
         Raises ``ValueError`` for a negative limit or one above :data:`MAX_WORKING_DAYS`.
         """
+        if not self.stops:  # the calendar's own count (which a calendar may remember)
+            due = self.calendar.add_working_days(start, limit)
+            return due.deadline, due.provisional
         if limit < 0 or limit > MAX_WORKING_DAYS:
             raise ValueError(f"limit must be between 0 and {MAX_WORKING_DAYS}")
         day, remaining, provisional = start, limit, False
@@ -105,6 +109,8 @@ class Clock:
 
     def counted_between(self, start: date, end: date, *, as_of: date) -> int:
         """Counted days (working, not stopped) in ``(start, end]``; negative if ``end < start``."""
+        if not self.stops:
+            return self.calendar.working_days_between(start, end)
         if end < start:
             return -self.counted_between(end, start, as_of=as_of)
         count, day = 0, start
@@ -161,6 +167,11 @@ def stage_offsets(limit: int, shares: Sequence[Decimal]) -> list[int]:
     Every offset is at least 1 when ``limit`` is at least 1. Raises ``ValueError`` when the
     shares are not positive or do not add up to 1.
     """
+    return list(_stage_offsets(limit, tuple(shares)))
+
+
+@lru_cache(maxsize=1024)
+def _stage_offsets(limit: int, shares: tuple[Decimal, ...]) -> tuple[int, ...]:
     if not shares or any(s <= 0 for s in shares):
         raise ValueError("every stage needs a positive share")
     total = sum(shares, Decimal(0))
@@ -177,4 +188,4 @@ def stage_offsets(limit: int, shares: Sequence[Decimal]) -> list[int]:
         if limit >= 1:
             offset = max(offset, 1, out[-1] if out else 1)
         out.append(min(offset, limit))
-    return out
+    return tuple(out)

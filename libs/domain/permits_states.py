@@ -119,7 +119,7 @@ TERMINAL_STATES = frozenset({CaseState.DECLINED, CaseState.DECIDED})
 
 def allowed_actions(state: CaseState) -> list[CaseAction]:
     """The actions allowed on a case in ``state``, in declaration order."""
-    return [a for a, table in CASE_TRANSITIONS.items() if state in table]
+    return list(_CASE_ACTIONS[state])
 
 
 def case_targets(state: CaseState, action: CaseAction) -> frozenset[CaseState]:
@@ -155,7 +155,16 @@ def next_case_state(state: CaseState, action: CaseAction, target: CaseState | No
 
 def allowed_task_actions(state: TaskState) -> list[TaskAction]:
     """The actions allowed on a task in ``state``."""
-    return [a for a, table in TASK_TRANSITIONS.items() if state in table]
+    return list(_TASK_ACTIONS[state])
+
+
+# Both tables are constant: the actions of each state are worked out once (cases are read often).
+_CASE_ACTIONS: dict[CaseState, tuple[CaseAction, ...]] = {
+    state: tuple(a for a, table in CASE_TRANSITIONS.items() if state in table) for state in CaseState
+}
+_TASK_ACTIONS: dict[TaskState, tuple[TaskAction, ...]] = {
+    state: tuple(a for a, table in TASK_TRANSITIONS.items() if state in table) for state in TaskState
+}
 
 
 def next_task_state(state: TaskState, action: TaskAction) -> TaskState:

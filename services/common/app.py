@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.domain.contracts.common import Health, Readiness
 from libs.domain.errors import UpstreamUnavailable
 from services.common.auth import PUBLIC
 from services.common.db import Database
+from services.common.hot import HotRoute, HotRoutesMiddleware, hot_routes
 from services.common.logging import configure_logging
 from services.common.middleware import RequestContextMiddleware, RequestMetrics
 from services.common.migrations import current_revision_async, head_revision
@@ -41,8 +43,12 @@ def build_app(
     routers: Sequence[APIRouter],
     lifespan_hook: Hook | None = None,
     version: str = "0.1.0",
+    hot: Sequence[HotRoute] = (),
 ) -> FastAPI:
-    """Assemble a service: its routers plus everything every service shares."""
+    """Assemble a service: its routers plus everything every service shares.
+
+    ``hot``: handlers of routes that skip FastAPI's routing and dependency solving (see
+    :mod:`services.common.hot`); each must also be declared as a route of ``routers``."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     key = signing_key(settings)  # refuses insecure keys outside development, before anything starts
 
@@ -77,6 +83,8 @@ def build_app(
     metrics = RequestMetrics(settings.service)
     app.state.metrics = metrics
     install_problem_handlers(app)
+    if hot:  # innermost: inside CORS and the request context, like the routes it stands in for
+        app.add_middleware(HotRoutesMiddleware, routes=hot_routes(*hot))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -95,6 +103,12 @@ def build_app(
     app.include_router(_ops_router(settings.service))
     for router in routers:
         app.include_router(router)
+    declared = {
+        (m, r.path) for router in routers for r in router.routes if isinstance(r, APIRoute) for m in r.methods or ()
+    }
+    for h in hot:
+        if (h.method, h.path) not in declared:
+            raise ValueError(f"hot route {h.method} {h.path} is not declared by any router")
     return app
 
 

@@ -33,15 +33,42 @@ REQUIRED_SCOPE: dict[Role, tuple[str, ...]] = {
 }
 
 
+def bearer_actor(request: Request, authorization: str | None) -> Actor:
+    """The caller named by an ``Authorization`` header value; 401 problem without a valid bearer token."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("this route needs an 'Authorization: Bearer <token>' header")
+    return decode_token(token.strip(), request.app.state.signing_key, request.app.state.settings.jwt_algorithm)
+
+
+def admit(actor: Actor, roles: tuple[Role, ...]) -> Actor:
+    """``actor`` if it holds one of ``roles`` with that role's scope claims, else a 403 problem."""
+    held = [r for r in roles if r in actor.roles]
+    if not held:
+        raise Forbidden(
+            f"this action needs one of the roles: {', '.join(sorted(roles))}",
+            required_roles=sorted(roles),
+        )
+    for role in held:
+        missing = [c for c in REQUIRED_SCOPE.get(role, ()) if getattr(actor, c) is None]
+        if not missing:
+            return actor
+    raise Forbidden(f"the token's role needs the scope claim(s): {', '.join(REQUIRED_SCOPE[held[0]])}")
+
+
+def authenticate(request: Request, *roles: Role) -> Actor:
+    """:func:`require` as a plain call, for a hot route (:mod:`services.common.hot`), which runs
+    without FastAPI's dependency solving."""
+    return admit(bearer_actor(request, request.headers.get("authorization")), roles)
+
+
 async def current_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> Actor:
     """The caller of a protected route; 401 problem without a valid bearer token."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("this route needs an 'Authorization: Bearer <token>' header")
-    return decode_token(
-        credentials.credentials, request.app.state.signing_key, request.app.state.settings.jwt_algorithm
-    )
+    if credentials is None:
+        return bearer_actor(request, None)
+    return bearer_actor(request, f"{credentials.scheme} {credentials.credentials}")
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
@@ -51,16 +78,6 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Actor]]:
     """A dependency admitting callers that hold one of ``roles`` with that role's scope claims."""
 
     async def _check(actor: CurrentActor) -> Actor:
-        held = [r for r in roles if r in actor.roles]
-        if not held:
-            raise Forbidden(
-                f"this action needs one of the roles: {', '.join(sorted(roles))}",
-                required_roles=sorted(roles),
-            )
-        for role in held:
-            missing = [c for c in REQUIRED_SCOPE.get(role, ()) if getattr(actor, c) is None]
-            if not missing:
-                return actor
-        raise Forbidden(f"the token's role needs the scope claim(s): {', '.join(REQUIRED_SCOPE[held[0]])}")
+        return admit(actor, roles)
 
     return _check

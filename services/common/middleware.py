@@ -39,6 +39,19 @@ class RequestMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.service = service
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a request and record its latency (the labelled series are looked up once each)."""
+        key = (method, route, status)
+        pair = self._children.get(key)
+        if pair is None:
+            pair = self._children[key] = (
+                self.requests.labels(self.service, method, route, str(status)),
+                self.latency.labels(self.service, method, route),
+            )
+        pair[0].inc()
+        pair[1].observe(seconds)
 
 
 class RequestContextMiddleware:
@@ -123,8 +136,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "")
-            self.metrics.requests.labels(self.service, method, route, str(status)).inc()
-            self.metrics.latency.labels(self.service, method, route).observe(elapsed)
+            self.metrics.observe(method, route, status, elapsed)
             fields: dict[str, Any] = {
                 "method": method,
                 "path": scope.get("path"),

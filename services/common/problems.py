@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -153,12 +154,28 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_HANDLERS: tuple[tuple[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]], ...] = (
+    (DomainError, _domain_error),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_error),
+    (Exception, _unexpected),
+)
+"""Which handler answers which error; the first that matches wins (the most specific first)."""
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error a service can produce through a problem document."""
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler)
+
+
+async def problem_for(request: Request, exc: Exception) -> JSONResponse:
+    """The problem document the app's handlers answer ``exc`` with, for code that runs outside
+    FastAPI's exception handling (:mod:`services.common.hot`)."""
+    for kind, handler in _HANDLERS:
+        if isinstance(exc, kind):
+            return await handler(request, exc)
+    raise exc  # pragma: no cover - Exception matches everything
 
 
 _DESCRIPTIONS = {

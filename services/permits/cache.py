@@ -16,20 +16,23 @@ Freshness:
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.calendar import DayInfo, OfficialCalendar
+from libs.domain.calendar import DayInfo, Deadline, OfficialCalendar
 from services.common.db import on_commit
 from services.permits.tables import CatalogItem
+
+T = TypeVar("T")
 
 
 class CacheSettings(BaseSettings):
@@ -88,17 +91,34 @@ _ITEM_COLUMNS = (
 
 @dataclass(frozen=True)
 class RememberingCalendar(OfficialCalendar):
-    """The effective calendar, remembering what it said about each day asked (it never changes:
-    an edit makes a new calendar). Deadlines and readings ask about the same few weeks again and again."""
+    """The effective calendar, remembering what it said about each day asked, and each working-day
+    count it made (it never changes: an edit makes a new calendar). Deadlines and readings ask about
+    the same few weeks again and again: every case accepted today has the same deadlines."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_said", {})
+        object.__setattr__(self, "_added", {})
+        object.__setattr__(self, "_between", {})
 
     def info(self, day: date) -> DayInfo:
         said: dict[date, DayInfo] = self._said  # type: ignore[attr-defined]
         known = said.get(day)
         if known is None:
             known = said[day] = OfficialCalendar.info(self, day)
+        return known
+
+    def add_working_days(self, start: date, working_days: int) -> Deadline:
+        added: dict[tuple[date, int], Deadline] = self._added  # type: ignore[attr-defined]
+        known = added.get((start, working_days))
+        if known is None:
+            known = added[start, working_days] = OfficialCalendar.add_working_days(self, start, working_days)
+        return known
+
+    def working_days_between(self, start: date, end: date) -> int:
+        between: dict[tuple[date, date], int] = self._between  # type: ignore[attr-defined]
+        known = between.get((start, end))
+        if known is None:
+            known = between[start, end] = OfficialCalendar.working_days_between(self, start, end)
         return known
 
 
@@ -116,6 +136,37 @@ class ReadCache:
         self.generation = 0
         self._items: dict[str, tuple[float, ItemSnapshot]] = {}
         self._calendar: tuple[float, OfficialCalendar, OfficialCalendar] | None = None
+        self._loading: dict[object, asyncio.Future[Any]] = {}
+
+    async def _once(self, key: object, load: Callable[[], Awaitable[T]]) -> T:
+        """``load()``, unless a load of ``key`` is already running: then its answer (single flight).
+
+        When an entry expires under load, every request asks for it at once; without this each
+        would read it (and open a database connection) for the same answer. A load that failed
+        or was cancelled is not shared: the waiter loads for itself."""
+        pending = self._loading.get(key)
+        if pending is not None:
+            await asyncio.wait([pending])
+            if not pending.cancelled() and pending.exception() is None:
+                answer: T = pending.result()
+                return answer
+            return await load()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # a failure is re-raised below
+        self._loading[key] = future
+        try:
+            value = await load()
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                future.set_exception(exc)
+            else:
+                future.cancel()
+            raise
+        finally:
+            if self._loading.get(key) is future:
+                del self._loading[key]
+        future.set_result(value)
+        return value
 
     def invalidate(self) -> None:
         """Forget everything (and refuse to store reads that started before now)."""
@@ -134,13 +185,17 @@ class ReadCache:
         if hit is not None and hit[0] > now:
             return hit[1]
         generation = self.generation
-        row = (await session.execute(select(*_ITEM_COLUMNS).where(CatalogItem.id == item_id))).one_or_none()
-        if row is None:
-            return None
-        snap = ItemSnapshot(*row)
-        if self.ttl > 0 and generation == self.generation:
-            self._items[item_id] = (now + self.ttl, snap)
-        return snap
+
+        async def load() -> ItemSnapshot | None:
+            row = (await session.execute(select(*_ITEM_COLUMNS).where(CatalogItem.id == item_id))).one_or_none()
+            if row is None:
+                return None
+            snap = ItemSnapshot(*row)
+            if self.ttl > 0 and generation == self.generation:
+                self._items[item_id] = (now + self.ttl, snap)
+            return snap
+
+        return await self._once(("item", item_id, generation), load)
 
     async def calendar(self, session: AsyncSession, official: OfficialCalendar) -> OfficialCalendar:
         """The effective calendar (see :func:`services.permits.calendar.service.calendar`)."""
@@ -151,7 +206,11 @@ class ReadCache:
         if hit is not None and hit[0] > now and hit[1] is official:
             return hit[2]
         generation = self.generation
-        cal = remembering(await load(session=session, official=official))
-        if self.ttl > 0 and generation == self.generation:
-            self._calendar = (now + self.ttl, official, cal)
-        return cal
+
+        async def effective() -> OfficialCalendar:
+            cal = remembering(await load(session=session, official=official))
+            if self.ttl > 0 and generation == self.generation:
+                self._calendar = (now + self.ttl, official, cal)
+            return cal
+
+        return await self._once(("calendar", id(official), generation), effective)

@@ -14,6 +14,7 @@ from services.common.db import Database
 from services.common.settings import PermitsSettings
 from services.permits.cache import CacheSettings, ReadCache
 from services.permits.calendar.api import router as calendar_router
+from services.permits.cases.api import HOT_ROUTES
 from services.permits.cases.api import router as cases_router
 from services.permits.cases.writer import IntakeWriter
 from services.permits.catalog.api import router as catalog_router
@@ -74,6 +75,7 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
             webhooks_router,
         ],
         lifespan_hook=lifespan,
+        hot=HOT_ROUTES,
     )
     app.state.today = today_in_china
     app.state.read_cache = ReadCache(CacheSettings().cache_seconds)

@@ -10,13 +10,14 @@ stage's share 0.6 gives 6 working days, Tuesday 10 March.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.permits.cache import ReadCache
 from services.permits.cases.writer import IntakeWriter
@@ -331,6 +332,40 @@ class TestGroupCommit:
             assert isinstance(outcome[0], asyncpg.DataError) and outcome[1] is True
             assert await count(w, Application) == 1
             assert await writer.write(case_rows(item)) is True  # the connection was kept and still works
+
+    async def test_rows_are_stored_as_given_json_null_included(self, window: Any, backend: str) -> None:
+        async with window() as w:
+            writer: IntakeWriter = w.app.state.intake_writer
+            item = await w.item()
+            rows = case_rows(item)
+            rows["application"][0]["applicant"] = {"name": "示例企业", "note": "引号\"和\\反斜杠"}
+            assert await writer.write(rows) is True
+            case_id = rows["application"][0]["id"]
+            async with w.app.state.db.sessions() as s:
+                stored = (
+                    await s.execute(
+                        text(
+                            "SELECT land_use IS NULL, json_typeof(land_use), applicant::text, submitted_at, "
+                            "deadline, provisional FROM application WHERE id = :id"
+                        ),
+                        {"id": case_id},
+                    )
+                ).one()
+            # Python None in a JSON column is JSON null (as SQLAlchemy's JSON type stores it), not SQL NULL.
+            assert stored[0] is False and stored[1] == "null"
+            assert json.loads(stored[2]) == {"name": "示例企业", "note": '引号"和\\反斜杠'}
+            assert stored[3] == rows["application"][0]["submitted_at"]
+            assert (stored[4], stored[5]) == (date(2026, 3, 2), False)
+
+    async def test_a_row_missing_a_column_is_refused_before_sending(self, window: Any, backend: str) -> None:
+        async with window() as w:
+            writer: IntakeWriter = w.app.state.intake_writer
+            item = await w.item()
+            rows = case_rows(item)
+            del rows["task"][0]["offset_days"]
+            with pytest.raises(KeyError, match="offset_days"):
+                await writer.write(rows)
+            assert await count(w, Application) == 0
 
     async def test_a_taken_idempotency_key_in_a_batch_is_answered_as_taken(self, window: Any, backend: str) -> None:
         async with window() as w:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import StringConstraints, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Page
+from libs.domain.contracts.common import Actor, Page
 from libs.domain.contracts.permits import (
     AcceptCreate,
     ApplicationCreate,
@@ -27,13 +28,16 @@ from libs.domain.contracts.permits import (
 )
 from libs.domain.errors import Unprocessable
 from libs.domain.permits_states import CaseState
+from services.common.auth import authenticate
 from services.common.db import SessionDep
+from services.common.hot import HotRoute, header, json_body
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
 from services.permits.cases import service as cases_service
 from services.permits.cases.repository import CaseFilter
 from services.permits.dependencies import (
     CASE_ERRORS,
+    FILERS,
     AnyCaseReader,
     Applicant,
     BureauAdmin,
@@ -41,17 +45,19 @@ from services.permits.dependencies import (
     Clerk,
     Filer,
     IfMatch,
-    IntakeContextDep,
     OfficialDep,
     ReadCacheDep,
-    RegistryDep,
     Staff,
     TodayDep,
     case_answer,
+    registry_for,
 )
+from services.permits.shared import etag
 from services.permits.sql import LazySession
 
 router = APIRouter(prefix="/v1")
+
+IDEMPOTENCY_KEY_MAX = 200
 
 
 @router.post(
@@ -69,35 +75,57 @@ router = APIRouter(prefix="/v1")
 )
 async def create_application(
     request: Request,
-    ctx: IntakeContextDep,
     actor: Filer,
-    registry: RegistryDep,
     body: ApplicationCreate,
-    response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> ApplicationRead:
-    # The hot path: a session is opened only if the intake reads or writes through one.
-    lazy = LazySession(request.app.state.db.sessions)
+    idempotency_key: Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX)] = None,
+) -> Response:
+    return await _intake(request, actor, body, idempotency_key)
+
+
+_IDEMPOTENCY_KEY = TypeAdapter(Annotated[str, StringConstraints(max_length=IDEMPOTENCY_KEY_MAX)])
+
+
+async def create_application_hot(request: Request) -> Response:
+    """``POST /v1/applications`` as a hot route (:mod:`services.common.hot`): the same checks in
+    the same order as the route above (the caller, then the header and the body)."""
+    actor = authenticate(request, *FILERS)
+    key = header(request, "idempotency-key", _IDEMPOTENCY_KEY)
+    return await _intake(request, actor, json_body(ApplicationCreate, request, await request.body()), key)
+
+
+HOT_ROUTES = (HotRoute("POST", "/v1/applications", create_application_hot),)
+"""The window's intake is the permits service's hot path."""
+
+
+async def _intake(request: Request, actor: Actor, body: ApplicationCreate, idempotency_key: str | None) -> Response:
+    # The answer is serialised here, not re-validated through a response model (the use case
+    # built it as an ApplicationRead already).
+    state = request.app.state
+    lazy = LazySession(state.db.sessions)  # a session is opened only if the intake needs one
     session = cast(AsyncSession, lazy)
     ok = False
     try:
         case = await cases_service.create_application(
             session=session,
-            official=ctx.official,
-            cache=ctx.cache,
-            writer=ctx.writer,
-            registry=registry,
-            zone_cache=ctx.zone_cache,
+            official=state.official_calendar,
+            cache=state.read_cache,
+            writer=getattr(state, "intake_writer", None),
+            registry=registry_for(request),
+            zone_cache=state.zone_cache,
             actor=actor,
             body=body,
             idempotency_key=idempotency_key,
-            today=ctx.today,
+            today=state.today(),
         )
         ok = True
     finally:
         await lazy.finish(ok=ok)
-    response.headers["Location"] = f"/v1/applications/{case.id}"
-    return case_answer(response, case)
+    return Response(
+        case.model_dump_json(),
+        status_code=201,
+        media_type="application/json",
+        headers={"Location": f"/v1/applications/{case.id}", "ETag": etag(case.version)},
+    )
 
 
 @router.get(

@@ -498,7 +498,8 @@ def row_values(row: object) -> dict[str, Any]:
             tuple(col.key for col in table.columns),
             tuple(col.key for col in table.primary_key.columns),
         )
-    values = {key: getattr(row, key) for key in keys[0]}
+    held = row.__dict__  # a draft's or an ORM row's loaded attributes
+    values = {key: held[key] if key in held else getattr(row, key) for key in keys[0]}
     for key in keys[1]:
         if values[key] is None:
             del values[key]
@@ -614,7 +615,7 @@ async def create_application(
             "the item is offered by another zone's bureau (园区事园内办结)",
             errors=[{"loc": ["body", "zone"], "msg": f"the item belongs to zone {item.zone}", "type": "zone_mismatch"}],
         )
-    applicant = body.applicant.model_copy()
+    applicant = body.applicant.model_copy() if applicant_only else body.applicant
     if applicant_only:
         if applicant.id is not None and applicant.id != actor.sub:
             raise Unprocessable(
