@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.permits.sql import dialect_insert, is_sqlite
@@ -74,12 +75,17 @@ class WebhookRepository:
         )
 
     async def mark_fanned_out(self, seqs: list[int], now: datetime) -> None:
-        """Remember the events were fanned out."""
+        """Remember the events were fanned out.
+
+        On PostgreSQL the keys go as one array (``= ANY``): the statement is the same whatever
+        their number, so it is parsed and planned once, not once per batch size as ``IN`` would be."""
+        match: ColumnElement[bool]
+        if is_sqlite(self.session):
+            match = OutboxEvent.seq.in_(seqs)
+        else:
+            match = OutboxEvent.seq == any_(bindparam("seqs", seqs, type_=ARRAY(BigInteger)))
         await self.session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.seq.in_(seqs))
-            .values(fanned_out_at=now)
-            .execution_options(synchronize_session=False)
+            update(OutboxEvent).where(match).values(fanned_out_at=now).execution_options(synchronize_session=False)
         )
 
     async def due_deliveries(self, now: datetime, limit: int) -> list[WebhookDelivery]:
