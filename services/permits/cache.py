@@ -97,8 +97,7 @@ class RememberingCalendar(OfficialCalendar):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_said", {})
-        object.__setattr__(self, "_added", {})
-        object.__setattr__(self, "_between", {})
+        object.__setattr__(self, "_counted", {})
 
     def info(self, day: date) -> DayInfo:
         said: dict[date, DayInfo] = self._said  # type: ignore[attr-defined]
@@ -108,17 +107,19 @@ class RememberingCalendar(OfficialCalendar):
         return known
 
     def add_working_days(self, start: date, working_days: int) -> Deadline:
-        added: dict[tuple[date, int], Deadline] = self._added  # type: ignore[attr-defined]
-        known = added.get((start, working_days))
-        if known is None:
-            known = added[start, working_days] = OfficialCalendar.add_working_days(self, start, working_days)
-        return known
+        due: Deadline = self._count(OfficialCalendar.add_working_days, start, working_days)
+        return due
 
     def working_days_between(self, start: date, end: date) -> int:
-        between: dict[tuple[date, date], int] = self._between  # type: ignore[attr-defined]
-        known = between.get((start, end))
+        days: int = self._count(OfficialCalendar.working_days_between, start, end)
+        return days
+
+    def _count(self, how: Callable[[OfficialCalendar, date, Any], Any], start: date, other: Any) -> Any:
+        counted: dict[tuple[object, date, Any], Any] = self._counted  # type: ignore[attr-defined]
+        key = (how, start, other)
+        known = counted.get(key)
         if known is None:
-            known = between[start, end] = OfficialCalendar.working_days_between(self, start, end)
+            known = counted[key] = how(self, start, other)
         return known
 
 

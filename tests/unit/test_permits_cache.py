@@ -34,3 +34,20 @@ def test_clock_readings_agree() -> None:
         plain = Clock(base, stopped).read(start=date(2026, 9, 28), limit=10, as_of=date(2026, 10, 14))
         kept = Clock(remembering(base), stopped).read(start=date(2026, 9, 28), limit=10, as_of=date(2026, 10, 14))
         assert plain == kept
+
+
+def test_remembered_counts_agree_in_both_directions() -> None:
+    # Every start from Spring Festival 2026 to National Day, every limit up to 30, asked twice;
+    # and counts between days either way round (a negative count when the end comes first).
+    base = official_calendar()
+    cal = remembering(base)
+    starts = [date(2026, 2, 10) + timedelta(days=i) for i in range(0, 240, 3)]
+    for _ in range(2):
+        for start in starts:
+            for n in range(0, 31, 5):
+                assert cal.add_working_days(start, n) == base.add_working_days(start, n)
+            for end in (start + timedelta(days=12), start - timedelta(days=9)):
+                assert cal.working_days_between(start, end) == base.working_days_between(start, end)
+    # By hand: accepted Friday 2026-02-13, 3 working days: 2-14 (Saturday, a make-up working day),
+    # then the Spring Festival holiday (2-15 … 2-23), then 2-24 and 2-25.
+    assert cal.add_working_days(date(2026, 2, 13), 3).deadline == date(2026, 2, 25)
