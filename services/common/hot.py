@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -84,6 +84,8 @@ def json_body(model: type[Model], request: Request, raw: bytes) -> Model:
                     }
                 ]
             ) from None
+        except ValueError:  # not text at all (bytes that are not UTF-8): as FastAPI answers it
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from None
     try:
         return model.model_validate(value, from_attributes=True)  # as FastAPI validates a body
     except ValidationError as exc:

@@ -82,9 +82,10 @@ async def _scenario(w: Any) -> list[tuple[str, int, Any]]:
         else:
             assert r.headers["content-type"].startswith("application/problem+json"), label
         out.append((label, r.status_code, _normal(answer)))
-    for label, raw in (("empty body", b""), ("not JSON", b"{not json"), ("a list", b"[]")):
+    for label, raw in (("empty body", b""), ("not JSON", b"{not json"), ("a list", b"[]"), ("not UTF-8", b"\x80")):
         r = await w.client.post("/v1/applications", content=raw, headers={**CLERK, "Content-Type": "application/json"})
         problem = r.json()
+        assert r.headers["content-type"].startswith("application/problem+json"), label
         out.append((label, r.status_code, (problem["type"], [e["loc"][0] for e in problem.get("errors", [])])))
     return out
 
@@ -131,6 +132,7 @@ async def test_the_hot_intake_answers_as_the_declared_route(run_scenario: Callab
         "empty body": 422,
         "not JSON": 422,
         "a list": 422,
+        "not UTF-8": 400,
     }
     answers = {label: answer for label, _, answer in hot}
     assert answers["accept on the spot"]["state"] == "in_review"
