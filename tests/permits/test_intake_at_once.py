@@ -338,7 +338,7 @@ class TestGroupCommit:
             writer: IntakeWriter = w.app.state.intake_writer
             item = await w.item()
             rows = case_rows(item)
-            rows["application"][0]["applicant"] = {"name": "示例企业", "note": "引号\"和\\反斜杠"}
+            rows["application"][0]["applicant"] = {"name": "示例企业", "note": '引号"和\\反斜杠'}
             assert await writer.write(rows) is True
             case_id = rows["application"][0]["id"]
             async with w.app.state.db.sessions() as s:
