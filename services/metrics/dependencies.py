@@ -11,6 +11,7 @@ from libs.domain.contracts.common import Actor
 from libs.domain.values import Role
 from services.common.auth import require
 from services.common.db import Database
+from services.metrics.indicators.service import CatalogCache
 from services.metrics.jurisdiction import Jurisdiction, Registry
 
 
@@ -25,6 +26,12 @@ async def jurisdiction(request: Request) -> Jurisdiction:
     return cache
 
 
+async def catalogs(request: Request) -> CatalogCache:
+    """The app's indicator catalog cache (created in the lifespan)."""
+    cache: CatalogCache = request.app.state.catalogs
+    return cache
+
+
 async def database(request: Request) -> Database:
     """The app's database, for the short transactions outside the request's session."""
     db: Database = request.app.state.db
@@ -34,6 +41,7 @@ async def database(request: Request) -> Database:
 RegistryDep = Annotated[Registry, Depends(registry_client)]
 JurisdictionDep = Annotated[Jurisdiction, Depends(jurisdiction)]
 DatabaseDep = Annotated[Database, Depends(database)]
+CatalogsDep = Annotated[CatalogCache, Depends(catalogs)]
 
 CityAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN))]
 Pusher = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.STATISTICS_BUREAU, Role.COUNTY, Role.ZONE_COMMITTEE))]

@@ -15,7 +15,7 @@ from services.common.app import build_app
 from services.common.db import Database
 from services.common.settings import MetricsSettings
 from services.metrics.api import router
-from services.metrics.indicators.service import seed_catalog
+from services.metrics.indicators.service import CatalogCache, seed_catalog
 from services.metrics.jurisdiction import Jurisdiction
 
 log = structlog.get_logger("devzones.metrics")
@@ -23,8 +23,9 @@ log = structlog.get_logger("devzones.metrics")
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Create the registry cache and make sure the seed indicator catalog is present."""
+    """Create the registry and catalog caches and make sure the seed indicator catalog is present."""
     app.state.jurisdiction = Jurisdiction()
+    app.state.catalogs = CatalogCache()
     db: Database = app.state.db
     try:
         async with db.sessions() as session:

@@ -18,13 +18,10 @@ class AnalysisRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def period_values(
-        self, period: str, codes: Sequence[str], *, as_float: bool = False
-    ) -> list[tuple[str, str, str, Any, str | None]]:
+    async def period_values(self, period: str, codes: Sequence[str]) -> list[tuple[str, str, str, Any, str | None]]:
         """(subject_type, subject_id, indicator, value, pushing division: its batch's) of ``period`` for ``codes``.
 
-        One query; on PostgreSQL straight through asyncpg, since the matrix reads ~100,000 rows
-        (``as_float`` has the server send doubles, much cheaper to decode than numerics).
+        One query; on PostgreSQL straight through asyncpg (a period holds ~100,000 values).
         """
         if not codes:
             return []
@@ -32,10 +29,9 @@ class AnalysisRepository:
             conn = await self.session.connection()
             raw: Any = (await conn.get_raw_connection()).driver_connection
             await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # see ObservationRepository.current
-            value = "o.value::float8" if as_float else "o.value"
             rows = await raw.fetch(
-                f"SELECT o.subject_type, o.subject_id, o.indicator_code, {value}, "
-                "b.recorded_by_division FROM observation o JOIN batch b ON b.id = o.batch "
+                "SELECT o.subject_type, o.subject_id, o.indicator_code, o.value, b.recorded_by_division "
+                "FROM observation o JOIN batch b ON b.id = o.batch "
                 "WHERE o.period = $1 AND o.indicator_code = ANY($2::text[])",
                 period,
                 list(codes),
@@ -52,10 +48,33 @@ class AnalysisRepository:
             .join(Batch, Batch.id == Observation.batch)
             .where(Observation.period == period, Observation.indicator_code.in_(list(codes)))
         )
-        rows = await self.session.execute(stmt)
-        if as_float:
-            return [(r[0], r[1], r[2], float(r[3]), r[4]) for r in rows]
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in await self.session.execute(stmt)]
+
+    async def period_floats(self, period: str, codes: Sequence[str]) -> Sequence[Sequence[Any]]:
+        """(subject_type, subject_id, indicator, value as a float) of ``period`` for ``codes``: the matrix.
+
+        One query; on PostgreSQL straight through asyncpg, since the matrix reads ~100,000 rows
+        (the server sends doubles, much cheaper to decode than numerics), its records returned
+        as they are (each unpacks like the tuple it stands for).
+        """
+        if not codes:
+            return []
+        if self.session.bind.dialect.name == "postgresql":
+            conn = await self.session.connection()
+            raw: Any = (await conn.get_raw_connection()).driver_connection
+            await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # see ObservationRepository.current
+            records: list[Any] = await raw.fetch(
+                "SELECT subject_type, subject_id, indicator_code, value::float8 FROM observation "
+                "WHERE period = $1 AND indicator_code = ANY($2::text[])",
+                period,
+                list(codes),
+            )
+            return records
+        o = Observation
+        stmt = select(o.subject_type, o.subject_id, o.indicator_code, o.value).where(
+            o.period == period, o.indicator_code.in_(list(codes))
+        )
+        return [(r[0], r[1], r[2], float(r[3])) for r in await self.session.execute(stmt)]
 
     async def first_pushes(self, period: str, codes: Sequence[str]) -> list[tuple[str, str, datetime]]:
         """(zone, indicator, first recorded at) of the zones' values of ``period`` for ``codes``."""

@@ -75,9 +75,7 @@ async def _values(
     """Zone values and division totals of ``period`` as floats, by subject then indicator."""
     zones: dict[str, dict[str, float]] = defaultdict(dict)
     divisions: dict[str, dict[str, float]] = defaultdict(dict)
-    for subject_type, subject_id, code, value, _div in await AnalysisRepository(session).period_values(
-        str(period), codes, as_float=True
-    ):
+    for subject_type, subject_id, code, value in await AnalysisRepository(session).period_floats(str(period), codes):
         (zones if subject_type == "zone" else divisions)[subject_id][code] = value
     return zones, divisions
 
@@ -131,7 +129,11 @@ async def matrix(
             )
             for c in codes
         ],
-        rows=[MatrixRow(zone=r.zone, name=r.name, values=r.values, proforma_from=r.proforma_from) for r in rows],
+        # Built without validation: compute_rows gives str ids and names, float-or-None values.
+        rows=[
+            MatrixRow.model_construct(zone=r.zone, name=r.name, values=r.values, proforma_from=r.proforma_from)
+            for r in rows
+        ],
     )
 
 

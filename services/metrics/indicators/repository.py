@@ -14,6 +14,12 @@ class IndicatorRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def fingerprint(self) -> tuple[int, int]:
+        """How many versions there are and the highest id: versions are only ever added, so the
+        catalog is unchanged while both are."""
+        row = (await self.session.execute(select(func.count(), func.max(Indicator.id)))).one()
+        return int(row[0]), int(row[1] or 0)
+
     async def latest(self, *, after_code: str | None = None, limit: int | None = None) -> list[Indicator]:
         """The latest version of each indicator, ordered by code, after the cursor."""
         latest = select(Indicator.code, func.max(Indicator.version).label("v")).group_by(Indicator.code).subquery()

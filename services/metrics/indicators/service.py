@@ -78,6 +78,26 @@ async def load_catalog(*, session: AsyncSession) -> Catalog:
     return Catalog(indicators, formulas)
 
 
+class CatalogCache:
+    """The catalog of the last :meth:`get`, read again only once the indicator table changed (a
+    cheap query tells: :meth:`IndicatorRepository.fingerprint`). One per app (``app.state``)."""
+
+    def __init__(self) -> None:
+        self._fingerprint: tuple[int, int] | None = None
+        self._catalog: Catalog | None = None
+
+    async def get(self, *, session: AsyncSession) -> Catalog:
+        """The catalog as it stands, as :func:`load_catalog` reads it."""
+        fingerprint = await IndicatorRepository(session).fingerprint()
+        if self._catalog is not None and fingerprint == self._fingerprint:
+            return self._catalog
+        catalog = await load_catalog(session=session)
+        # The fingerprint read before the catalog: a version added in between makes the next
+        # fingerprint differ, so the catalog is read again rather than ever kept stale.
+        self._fingerprint, self._catalog = fingerprint, catalog
+        return catalog
+
+
 def _fault(field: str, msg: str, type_: str) -> dict[str, Any]:
     return {"loc": ["body", field], "msg": msg, "type": type_}
 

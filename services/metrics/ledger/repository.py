@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,13 @@ class LockRepository:
             return []
         stmt = select(PeriodLock).where(PeriodLock.period.in_(wanted)).order_by(PeriodLock.id)
         return list(await self.session.scalars(stmt))
+
+    async def any_on(self, periods: Iterable[str]) -> bool:
+        """Whether any lock is on one of ``periods``."""
+        wanted = sorted(set(periods))
+        if not wanted:
+            return False
+        return bool(await self.session.scalar(select(exists().where(PeriodLock.period.in_(wanted)))))
 
     async def find(self, period: str, scope: str) -> PeriodLock | None:
         """The lock of ``period`` and ``scope``, if any."""

@@ -22,7 +22,7 @@ from libs.domain.values import Role
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
-from services.metrics.dependencies import DatabaseDep, JurisdictionDep, Pusher, Reader, RegistryDep
+from services.metrics.dependencies import CatalogsDep, DatabaseDep, JurisdictionDep, Pusher, Reader, RegistryDep
 from services.metrics.observations import service as obs_service
 from services.metrics.observations.files import XLSX_MEDIA_TYPE
 
@@ -130,6 +130,7 @@ async def push_observations(
     db: DatabaseDep,
     registry: RegistryDep,
     jurisdiction: JurisdictionDep,
+    catalogs: CatalogsDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ImportSummary | JSONResponse:
     async def run() -> ImportSummary:
@@ -137,12 +138,14 @@ async def push_observations(
             session=session,
             registry=registry,
             jurisdiction=jurisdiction,
+            catalogs=catalogs,
             actor=actor,
             rows=body.rows,
             dry_run=body.dry_run,
             restatement_reason=body.restatement_reason,
             source="json",
             prior_conflicts=body.conflicts,
+            decoded=body.decoded,
         )
 
     return await _idempotent(
@@ -172,6 +175,7 @@ async def import_observations(
     actor: Pusher,
     registry: RegistryDep,
     jurisdiction: JurisdictionDep,
+    catalogs: CatalogsDep,
     file: Annotated[UploadFile, File(description="A .csv or .xlsx file")],
     dry_run: Annotated[bool, Form()] = False,
     restatement_reason: Annotated[str | None, Form(min_length=1, max_length=2000)] = None,
@@ -195,6 +199,7 @@ async def import_observations(
             session=session,
             registry=registry,
             jurisdiction=jurisdiction,
+            catalogs=catalogs,
             actor=actor,
             rows=rows,
             dry_run=dry_run,

@@ -15,17 +15,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import Table, delete, exists, func, insert, literal, null, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.metrics_ledger import GENESIS_HASH, REVISION_FIELDS
-from services.metrics.tables import Batch, IdempotencyKey, Observation, Revision
+from services.metrics.tables import Batch, IdempotencyKey, Observation, PeriodLock, Revision
 
 OBSERVATION_TABLE: Table = Observation.__table__  # type: ignore[assignment]
 REVISION_TABLE: Table = Revision.__table__  # type: ignore[assignment]
+BATCH_TABLE: Table = Batch.__table__  # type: ignore[assignment]
 Key = tuple[str, str, str, str]  # subject_type, subject_id, indicator_code, period
 Current = tuple[Decimal, int, int, datetime]  # value, revision count, seq, first recorded at
 CHAIN_LOCK_KEY = 7_270_001  # pg_advisory_xact_lock key serialising writers of the ledger
@@ -153,13 +154,30 @@ class ObservationRepository:
                 out[(r[0], r[1], r[2], r[3])] = (r[4], r[5], r[6], r[7])
         return out
 
-    async def exists(self, key: Key) -> bool:
-        """Whether ``key`` has a current value."""
-        o = Observation
-        stmt = select(o.seq).where(
-            o.period == key[3], o.indicator_code == key[2], o.subject_type == key[0], o.subject_id == key[1]
+    async def before_new(self, key: Key) -> tuple[int, str, bool, bool]:
+        """:meth:`chain_head`, whether ``key`` has a current value and whether its period is
+        locked (for any scope): one round trip on PostgreSQL."""
+        if not self.postgres:
+            last_seq, prev_hash = await self.chain_head()
+            o = Observation
+            stmt = select(o.seq).where(
+                o.period == key[3], o.indicator_code == key[2], o.subject_type == key[0], o.subject_id == key[1]
+            )
+            taken = (await self.session.scalar(stmt)) is not None
+            locked = await self.session.scalar(select(exists().where(PeriodLock.period == key[3])))
+            return last_seq, prev_hash, taken, bool(locked)
+        conn = await self._asyncpg()
+        row = await conn.fetchrow(
+            "SELECT h.first_seq + h.revisions - 1, h.hash, EXISTS (SELECT 1 FROM observation o WHERE o.period = $4 "
+            "AND o.indicator_code = $3 AND o.subject_type = $1 AND o.subject_id = $2), "
+            "EXISTS (SELECT 1 FROM period_lock l WHERE l.period = $4) "
+            "FROM (SELECT 1) AS one LEFT JOIN LATERAL "
+            "(SELECT first_seq, revisions, hash FROM batch ORDER BY first_seq DESC LIMIT 1) AS h ON true",
+            *key,
         )
-        return (await self.session.scalar(stmt)) is not None
+        if row[0] is None:
+            return 0, GENESIS_HASH, bool(row[2]), bool(row[3])
+        return int(row[0]), str(row[1]), bool(row[2]), bool(row[3])
 
     async def _copy(self, columns: Sequence[str], lines: Sequence[str]) -> None:
         if self.postgres:
@@ -229,10 +247,9 @@ class ObservationRepository:
             return 0, GENESIS_HASH
         return int(row[0]) + int(row[1]) - 1, str(row[2])
 
-    async def add_batch(self, batch: Batch) -> None:
-        """Record a stored batch."""
-        self.session.add(batch)
-        await self.session.flush()
+    async def add_batch(self, values: dict[str, Any]) -> None:
+        """Record a stored batch (``values`` of every column of :class:`Batch`)."""
+        await self.session.execute(insert(BATCH_TABLE), values)
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -362,6 +379,36 @@ class IdempotencyRepository:
         except IntegrityError:
             return False
         return True
+
+    async def commit_without_waiting(self) -> None:
+        """Let this transaction's commit return before it reaches the disk (PostgreSQL; a no-op on SQLite)."""
+        if self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(text("SET LOCAL synchronous_commit = off"))
+
+    async def renew(
+        self, subject: str, key: str, *, request_hash: str, expired_before: datetime, now: datetime
+    ) -> bool:
+        """Claim a finished key past its retention for a new request, as if it had been deleted
+        and inserted anew; ``False`` if it is no longer such a key."""
+        result = await self.session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.subject == subject,
+                IdempotencyKey.key == key,
+                IdempotencyKey.status == "done",
+                IdempotencyKey.created_at < expired_before,
+            )
+            .values(
+                request_hash=request_hash,
+                status="running",
+                response_status=None,
+                response_body=null(),
+                created_at=now,
+                completed_at=None,
+            )
+            .execution_options(synchronize_session=False)  # the caller's loaded row is not used again
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def get(self, subject: str, key: str) -> IdempotencyKey | None:
         """The stored key."""

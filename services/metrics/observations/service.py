@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Context, Decimal
 from fractions import Fraction
+from operator import attrgetter
 from typing import Annotated, Any, NamedTuple, cast
 
 import msgspec
@@ -43,7 +44,7 @@ from libs.domain.metrics_scope import existence_fault, managing_divisions, state
 from libs.domain.metrics_units import MAX_ABS, SCALE, UnitError, apply_factor, conversion_factor, parse_decimal
 from libs.domain.values import Period, Role, today_in_china
 from services.common.db import Database
-from services.metrics.indicators.service import Catalog, load_catalog
+from services.metrics.indicators.service import Catalog, CatalogCache, load_catalog
 from services.metrics.jurisdiction import Jurisdiction, Registry
 from services.metrics.ledger.repository import LockRepository
 from services.metrics.observations.repository import (
@@ -61,6 +62,10 @@ IDEMPOTENCY_RETENTION = timedelta(hours=48)
 """Keys are kept at least this long (the contract promises 24 hours)."""
 RUNNING_TIMEOUT = timedelta(minutes=10)
 """A key still 'running' after this long belonged to a request that died; a retry may take it over."""
+PURGE_EVERY = timedelta(minutes=1)
+"""How often (at most, per database) a claim deletes the finished keys past their retention."""
+_PURGED: dict[str, datetime] = {}  # database URL -> when a claim last deleted the expired keys
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class RowIn(NamedTuple):
@@ -181,6 +186,20 @@ def _static(indicator: IndicatorRead | None, code: str, period_text: str, unit: 
     )
 
 
+def _in_unit(original: Decimal, static: _Static) -> Decimal:
+    """A value read (``original``, in the unit pushed) in its indicator's unit, with six decimals.
+
+    A zero is always positive zero: PostgreSQL's ``numeric`` has no negative zero, so a stored
+    ``-0.000000`` reads back as ``0.000000``, and the ledger must hash what is stored.
+    """
+    if static.identity:
+        value = original.quantize(SCALE, context=_EXACT)
+    else:
+        assert static.factor is not None
+        value = apply_factor(original, static.factor)
+    return value if value else value.copy_abs()
+
+
 _Checked = tuple[int, str, str, _Static, Decimal, str, str, str | None, Key]
 """A row that passed the static checks: index, subject type, subject id, its combination, value
 in the canonical unit, that value's six-decimal text, the value as pushed (plain text), note, key."""
@@ -254,11 +273,7 @@ def _check_rows(
         if original.adjusted() >= MAX_DIGITS:
             add(index, "value", "bad_value", f"{original} {unit} is too large to store")
             continue
-        if static.identity:
-            value = original.quantize(SCALE, context=_EXACT)
-        else:
-            assert static.factor is not None
-            value = apply_factor(original, static.factor)
+        value = _in_unit(original, static)
         if abs(value) >= MAX_ABS:
             add(index, "value", "bad_value", f"{original} {unit} is too large to store")
             continue
@@ -308,29 +323,74 @@ async def _check_zones(
     registry: Registry,
     jurisdiction: Jurisdiction,
     faults: _Faults,
-    refreshed: bool = False,
-    zones_of: dict[Period, set[str]] | None = None,
 ) -> tuple[list[int], dict[tuple[str, Period], str | None]]:
     """Existence of each zone in its period and the caller's scope.
 
     Returns the indices out of scope and the kind of each (zone, period) pushed (for locks).
     The registry is asked once per distinct zone and period, not once per row; its change feed
-    is polled first, unless the caller has just done so (``refreshed``). ``zones_of``: the zones
-    of ``rows`` per period, when the caller has gathered them already (:func:`_zones_by_period`).
+    is polled first.
     """
     outside: list[int] = []
-    kinds: dict[tuple[str, Period], str | None] = {}
-    unrestricted = actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU)
-    county_scope = not unrestricted and actor.has(Role.COUNTY)
     zone_rows = [r for r in rows if r[1] == "zone"]
-    if not unrestricted:
+    if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
         own = actor.division if actor.has(Role.COUNTY) else None
         outside.extend(r[0] for r in rows if r[1] == "division" and r[2] != own)
     if not zone_rows:
-        return outside, kinds
-    if zones_of is None:
-        zones_of = {}
-        _zones_by_period(zone_rows, zones_of)
+        return outside, {}
+    zones_of: dict[Period, set[str]] = {}
+    _zones_by_period(zone_rows, zones_of)
+    refused, kinds = await _zone_verdicts(
+        zones_of, actor=actor, registry=registry, jurisdiction=jurisdiction, refreshed=False
+    )
+    if refused:  # only then a second look at the rows: which ones are refused, and why
+        for r in zone_rows:
+            pair = (r[2], cast(Period, r[3].period))
+            if pair not in refused:
+                continue
+            verdict = refused[pair]
+            if verdict is None:
+                outside.append(r[0])
+            else:
+                faults.add(r[0], "subject", verdict[0], verdict[1])
+    return outside, kinds
+
+
+async def _in_scope(
+    zones_of: dict[Period, set[str]],
+    divisions: set[str],
+    *,
+    actor: Actor,
+    registry: Registry,
+    jurisdiction: Jurisdiction,
+) -> bool:
+    """Whether every zone existed in its period and every subject is the caller's, as
+    :func:`_check_zones` decides (the registry's change feed was just polled)."""
+    if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
+        own = actor.division if actor.has(Role.COUNTY) else None
+        if any(d != own for d in divisions):
+            return False
+    if not any(zones_of.values()):
+        return True
+    refused, _kinds = await _zone_verdicts(
+        zones_of, actor=actor, registry=registry, jurisdiction=jurisdiction, refreshed=True
+    )
+    return not refused
+
+
+async def _zone_verdicts(
+    zones_of: dict[Period, set[str]],
+    *,
+    actor: Actor,
+    registry: Registry,
+    jurisdiction: Jurisdiction,
+    refreshed: bool,
+) -> tuple[dict[tuple[str, Period], tuple[ConflictCode, str] | None], dict[tuple[str, Period], str | None]]:
+    """Per (zone, period) pushed: the refused ones (with their fault, or ``None`` when outside the
+    caller's scope) and the zone kind of the others. The registry's change feed is polled first,
+    unless the caller has just done so (``refreshed``)."""
+    unrestricted = actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU)
+    county_scope = not unrestricted and actor.has(Role.COUNTY)
+    kinds: dict[tuple[str, Period], str | None] = {}
     pairs = {(zone, period) for period, zones in zones_of.items() for zone in zones}
     if not refreshed:
         await jurisdiction.refresh(registry)
@@ -351,17 +411,7 @@ async def _check_zones(
         kinds[(zone_id, period)] = kind
         if not (unrestricted or allowed):
             refused[(zone_id, period)] = None
-    if refused:  # only then a second look at the rows: which ones are refused, and why
-        for r in zone_rows:
-            pair = (r[2], cast(Period, r[3].period))
-            if pair not in refused:
-                continue
-            verdict = refused[pair]
-            if verdict is None:
-                outside.append(r[0])
-            else:
-                faults.add(r[0], "subject", verdict[0], verdict[1])
-    return outside, kinds
+    return refused, kinds
 
 
 def _zone_verdict(
@@ -452,27 +502,35 @@ async def push(
     filename: str | None = None,
     prior_conflicts: Sequence[ImportConflict] = (),
     skipped: int = 0,
+    decoded: Sequence[DecodedRow] | None = None,
+    catalogs: CatalogCache | None = None,
 ) -> ImportSummary:
     """Check and (unless ``dry_run``) store a batch; raise on any fault, storing nothing.
 
-    ``rows`` are :class:`RowIn` or plain tuples of the same shape.
+    ``rows`` are :class:`RowIn` or plain tuples of the same shape; or, for a JSON batch in the
+    common shape, ``decoded`` holds its rows as decoded (and ``rows`` is empty). ``catalogs``:
+    the app's catalog cache (else the catalog is read).
     """
-    if len(rows) > MAX_BATCH_ROWS:
+    count = len(decoded) if decoded is not None else len(rows)
+    if count > MAX_BATCH_ROWS:
         raise PayloadTooLarge(
-            f"{len(rows)} rows exceed the limit of {MAX_BATCH_ROWS} per batch; split it", limit_rows=MAX_BATCH_ROWS
+            f"{count} rows exceed the limit of {MAX_BATCH_ROWS} per batch; split it", limit_rows=MAX_BATCH_ROWS
         )
     if restatement_reason is not None and not actor.has(Role.CITY_ADMIN):
         raise Forbidden("only a city_admin may restate values (restatement_reason)")
-    catalog = await load_catalog(session=session)
+    catalog = await (catalogs.get(session=session) if catalogs is not None else load_catalog(session=session))
     today = today_in_china()
     repo = ObservationRepository(session)
-    write = _Write(repo, actor, source, filename, len(rows), restatement_reason)
-    if not dry_run and not prior_conflicts and rows and repo.postgres and STREAM_CHUNK:
-        new = _AllNew(write, rows, catalog, today, registry, jurisdiction)
+    write = _Write(repo, actor, source, filename, count, restatement_reason)
+    if not dry_run and not prior_conflicts and count and repo.postgres and STREAM_CHUNK:
+        new = _AllNew(write, catalog, today, registry, jurisdiction, rows=rows, decoded=decoded)
         if (batch_id := await new.store()) is not None:
-            counts = ImportCounts(created=len(rows), skipped=skipped)
+            counts = ImportCounts(created=count, skipped=skipped)
             restated = restatement_reason is not None
             return _summary(_Faults(), counts, dry_run=False, batch=batch_id, restatement=restated)
+    if decoded is not None:
+        rows, conflicts = decoded_rows(decoded)
+        prior_conflicts = [*prior_conflicts, *conflicts]
     lines = {r[0]: r[7] for r in rows if len(r) > 7 and r[7] is not None}
     faults = _Faults(prior_conflicts, lines)
     checked = _check_rows(rows, catalog, faults, today)
@@ -572,24 +630,24 @@ class _Write:
             "revisions": revisions,
         }
         await self.repo.add_batch(
-            Batch(
-                id=batch_id,
-                source=self.source,
-                filename=self.filename,
-                rows=self.rows,
-                created=counts.created,
-                updated=counts.updated,
-                unchanged=counts.unchanged,
-                restatement_reason=self.restatement_reason,
-                recorded_at=now,
-                recorded_by=actor.sub,
-                recorded_by_division=actor.division,
-                first_seq=first_seq,
-                revisions=revisions,
-                digests=digests,
-                prev_hash=prev_hash,
-                hash=batch_hash(prev_hash, header, digests),
-            )
+            {
+                "id": batch_id,
+                "source": self.source,
+                "filename": self.filename,
+                "rows": self.rows,
+                "created": counts.created,
+                "updated": counts.updated,
+                "unchanged": counts.unchanged,
+                "restatement_reason": self.restatement_reason,
+                "recorded_at": now,
+                "recorded_by": actor.sub,
+                "recorded_by_division": actor.division,
+                "first_seq": first_seq,
+                "revisions": revisions,
+                "digests": digests,
+                "prev_hash": prev_hash,
+                "hash": batch_hash(prev_hash, header, digests),
+            }
         )
         return batch_id
 
@@ -598,30 +656,58 @@ class _Abandon(Exception):
     """The all-new attempt cannot store the batch as it is: the general path takes over."""
 
 
+@dataclass(slots=True)
+class _Combo:
+    """What the all-new path keeps of one (indicator, period, unit) text combination: its checks,
+    whether its values may be written from their text alone (:meth:`_AllNew._encode_decoded`),
+    and the zones and divisions already given a value of its indicator and period (sets shared
+    by every combination naming the same indicator and period: a second value is a duplicate)."""
+
+    static: _Static
+    plain: bool
+    zones: set[str]
+    divisions: set[str]
+
+
+_PAD = ("000000", "00000", "0000", "000", "00", "0", "")
+"""The zeros completing a fraction of 0 … 6 digits to six decimals."""
+
+
 class _AllNew:
     """Storing a batch as all new values, checked while it is stored; ``None`` when it cannot be.
 
     The common push is of values not stored yet, without any fault, out of any lock. So, on
-    PostgreSQL, the batch is checked a chunk of :data:`STREAM_CHUNK` rows at a time while it is
-    streamed to ``COPY`` inside a savepoint: the database stores a chunk while the next one is
-    checked and encoded. Anything unusual abandons the attempt (the savepoint is rolled back)
-    and the general path runs from the start, giving every answer exactly as before: a fault in
-    a row (the stream stops early), a key already stored (the primary key refuses it; one key
-    is probed first, so a re-push of stored values skips the attempt), a zone the registry
-    refuses or outside the caller's scope, a lock on one of the periods.
+    PostgreSQL, the batch is checked a chunk of (up to) :data:`STREAM_CHUNK` rows at a time while
+    it is streamed to ``COPY``: the database stores a chunk while the next one is checked and
+    encoded. Anything unusual abandons the attempt and the general path runs from the start,
+    giving every answer exactly as before: a fault in a row (the stream stops early), a key
+    already stored (the primary key refuses it; the first row's key is probed first, so a
+    re-push of stored values skips the attempt), a zone the registry refuses or outside the
+    caller's scope, a lock on one of the periods (the first row's is looked up with the probe).
+    Nothing is written in the request's transaction before the attempt, so it needs no
+    savepoint: an abandoned attempt rolls the transaction back.
+
+    A JSON batch is read as ``msgspec`` decoded it (``decoded``): each row is checked and
+    written in one pass (:meth:`_encode_decoded`), its faults only detected, never described
+    (the general path describes them). Rows of a file (``rows``) go through :func:`_check_rows`
+    and :func:`_first_versions`.
     """
 
     def __init__(
         self,
         write: _Write,
-        rows: Sequence[tuple[Any, ...]],
         catalog: Catalog,
         today: date,
         registry: Registry,
         jurisdiction: Jurisdiction,
+        *,
+        rows: Sequence[tuple[Any, ...]] = (),
+        decoded: Sequence[DecodedRow] | None = None,
     ) -> None:
         self.write = write
         self.rows = rows
+        self.decoded = decoded
+        self.count = len(decoded) if decoded is not None else len(rows)
         self.catalog = catalog
         self.today = today
         self.registry = registry
@@ -629,54 +715,95 @@ class _AllNew:
         self.faults = _Faults()
         self.seen: dict[Key, int] = {}
         self.statics: dict[tuple[str, str, str], _Static] = {}
-        self.checked: list[_Checked] = []
+        self.combos: dict[tuple[str, str, str], _Combo] = {}
+        self.subjects: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        self.subject_texts: dict[str, str] = {}  # zone id -> "zone\t<id>" as COPY writes it
+        self.division_texts: dict[str, str] = {}  # division code -> "division\t<code>"
         self.digests: list[bytes] = []
         self.zones_of: dict[Period, set[str]] = {}
+        self.divisions: set[str] = set()
+        self.stored = 0
+        self.abandoned = False
+        self.batch_id = ""
+        self.tail = ""
         self.prefetch: asyncio.Task[None] | None = None
-        self.verdict: tuple[list[int], BaseException | None] | None = None  # out of scope, registry error
+        self.verdict: tuple[bool, BaseException | None] | None = None  # all in scope, registry error
 
-    def _check(self, start: int, size: int) -> list[_Checked]:
-        """Check ``size`` rows from ``start``, gathering their zones (for :func:`_check_zones`)."""
-        part = _check_rows(
-            self.rows[start : start + size], self.catalog, self.faults, self.today, self.seen, self.statics
-        )
-        self.checked.extend(part)
-        _zones_by_period(part, self.zones_of)
-        return part
+    def _probe(self) -> tuple[Key, Period | None] | None:
+        """The first row's key and, for a zone, its period; ``None`` when it cannot be stored."""
+        if self.decoded is not None:
+            o = self.decoded[0]
+            zone, division = o.subject.zone, o.subject.division
+            if (zone is None) == (division is None):
+                return None
+            combo = self._combo(o.indicator, o.period, o.unit)
+            if combo is None:
+                return None
+            static = combo.static
+            subject_type, subject_id = ("zone", zone) if zone is not None else ("division", division)
+        else:
+            first = _check_rows(self.rows[:1], self.catalog, _Faults(), self.today)
+            if not first:
+                return None
+            subject_type, subject_id, static = first[0][1], first[0][2], first[0][3]
+        assert subject_id is not None
+        period = static.period if subject_type == "zone" else None
+        return (subject_type, subject_id, static.code, static.period_text), period
+
+    def _combo(self, code: str, period_text: str, unit: str) -> _Combo | None:
+        """The :class:`_Combo` of a combination met for the first time; ``None`` if it has any fault."""
+        combo_key = (code, period_text, unit)
+        static = self.statics.get(combo_key)
+        if static is None:
+            static = self.statics[combo_key] = _static(self.catalog.get(code), code, period_text, unit, self.today)
+        if static.faults or static.unit_fault is not None or not static.ok:
+            return None
+        canonical = (static.code, static.period_text)
+        subjects = self.subjects.get(canonical)
+        if subjects is None:
+            subjects = self.subjects[canonical] = (set(), set())
+        plain = static.identity and static.high is None and (static.low is None or static.low <= 0)
+        combo = self.combos[combo_key] = _Combo(static, plain, subjects[0], subjects[1])
+        return combo
 
     async def store(self) -> str | None:
         """Store the batch; its id, or ``None`` (nothing stored) for the general path to take over."""
         write, repo = self.write, self.write.repo
-        first = self._check(0, FIRST_CHUNK)
-        if self.faults.items or not first:
+        probe = self._probe()
+        if probe is None:
             return None
+        key, period = probe
         await repo.lock_writes()
-        if await repo.exists(first[0][8]):
+        last_seq, prev_hash, taken, locked = await repo.before_new(key)
+        if taken or locked:
             return None
         session = repo.session
-        batch_id = uuid.uuid4().hex
-        # The registry's change feed (and the zones active in the first rows' periods) is read
+        batch_id = self.batch_id = uuid.uuid4().hex
+        self.tail = f"\t{NULL}\t{copy_text(batch_id)}\n"
+        # The registry's change feed (and the zones active in the first row's period) is read
         # while the database stores the rows.
-        periods = {cast(Period, r[3].period) for r in first if r[1] == "zone"}
-        prefetch = self.prefetch = asyncio.create_task(self._prefetch(periods))
+        prefetch = self.prefetch = asyncio.create_task(self._prefetch({period} if period is not None else set()))
         try:
-            async with session.begin_nested():
-                last_seq, prev_hash = await repo.chain_head()
-                await repo.stream_new(self._chunks(first, batch_id, last_seq))
-                checked = self.checked
-                if self.faults.items or len(checked) != len(self.rows) or self.verdict is None:
-                    raise _Abandon
-                outside, error = self.verdict
-                if error is not None:
-                    raise error
-                if outside or self.faults.items:
-                    raise _Abandon
-                # Every combination met is one of a stored row (any fault abandons the attempt).
-                if await LockRepository(session).for_periods({st.period_text for st in self.statics.values()}):
-                    raise _Abandon
-                counts = ImportCounts(created=len(checked))
-                return await write.seal(batch_id, counts, last_seq + 1, prev_hash, b"".join(self.digests), len(checked))
+            await repo.stream_new(self._chunks(last_seq))
+            if self.abandoned or self.stored != self.count or self.verdict is None:
+                raise _Abandon
+            in_scope, error = self.verdict
+            if error is not None:
+                raise error
+            if not in_scope:
+                raise _Abandon
+            # Every combination met is one of a stored row (any fault abandons the attempt); the
+            # first row's period was found unlocked already.
+            periods = {st.period_text for st in self.statics.values()} - {key[3]}
+            if periods and await LockRepository(session).any_on(periods):
+                raise _Abandon
+            counts = ImportCounts(created=self.count)
+            digests = b"".join(self.digests)
+            return await write.seal(batch_id, counts, last_seq + 1, prev_hash, digests, self.count)
         except (_Abandon, UniqueViolationError):
+            # Nothing else was written in this transaction: rolling it back undoes the attempt
+            # (and frees the writers' lock, which the general path takes again).
+            await session.rollback()
             return None
         finally:
             if not prefetch.done():
@@ -685,45 +812,154 @@ class _AllNew:
                 prefetch.exception()  # retrieved (the general path asks the registry again)
 
     async def _zones(self) -> None:
-        """:func:`_check_zones` of the batch, kept in :attr:`verdict` (run inside the stream: it
-        must not raise there, or ``COPY`` is cancelled rather than ended)."""
+        """The zones and divisions of the batch checked against the registry and the caller's
+        scope, kept in :attr:`verdict` (run inside the stream: it must not raise there, or
+        ``COPY`` is cancelled rather than ended)."""
         assert self.prefetch is not None
         try:
             await self.prefetch
-            outside, _kinds = await _check_zones(
-                self.checked,
+            for combo in self.combos.values():
+                if combo.zones:
+                    self.zones_of.setdefault(cast(Period, combo.static.period), set()).update(combo.zones)
+                self.divisions.update(combo.divisions)
+            in_scope = await _in_scope(
+                self.zones_of,
+                self.divisions,
                 actor=self.write.actor,
                 registry=self.registry,
                 jurisdiction=self.jurisdiction,
-                faults=self.faults,
-                refreshed=True,
-                zones_of=self.zones_of,
             )
         except Exception as exc:  # noqa: BLE001 - re-raised once the stream has ended
-            self.verdict = ([], exc)
+            self.verdict = (False, exc)
         else:
-            self.verdict = (outside, None)
+            self.verdict = (in_scope, None)
 
     async def _prefetch(self, periods: set[Period]) -> None:
         await self.jurisdiction.refresh(self.registry)
         for period in periods:
             await self.jurisdiction.active_zones(self.registry, period.end)
 
-    async def _chunks(self, first: list[_Checked], batch_id: str, last_seq: int) -> AsyncIterator[bytes]:
-        """The ``COPY`` data: each chunk's lines, then the next chunk checked; stops at a fault.
+    async def _chunks(self, last_seq: int) -> AsyncIterator[bytes]:
+        """The ``COPY`` data, a chunk at a time (small ones first: the database starts sooner),
+        each checked and encoded after the previous one was handed over; stops at a fault.
 
         After the last chunk, the zones are checked while the database stores it."""
-        part, start, seq = first, len(first), last_seq
-        while part:
-            yield _first_versions(part, batch_id, seq, self.digests)
-            seq += len(part)
-            if start >= len(self.rows):
-                await self._zones()
+        encode = self._encode_decoded if self.decoded is not None else self._encode_rows
+        start, size, seq = 0, FIRST_CHUNK, last_seq
+        while start < self.count:
+            data = encode(start, size, seq)
+            if data is None:
+                self.abandoned = True
                 return
-            part = self._check(start, STREAM_CHUNK)
-            start += STREAM_CHUNK
-            if self.faults.items:
-                return
+            yield data
+            done = min(size, self.count - start)
+            start += done
+            seq += done
+            self.stored += done
+            size = min(size * 3, STREAM_CHUNK)
+        await self._zones()
+
+    def _encode_rows(self, start: int, size: int, seq: int) -> bytes | None:
+        """Rows (of a file) ``start`` … ``start + size - 1`` checked and written as ``COPY`` data."""
+        part = _check_rows(
+            self.rows[start : start + size], self.catalog, self.faults, self.today, self.seen, self.statics
+        )
+        if self.faults.items:
+            return None
+        _zones_by_period(part, self.zones_of)
+        self.divisions.update(r[2] for r in part if r[1] == "division")
+        return _first_versions(part, self.batch_id, seq, self.digests)
+
+    def _encode_decoded(self, start: int, size: int, seq: int) -> bytes | None:
+        """Decoded rows ``start`` … ``start + size - 1`` checked and written as ``COPY`` data in
+        one pass; ``None`` at the first row the general path would find a fault in.
+
+        The lines are :func:`_first_versions`' (and so :meth:`BatchEncoder.line`'s). A value
+        given as an integer or a plain decimal with at most six decimals, no leading zero, not
+        negative and below 10^17, for an indicator in its own unit with no upper bound and no
+        positive lower one, is written from its text (the canonical six decimals are the text
+        padded with zeros, and the text is already the plain notation of the value as given);
+        any other value goes through the :class:`Decimal` arithmetic of :func:`_check_rows`.
+        """
+        assert self.decoded is not None
+        out: list[bytes] = []
+        add = out.append
+        add_digest = self.digests.append
+        sha = hashlib.sha256
+        combos = self.combos
+        zone_texts = self.subject_texts
+        division_texts = self.division_texts
+        tail = self.tail
+        for o in self.decoded[start : start + size]:
+            combo = combos.get((o.indicator, o.period, o.unit))
+            if combo is None:
+                combo = self._combo(o.indicator, o.period, o.unit)
+                if combo is None:
+                    return None
+            s = o.subject
+            zone = s.zone
+            if zone is not None:
+                if s.division is not None or zone in combo.zones:
+                    return None
+                combo.zones.add(zone)
+                subject = zone_texts.get(zone)
+                if subject is None:
+                    subject = zone_texts[zone] = "zone\t" + copy_text(zone)
+            else:
+                division = s.division
+                if division is None or division in combo.divisions:
+                    return None
+                combo.divisions.add(division)
+                subject = division_texts.get(division)
+                if subject is None:
+                    if DIVISION_RE.match(division) is None:
+                        return None
+                    subject = division_texts[division] = "division\t" + copy_text(division)
+            note = o.note
+            if note is None:
+                note_text = NULL
+            elif "\x00" in note:
+                return None
+            else:
+                note_text = copy_text(note)
+            value = o.value
+            text = value if type(value) is str else str(value)
+            static = combo.static
+            value_text = ""
+            if combo.plain and text[0] != "-":
+                dot = text.find(".")
+                if dot < 0:
+                    if len(text) <= 17 and (text[0] != "0" or len(text) == 1):
+                        value_text = text + ".000000"
+                elif dot <= 17 and len(text) - dot <= 7 and (text[0] != "0" or dot == 1):
+                    value_text = text + _PAD[len(text) - dot - 1]
+            if not value_text:
+                texts = _value_texts(Decimal(text), static)
+                if texts is None:
+                    return None
+                value_text, text = texts
+            seq += 1
+            line = (
+                f"{seq}\t{NULL}\t{subject}{static.new_head}{value_text}{static.new_unit}{text}"
+                f"{static.new_original_unit}{note_text}{tail}"
+            ).encode()
+            add_digest(sha(line).digest()[:DIGEST_BYTES])
+            add(static.period_end_bytes)
+            add(line)
+        return b"".join(out)
+
+
+def _value_texts(original: Decimal, static: _Static) -> tuple[str, str] | None:
+    """A value as :func:`_check_rows` stores it: its six-decimal text in the canonical unit and
+    its plain text as given; ``None`` where :func:`_check_rows` finds a fault."""
+    if original.adjusted() >= MAX_DIGITS:
+        return None
+    value = _in_unit(original, static)
+    if abs(value) >= MAX_ABS:
+        return None
+    if (static.low is not None and value < static.low) or (static.high is not None and value > static.high):
+        return None
+    return format(value, "f"), format(original, "f")
 
 
 def _first(indices: Sequence[int], n: int = 10) -> str:
@@ -734,7 +970,9 @@ def _first(indices: Sequence[int], n: int = 10) -> str:
 STREAM_CHUNK = 1000
 """Rows per chunk of a streamed ``COPY``: PostgreSQL stores one chunk while the next is built (0: no streaming)."""
 FIRST_CHUNK = 100
-"""Rows checked before the all-new ``COPY`` starts (a small first chunk: the database starts sooner)."""
+"""Rows of the all-new ``COPY``'s first chunk: a small one, so the database starts sooner; the
+chunks then grow threefold up to :data:`STREAM_CHUNK`, each ready before the database is done
+with the previous one."""
 
 
 async def _store(
@@ -881,12 +1119,21 @@ async def claim_key(*, db: Database, subject: str, key: str, request_hash: str) 
     """Claim ``key`` for this request in a short transaction of its own.
 
     Same key and request, finished: the stored answer. Same key, other request: 422. Same key
-    still running: 409 (a key left running by a dead request is taken over after a while).
+    still running: 409 (a key left running by a dead request is taken over after a while). A
+    finished key past its retention is claimed anew, as if it had been deleted: keys past it
+    are deleted (:data:`PURGE_EVERY`) by the next claim after a while, not by every claim.
+
+    The claim's commit does not wait for the disk (PostgreSQL): the request's own commit, later
+    in the log, does; if the server stops before that, the claim and the request are lost
+    together, and the retry runs the request anew.
     """
     now = datetime.now(UTC)
     async with db.sessions() as session:
         repo = IdempotencyRepository(session)
-        await repo.purge(before=now - IDEMPOTENCY_RETENTION)
+        await repo.commit_without_waiting()
+        if now - _PURGED.get(db.url, _NEVER) >= PURGE_EVERY:
+            await repo.purge(before=now - IDEMPOTENCY_RETENTION)
+            _PURGED[db.url] = now
         row = IdempotencyKey(subject=subject, key=key, request_hash=request_hash, status="running", created_at=now)
         if await repo.try_insert(row):
             await session.commit()
@@ -895,6 +1142,13 @@ async def claim_key(*, db: Database, subject: str, key: str, request_hash: str) 
         if existing is None:  # released between our insert and our read: a plain retry is fine
             await session.rollback()
             raise Conflict("a request with this Idempotency-Key is finishing; retry", idempotency_key=key)
+        expired = now - IDEMPOTENCY_RETENTION
+        if existing.status == "done" and _aware(existing.created_at) < expired:
+            if not await repo.renew(subject, key, request_hash=request_hash, expired_before=expired, now=now):
+                await session.rollback()  # renewed by a concurrent request with the same key
+                raise Conflict("a request with this Idempotency-Key is still being processed", idempotency_key=key)
+            await session.commit()
+            return Claim()
         if existing.request_hash != request_hash:
             await session.commit()
             raise Unprocessable(
@@ -1058,59 +1312,88 @@ async def history(
 
 @dataclass(frozen=True, slots=True)
 class ParsedBatch:
-    """A JSON batch as the push needs it: rows (tuples shaped like :class:`RowIn`), the conflicts
-    found while reading them, the options, and the hash identifying the request for idempotency."""
+    """A JSON batch as the push needs it, the options, and the hash identifying the request for
+    idempotency. Its rows are either ``decoded`` (the common shape, as ``msgspec`` read it; see
+    :func:`decoded_rows`) or ``rows`` (tuples shaped like :class:`RowIn`) with the conflicts found
+    while reading them."""
 
     rows: list[tuple[Any, ...]]
     conflicts: list[ImportConflict]
     dry_run: bool
     restatement_reason: str | None
     request_hash: str
+    decoded: list[DecodedRow] | None = None
 
 
 class _FastSubject(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    zone: str | None = None
-    division: str | None = None
+    zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    division: Annotated[str, msgspec.Meta(min_length=1, max_length=12)] | None = None
 
 
-class _FastRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class DecodedRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """One row of a JSON batch in the common shape: every constraint of ``ObservationIn`` holds
+    (and values are integers or plain decimal strings), so the model would accept it too."""
+
     subject: _FastSubject
     indicator: Annotated[str, msgspec.Meta(max_length=64)]
     period: Annotated[str, msgspec.Meta(max_length=16)]
-    value: str | int
+    value: str | int  # a string only in plain decimal notation (:func:`_plain_values`)
     unit: Annotated[str, msgspec.Meta(max_length=32)]
     note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
 
 
 class _FastBatch(msgspec.Struct, forbid_unknown_fields=True):
-    observations: list[_FastRow]
+    observations: list[DecodedRow]
     dry_run: bool = False
     restatement_reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)] | None = None
 
 
 _FAST_DECODER = msgspec.json.Decoder(_FastBatch)
-_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?").fullmatch
+_PLAIN_LIST = re.compile(r"(?:-?[0-9]++(?:\.[0-9]++)?+,)*+").fullmatch  # possessive: nothing to backtrack
+_VALUE = attrgetter("value")
+_SUBJECT_BOTH_OR_NEITHER = "give exactly one of zone and division"
+
+
+def _plain_values(rows: Sequence[DecodedRow]) -> bool:
+    """Whether every value given as a string is in plain decimal notation (``-?digits[.digits]``).
+
+    One regular expression over the strings joined by commas (a comma in a string shows as one
+    comma too many), several times cheaper than one match per value."""
+    texts: list[Any] = list(map(_VALUE, rows))
+    try:
+        joined = ",".join(texts)  # every value a string (the common case)
+    except TypeError:
+        texts = [v for v in texts if type(v) is str]
+        joined = ",".join(texts)
+    if not texts:
+        return True
+    joined += ","
+    return joined.count(",") == len(texts) and _PLAIN_LIST(joined) is not None
 
 
 def parse_batch(body: bytes) -> ParsedBatch:
     """Read a JSON batch; raise :class:`pydantic.ValidationError` as ``ObservationBatch`` would.
 
-    The common shape (strings, integers or plain decimal strings as values, one of zone and
-    division per subject) is decoded by ``msgspec`` straight into typed structs and read in one
-    tight loop, many times cheaper than building 10,000 pydantic models; anything else (floats,
-    nulls, unknown keys, wrong types, malformed JSON) is handed to ``ObservationBatch`` itself,
-    so what is accepted, and every error, stays exactly the model's.
+    The common shape (integers or plain decimal strings as values) is decoded by ``msgspec``
+    straight into typed structs carrying every constraint of the model (lengths, no unknown
+    keys), many times cheaper than building 10,000 pydantic models; the rows stay as decoded
+    (:attr:`ParsedBatch.decoded`) for the push to read in one pass. Anything else (floats,
+    nulls, other number notations, unknown keys, wrong types, malformed JSON) is handed to
+    ``ObservationBatch`` itself, so what is accepted, and every error, stays exactly the model's.
 
     The request's identity (for ``Idempotency-Key``) is the sha256 of the body's bytes: a replay
     is the same request sent again, byte for byte.
     """
     request_hash = hashlib.sha256(b"json:" + body).hexdigest()
     try:
-        fast = _fast_batch(_FAST_DECODER.decode(body))
+        raw = _FAST_DECODER.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        fast = None
-    if fast is not None:
-        return ParsedBatch(fast[0], fast[1], fast[2], fast[3], request_hash)
+        raw = None
+    if raw is not None:
+        if len(raw.observations) > MAX_BATCH_ROWS:
+            raise _too_many(len(raw.observations))
+        if _plain_values(raw.observations):
+            return ParsedBatch([], [], raw.dry_run, raw.restatement_reason, request_hash, raw.observations)
     model = ObservationBatch.model_validate_json(body)
     if len(model.observations) > MAX_BATCH_ROWS:
         raise _too_many(len(model.observations))
@@ -1124,32 +1407,30 @@ def _too_many(n: int) -> PayloadTooLarge:
     )
 
 
-def _fast_batch(raw: _FastBatch) -> tuple[list[tuple[Any, ...]], list[ImportConflict], bool, str | None] | None:
-    """The rows of a decoded batch in the common shape, or ``None`` to let the model read it."""
-    observations = raw.observations
-    if len(observations) > MAX_BATCH_ROWS:
-        raise _too_many(len(observations))
+def decoded_rows(decoded: Sequence[DecodedRow]) -> tuple[list[tuple[Any, ...]], list[ImportConflict]]:
+    """The rows of a decoded batch as :func:`rows_from_batch` reads the model's (tuples shaped like
+    :class:`RowIn`): a subject naming both or neither of zone and division is a conflict."""
     rows: list[tuple[Any, ...]] = []
+    conflicts: list[ImportConflict] = []
     append = rows.append
-    plain = _PLAIN_NUMBER
     zones: dict[str, tuple[str, str]] = {}  # the subject of each zone id met (one tuple per zone, not per row)
-    for i, o in enumerate(observations):
+    for i, o in enumerate(decoded):
         s = o.subject
-        zone = s.zone
-        pair = zones.get(zone) if zone is not None and s.division is None else None
-        if pair is None:
-            division = s.division
-            if zone is not None and division is None and 0 < len(zone) <= 64:
+        zone, division = s.zone, s.division
+        pair: tuple[str, str] | None
+        if zone is not None and division is None:
+            pair = zones.get(zone)
+            if pair is None:
                 pair = zones[zone] = ("zone", zone)
-            elif division is not None and zone is None and 0 < len(division) <= 12:
-                pair = ("division", division)
-            else:
-                return None
-        value = o.value
-        if type(value) is str and plain(value) is None:
-            return None
-        append((i, pair, o.indicator, o.period, Decimal(value), o.unit, o.note, None))
-    return rows, [], raw.dry_run, raw.restatement_reason
+        elif division is not None and zone is None:
+            pair = ("division", division)
+        else:
+            pair = None
+            conflicts.append(
+                ImportConflict(index=i, field="subject", code="bad_subject", message=_SUBJECT_BOTH_OR_NEITHER)
+            )
+        append((i, pair, o.indicator, o.period, Decimal(o.value), o.unit, o.note, None))
+    return rows, conflicts
 
 
 def rows_from_batch(observations: Sequence[Any]) -> tuple[list[RowIn], list[ImportConflict]]:
@@ -1161,9 +1442,7 @@ def rows_from_batch(observations: Sequence[Any]) -> tuple[list[RowIn], list[Impo
         if (o.subject.zone is None) == (o.subject.division is None):
             subject = None
             conflicts.append(
-                ImportConflict(
-                    index=i, field="subject", code="bad_subject", message="give exactly one of zone and division"
-                )
+                ImportConflict(index=i, field="subject", code="bad_subject", message=_SUBJECT_BOTH_OR_NEITHER)
             )
         else:
             subject = o.subject.key()

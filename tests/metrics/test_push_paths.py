@@ -1,0 +1,157 @@
+"""What the push's quick paths must not change: values stored exactly as the checks say, faults
+found in a batch read in one pass, the cached catalog, expired idempotency keys, later periods'
+locks (on PostgreSQL a batch of new values is read in one pass while it is copied in; on SQLite
+it takes the general path: both must answer the same)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from services.metrics.tables import IdempotencyKey
+from tests.metrics.factories import XUANHUA, ZHUOLU, batch, obs
+from tests.metrics.test_indicators import indicator
+from tests.metrics.test_push import CITY, XUANHUA_COUNTY, problem, values
+
+
+async def history(client: Any, zone: str, period: str) -> list[dict[str, Any]]:
+    r = await client.get(
+        "/v1/observations/history",
+        params={"subject": f"zone:{zone}", "indicator": "gdp", "period": period},
+        headers=CITY,
+    )
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+class TestValuesAreStoredAsTheChecksSay:
+    async def test_edge_values_and_their_texts(self, metrics: Any) -> None:
+        # (period, value pushed in 万元 unless said) -> (stored value, original value)
+        cases: dict[str, tuple[Any, str, str, str]] = {
+            "2010": ("-0", "万元", "0.000000", "-0"),  # PostgreSQL stores no negative zero: neither do we
+            "2011": ("007.50", "万元", "7.500000", "7.50"),
+            "2012": ("0.1234565", "万元", "0.123456", "0.1234565"),  # rounded half to even
+            "2013": ("0.1234575", "万元", "0.123458", "0.1234575"),
+            "2014": (10**16, "万元", "10000000000000000.000000", "10000000000000000"),
+            "2015": ("99999999999999999.999999", "万元", "99999999999999999.999999", "99999999999999999.999999"),
+            "2016": ("1.5", "亿元", "15000.000000", "1.5"),
+            "2017": ("12345", "元", "1.234500", "12345"),
+        }
+        rows = [obs({"zone": XUANHUA}, "gdp", p, v, unit) for p, (v, unit, _, _) in cases.items()]
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            stored = {v["period"]: v["value"] for v in await values(client)}
+            originals = {p: (await history(client, XUANHUA, p))[0]["original_value"] for p in cases}
+            verify = await client.get("/v1/ledger/verify", headers=CITY)
+        assert r.status_code == 200, r.text
+        assert stored == {p: c[2] for p, c in cases.items()}
+        assert originals == {p: c[3] for p, c in cases.items()}
+        assert verify.json()["intact"] is True, verify.text
+
+    async def test_ten_to_the_seventeen_is_too_large(self, metrics: Any) -> None:
+        rows = [obs({"zone": XUANHUA}, "gdp", "2016", 1, "万元"), obs({"zone": XUANHUA}, "gdp", "2017", 10**17, "万元")]
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            stored = await values(client)
+        conflicts = problem(r, 422)["summary"]["conflicts"]
+        assert [(c["index"], c["code"]) for c in conflicts] == [(1, "bad_value")]
+        assert stored == []
+
+    async def test_other_notations_are_read_by_the_model(self, metrics: Any) -> None:
+        rows = [
+            obs({"zone": XUANHUA}, "gdp", "2016", "1e3", "万元"),
+            obs({"zone": XUANHUA}, "gdp", "2017", 2.5, "万元"),
+        ]
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            comma = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018", "1,5", "万元")), headers=CITY
+            )
+            stored = {v["period"]: v["value"] for v in await values(client)}
+        assert r.status_code == 200, r.text
+        assert stored == {"2016": "1000.000000", "2017": "2.500000"}
+        assert ("body", "observations", 0, "value") in {tuple(e["loc"]) for e in problem(comma, 422)["errors"]}
+
+
+class TestFaultsOfABatchReadInOnePass:
+    async def test_a_subject_with_both_zone_and_division_is_a_conflict(self, metrics: Any) -> None:
+        rows = [
+            obs({"zone": XUANHUA}, "gdp", "2017", "1", "万元"),
+            obs({"zone": ZHUOLU}, "gdp", "2017", "2", "万元"),
+            obs({"zone": XUANHUA, "division": "130705"}, "gdp", "2018", "3", "万元"),
+            obs({}, "gdp", "2018", "4", "万元"),
+        ]
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            stored = await values(client)
+        summary = problem(r, 422)["summary"]
+        assert [(c["index"], c["code"]) for c in summary["conflicts"]] == [(2, "bad_subject"), (3, "bad_subject")]
+        assert summary["counts"]["rejected"] == 2
+        assert stored == []
+
+    async def test_a_zone_id_longer_than_64_is_a_validation_problem(self, metrics: Any) -> None:
+        rows = [obs({"zone": "z" * 65}, "gdp", "2017", "1", "万元")]
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+        assert ("body", "observations", 0, "subject", "zone") in {tuple(e["loc"]) for e in problem(r, 422)["errors"]}
+
+    async def test_a_duplicate_in_the_last_row_stores_nothing(self, metrics: Any) -> None:
+        rows = [obs({"division": "130700"}, "gdp", str(year), year, "万元") for year in range(2001, 2021)]
+        rows.append(obs({"division": "130700"}, "gdp", "2003", 7, "万元"))
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            stored = await values(client)
+            verify = await client.get("/v1/ledger/verify", headers=CITY)
+        conflicts = problem(r, 422)["summary"]["conflicts"]
+        assert [(c["index"], c["code"]) for c in conflicts] == [(20, "duplicate_row")]
+        assert stored == []
+        assert verify.json()["revisions"] == 0
+
+    async def test_a_lock_on_a_later_period_of_the_batch_is_423(self, metrics: Any) -> None:
+        rows = [obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"), obs({"zone": XUANHUA}, "gdp", "2018", 2, "万元")]
+        async with metrics() as client:
+            lock = await client.post("/v1/locks", json={"period": "2018", "reason": "assessed"}, headers=CITY)
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            stored = await values(client)
+        assert problem(r, 423)["lock"]["id"] == lock.json()["id"]
+        assert problem(r, 423)["rows"] == [1]
+        assert stored == []
+
+
+class TestTheCatalogIsReadAgainWhenItChanges:
+    async def test_a_new_indicator_and_a_new_version_apply_to_the_next_push(self, metrics: Any) -> None:
+        row = obs({"zone": XUANHUA}, "probe", "2017", 50, "万元")
+        async with metrics() as client:
+            before = await client.post("/v1/observations", json=batch(row), headers=CITY)
+            await client.post("/v1/indicators", json=indicator("probe", min=0), headers=CITY)
+            added = await client.post("/v1/observations", json=batch(row), headers=CITY)
+            await client.post("/v1/indicators", json=indicator("probe", min=0, max=10), headers=CITY)
+            later = obs({"zone": XUANHUA}, "probe", "2018", 50, "万元")
+            bounded = await client.post("/v1/observations", json=batch(later), headers=CITY)
+        assert [c["code"] for c in problem(before, 422)["summary"]["conflicts"]] == ["unknown_indicator"]
+        assert added.status_code == 200, added.text
+        assert [c["code"] for c in problem(bounded, 422)["summary"]["conflicts"]] == ["out_of_range"]
+
+
+class TestExpiredIdempotencyKeys:
+    async def test_a_finished_key_past_its_retention_is_claimed_anew(self, metrics: Any) -> None:
+        headers = XUANHUA_COUNTY | {"Idempotency-Key": "old"}
+        async with metrics() as client:
+            first = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=headers
+            )
+            async with client.app.state.db.engine.begin() as conn:
+                expired = datetime.now(UTC) - timedelta(hours=49)
+                await conn.execute(update(IdempotencyKey).values(created_at=expired))
+            other = batch(obs({"zone": XUANHUA}, "gdp", "2018", 2, "万元"))
+            second = await client.post("/v1/observations", json=other, headers=headers)
+            replay = await client.post("/v1/observations", json=other, headers=headers)
+            stored = {v["period"]: v["value"] for v in await values(client)}
+        assert first.status_code == second.status_code == 200, second.text
+        assert "idempotent-replayed" not in second.headers
+        assert second.json()["counts"]["created"] == 1
+        assert replay.headers["idempotent-replayed"] == "true" and replay.json() == second.json()
+        assert stored == {"2017": "1.000000", "2018": "2.000000"}
