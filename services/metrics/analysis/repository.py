@@ -18,6 +18,14 @@ class AnalysisRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _asyncpg(self) -> Any:
+        """The session's asyncpg connection, planning each query for its own parameters (a period's
+        rows are a range of the key; see ``ObservationRepository.current``)."""
+        conn = await self.session.connection()
+        raw: Any = (await conn.get_raw_connection()).driver_connection
+        await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        return raw
+
     async def period_values(self, period: str, codes: Sequence[str]) -> list[tuple[str, str, str, Any, str | None]]:
         """(subject_type, subject_id, indicator, value, pushing division: its batch's) of ``period`` for ``codes``.
 
@@ -26,9 +34,7 @@ class AnalysisRepository:
         if not codes:
             return []
         if self.session.bind.dialect.name == "postgresql":
-            conn = await self.session.connection()
-            raw: Any = (await conn.get_raw_connection()).driver_connection
-            await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # see ObservationRepository.current
+            raw = await self._asyncpg()
             rows = await raw.fetch(
                 "SELECT o.subject_type, o.subject_id, o.indicator_code, o.value, b.recorded_by_division "
                 "FROM observation o JOIN batch b ON b.id = o.batch "
@@ -60,9 +66,7 @@ class AnalysisRepository:
         if not codes:
             return []
         if self.session.bind.dialect.name == "postgresql":
-            conn = await self.session.connection()
-            raw: Any = (await conn.get_raw_connection()).driver_connection
-            await raw.execute("SET LOCAL plan_cache_mode = force_custom_plan")  # see ObservationRepository.current
+            raw = await self._asyncpg()
             records: list[Any] = await raw.fetch(
                 "SELECT subject_type, subject_id, indicator_code, value::float8 FROM observation "
                 "WHERE period = $1 AND indicator_code = ANY($2::text[])",
