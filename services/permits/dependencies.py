@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -21,7 +20,6 @@ from services.common.auth import require
 from services.common.pagination import decode_cursor
 from services.common.problems import problems
 from services.permits.cache import ReadCache
-from services.permits.cases.writer import IntakeWriter
 from services.permits.shared import etag
 
 
@@ -39,7 +37,7 @@ async def today(request: Request) -> date:
 
 async def registry_client(request: Request) -> RegistryClient:
     """The registry client over the app's pooled HTTP client (overridable in tests)."""
-    return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
+    return registry_for(request)
 
 
 def registry_for(request: Request) -> RegistryClient:
@@ -64,31 +62,7 @@ async def read_cache(request: Request) -> ReadCache:
     return cache
 
 
-@dataclass(frozen=True, slots=True)
-class IntakeContext:
-    """What the intake needs of the app, resolved as one dependency (the intake is the hot path)."""
-
-    official: OfficialCalendar
-    cache: ReadCache
-    writer: IntakeWriter | None
-    zone_cache: dict[str, float]
-    today: date
-
-
-async def intake_context(request: Request) -> IntakeContext:
-    """The official calendar, the read cache, the writer, the zone cache and today, at once."""
-    state = request.app.state
-    return IntakeContext(
-        state.official_calendar,
-        state.read_cache,
-        getattr(state, "intake_writer", None),
-        state.zone_cache,
-        state.today(),
-    )
-
-
 OfficialDep = Annotated[OfficialCalendar, Depends(official)]
-IntakeContextDep = Annotated[IntakeContext, Depends(intake_context)]
 ReadCacheDep = Annotated[ReadCache, Depends(read_cache)]
 TodayDep = Annotated[date, Depends(today)]
 RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
