@@ -48,7 +48,7 @@ class Role(StrEnum):
     BUREAU_ADMIN = "bureau_admin"
 
 
-DivisionCode = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{5}$")]
+DivisionCode = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{5}$")]
 """A 6-digit GB/T 2260 administrative division code, e.g. ``130705`` (宣化区)."""
 
 CITY_CODE_SUFFIX = "00"

@@ -158,6 +158,21 @@ class TestAValidBatchIsStoredInCanonicalUnits:
 
 
 class TestEveryBadRowIsReportedAndNothingIsStored:
+    async def test_a_division_code_is_six_ascii_digits_and_nothing_else(self, metrics: Any) -> None:
+        # GB/T 2260 codes: "130700\n" (a trailing newline) and full-width "１３０７００" would otherwise
+        # be stored as subjects of their own, beside "130700".
+        rows = [
+            obs({"division": "130700"}, "gdp", "2017", 1, "万元"),
+            obs({"division": "130700\n"}, "gdp", "2017", 1, "万元"),
+            obs({"division": "\uff11\uff13\uff10\uff17\uff10\uff10"}, "gdp", "2017", 1, "万元"),
+        ]
+        async with metrics() as client:
+            r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
+            stored = await values(client)
+        found = {(c["index"], c["code"]) for c in problem(r, 422)["summary"]["conflicts"]}
+        assert found == {(1, "bad_subject"), (2, "bad_subject")}
+        assert stored == []
+
     async def test_each_conflict_code_names_its_row(self, metrics: Any, registry: Registry) -> None:
         rows = [
             obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"),  # 0: good

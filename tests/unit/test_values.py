@@ -34,3 +34,15 @@ class TestPeriod:
         assert str(Period.parse("2025H1").previous()) == "2024H2"
         assert str(Period.parse("2025").previous()) == "2024"
         assert str(Period.parse("2025Q3").same_period_last_year()) == "2024Q3"
+
+
+def test_a_division_code_is_six_ascii_digits() -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from libs.domain.values import DivisionCode
+
+    codes = TypeAdapter(DivisionCode)
+    assert codes.validate_python("130705") == "130705"
+    for bad in ("030705", "13070", "1307050", "130705\n", "\uff11\uff13\uff10\uff17\uff10\uff15", "13070٥"):
+        with pytest.raises(ValidationError):
+            codes.validate_python(bad)

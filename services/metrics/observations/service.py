@@ -55,7 +55,7 @@ from services.metrics.observations.repository import (
 )
 from services.metrics.tables import Batch, IdempotencyKey, Observation, PeriodLock, Revision
 
-DIVISION_RE = re.compile(r"^[1-9]\d{5}$")
+DIVISION_RE = re.compile(r"\A[1-9][0-9]{5}\Z")  # ASCII digits only, nothing after (not even a newline)
 MAX_DIGITS = 25  # values of 10^25 or more are refused before any arithmetic
 _EXACT = Context(prec=40)  # as wide as metrics_units' conversions: exact for any value below MAX_ABS
 IDEMPOTENCY_RETENTION = timedelta(hours=48)
