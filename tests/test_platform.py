@@ -319,3 +319,23 @@ class TestBrowsersAndScrapers:
             await client.get("/healthz")
             text = (await client.get("/metrics")).text
         assert 'http_requests_total{method="GET",route="/healthz",service="metrics",status="200"} 1.0' in text
+
+
+class TestOpenTelemetrySetting:
+    """FastAPI's native OpenTelemetry instrumentation follows ``DEVZONES_OTEL`` (off by default)."""
+
+    def test_off_by_default(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from services.common.settings import RegistrySettings
+        from services.registry.main import create_app
+
+        monkeypatch.delenv("DEVZONES_OTEL", raising=False)
+        config = create_app(RegistrySettings(env="development"))._telemetry
+        assert (config["tracing"], config["metrics"], config["logs"]) == (False, False, False)
+
+    def test_on_when_asked(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from services.common.settings import RegistrySettings
+        from services.registry.main import create_app
+
+        monkeypatch.setenv("DEVZONES_OTEL", "true")
+        config = create_app(RegistrySettings(env="development"))._telemetry
+        assert (config["tracing"], config["metrics"], config["logs"]) == (True, True, True)

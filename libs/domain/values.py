@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -119,9 +119,11 @@ class Period:
         return Period(self.year - 1, self.type, self.index)
 
 
+CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
+"""China Standard Time: UTC+8 all year (no daylight saving since 1991), so a fixed offset gives
+the same dates as the tz database's Asia/Shanghai for every date the system deals with."""
+
+
 def today_in_china() -> date:
     """Today's date in Asia/Shanghai, the calendar dates of legal effect are counted in."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return datetime.now(CHINA_TIME).date()

@@ -77,6 +77,7 @@ def build_app(
         version=version,
         lifespan=lifespan,
         responses=problems(422, 429, 500),
+        telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.signing_key = key

@@ -41,6 +41,14 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = True
+    otel: bool = Field(
+        False,
+        description=(
+            "FastAPI's native OpenTelemetry spans, metrics and logs (`DEVZONES_OTEL`). Off by default: "
+            "the services export Prometheus metrics at /metrics and JSON logs with request ids, and the "
+            "check for configured OpenTelemetry providers would otherwise run on every request."
+        ),
+    )
     database_url: str | None = None
     http_timeout_seconds: float = Field(5.0, gt=0)
 

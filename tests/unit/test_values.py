@@ -46,3 +46,28 @@ def test_a_division_code_is_six_ascii_digits() -> None:
     for bad in ("030705", "13070", "1307050", "130705\n", "\uff11\uff13\uff10\uff17\uff10\uff15", "13070٥"):
         with pytest.raises(ValidationError):
             codes.validate_python(bad)
+
+
+class TestChinaTime:
+    """The fixed UTC+8 offset gives the dates the tz database gives for Asia/Shanghai."""
+
+    def test_same_dates_as_the_tz_database(self) -> None:
+        from datetime import UTC, datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        from libs.domain.values import CHINA_TIME
+
+        shanghai = ZoneInfo("Asia/Shanghai")
+        instant = datetime(1992, 1, 1, tzinfo=UTC)
+        while instant.year < 2040:  # every 7 h 13 min: every hour of the day is hit, both sides of midnight
+            assert instant.astimezone(CHINA_TIME).date() == instant.astimezone(shanghai).date(), instant
+            instant += timedelta(hours=7, minutes=13)
+
+    def test_midnight_in_china_is_4_pm_utc(self) -> None:
+        from datetime import UTC, date, datetime
+
+        from libs.domain.values import CHINA_TIME
+
+        # 2026-01-01 00:00 in Beijing is 2025-12-31 16:00 UTC (UTC+8, worked out by hand).
+        assert datetime(2025, 12, 31, 15, 59, tzinfo=UTC).astimezone(CHINA_TIME).date() == date(2025, 12, 31)
+        assert datetime(2025, 12, 31, 16, 0, tzinfo=UTC).astimezone(CHINA_TIME).date() == date(2026, 1, 1)
