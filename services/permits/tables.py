@@ -3,8 +3,9 @@
 ``application`` is the case; its ``version`` is the optimistic-concurrency token (ETag) and
 every change goes through a row lock on it, so reviewers of one case are serialised.
 ``transition`` is the append-only history, ``outbox_event`` the events written in the same
-transaction as the change they announce (delivered by the dispatcher), ``escalation`` the
-overdue events, unique per (subject, deadline) so each is recorded exactly once.
+transaction as the change they announce (delivered by the dispatcher), ``outbox_cursor`` how far
+the dispatcher's fan-out has read them, ``escalation`` the overdue events, unique per (subject,
+deadline) so each is recorded exactly once.
 """
 
 from __future__ import annotations
@@ -25,10 +26,40 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
+
+Snapshot = tuple[int, int, tuple[int, ...]]
+"""A PostgreSQL ``pg_snapshot`` as asyncpg reads and writes it: (xmin, xmax, in-progress ids)."""
+
+
+class _Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (``xid8``; asyncpg reads it as an int)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "XID8"
+
+
+class _PgSnapshot(UserDefinedType[Snapshot]):
+    """PostgreSQL's ``pg_snapshot``: which transactions had committed when it was taken."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "PG_SNAPSHOT"
+
+
+Xid8 = _Xid8().with_variant(BigInteger(), "sqlite")
+"""``xid8`` on PostgreSQL; a plain integer on SQLite, where the fan-out does not use it."""
+
+PgSnapshot = _PgSnapshot().with_variant(Text(), "sqlite")
+"""``pg_snapshot`` on PostgreSQL; text on SQLite, where the fan-out does not use it (always NULL)."""
 
 
 class Base(DeclarativeBase):
@@ -330,7 +361,13 @@ class Escalation(Base):
 
 
 class OutboxEvent(Base):
-    """An event written in the same transaction as the change; fanned out to webhooks later."""
+    """An event written in the same transaction as the change; fanned out to webhooks later.
+
+    ``txid`` is the writing transaction's id, set by the database (``pg_current_xact_id()``;
+    writers never give it): the fan-out reads the outbox by transaction, see
+    :mod:`services.permits.webhooks.repository`. SQLite fills it with 0 (unused there).
+    ``fanned_out_at`` was set by the fan-out before the cursor replaced per-event marks
+    (migration 20261126_0002); it is kept for the events of that time and no longer written."""
 
     __tablename__ = "outbox_event"
 
@@ -342,7 +379,27 @@ class OutboxEvent(Base):
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    fanned_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    txid: Mapped[int] = mapped_column(Xid8, server_default=text("pg_current_xact_id()"))
+
+    __table_args__ = (Index("ix_outbox_event_txid_seq", "txid", "seq"),)
+
+
+class OutboxCursor(Base):
+    """How far a reader of the outbox got (one row; the webhook fan-out's is ``webhooks``).
+
+    SQLite: ``seq`` is the last event read (commit order is ``seq`` order there). PostgreSQL:
+    every event of a transaction visible in ``done`` was read; ``target``, when set, is the
+    snapshot closing the window being read, and (``txid``, ``seq``) the last event read of it.
+    See :mod:`services.permits.webhooks.repository` for why this is exact."""
+
+    __tablename__ = "outbox_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    txid: Mapped[int] = mapped_column(Xid8)
+    done: Mapped[Snapshot | None] = mapped_column(PgSnapshot)
+    target: Mapped[Snapshot | None] = mapped_column(PgSnapshot)
 
 
 class Webhook(Base):

@@ -14,7 +14,10 @@ the end of the statement, when the case row exists.
 
 The SQL is generated from the table definitions in :mod:`services.permits.tables`, so a new
 column cannot be forgotten here; a row missing one of its columns is refused before sending
-(:func:`parameters`), rather than stored with a NULL.
+(:func:`parameters`), rather than stored with a NULL. The columns the database fills are left
+out of the statement, so their defaults apply: an autoincrement key (``transition.id``,
+``outbox_event.seq``) and a column with a server default (``outbox_event.txid``, the writing
+transaction's id, which a writer must never give).
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ TABLES: tuple[Table, ...] = tuple(
 
 
 def _columns(table: Table) -> list[Column[Any]]:
-    """The columns the caller gives: all but a database-generated key."""
+    """The columns the caller gives: all but a database-generated key and the columns with a
+    server default (``json_populate_recordset`` would give them NULL, not their default)."""
     generated = {c.key for c in table.primary_key.columns if c.autoincrement is True}
-    return [c for c in table.columns if c.key not in generated]
+    return [c for c in table.columns if c.key not in generated and c.server_default is None]
 
 
 def _is_json(col: Column[Any]) -> bool:

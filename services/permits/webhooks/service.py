@@ -1,5 +1,10 @@
 """Webhook subscribers, and the dispatcher's use cases: fan out the outbox, claim, record results.
 
+The fan-out reads the outbox through a cursor (one row, locked for each pass) instead of
+marking every event; :mod:`services.permits.webhooks.repository` explains why it fans out every
+event exactly once on both backends, with several replicas and transactions committing in any
+order.
+
 Delivery is at least once: a delivery is leased (its due time moved past the lease) and
 committed before it is sent, and marked delivered after a 2xx. A worker that dies between
 sending and recording leaves the lease to expire, and the delivery is sent again with the same
@@ -96,16 +101,24 @@ def _may_see(hook: Webhook, event: EventHead) -> bool:
 
 
 async def fan_out(*, session: AsyncSession, batch: int = FAN_OUT_BATCH) -> int:
-    """Turn new outbox events into one pending delivery per allowed subscriber; returns events handled."""
+    """Turn new outbox events into one pending delivery per allowed subscriber and move the
+    cursor past them (commit to keep it); returns the events handled, at most ``batch`` (fewer:
+    nothing is left to read for now).
+
+    Without an active subscriber the cursor just moves past everything written so far (events
+    no one subscribed to are never delivered); when another replica holds the cursor, this
+    pass does nothing."""
     repo = WebhookRepository(session)
-    now = datetime.now(UTC)
-    events = await repo.events_to_fan_out(batch)
-    if not events:
+    window = await repo.open_window()
+    if window is None:
         return 0
-    hooks = await repo.active()
+    hooks = await repo.active()  # after the window's end was taken (see the repository)
+    if not hooks:
+        return 0  # unsubscribed meanwhile: the next pass moves the cursor without reading
+    events = await repo.window_events(window, batch)
     pairs = [(e.id, h.id) for e in events for h in hooks if _may_see(h, e)]
-    await repo.add_deliveries(pairs, now)
-    await repo.mark_fanned_out([e.seq for e in events], now)
+    await repo.add_deliveries(pairs, datetime.now(UTC))
+    await repo.move_cursor(window, events, exhausted=len(events) < batch)
     return len(events)
 
 
