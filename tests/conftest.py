@@ -126,8 +126,9 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def make_token(role: Role | str, *, sub: str | None = None, ttl: int = 600, **scope: str | None) -> str:
-    """A token signed with the test key."""
+def make_token(role: Role | str, *, sub: str | None = None, ttl: int = 86_400, **scope: str | None) -> str:
+    """A token signed with the test key, valid for a day: many test modules make theirs when they
+    are collected, and a whole run on a slow machine has taken longer than ten minutes."""
     roles = [Role(r) for r in str(role).split(",")]
     return issue_token(TEST_SECRET, sub=sub or f"test-{role}", roles=roles, ttl_seconds=ttl, **scope)
 
