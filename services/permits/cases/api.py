@@ -98,8 +98,8 @@ HOT_ROUTES = (HotRoute("POST", "/v1/applications", create_application_hot),)
 
 
 async def _intake(request: Request, actor: Actor, body: ApplicationCreate, idempotency_key: str | None) -> Response:
-    # The answer is serialised here, not re-validated through a response model (the use case
-    # built it as an ApplicationRead already).
+    # The answer is the use case's read model as a plain dict (``case_document``), serialised
+    # here, not validated through the response model.
     state = request.app.state
     lazy = LazySession(state.db.sessions)  # a session is opened only if the intake needs one
     session = cast(AsyncSession, lazy)
@@ -121,10 +121,10 @@ async def _intake(request: Request, actor: Actor, body: ApplicationCreate, idemp
     finally:
         await lazy.finish(ok=ok)
     return Response(
-        case.model_dump_json(),
+        cases_service.dump_document(case),
         status_code=201,
         media_type="application/json",
-        headers={"Location": f"/v1/applications/{case.id}", "ETag": etag(case.version)},
+        headers={"Location": f"/v1/applications/{case['id']}", "ETag": etag(case["version"])},
     )
 
 

@@ -1,0 +1,139 @@
+"""The case read model is built as a plain dict (``case_document``), not as pydantic models.
+
+The window's intake answers with that dict serialised as it is (``dump_document``); every other
+route validates it as an :class:`ApplicationRead`. Both must say the same thing, so here every
+document the service builds while cases go through each state, read by each kind of reader, is
+held to the model: it must validate, and its JSON must be byte for byte what pydantic writes for
+the validated model (same fields, same order, same date and time formats).
+
+The expected bytes come from pydantic's own serialisation of the contract, not from the code
+under test; the scenario must reach every state (asserted), so a document shape that only a later
+state has cannot slip past.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from libs.domain.contracts.permits import ApplicationRead
+from libs.domain.permits_states import CaseState
+from services.permits.cases import service as cases_service
+from tests.permits.conftest import ADMIN, CLERK, ENTERPRISE, PLANNING, REVIEWERS
+
+LAND_FAILING = {"plot_ratio": "0.8", "building_coverage_percent": "45", "admin_living_share_percent": "9"}
+
+
+async def _through_every_state(w: Any) -> None:
+    """Cases left in every state a case can be in, each read by staff, a reviewer and the applicant."""
+    await w.bureau()
+    item = await w.item(land_use_check=True)
+    ids: list[str] = []
+
+    submitted = await w.apply(item, land_use=LAND_FAILING)
+    ids.append(submitted["id"])
+
+    short = await w.apply(item, codes=("m1",), land_use=LAND_FAILING)
+    await w.ok(
+        "POST",
+        f"/v1/applications/{short['id']}/request-supplements",
+        CLERK,
+        json={"items": [{"code": "m2", "problem": "missing"}, {"code": "m3", "problem": "missing"}]},
+    )
+    ids.append(short["id"])
+
+    declined = await w.apply(item, land_use=LAND_FAILING)
+    await w.ok("POST", f"/v1/applications/{declined['id']}/decline", CLERK, json={"reasons": ["不属于本局职权范围"]})
+    ids.append(declined["id"])
+
+    # Accepted on the spot with a minor material pending (容缺受理): the intake's own answer.
+    pending = [{"code": "m3", "commitment": "5个工作日内补交授权委托书", "due_on": "2026-03-09"}]
+    at_once = await w.apply(item, codes=("m1", "m2"), headers=CLERK, land_use=LAND_FAILING, accept={"pending": pending})
+    ids.append(at_once["id"])
+
+    w.today(date(2026, 9, 28))
+    stopped = await w.accept(await w.apply(item, land_use=LAND_FAILING))
+    w.today(date(2026, 9, 30))
+    await w.ok(
+        "POST",
+        f"/v1/applications/{stopped['id']}/special-procedures",
+        ADMIN,
+        201,
+        json={"kind": "hearing", "reason": "举行听证"},
+    )
+    ids.append(stopped["id"])
+
+    w.today(date(2026, 3, 2))
+    second_stage = await w.accept(await w.apply(item, land_use=LAND_FAILING))
+    await w.ok("POST", f"/v1/applications/{second_stage['id']}/extensions", ADMIN, json={"days": 3, "reason": "论证"})
+    for task in (await w.open_tasks(second_stage["id"])).values():
+        await w.approve(task)
+    ids.append(second_stage["id"])
+
+    decided = await w.accept(await w.apply(item, land_use=LAND_FAILING))
+    await w.approve_all(decided["id"])
+    w.today(date(2026, 3, 5))
+    await w.decide(decided["id"])
+    await w.ok("POST", f"/v1/applications/{decided['id']}/rating", ENTERPRISE, 201, json={"score": 1, "comment": "慢"})
+    ids.append(decided["id"])
+
+    asked = await w.accept(await w.apply(item, land_use=LAND_FAILING))
+    planning = (await w.open_tasks(asked["id"]))["planning"]
+    await w.ok(
+        "POST",
+        f"/v1/tasks/{planning['id']}/request-supplements",
+        PLANNING,
+        json={"items": [{"code": "m2", "problem": "defective", "detail": "图纸缺签章"}]},
+    )
+    ids.append(asked["id"])
+
+    approved = await w.accept(await w.apply(item, land_use=LAND_FAILING))
+    await w.approve_all(approved["id"])
+    ids.append(approved["id"])
+
+    refused = await w.accept(await w.apply(item, land_use=LAND_FAILING))
+    task = next(iter((await w.open_tasks(refused["id"])).values()))
+    reviewer = REVIEWERS[task["department"]]
+    await w.ok("POST", f"/v1/tasks/{task['id']}/reject", reviewer, json={"reasons": ["不符合规划"]})
+    ids.append(refused["id"])
+
+    w.today(date(2026, 11, 26))
+    for case_id in ids:
+        for reader in (ADMIN, CLERK, PLANNING, ENTERPRISE):  # a reader who may not see the case gets 404
+            assert (await w.client.get(f"/v1/applications/{case_id}", headers=reader)).status_code in (200, 404)
+    await w.ok("GET", "/v1/applications", CLERK)
+    await w.ok("GET", "/v1/applications", ENTERPRISE)
+
+
+async def test_every_document_is_the_model_byte_for_byte(window: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[dict[str, Any]] = []
+    original = cases_service.case_document
+
+    def recording(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        document = original(*args, **kwargs)
+        built.append(document)
+        return document
+
+    monkeypatch.setattr(cases_service, "case_document", recording)
+    async with window() as w:
+        await _through_every_state(w)
+
+    states = {d["state"] for d in built}
+    assert states == {s.value for s in CaseState}, f"the scenario reached only {sorted(states)}"
+    shapes = {
+        "tasks": any(d["tasks"] for d in built),
+        "completed task": any(t["completed_on"] for d in built for t in d["tasks"]),
+        "refusal reasons": any(t["reasons"] for d in built for t in d["tasks"]),
+        "materials": any(d["materials"] for d in built),
+        "pending": any(d["pending_materials"] for d in built),
+        "findings": any(d["findings"] for d in built),
+        "decision": any(d["decision"] for d in built),
+        "rating with rectification": any(d["rating"] and d["rating"]["rectification"] for d in built),
+        "stopped clock": any(d["days_stopped"] or d["clock"] == "stopped" for d in built),
+    }
+    assert all(shapes.values()), f"not reached: {[k for k, v in shapes.items() if not v]}"
+    for document in built:
+        expected = ApplicationRead.model_validate(document).model_dump_json().encode()
+        assert cases_service.dump_document(document) == expected
