@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 
 
@@ -13,23 +14,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands out to outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_base(span: int = 5) -> int:
-    """A base port such that base+1 .. base+span-1 are free right now."""
-    for _ in range(50):
-        base = free_port()
-        if base + span > 65535:
-            continue
-        ok = True
-        for offset in range(1, span):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", base + offset))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
+    """A base port such that base .. base+span-1 are free right now, below the ephemeral range.
+
+    ``devzones up`` binds these a few seconds later (after migrations). A port in the ephemeral
+    range could be taken meanwhile as the local end of any outgoing connection (the test's own
+    clients, the services' database connections), which made the stack fail to start now and then
+    ("address already in use"); below that range only a process binding it on purpose can."""
+    rng = random.Random()
+    high = _ephemeral_low() - span
+    for _ in range(200):
+        base = rng.randrange(10000, high)
+        if all(_bindable(base + offset) for offset in range(span)):
             return base
     raise RuntimeError("no free port range")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class TcpProxy:

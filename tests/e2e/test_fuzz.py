@@ -2,9 +2,10 @@
 
 Every operation in each service's OpenAPI is called with generated valid and invalid input, as
 ``city_admin`` (the widest write scope, so generated bodies reach the use cases rather than stop
-at authorisation). Whatever the input, a service answers below 500, and every error is an
-RFC 9457 problem document. The demo data gives the fuzzer real zones, indicators and items to
-stumble on; the stack is thrown away afterwards.
+at authorisation). Whatever the input, a service answers below 500, every error is an RFC 9457
+problem document, and every answer agrees with the OpenAPI the frontends build on: its content
+type, and its body against the schema documented for its status. The demo data gives the fuzzer
+real zones, indicators and items to stumble on; the stack is thrown away afterwards.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import content_type_conformance, response_schema_conformance
 
 from tests.conftest import BACKENDS
 from tests.e2e.test_up import SERVICES, Running, start_up, stop
@@ -82,6 +84,8 @@ def _check(case: Any, stack: Running, service: str, headers: dict[str, str]) -> 
         assert content_type.startswith("application/problem+json"), where
         problem = response.json()
         assert problem["status"] == response.status_code and problem["title"], where
+    # The answer as documented (a status the operation does not document is not checked here).
+    case.validate_response(response, checks=[content_type_conformance, response_schema_conformance])
 
 
 FUZZ = settings(
