@@ -9,9 +9,8 @@ import socket
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free right now, for a server started a moment later (see :func:`free_port_base`)."""
+    return free_port_base(1)
 
 
 def _ephemeral_low() -> int:
@@ -26,10 +25,11 @@ def _ephemeral_low() -> int:
 def free_port_base(span: int = 5) -> int:
     """A base port such that base .. base+span-1 are free right now, below the ephemeral range.
 
-    ``devzones up`` binds these a few seconds later (after migrations). A port in the ephemeral
-    range could be taken meanwhile as the local end of any outgoing connection (the test's own
-    clients, the services' database connections), which made the stack fail to start now and then
-    ("address already in use"); below that range only a process binding it on purpose can."""
+    The servers that use them bind them later (``devzones up`` a few seconds later, after its
+    migrations). A port in the ephemeral range could be taken meanwhile as the local end of any
+    outgoing connection (the test's own clients, the services' database connections), which made
+    the stack fail to start now and then ("address already in use"); below that range only a
+    process binding it on purpose can."""
     rng = random.Random()
     high = _ephemeral_low() - span
     for _ in range(200):
