@@ -8,6 +8,9 @@ commit. Each table's rows travel as ONE JSON array (written by orjson), expanded
 ``json_populate_recordset`` into the table's own row type, so the SQL text never changes and
 asyncpg's prepared-statement cache serves every call, and the service encodes one text per table
 instead of one value per column and row (the larger part of the intake's cost on the wire).
+Later changes of a case send their new rows (tasks, transition, event, message) through the same
+statement inside their own transaction, the tables without rows given empty arrays
+(:meth:`~services.permits.cases.repository.CaseRepository.insert_rows`).
 ``json_populate_recordset`` keeps the array order, so the history (``transition.id``) and the
 outbox (``outbox_event.seq``) number their rows in the order given. Foreign keys are checked at
 the end of the statement, when the case row exists.
@@ -22,11 +25,11 @@ transaction's id, which a writer must never give).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, Table
+from sqlalchemy import JSON, Column, Table, text
 
 from services.permits.tables import (
     Application,
@@ -43,6 +46,9 @@ TABLES: tuple[Table, ...] = tuple(
 )
 """The tables of a new case, parent first."""
 
+TABLE_NAMES = frozenset(t.name for t in TABLES)
+"""Their names: rows for any of them can go in the statement (a table given no rows gets none)."""
+
 
 def _columns(table: Table) -> list[Column[Any]]:
     """The columns the caller gives: all but a database-generated key and the columns with a
@@ -55,7 +61,7 @@ def _is_json(col: Column[Any]) -> bool:
     return isinstance(col.type, JSON)
 
 
-def _sql() -> str:
+def _sql(placeholder: Callable[[int], str]) -> str:
     parts: list[str] = []
     for i, table in enumerate(TABLES):
         cols = _columns(table)
@@ -63,13 +69,17 @@ def _sql() -> str:
         picks = [f"coalesce(u.{c.key}, 'null'::json)" if _is_json(c) else f"u.{c.key}" for c in cols]
         parts.append(
             f"w{i} AS (INSERT INTO {table.name} ({', '.join(c.key for c in cols)}) "
-            f"SELECT {', '.join(picks)} FROM json_populate_recordset(NULL::{table.name}, ${i + 1}::json) AS u)"
+            f"SELECT {', '.join(picks)} FROM json_populate_recordset(NULL::{table.name}, {placeholder(i)}) AS u)"
         )
     return "WITH " + ",\n".join(parts) + "\nSELECT 1"
 
 
-SQL = _sql()
-"""The statement; its parameters are, table by table, the rows as one JSON array."""
+SQL = _sql(lambda i: f"${i + 1}::json")
+"""The statement, for asyncpg; its parameters are, table by table, the rows as one JSON array."""
+
+NAMED_SQL = text(_sql(lambda i: f"CAST(:t{i} AS json)"))
+"""The same statement for a SQLAlchemy session, its parameters named ``t0``, ``t1``, ...
+(:func:`named_parameters`)."""
 
 _REQUIRED: tuple[tuple[str, frozenset[str]], ...] = tuple(
     (table.name, frozenset(c.key for c in _columns(table))) for table in TABLES
@@ -91,4 +101,9 @@ def parameters(rows: Mapping[str, Sequence[dict[str, Any]]]) -> list[str]:
     return args
 
 
-__all__ = ["SQL", "TABLES", "parameters"]
+def named_parameters(rows: Mapping[str, Sequence[dict[str, Any]]]) -> dict[str, str]:
+    """:func:`parameters` by name, for :data:`NAMED_SQL`."""
+    return {f"t{i}": value for i, value in enumerate(parameters(rows))}
+
+
+__all__ = ["NAMED_SQL", "SQL", "TABLES", "TABLE_NAMES", "named_parameters", "parameters"]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from libs.domain.permits_states import ACTIVE_STATES
+from services.permits.cases import onestatement
 from services.permits.sql import dialect_insert, lock_row
 from services.permits.tables import (
     Application,
@@ -88,10 +89,24 @@ class CaseRepository:
         return True
 
     async def insert_rows(self, rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> None:
-        """Insert each table's rows in one statement (executemany: the driver batches them)."""
-        for table, values in rows:
-            if values:
-                await self.session.execute(insert(table), values)
+        """Insert each table's rows, in the session's transaction and in the order given.
+
+        On PostgreSQL, rows for more than one of a case's tables go in ONE statement, the intake's
+        (:mod:`services.permits.cases.onestatement`, its other tables given no rows): a change of a
+        case writes its tasks, transition, outbox event and message in one round trip instead of
+        one each. Otherwise one statement per table (executemany: the driver batches the rows)."""
+        present = [(table, values) for table, values in rows if values]
+        if (
+            len(present) > 1
+            and self.session.get_bind().dialect.name == "postgresql"
+            and all(table.name in onestatement.TABLE_NAMES for table, _ in present)
+        ):
+            await self.session.execute(
+                onestatement.NAMED_SQL, onestatement.named_parameters({t.name: v for t, v in present})
+            )
+            return
+        for table, values in present:
+            await self.session.execute(insert(table), values)
 
     async def add(self, *rows: object) -> None:
         """Insert rows (case, tasks, materials, transitions, messages, events, ...)."""

@@ -1,0 +1,56 @@
+"""A change of a case writes its new rows in one statement on PostgreSQL.
+
+Accepting a case adds its first stage's tasks, a transition, an outbox event and a message to the
+applicant; approving a task adds a transition (and, when the stage or the case moves on, more).
+On PostgreSQL those rows go in one statement (``CaseRepository.insert_rows`` through the intake's
+statement), on SQLite one statement per table. Both must store the same rows: the history, the
+messages and the tasks read back afterwards are compared with what the actions must have written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+
+from tests.permits.conftest import CITY, CLERK, ENTERPRISE
+
+
+def _inserts(app: Any) -> list[str]:
+    """Record the INSERT statements sent through the app's engine (the list fills as they go)."""
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "INSERT INTO" in statement.upper():
+            seen.append(" ".join(statement.split())[:80])
+
+    event.listen(app.state.db.engine.sync_engine, "before_cursor_execute", before)
+    return seen
+
+
+async def test_accepting_writes_the_new_rows_in_one_statement_on_postgresql(window: Any, backend: str) -> None:
+    async with window() as w:
+        item = await w.item()
+        case = await w.apply(item)
+        inserts = _inserts(w.app)
+        accepted = await w.accept(case)
+        # tasks, transition, outbox event, message: four tables
+        assert len(inserts) == (1 if backend == "postgresql" else 4), inserts
+
+        assert sorted(t["department"] for t in accepted["tasks"]) == ["environment", "planning"]
+        history = await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY)
+        assert [(h["action"], h["from_state"], h["to_state"]) for h in history] == [
+            ("submit", None, "submitted"),
+            ("accept", "submitted", "in_review"),
+        ]
+        messages = await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE)
+        assert [m["kind"] for m in messages] == ["accepted"]
+
+        inserts.clear()
+        await w.approve_all(case["id"])
+        # every approval writes at least a transition; the one closing stage 1 opens stage 2's task
+        assert inserts, "approvals wrote nothing"
+        finished = await w.case(case["id"], CLERK)
+        assert finished["state"] == "awaiting_decision"
+        actions = [h["action"] for h in await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY)]
+        assert actions.count("approve") == 3
