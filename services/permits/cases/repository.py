@@ -89,7 +89,7 @@ class CaseRepository:
         return True
 
     async def insert_rows(self, rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> None:
-        """Insert each table's rows, in the session's transaction and in the order given.
+        """Insert each table's rows (in the order given), in the session's transaction.
 
         On PostgreSQL, rows for more than one of a case's tables go in ONE statement, the intake's
         (:mod:`services.permits.cases.onestatement`, its other tables given no rows): a change of a
