@@ -91,15 +91,16 @@ class CaseRepository:
     async def insert_rows(self, rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> None:
         """Insert each table's rows (in the order given), in the session's transaction.
 
-        On PostgreSQL, rows for more than one of a case's tables go in ONE statement, the intake's
+        On PostgreSQL, rows of a case's tables go in ONE statement, the intake's
         (:mod:`services.permits.cases.onestatement`, its other tables given no rows): a change of a
         case writes its tasks, transition, outbox event and message in one round trip instead of
-        one each. Otherwise one statement per table (executemany: the driver batches the rows)."""
+        one each, serialised by orjson rather than bound column by column. Otherwise (SQLite,
+        another table) one statement per table (executemany: the driver batches the rows)."""
         present = [(table, values) for table, values in rows if values]
-        if (
-            len(present) > 1
-            and self.session.get_bind().dialect.name == "postgresql"
-            and all(table.name in onestatement.TABLE_NAMES for table, _ in present)
+        if not present:
+            return
+        if self.session.get_bind().dialect.name == "postgresql" and all(
+            table.name in onestatement.TABLE_NAMES for table, _ in present
         ):
             await self.session.execute(
                 onestatement.NAMED_SQL, onestatement.named_parameters({t.name: v for t, v in present})

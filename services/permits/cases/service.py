@@ -109,12 +109,10 @@ def open_stage(
     cal: OfficialCalendar,
     today: date,
     now: datetime,
-    *,
-    drafts: bool = False,
 ) -> list[TaskRow]:
-    """The tasks of every department of ``stage``, due at the stage's share of the limit
-    (ORM rows to add to the session, or with ``drafts`` plain rows to insert as values)."""
-    make: Any = partial(draft, TaskRow) if drafts else TaskRow
+    """The tasks of every department of ``stage``, due at the stage's share of the limit, as
+    drafts to insert as values (:func:`row_values`)."""
+    make: Any = partial(draft, TaskRow)
     assert case.accepted_on is not None
     spec = case.item_snapshot["stages"][stage - 1]
     offset = stage_offsets(case.limit_days, shares(case))[stage - 1]
@@ -221,16 +219,20 @@ class Records:
 
 
 async def record(
-    repo: CaseRepository, case: Application, *, extra_rows: Sequence[object] = (), **change: Unpack[Change]
+    repo: CaseRepository,
+    case: Application,
+    *,
+    new_rows: Sequence[tuple[Any, list[dict[str, Any]]]] = (),
+    **change: Unpack[Change],
 ) -> None:
     """Append the transition; the outbox event when the state changed; a message to the applicant.
 
-    The case's changes (and ``extra_rows``) are flushed first, then the records are inserted
-    with one statement per table (no read-back)."""
+    The case's changes are flushed first, then ``new_rows`` (e.g. the next stage's tasks) and the
+    records are inserted together (:meth:`CaseRepository.insert_rows`, no read-back)."""
     records = Records()
     records.add(case, **change)
-    await repo.add(*extra_rows)
-    await repo.insert_rows(records.tables())
+    await repo.flush()
+    await repo.insert_rows([*new_rows, *records.tables()])
 
 
 @dataclass
@@ -594,7 +596,7 @@ def accept_case(
     before = case.state
     case.state, case.accepted_on, case.stage = target.value, today, 1
     case.pending_materials = [p.model_dump(mode="json") for p in body.pending]
-    new_tasks = open_stage(case, 1, stops, cal, today, now, drafts=True)  # their deadlines are fresh
+    new_tasks = open_stage(case, 1, stops, cal, today, now)  # their deadlines are fresh
     refresh_deadlines(case, [], stops, cal, today)  # the case's deadline
     case.version += 1
     text = f"您的申请已受理，承诺办结时限为{case.limit_days}个工作日，办结期限 {case.deadline}。"

@@ -31,7 +31,7 @@ from libs.domain.permits_states import (
 from libs.domain.values import Role
 from services.permits.calendar.service import as_stop, calendar
 from services.permits.cases.repository import CaseRepository
-from services.permits.cases.service import check_notice, open_stage, record, task_read
+from services.permits.cases.service import check_notice, open_stage, record, row_values, task_read
 from services.permits.shared import check_if_match, is_city, require_reviewer, sees_task, utcnow
 from services.permits.tables import Application, ClockStop
 from services.permits.tables import Task as TaskRow
@@ -89,17 +89,28 @@ async def approve_task(
     before = case.state
     stage_tasks = [t for t in tasks if t.stage == task.stage]
     note = body.note
+    next_tasks: list[TaskRow] = []
     if all(t.state == TaskState.APPROVED for t in stage_tasks):
         stages = len(case.item_snapshot["stages"])
         if task.stage < stages:
             cal = await calendar(session=session, official=official)
             case.stage = task.stage + 1
-            await repo.add(*open_stage(case, case.stage, stops, cal, today, now))
+            next_tasks = open_stage(case, case.stage, stops, cal, today, now)
         else:
             case.state = next_case_state(CaseState(case.state), CaseAction.REVIEW, CaseState.AWAITING_DECISION).value
             case.proposed_outcome = Outcome.APPROVED.value
     case.version += 1
-    await record(repo, case, action="approve", from_state=before, actor=actor.sub, now=now, note=note, task=task.id)
+    await record(
+        repo,
+        case,
+        new_rows=[(TaskRow.__table__, [row_values(t) for t in next_tasks])],
+        action="approve",
+        from_state=before,
+        actor=actor.sub,
+        now=now,
+        note=note,
+        task=task.id,
+    )
     return await _task_answer(session, official, case, task, today)
 
 
