@@ -6,6 +6,29 @@ import asyncio
 import contextlib
 import random
 import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.db import make_engine
+
+
+@contextlib.asynccontextmanager
+async def engine_at(url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine for ``url``, disposed on the way out (a migration test opens one per schema version)."""
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def fetch(url: str, sql: str) -> list[Any]:
+    """The rows ``sql`` answers at ``url``, through an engine of its own."""
+    async with engine_at(url) as engine, engine.connect() as conn:
+        return list((await conn.execute(text(sql))).all())
 
 
 def free_port() -> int:

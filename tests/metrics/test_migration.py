@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.common.db import make_engine
 from services.common.migrations import downgrade, upgrade
 from services.metrics.ledger.service import verify
+from tests.helpers import engine_at, fetch
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
 AT_TEXT = "2026-01-02T03:04:05.000006Z"
@@ -62,48 +62,44 @@ def chain() -> list[tuple[int, str, str, str | None, str, str]]:
 
 
 async def _seed_v1(url: str, *, tamper: bool = False) -> None:
-    engine = make_engine(url)
     at: Any = AT if "postgresql" in url else AT.replace(tzinfo=None).isoformat(sep=" ")
-    try:
-        async with engine.begin() as conn:
-            for seq, batch, new, old, prev, digest in chain():
-                await conn.execute(
-                    text(
-                        "INSERT INTO batch (id, source, rows, created, updated, unchanged, recorded_at, recorded_by) "
-                        "VALUES (:b, 'json', 1, :c, :u, 0, :at, 'city')"
-                    ),
-                    {"b": batch, "c": int(old is None), "u": int(old is not None), "at": at},
-                )
-                await conn.execute(
-                    text(
-                        "INSERT INTO revision (seq, subject_type, subject_id, indicator_code, indicator_version, "
-                        "period, old_value, new_value, unit, original_value, original_unit, recorded_at, "
-                        "recorded_by, batch, prev_hash, hash) VALUES (:s, 'zone', 'z1', 'gdp', 1, '2017', "
-                        ":old, :new, '万元', :orig, '万元', :at, 'city', :b, :p, :h)"
-                    ),
-                    {
-                        "s": seq,
-                        "old": None if old is None else (old if "sqlite" in url else float(old)),
-                        "new": ("13.000000" if tamper and seq == 1 else new) if "sqlite" in url else float(new),
-                        "orig": new.rstrip("0").rstrip("."),
-                        "at": at,
-                        "b": batch,
-                        "p": prev,
-                        "h": digest,
-                    },
-                )
+    async with engine_at(url) as engine, engine.begin() as conn:
+        for seq, batch, new, old, prev, digest in chain():
             await conn.execute(
                 text(
-                    "INSERT INTO observation (subject_type, subject_id, indicator_code, period, period_end, value, "
-                    "unit, revision, first_recorded_at, recorded_at, recorded_by) VALUES ('zone', 'z1', 'gdp', "
-                    "'2017', '2017-12-31', :v, '万元', 2, :at, :at, 'city')"
+                    "INSERT INTO batch (id, source, rows, created, updated, unchanged, recorded_at, recorded_by) "
+                    "VALUES (:b, 'json', 1, :c, :u, 0, :at, 'city')"
                 ),
-                {"v": "12.000000" if "sqlite" in url else 12, "at": at},
+                {"b": batch, "c": int(old is None), "u": int(old is not None), "at": at},
             )
-            if tamper and "postgresql" in url:
-                await conn.execute(text("UPDATE revision SET new_value = 13 WHERE seq = 1"))
-    finally:
-        await engine.dispose()
+            await conn.execute(
+                text(
+                    "INSERT INTO revision (seq, subject_type, subject_id, indicator_code, indicator_version, "
+                    "period, old_value, new_value, unit, original_value, original_unit, recorded_at, "
+                    "recorded_by, batch, prev_hash, hash) VALUES (:s, 'zone', 'z1', 'gdp', 1, '2017', "
+                    ":old, :new, '万元', :orig, '万元', :at, 'city', :b, :p, :h)"
+                ),
+                {
+                    "s": seq,
+                    "old": None if old is None else (old if "sqlite" in url else float(old)),
+                    "new": ("13.000000" if tamper and seq == 1 else new) if "sqlite" in url else float(new),
+                    "orig": new.rstrip("0").rstrip("."),
+                    "at": at,
+                    "b": batch,
+                    "p": prev,
+                    "h": digest,
+                },
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO observation (subject_type, subject_id, indicator_code, period, period_end, value, "
+                "unit, revision, first_recorded_at, recorded_at, recorded_by) VALUES ('zone', 'z1', 'gdp', "
+                "'2017', '2017-12-31', :v, '万元', 2, :at, :at, 'city')"
+            ),
+            {"v": "12.000000" if "sqlite" in url else 12, "at": at},
+        )
+        if tamper and "postgresql" in url:
+            await conn.execute(text("UPDATE revision SET new_value = 13 WHERE seq = 1"))
 
 
 @pytest.fixture
@@ -118,8 +114,7 @@ class TestMigration0002:
         await upgrade("metrics", empty_url, "20261126_0001")
         await _seed_v1(empty_url)
         await upgrade("metrics", empty_url)
-        engine = make_engine(empty_url)
-        try:
+        async with engine_at(empty_url) as engine:
             async with engine.connect() as conn:
                 obs = (
                     await conn.execute(
@@ -139,16 +134,9 @@ class TestMigration0002:
             async with async_sessionmaker(engine)() as session:
                 result = await verify(session=session)
             assert result.intact and result.revisions == 2 and result.observations_checked == 1
-        finally:
-            await engine.dispose()
         await downgrade("metrics", empty_url, "20261126_0001")
-        engine = make_engine(empty_url)
-        try:
-            async with engine.connect() as conn:
-                rows = (await conn.execute(text("SELECT seq, prev_hash, hash FROM revision ORDER BY seq"))).all()
-            assert [tuple(r) for r in rows] == [(seq, prev, digest) for seq, _b, _n, _o, prev, digest in chain()]
-        finally:
-            await engine.dispose()
+        rows = await fetch(empty_url, "SELECT seq, prev_hash, hash FROM revision ORDER BY seq")
+        assert [tuple(r) for r in rows] == [(seq, prev, digest) for seq, _b, _n, _o, prev, digest in chain()]
 
     async def test_a_broken_old_chain_stops_the_migration(self, empty_url: str) -> None:
         await upgrade("metrics", empty_url, "20261126_0001")

@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from services.common.db import Database, UtcDateTime, make_engine
+from services.common.db import Database, UtcDateTime
 from services.common.migrations import downgrade, upgrade
 from services.permits.tables import OutboxCursor, OutboxEvent, Webhook, WebhookDelivery
 from services.permits.webhooks import service as webhook_service
+from tests.helpers import engine_at, fetch
 from tests.permits.conftest import ZONE
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -312,8 +313,7 @@ class TestMigration0002:
             fanned = {"e1": True, "e2": False, "e3": True, "e4": False}
         else:
             fanned = {"e1": True, "e2": True, "e3": False, "e4": False}
-        engine = make_engine(empty_url)
-        try:
+        async with engine_at(empty_url) as engine:
             async with engine.begin() as conn:
                 await conn.execute(
                     HOOKS.insert().values(
@@ -339,33 +339,19 @@ class TestMigration0002:
             async with db.sessions() as s:  # the fan-out no longer marks events
                 marked = await s.scalar(select(sa.func.count()).where(OutboxEvent.fanned_out_at.is_not(None)))
             assert marked == 2
-        finally:
-            await engine.dispose()
         await downgrade("permits", empty_url, "20261126_0001")
-        engine = make_engine(empty_url)
-        try:
+        async with engine_at(empty_url) as engine:
             assert "ix_outbox_event_fanned_out_at" in await _indexes(engine)
-            async with engine.connect() as conn:
-                unmarked = (await conn.execute(text("SELECT id FROM outbox_event WHERE fanned_out_at IS NULL"))).all()
-            assert unmarked == []  # everything the cursor passed is marked for the old fan-out
-        finally:
-            await engine.dispose()
+        unmarked = await fetch(empty_url, "SELECT id FROM outbox_event WHERE fanned_out_at IS NULL")
+        assert unmarked == []  # everything the cursor passed is marked for the old fan-out
 
     async def test_a_downgrade_leaves_what_the_cursor_did_not_pass_pending(self, empty_url: str) -> None:
         await upgrade("permits", empty_url)
-        engine = make_engine(empty_url)
-        try:
+        async with engine_at(empty_url) as engine:
             db = Database(empty_url, engine, async_sessionmaker(engine, expire_on_commit=False))
             await subscribe(db)
             passed = await write_events(db, 3)
             assert await fan_out(db, batch=2) == 2  # the third is not passed yet
-        finally:
-            await engine.dispose()
         await downgrade("permits", empty_url, "20261126_0001")
-        engine = make_engine(empty_url)
-        try:
-            async with engine.connect() as conn:
-                rows = (await conn.execute(text("SELECT id, fanned_out_at IS NULL FROM outbox_event"))).all()
-            assert {r[0]: bool(r[1]) for r in rows} == {passed[0]: False, passed[1]: False, passed[2]: True}
-        finally:
-            await engine.dispose()
+        rows = await fetch(empty_url, "SELECT id, fanned_out_at IS NULL FROM outbox_event")
+        assert {r[0]: bool(r[1]) for r in rows} == {passed[0]: False, passed[1]: False, passed[2]: True}
