@@ -28,13 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from fastapi import FastAPI
 
-from bench.harness import bare_server, ratio_line, server
+from bench.harness import LoadResult, bare_server, ratio_line, server
 from bench.rawload import RawConnection, load_actions, load_raw
 
 TARGET_RATIO = 0.25
 TARGET_P99_MS = 50.0
+ROUNDS, ROUNDS_TINY = 5, 1
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 ZONE = "bench-zone"
 
@@ -128,10 +130,8 @@ def run(size: str) -> None:
             admin = issue_token(key, sub="bench-admin", roles=["city_admin"], ttl_seconds=3600)
             clerk = issue_token(key, sub="bench-clerk", roles=["window_clerk"], zone=ZONE, ttl_seconds=3600)
             headers = {"Authorization": f"Bearer {clerk}"}
-            with bare_server() as bare_url:
-                bare = load_raw("bare FastAPI constant", bare_url, lambda i: "/constant", total=bare_total)
             stub = ["uvicorn", "bench.bench_permits:stub_registry", "--log-level", "warning", "--no-access-log"]
-            with server(stub, ready_path=f"/v1/zones/{ZONE}") as registry_url:
+            with bare_server() as bare_url, server(stub, ready_path=f"/v1/zones/{ZONE}") as registry_url:
                 env = {
                     "DEVZONES_DATA_DIR": tmp,
                     "DEVZONES_ENV": "development",
@@ -147,10 +147,17 @@ def run(size: str) -> None:
                         "applicant": {"name": "示例企业"},
                     }
                     at_once = {**body, "accept": True}
+                    prepared: dict[RawConnection, bytes] = {}
 
                     async def intake(conn: RawConnection, i: int) -> int:
-                        code, created = await conn.request("POST", "/v1/applications", at_once)
-                        if code == 201 and json.loads(created)["state"] != "in_review":
+                        # The same request each time, encoded once per connection, and the answer
+                        # read by orjson: the client's CPU is taken from the two cores the service
+                        # and PostgreSQL share (the bare endpoint's client encodes and reads nothing).
+                        request = prepared.get(conn) or prepared.setdefault(
+                            conn, conn.prepare("POST", "/v1/applications", at_once)
+                        )
+                        code, created = await conn.send(request)
+                        if code == 201 and orjson.loads(created)["state"] != "in_review":
                             return 599  # not accepted: count as an error
                         return code
 
@@ -162,13 +169,18 @@ def run(size: str) -> None:
                         code, _ = await conn.request("POST", f"/v1/applications/{case_id}/accept", {})
                         return code
 
-                    peak = load_actions(
-                        f"permits intake, one call ({'PostgreSQL' if pg_url else 'SQLite'})",
-                        url,
-                        intake,
-                        total=intakes,
-                        headers=headers,
-                    )
+                    # Rounds of bare endpoint then intake, the ratio taken within each round: the
+                    # machine's speed drifts within a run (shared, noisy), so a baseline measured
+                    # once, before everything, can be measured on a faster or slower minute.
+                    name = f"permits intake, one call ({'PostgreSQL' if pg_url else 'SQLite'})"
+                    rounds: list[tuple[LoadResult, LoadResult]] = []
+                    for _ in range(ROUNDS_TINY if tiny else ROUNDS):
+                        base = load_raw("bare FastAPI constant", bare_url, lambda i: "/constant", total=bare_total)
+                        rounds.append((load_actions(name, url, intake, total=intakes, headers=headers), base))
+                    ratios = sorted(peak.rate / bare.rate for peak, bare in rounds if bare.rate)
+                    peak, bare = sorted(rounds, key=lambda pb: pb[0].rate / pb[1].rate if pb[1].rate else 0.0)[
+                        len(rounds) // 2
+                    ]
                     half = peak.rate / 2
                     paced = load_actions(
                         f"  ... at half peak ({half:.0f}/s)",
@@ -193,9 +205,11 @@ def run(size: str) -> None:
         f"   backend: {backend}; an intake is one call (POST /v1/applications with accept: true, "
         "by a window clerk): its rate is intakes per second"
     )
+    print(f"   {len(rounds)} rounds of bare endpoint then intake; the round with the median ratio:")
     print(bare.line())
     print(peak.line())
     print(ratio_line(peak, bare, TARGET_RATIO))
+    print(f"   ratios of the rounds: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(paced.line())
     verdict = "met" if paced.pct(0.99) <= TARGET_P99_MS else "NOT met"
     print(
