@@ -221,7 +221,8 @@ class Task(Base):
     __tablename__ = "task"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("application.id"), index=True)
+    # Looked up through the unique (application_id, stage, department) index: no index of its own.
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id"))
     zone: Mapped[str] = mapped_column(String(64))
     department: Mapped[str] = mapped_column(String(64))
     stage: Mapped[int]
