@@ -12,9 +12,14 @@ of its own that is dropped afterwards; otherwise on SQLite, and says so. The reg
 zones with is a stub on loopback (the permits service remembers a confirmed zone for a minute,
 so the stub is not on the measured path after the first call).
 
+The bare endpoint and the intake are measured in alternating rounds (five; one at the tiny
+size), each round's ratio taken from its own two rates, and the round with the median ratio is
+reported: on a shared machine the speed drifts within a run, and a baseline measured once,
+before everything, was sometimes measured in a faster or slower minute than the intake.
+
 Printed: the bare rate, the intake rate (one intake = one call), their ratio (target >= 0.25),
-the p99 latency of an intake at half the intake's peak rate (target <= 50 ms), and the two-call
-path's rate.
+every round's ratio, the p99 latency of an intake at half the intake's peak rate (target
+<= 50 ms), and the two-call path's rate.
 """
 
 from __future__ import annotations
