@@ -117,6 +117,12 @@ def _setup(url: str, headers: dict[str, str]) -> str:
         return item_id
 
 
+def _ratio(round_: tuple[LoadResult, LoadResult]) -> float:
+    """A round's intake rate over its bare endpoint's."""
+    intake, bare = round_
+    return intake.rate / bare.rate if bare.rate else 0.0
+
+
 def run(size: str) -> None:
     tiny = size == "tiny"
     intakes = 30 if tiny else 3000
@@ -182,10 +188,9 @@ def run(size: str) -> None:
                     for _ in range(ROUNDS_TINY if tiny else ROUNDS):
                         base = load_raw("bare FastAPI constant", bare_url, lambda i: "/constant", total=bare_total)
                         rounds.append((load_actions(name, url, intake, total=intakes, headers=headers), base))
-                    ratios = sorted(peak.rate / bare.rate for peak, bare in rounds if bare.rate)
-                    peak, bare = sorted(rounds, key=lambda pb: pb[0].rate / pb[1].rate if pb[1].rate else 0.0)[
-                        len(rounds) // 2
-                    ]
+                    rounds.sort(key=_ratio)
+                    ratios = [_ratio(r) for r in rounds]
+                    peak, bare = rounds[len(rounds) // 2]
                     half = peak.rate / 2
                     paced = load_actions(
                         f"  ... at half peak ({half:.0f}/s)",
