@@ -219,7 +219,7 @@ def run(size: str) -> None:
     print(bare.line())
     print(peak.line())
     print(ratio_line(peak, bare, TARGET_RATIO))
-    print(f"   ratios of the rounds: {', '.join(f'{r:.2f}' for r in ratios)}")
+    print(f"   ratios of the rounds: {', '.join(f'{r:.3f}' for r in ratios)}")
     print(paced.line())
     verdict = "met" if paced.pct(0.99) <= TARGET_P99_MS else "NOT met"
     print(

@@ -164,7 +164,7 @@ def ratio_line(result: LoadResult, baseline: LoadResult, target: float | None = 
     """``result`` as a ratio of the baseline's rate, with the target if there is one."""
     r = result.rate / baseline.rate if baseline.rate else 0.0
     verdict = "" if target is None else f"  (target >= {target:.2f}: {'met' if r >= target else 'NOT met'})"
-    return f"{result.name:<40} ratio to bare endpoint: {r:.2f}{verdict}"
+    return f"{result.name:<40} ratio to bare endpoint: {r:.3f}{verdict}"
 
 
 def median(values: list[float]) -> float:
