@@ -36,7 +36,7 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
-from bench.harness import LoadResult, bare_server, ratio_line, server
+from bench.harness import LoadResult, bare_server, ratio, ratio_line, server
 from bench.rawload import RawConnection, load_actions, load_raw
 
 TARGET_RATIO = 0.25
@@ -117,12 +117,6 @@ def _setup(url: str, headers: dict[str, str]) -> str:
         return item_id
 
 
-def _ratio(round_: tuple[LoadResult, LoadResult]) -> float:
-    """A round's intake rate over its bare endpoint's."""
-    intake, bare = round_
-    return intake.rate / bare.rate if bare.rate else 0.0
-
-
 def run(size: str) -> None:
     tiny = size == "tiny"
     intakes = 30 if tiny else 3000
@@ -180,16 +174,14 @@ def run(size: str) -> None:
                         code, _ = await conn.request("POST", f"/v1/applications/{case_id}/accept", {})
                         return code
 
-                    # Rounds of bare endpoint then intake, the ratio taken within each round: the
-                    # machine's speed drifts within a run (shared, noisy), so a baseline measured
-                    # once, before everything, can be measured on a faster or slower minute.
+                    # Alternating rounds, each ratio within its round (see the module docstring).
                     name = f"permits intake, one call ({'PostgreSQL' if pg_url else 'SQLite'})"
                     rounds: list[tuple[LoadResult, LoadResult]] = []
                     for _ in range(ROUNDS_TINY if tiny else ROUNDS):
                         base = load_raw("bare FastAPI constant", bare_url, lambda i: "/constant", total=bare_total)
                         rounds.append((load_actions(name, url, intake, total=intakes, headers=headers), base))
-                    rounds.sort(key=_ratio)
-                    ratios = [_ratio(r) for r in rounds]
+                    rounds.sort(key=lambda pb: ratio(*pb))
+                    ratios = [ratio(*pb) for pb in rounds]
                     peak, bare = rounds[len(rounds) // 2]
                     half = peak.rate / 2
                     paced = load_actions(

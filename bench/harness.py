@@ -160,9 +160,14 @@ def load(
     return asyncio.run(_drive(name, url_for, total, concurrency, headers, max_seconds, action, rate))
 
 
+def ratio(result: LoadResult, baseline: LoadResult) -> float:
+    """``result``'s rate over the baseline's (0 without a baseline rate)."""
+    return result.rate / baseline.rate if baseline.rate else 0.0
+
+
 def ratio_line(result: LoadResult, baseline: LoadResult, target: float | None = None) -> str:
     """``result`` as a ratio of the baseline's rate, with the target if there is one."""
-    r = result.rate / baseline.rate if baseline.rate else 0.0
+    r = ratio(result, baseline)
     verdict = "" if target is None else f"  (target >= {target:.2f}: {'met' if r >= target else 'NOT met'})"
     return f"{result.name:<40} ratio to bare endpoint: {r:.3f}{verdict}"
 
