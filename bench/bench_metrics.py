@@ -272,5 +272,3 @@ def run(size: str) -> None:
         f"(target < 300 ms: {verdict(w < 0.3)})"
     )
     print(f"matrix lineage=none: warm median {statistics.median(warm_plain) * 1000:.0f} ms")
-    if size == "tiny":
-        print("(tiny size: proves the benchmark runs; the targets are for the full size)")
