@@ -21,9 +21,9 @@ import asyncpg
 from fastapi import FastAPI, Query, Response
 from pydantic_core import to_json
 
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.metrics import IndicatorRead
-from libs.domain.contracts.registry import Lineage, LineageBulk, LineageLink, ZoneIds, ZoneRead
+from libs.domain.kernel.contracts import Page
+from libs.domain.metrics.contracts import IndicatorRead
+from libs.domain.registry.contracts import Lineage, LineageBulk, LineageLink, ZoneIds, ZoneRead
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bench_zone (

@@ -27,8 +27,8 @@ from decimal import Decimal
 import httpx
 
 from bench.harness import server, server_process
-from libs.domain.metrics_catalog import SEED_INDICATORS
-from libs.domain.values import Role
+from libs.domain.kernel.values import Role
+from libs.domain.metrics.catalog import SEED_INDICATORS
 from services.common.security import issue_token
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

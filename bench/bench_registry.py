@@ -21,9 +21,9 @@ import httpx
 from bench.harness import bare_server, ratio_line, server
 from bench.pg import create_database, drop_database
 from bench.rawload import load_raw
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.registry import DivisionCreate, ReorganisationCreate
-from libs.domain.values import Role
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.values import Role
+from libs.domain.registry.contracts import DivisionCreate, ReorganisationCreate
 from services.common.db import Database
 from services.common.migrations import upgrade
 from services.registry import service as registry_service

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from libs.domain.values import Role
+from libs.domain.kernel.values import Role
 from services.common.settings import PORT_OFFSETS, SERVICES, SETTINGS_CLASSES, ServiceSettings
 
 READY_TIMEOUT_SECONDS = 60.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from libs.domain.values import Role
+from libs.domain.kernel.values import Role
 from services.common.security import issue_token, signing_key
 from services.common.settings import SERVICES, RegistrySettings
 

@@ -27,7 +27,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from libs.domain.values import Role
+from libs.domain.kernel.values import Role
 from services.common.migrations import upgrade
 from services.common.security import issue_token
 from services.common.settings import SETTINGS_CLASSES

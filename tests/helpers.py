@@ -1,4 +1,4 @@
-"""Helpers shared by tests: a TCP proxy to simulate a database outage, free ports."""
+"""Helpers shared by tests: problem assertions, a TCP proxy to simulate a database outage, free ports."""
 
 from __future__ import annotations
 
@@ -9,10 +9,24 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.db import make_engine
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with ``status``; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert "type" in body
+    return body
 
 
 @contextlib.asynccontextmanager

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from libs.domain.registry_history import InMemoryRegistry
+from libs.domain.registry.history import InMemoryRegistry
 
 DIVISIONS = ("130700", "130702", "130705", "130728", "130730")
 NAMES = [f"{c}区" for c in "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉"]

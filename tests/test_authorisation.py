@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from libs.domain.values import Role
+from libs.domain.kernel.values import Role
 from tests.conftest import auth
 
 SERVICES = ("registry", "metrics", "assessment", "permits")

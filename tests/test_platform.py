@@ -10,25 +10,14 @@ import httpx
 import pytest
 
 from libs.domain.clients.registry import FakeRegistryClient, RegistryClient
-from libs.domain.contracts.registry import ZoneRead
+from libs.domain.registry.contracts import ZoneRead
 from services.assessment.api import registry_client
 from services.common.migrations import upgrade
 from services.common.security import issue_token
 from tests.conftest import TEST_SECRET, auth
-from tests.helpers import TcpProxy, free_port
+from tests.helpers import TcpProxy, assert_problem, free_port
 
 SERVICES = ("registry", "metrics", "assessment", "permits")
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert "type" in body
-    return body
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -221,7 +210,7 @@ class TestServiceToServiceCalls:
             return httpx.Response(404, json={"status": 404, "title": "Not found", "detail": "no"})
 
         from libs.domain.clients.base import request_id_var
-        from libs.domain.errors import NotFound
+        from libs.domain.kernel.errors import NotFound
 
         token = request_id_var.set("rid-42")
         try:

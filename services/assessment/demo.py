@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from libs.domain.values import today_in_china
+from libs.domain.kernel.values import today_in_china
 
 FIRST_YEAR = 2015
 NOTE = (

@@ -8,9 +8,9 @@ from fastapi import Depends, Request
 
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
-from libs.domain.contracts.common import Actor
-from libs.domain.errors import Forbidden
-from libs.domain.values import Role, ZoneKind
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Forbidden
+from libs.domain.kernel.values import Role, ZoneKind
 from services.common.auth import require
 
 

@@ -12,8 +12,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from libs.domain.contracts.common import Health, Readiness
-from libs.domain.errors import UpstreamUnavailable
+from libs.domain.kernel.contracts import Health, Readiness
+from libs.domain.kernel.errors import UpstreamUnavailable
 from services.common.auth import PUBLIC
 from services.common.db import Database
 from services.common.hot import HotRoute, HotRoutesMiddleware, hot_routes

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from libs.domain.contracts.common import Actor
-from libs.domain.errors import Forbidden, Unauthorized
-from libs.domain.values import Role
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Forbidden, Unauthorized
+from libs.domain.kernel.values import Role
 from services.common.security import decode_token
 
 PUBLIC: dict[str, Any] = {"x-devzones-public": True}

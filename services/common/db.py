@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from libs.domain.errors import UpstreamUnavailable
+from libs.domain.kernel.errors import UpstreamUnavailable
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 """A 64-bit primary key that is still SQLite's auto-incrementing INTEGER PRIMARY KEY."""

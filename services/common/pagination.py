@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from libs.domain.contracts.common import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
-from libs.domain.errors import Unprocessable
+from libs.domain.kernel.contracts import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
+from libs.domain.kernel.errors import Unprocessable
 
 LimitParam = Annotated[
     int,

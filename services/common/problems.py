@@ -13,8 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from libs.domain.contracts.common import Problem
-from libs.domain.errors import DomainError
+from libs.domain.kernel.contracts import Problem
+from libs.domain.kernel.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("devzones.problems")

@@ -21,7 +21,7 @@ import time
 
 from limits import RateLimitItem, parse_many
 
-from libs.domain.errors import Unauthorized
+from libs.domain.kernel.errors import Unauthorized
 from services.common.security import decode_token
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})

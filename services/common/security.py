@@ -18,9 +18,9 @@ from typing import Any
 import jwt
 from pydantic import ValidationError
 
-from libs.domain.contracts.common import Actor
-from libs.domain.errors import Unauthorized
-from libs.domain.values import Role
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Unauthorized
+from libs.domain.kernel.values import Role
 from services.common.settings import ServiceSettings
 
 DEV_SECRET_FILE = "jwt-secret"

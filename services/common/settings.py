@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from libs.domain.permits_webhook_policy import WebhookPolicy, policy_from
+from libs.domain.permits.webhook_policy import WebhookPolicy, policy_from
 
 SERVICES = ("registry", "metrics", "assessment", "permits")
 PORT_OFFSETS = {"registry": 1, "metrics": 2, "assessment": 3, "permits": 4}

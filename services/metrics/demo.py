@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 
 from libs.domain.clients.registry import RegistryClient
-from libs.domain.contracts.registry import ZoneRead
-from libs.domain.errors import DomainError
-from libs.domain.values import Period, ZoneStatus, today_in_china
+from libs.domain.kernel.errors import DomainError
+from libs.domain.kernel.values import Period, ZoneStatus, today_in_china
+from libs.domain.registry.contracts import ZoneRead
 
 SAMPLE_NOTE = "synthetic sample data, not official statistics"
 FIRST_YEAR = 2015

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from libs.domain.clients.registry import RegistryClient
-from libs.domain.contracts.common import Actor
-from libs.domain.values import Role
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.values import Role
 from services.common.auth import require
 from services.common.db import Database
 from services.metrics.indicators.service import CatalogCache

@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 from typing import Protocol
 
-from libs.domain.contracts.registry import ChangeFeed, ChangeRead, Lineage, ResolveResult, ZoneHistory, ZoneRead
-from libs.domain.errors import NotFound, UpstreamUnavailable
-from libs.domain.values import ZoneKind, ZoneStatus
+from libs.domain.kernel.errors import NotFound, UpstreamUnavailable
+from libs.domain.kernel.values import ZoneKind, ZoneStatus
+from libs.domain.registry.contracts import ChangeFeed, ChangeRead, Lineage, ResolveResult, ZoneHistory, ZoneRead
 
 FEED_PAGE = 500
 CONCURRENT_CALLS = 16

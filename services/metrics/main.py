@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from libs.domain.contracts.metrics import ObservationBatch
+from libs.domain.metrics.contracts import ObservationBatch
 from services.common.app import build_app
 from services.common.db import Database
 from services.common.settings import MetricsSettings

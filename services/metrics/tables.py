@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from libs.domain.metrics_ledger import decimal_text
+from libs.domain.metrics.ledger import decimal_text
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
 
 
@@ -159,7 +159,7 @@ class Batch(Base):
     """One stored push or import: who, when, from what, with what effect; one link of the ledger.
 
     Its revisions are ``first_seq`` … ``first_seq + revisions - 1``; ``digests`` holds their
-    digests and ``hash`` chains the batch to the previous one (:mod:`libs.domain.metrics_ledger`).
+    digests and ``hash`` chains the batch to the previous one (:mod:`libs.domain.metrics.ledger`).
     """
 
     __tablename__ = "batch"

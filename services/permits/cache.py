@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.calendar import DayInfo, Deadline, OfficialCalendar
+from libs.domain.kernel.calendar import DayInfo, Deadline, OfficialCalendar
 from services.common.db import on_commit
 from services.permits.tables import CatalogItem
 

@@ -8,14 +8,14 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request, Response
 
-from libs.domain.calendar import OfficialCalendar
 from libs.domain.clients.registry import RegistryClient
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.calendar import OfficialCalendar
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.values import Role
+from libs.domain.permits.contracts import (
     ApplicationRead,
     TaskRead,
 )
-from libs.domain.values import Role
 from services.common.auth import require
 from services.common.pagination import decode_cursor
 from services.common.problems import problems

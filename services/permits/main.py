@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from libs.domain.calendar import official_calendar
-from libs.domain.values import today_in_china
+from libs.domain.kernel.calendar import official_calendar
+from libs.domain.kernel.values import today_in_china
 from services.common.app import build_app
 from services.common.db import Database
 from services.common.settings import PermitsSettings

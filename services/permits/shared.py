@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
-from libs.domain.contracts.common import Actor
-from libs.domain.errors import (
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import (
     Forbidden,
     PreconditionFailed,
 )
-from libs.domain.values import Role
+from libs.domain.kernel.values import Role
 from services.permits.cases.repository import Visibility
 from services.permits.tables import Application
 from services.permits.tables import Task as TaskRow

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from libs.domain.permits_webhook_policy import WebhookPolicy
+from libs.domain.permits.webhook_policy import WebhookPolicy
 from services.common.db import Database
 from services.permits.calendar import service as calendar_service
 from services.permits.supervision import service as supervision_service

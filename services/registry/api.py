@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from libs.domain.contracts.common import Actor, Page
-from libs.domain.contracts.registry import (
+from libs.domain.kernel.contracts import Actor, Page
+from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.values import DivisionCode, Role, ZoneKind, ZoneLevel, ZoneStatus, today_in_china
+from libs.domain.registry.contracts import (
     Annulment,
     ChangeFeed,
     ComplianceReport,
@@ -27,8 +29,6 @@ from libs.domain.contracts.registry import (
     ZoneIds,
     ZoneRead,
 )
-from libs.domain.errors import Unprocessable
-from libs.domain.values import DivisionCode, Role, ZoneKind, ZoneLevel, ZoneStatus, today_in_china
 from services.common.auth import PUBLIC, require
 from services.common.db import Database, SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor

@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.domain.contracts.registry import ZoneRead
+from libs.domain.registry.contracts import ZoneRead
 from services.common.db import Database
 from services.registry.tables import Change, Lineage, ZoneAlias, ZoneState
 

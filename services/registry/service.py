@@ -12,8 +12,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.registry import (
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
+from libs.domain.kernel.values import ZoneKind, ZoneLevel, ZoneStatus
+from libs.domain.registry.contracts import (
     ChangeFeed,
     ChangeRead,
     ComplianceFinding,
@@ -39,10 +41,8 @@ from libs.domain.contracts.registry import (
     ZoneHistory,
     ZoneRead,
 )
-from libs.domain.errors import Conflict, NotFound, Unprocessable
-from libs.domain.names import normalise_name
-from libs.domain.reorganisation import ActRefused, ParkState, StaticView, ZoneSnapshot, apply_act, needs
-from libs.domain.values import ZoneKind, ZoneLevel, ZoneStatus
+from libs.domain.registry.names import normalise_name
+from libs.domain.registry.reorganisation import ActRefused, ParkState, StaticView, ZoneSnapshot, apply_act, needs
 from services.common.db import Database, on_commit
 from services.common.pagination import encode_cursor
 from services.registry import repository as repo

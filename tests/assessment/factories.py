@@ -12,8 +12,8 @@ import httpx
 
 from libs.domain.clients.metrics import FakeMetricsClient, MetricsClient
 from libs.domain.clients.registry import FakeRegistryClient, RegistryClient
-from libs.domain.contracts.metrics import IndicatorRead, MatrixIndicator, MatrixRead, MatrixRow
-from libs.domain.contracts.registry import DivisionWithZones, Lineage, LineageLink, ZoneRead
+from libs.domain.metrics.contracts import IndicatorRead, MatrixIndicator, MatrixRead, MatrixRow
+from libs.domain.registry.contracts import DivisionWithZones, Lineage, LineageLink, ZoneRead
 from services.assessment.dependencies import metrics_client, registry_client
 from tests.conftest import auth
 from tests.helpers import free_port

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from libs.domain.clients.metrics import FakeMetricsClient
-from libs.domain.values import today_in_china
+from libs.domain.kernel.values import today_in_china
 from services.assessment import demo
 from tests.assessment.factories import Registry, World, assessment, indicator, matrix, zone
 from tests.conftest import auth
@@ -95,7 +95,7 @@ class TestTheDemo:
 
 
 def test_the_methods_only_use_indicators_of_the_seed_catalog() -> None:
-    from libs.domain.metrics_catalog import seed_codes
+    from libs.domain.metrics.catalog import seed_codes
 
     seed = set(seed_codes())
     for code, kind, title, groups in demo.METHODS:

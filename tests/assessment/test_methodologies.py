@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.assessment.factories import ADMIN, COMMERCE, SCIENCE, World, assessment, dead_metrics, method_doc, publish
 from tests.conftest import auth
-from tests.test_platform import assert_problem
+from tests.helpers import assert_problem
 
 
 class TestPublishingAMethodology:

@@ -23,7 +23,7 @@ from tests.assessment.factories import (
     zone,
 )
 from tests.conftest import auth
-from tests.test_platform import assert_problem
+from tests.helpers import assert_problem
 
 ECON = [f"Z{i:02d}" for i in range(1, 13)]
 TECH = ["H1", "H2", "H3", "H4", "H5"]

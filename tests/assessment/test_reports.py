@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from libs.domain.clients.metrics import FakeMetricsClient
-from libs.domain.contracts.metrics import MatrixRead
+from libs.domain.metrics.contracts import MatrixRead
 from tests.assessment.factories import (
     ADMIN,
     CATALOG,
@@ -26,7 +26,7 @@ from tests.assessment.factories import (
     run,
     zone,
 )
-from tests.test_platform import assert_problem
+from tests.helpers import assert_problem
 
 ZONES = [zone("A", "甲开发区"), zone("B", "乙开发区"), zone("C", "丙开发区")]
 

@@ -31,7 +31,7 @@ from tests.assessment.factories import (
     run,
     zone,
 )
-from tests.test_platform import assert_problem
+from tests.helpers import assert_problem
 
 GDP = {"indicator": "gdp", "weight": 3, "normalisation": {"method": "goalposts", "min": 0, "max": 100}}
 RD = {"indicator": "rd_intensity", "weight": 1, "normalisation": {"method": "goalposts", "min": 0, "max": 5}}

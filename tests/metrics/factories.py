@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from libs.domain.clients.registry import FakeRegistryClient
-from libs.domain.contracts.registry import (
+from libs.domain.registry.contracts import (
     ChangeFeed,
     ChangeRead,
     Lineage,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from libs.domain.clients.metrics import MetricsClient
-from libs.domain.errors import UpstreamError
+from libs.domain.kernel.errors import UpstreamError
 from tests.conftest import make_token
 from tests.metrics.factories import XUANHUA, batch, obs
 from tests.metrics.test_push import CITY

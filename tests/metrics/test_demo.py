@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from libs.domain.values import today_in_china
+from libs.domain.kernel.values import today_in_china
 from services.metrics import demo
 from tests.metrics.factories import DONGSHAN, HUAIAN, XUANHUA, Registry
 from tests.metrics.test_push import CITY
@@ -62,7 +62,7 @@ class TestTheDemoLoader:
         assert all(s is not None and 0 < s < 100 for s in shares) and 45 <= sum(shares) <= 60
 
     async def test_a_merged_zone_continues_its_predecessors_series(self) -> None:
-        from libs.domain.contracts.registry import Park
+        from libs.domain.registry.contracts import Park
         from tests.metrics.factories import zone
 
         before_a = zone("a", "甲园区")

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from libs.domain.clients.registry import RegistryClient
-from libs.domain.contracts.metrics import MAX_BATCH_ROWS
+from libs.domain.metrics.contracts import MAX_BATCH_ROWS
 from services.metrics.dependencies import registry_client
 from tests.conftest import auth
 from tests.helpers import free_port
@@ -431,7 +431,7 @@ class TestRegistryDownFailsClosed:
     async def test_a_registry_without_a_change_feed_is_treated_as_down(self, metrics: Any) -> None:
         class NoFeed(Registry):
             async def changes(self, *, after: str | None = None, limit: int = 500) -> Any:
-                from libs.domain.errors import NotFound
+                from libs.domain.kernel.errors import NotFound
 
                 raise NotFound("no route", service="registry")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from libs.domain.metrics_catalog import SEED_INDICATORS
+from libs.domain.metrics.catalog import SEED_INDICATORS
 from tests.conftest import auth
 from tests.metrics.factories import DONGSHAN, GAOXIN, HUAIAN, XUANHUA, ZHUOLU, Registry, batch, obs, zone
 from tests.metrics.test_push import CITY, problem

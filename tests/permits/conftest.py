@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from libs.domain.clients.registry import FakeRegistryClient
-from libs.domain.contracts.registry import ZoneRead
+from libs.domain.registry.contracts import ZoneRead
 from services.permits.dependencies import registry_client
 from tests.conftest import auth
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from libs.domain.contracts.permits import ApplicationRead
-from libs.domain.permits_states import CaseState
+from libs.domain.permits.contracts import ApplicationRead
+from libs.domain.permits.states import CaseState
 from services.permits.cases import service as cases_service
 from tests.permits.conftest import ADMIN, CLERK, ENTERPRISE, PLANNING, REVIEWERS
 from tests.permits.test_transitions import STATES, case_in

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from libs.domain.calendar import official_calendar
+from libs.domain.kernel.calendar import official_calendar
 from services.permits.tables import Application, Task
 from services.permits.workers import sweep_once
 from tests.permits.conftest import ADMIN, CITY, ENTERPRISE, PLANNING, assert_problem

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 from typing import Any
 
-from libs.domain.contracts.permits import MAX_UPLOAD_BYTES
+from libs.domain.permits.contracts import MAX_UPLOAD_BYTES
 from tests.permits.conftest import (
     CITY,
     CLERK,

@@ -84,7 +84,7 @@ class TestEveryIllegalTransitionIsAConflict:
             assert case["state"] == state
             legal = {
                 a.value
-                for a in LEGAL[__import__("libs.domain.permits_states", fromlist=["CaseState"]).CaseState(state)]
+                for a in LEGAL[__import__("libs.domain.permits.states", fromlist=["CaseState"]).CaseState(state)]
             }
             tried = 0
             for action, (suffix, headers, body) in CASE_ACTIONS.items():

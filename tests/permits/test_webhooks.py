@@ -183,7 +183,7 @@ class TestTargetPolicy:
         assert_problem(r, 422)
 
     async def test_delivery_rechecks_the_target_and_records_the_refusal(self, window: Any) -> None:
-        from libs.domain.permits_webhook_policy import WebhookPolicy
+        from libs.domain.permits.webhook_policy import WebhookPolicy
 
         async with window() as w, receiver() as hook:
             await w.ok("POST", "/v1/webhooks", ENTERPRISE, 201, json={"url": hook.url})

@@ -1,7 +1,7 @@
 """The database projection equals the reference model for random sequences of acts and annulments.
 
 Hypothesis drives acts through the HTTP API and the same acts through the in-memory
-reference model (`libs.domain.registry_history`); on every probe date the zones the API
+reference model (`libs.domain.registry.history`); on every probe date the zones the API
 answers must equal the model's, field by field, and so must the counts.
 """
 
@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from libs.domain.contracts.registry import Operation
-from libs.domain.registry_history import InMemoryRegistry
-from libs.domain.reorganisation import ActRefused, ZoneSnapshot
+from libs.domain.registry.contracts import Operation
+from libs.domain.registry.history import InMemoryRegistry
+from libs.domain.registry.reorganisation import ActRefused, ZoneSnapshot
 from tests.conftest import _empty_tables, auth
 from tests.reorg_strategies import DIVISIONS, START, draw_act
 

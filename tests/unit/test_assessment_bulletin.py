@@ -1,4 +1,4 @@
-"""Bulletin rendering (libs/domain/assessment_bulletin.py)."""
+"""Bulletin rendering (services/assessment/reports/bulletin_render.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 
 from openpyxl import load_workbook
 
-from libs.domain.assessment_bulletin import (
+from services.assessment.reports.bulletin_render import (
     Bar,
     Bulletin,
     Section,

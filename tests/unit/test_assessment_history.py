@@ -1,8 +1,8 @@
-"""Previous ranks across reorganisations (libs/domain/assessment_history.py)."""
+"""Previous ranks across reorganisations (libs/domain/assessment/history.py)."""
 
 from __future__ import annotations
 
-from libs.domain.assessment_history import (
+from libs.domain.assessment.history import (
     PreviousStanding,
     inherited_flags,
     previous_standings,

@@ -1,4 +1,4 @@
-"""Rewards and warnings by the source policy's rules (libs/domain/assessment_sanctions.py).
+"""Rewards and warnings by the source policy's rules (libs/domain/assessment/sanctions.py).
 
 The rules are those of 张发〔2016〕12号 (三十): economic zones commended in the top 10, the top
 10 by rank improvement or with foreign investment used ≥ USD 100 million (10,000 万美元);
@@ -8,7 +8,7 @@ warned in the bottom 2; warned two years running → revocation review.
 
 from __future__ import annotations
 
-from libs.domain.assessment_sanctions import (
+from libs.domain.assessment.sanctions import (
     DEFAULT_POLICIES,
     FOREIGN_INVESTMENT_INDICATOR,
     Outcome,
@@ -18,7 +18,7 @@ from libs.domain.assessment_sanctions import (
     evaluate,
     parse_policy,
 )
-from libs.domain.scoring import competition_ranks
+from libs.domain.assessment.scoring import competition_ranks
 
 
 def field(

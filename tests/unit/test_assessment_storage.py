@@ -1,4 +1,4 @@
-"""The compact stored form of a run's results (libs/domain/assessment_run.py).
+"""The compact stored form of a run's results (libs/domain/assessment/run.py).
 
 A stored result keeps every leaf's normalised score as one list in the method's leaf order and
 only the leaves' extra fields (transformed value, imputation, ...); the raw values are the run's
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from libs.domain.assessment_run import build_inputs, evaluate_run, stored_detail
-from libs.domain.scoring import Subject
+from libs.domain.assessment.run import build_inputs, evaluate_run, stored_detail
+from libs.domain.assessment.scoring import Subject
 
 METHOD: dict[str, Any] = {
     "code": "stored-form",

@@ -1,4 +1,4 @@
-"""The city's targets evaluated from zone totals (libs/domain/assessment_targets.py).
+"""The city's targets evaluated from zone totals (libs/domain/assessment/targets.py).
 
 Thresholds are those of DOMAIN.md ("Indicators and the city's targets", from 张发〔2016〕12号
 一(三)); the data are made up by hand so every expected value can be checked on paper.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.domain.assessment_targets import CITY_TARGETS, Target, YearTotals, evaluate, totals, years_needed
+from libs.domain.assessment.targets import CITY_TARGETS, Target, YearTotals, evaluate, totals, years_needed
 
 
 def target(id_: str) -> Target:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from libs.domain.calendar import DayKind, official_calendar, statutory_holidays
+from libs.domain.kernel.calendar import DayKind, official_calendar, statutory_holidays
 
 CAL = official_calendar()
 

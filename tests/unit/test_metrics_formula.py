@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.domain.metrics_formula import FormulaError, base_components, dependency_order, parse_formula
+from libs.domain.metrics.formula import FormulaError, base_components, dependency_order, parse_formula
 
 
 class TestEvaluation:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from libs.domain.metrics_ledger import (
+from libs.domain.metrics.ledger import (
     GENESIS_HASH,
     BatchEncoder,
     LedgerVerifier,

@@ -15,8 +15,8 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.domain.contracts.metrics import IndicatorRead
-from libs.domain.metrics_catalog import SEED_INDICATORS
+from libs.domain.metrics.catalog import SEED_INDICATORS
+from libs.domain.metrics.contracts import IndicatorRead
 from services.metrics.indicators.service import Catalog
 from services.metrics.observations import service as obs
 

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from libs.domain.metrics_catalog import PartOfWhole
-from libs.domain.metrics_quality import (
+from libs.domain.metrics.catalog import PartOfWhole
+from libs.domain.metrics.quality import (
     BENFORD_PROBABILITIES,
     benford_test,
     first_digit,

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from libs.domain.contracts.registry import LineageLink
-from libs.domain.metrics_formula import parse_formula
-from libs.domain.metrics_matrix import RowSpec, compute_rows, proforma_predecessors
-from libs.domain.metrics_scope import existence_fault, managing_divisions
-from libs.domain.values import Period
+from libs.domain.kernel.values import Period
+from libs.domain.metrics.formula import parse_formula
+from libs.domain.metrics.matrix import RowSpec, compute_rows, proforma_predecessors
+from libs.domain.metrics.scope import existence_fault, managing_divisions
+from libs.domain.registry.contracts import LineageLink
 from tests.metrics.factories import MERGE_DAY, zone
 
 DONGSHAN = [

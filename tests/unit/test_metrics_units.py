@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from libs.domain.metrics_units import UnitError, convert, parse_decimal
+from libs.domain.metrics.units import UnitError, convert, parse_decimal
 
 
 class TestConversionsAreExact:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from libs.domain.calendar import official_calendar
-from libs.domain.permits_clock import Clock, Stop
+from libs.domain.kernel.calendar import official_calendar
+from libs.domain.permits.clock import Clock, Stop
 from services.permits.cache import remembering
 
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from libs.domain.calendar import official_calendar
-from libs.domain.permits_clock import Clock, ClockState, Stop, Timeliness, stage_offsets
+from libs.domain.kernel.calendar import official_calendar
+from libs.domain.permits.clock import Clock, ClockState, Stop, Timeliness, stage_offsets
 
 CAL = official_calendar()
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from libs.domain.errors import Conflict
-from libs.domain.permits_docnum import document_number
-from libs.domain.permits_land import LandUse, check_land_use
-from libs.domain.permits_states import (
+from libs.domain.kernel.errors import Conflict
+from libs.domain.permits.docnum import document_number
+from libs.domain.permits.land import LandUse, check_land_use
+from libs.domain.permits.states import (
     CaseAction,
     CaseState,
     TaskAction,
@@ -18,7 +18,7 @@ from libs.domain.permits_states import (
     next_case_state,
     next_task_state,
 )
-from libs.domain.permits_stats import median, percentile, rate
+from libs.domain.permits.stats import median, percentile, rate
 
 A, S = CaseAction, CaseState
 # Written out by hand from the description of a case's life.

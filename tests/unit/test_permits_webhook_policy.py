@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.domain.permits_webhook_policy import WebhookPolicy, policy_from
+from libs.domain.permits.webhook_policy import WebhookPolicy, policy_from
 
 STRICT = WebhookPolicy()
 

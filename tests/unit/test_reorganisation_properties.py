@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from libs.domain.contracts.registry import Operation
-from libs.domain.registry_history import InMemoryRegistry, replay
-from libs.domain.reorganisation import ActRefused
+from libs.domain.registry.contracts import Operation
+from libs.domain.registry.history import InMemoryRegistry, replay
+from libs.domain.registry.reorganisation import ActRefused
 from tests.reorg_strategies import DIVISIONS, START, draw_act
 
 OPS = TypeAdapter(list[Operation])

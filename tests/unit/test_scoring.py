@@ -1,4 +1,4 @@
-"""The scoring math and the methodology's validation (libs/domain/scoring.py).
+"""The scoring math and the methodology's validation (libs/domain/assessment/scoring.py).
 
 Expected numbers are worked by hand from the definitions in the module docstring (and the
 issue): three zones with values 10, 20 and 40 unless said otherwise.
@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from libs.domain.errors import Unprocessable
-from libs.domain.scoring import (
+from libs.domain.assessment.scoring import (
     IndicatorInfo,
     Subject,
     aggregate,
@@ -30,6 +29,7 @@ from libs.domain.scoring import (
     validate_methodology,
     winsorise,
 )
+from libs.domain.kernel.errors import Unprocessable
 
 CATALOG = {
     "gdp": IndicatorInfo("gdp", minimum=0.0, unit="万元"),

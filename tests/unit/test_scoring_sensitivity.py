@@ -1,4 +1,4 @@
-"""Rank robustness under varied method choices (libs/domain/scoring_sensitivity.py)."""
+"""Rank robustness under varied method choices (libs/domain/assessment/sensitivity.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from libs.domain.scoring import Subject, competition_ranks, compute, parse_methodology
-from libs.domain.scoring_sensitivity import MAX_SAMPLES, MIN_SAMPLES, analyse, fast_ranks
+from libs.domain.assessment.scoring import Subject, competition_ranks, compute, parse_methodology
+from libs.domain.assessment.sensitivity import MAX_SAMPLES, MIN_SAMPLES, analyse, fast_ranks
 
 METHOD: dict[str, Any] = {
     "code": "s",

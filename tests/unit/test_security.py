@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from libs.domain.errors import Unauthorized
+from libs.domain.kernel.errors import Unauthorized
 from services.common import security
 from services.common.security import decode_token, issue_token
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from libs.domain.values import Period
+from libs.domain.kernel.values import Period
 
 
 class TestPeriod:
@@ -39,7 +39,7 @@ class TestPeriod:
 def test_a_division_code_is_six_ascii_digits() -> None:
     from pydantic import TypeAdapter, ValidationError
 
-    from libs.domain.values import DivisionCode
+    from libs.domain.kernel.values import DivisionCode
 
     codes = TypeAdapter(DivisionCode)
     assert codes.validate_python("130705") == "130705"
@@ -55,7 +55,7 @@ class TestChinaTime:
         from datetime import UTC, datetime, timedelta
         from zoneinfo import ZoneInfo
 
-        from libs.domain.values import CHINA_TIME
+        from libs.domain.kernel.values import CHINA_TIME
 
         shanghai = ZoneInfo("Asia/Shanghai")
         instant = datetime(1992, 1, 1, tzinfo=UTC)
@@ -66,7 +66,7 @@ class TestChinaTime:
     def test_midnight_in_china_is_4_pm_utc(self) -> None:
         from datetime import UTC, date, datetime
 
-        from libs.domain.values import CHINA_TIME
+        from libs.domain.kernel.values import CHINA_TIME
 
         # 2026-01-01 00:00 in Beijing is 2025-12-31 16:00 UTC (UTC+8, worked out by hand).
         assert datetime(2025, 12, 31, 15, 59, tzinfo=UTC).astimezone(CHINA_TIME).date() == date(2025, 12, 31)

@@ -1,1 +1,1 @@
-"""Typed HTTP clients for each service, built on the contracts; they raise ``libs.domain.errors``."""
+"""Typed HTTP clients for each service, built on the contracts; they raise ``libs.domain.kernel.errors``."""

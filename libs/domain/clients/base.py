@@ -1,9 +1,9 @@
 """The base of every typed service client.
 
 A client never leaks an ``httpx`` exception: a service that cannot be reached (or answers
-5xx) becomes :class:`~libs.domain.errors.UpstreamUnavailable`, a 404 becomes
-:class:`~libs.domain.errors.NotFound`, any other unusable answer
-:class:`~libs.domain.errors.UpstreamError`. Idempotent reads are retried a bounded number of
+5xx) becomes :class:`~libs.domain.kernel.errors.UpstreamUnavailable`, a 404 becomes
+:class:`~libs.domain.kernel.errors.NotFound`, any other unusable answer
+:class:`~libs.domain.kernel.errors.UpstreamError`. Idempotent reads are retried a bounded number of
 times on connection failures; writes are never retried here.
 """
 
@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from libs.domain.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
+from libs.domain.kernel.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
 
 request_id_var: ContextVar[str | None] = ContextVar("devzones_request_id", default=None)
 """The id of the request being served; clients pass it on as ``X-Request-ID``."""

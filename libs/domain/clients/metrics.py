@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from libs.domain.clients.base import ServiceClient
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.metrics import IndicatorRead, LockCreate, LockRead, MatrixRead
+from libs.domain.kernel.contracts import Page
+from libs.domain.metrics.contracts import IndicatorRead, LockCreate, LockRead, MatrixRead
 
 INDICATOR_PAGE = 500
 

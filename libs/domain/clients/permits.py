@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from libs.domain.clients.base import ServiceClient
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.permits import DeadlineRead, Figures, ItemRead, PowerListEntry, StatsRead
-from libs.domain.errors import NotFound
+from libs.domain.kernel.contracts import Page
+from libs.domain.kernel.errors import NotFound
+from libs.domain.permits.contracts import DeadlineRead, Figures, ItemRead, PowerListEntry, StatsRead
 
 CATALOG_PAGE = 500
 

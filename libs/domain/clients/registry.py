@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 from libs.domain.clients.base import M, ServiceClient
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.registry import (
+from libs.domain.kernel.contracts import Page
+from libs.domain.kernel.errors import NotFound
+from libs.domain.kernel.values import ZoneKind, ZoneStatus
+from libs.domain.registry.contracts import (
     ChangeFeed,
     DivisionList,
     DivisionWithZones,
@@ -22,8 +24,6 @@ from libs.domain.contracts.registry import (
     ZoneHistory,
     ZoneRead,
 )
-from libs.domain.errors import NotFound
-from libs.domain.values import ZoneKind, ZoneStatus
 
 ZONE_PAGE = 5000
 BULK = 1000
@@ -200,7 +200,7 @@ class FakeRegistryClient:
 
     async def history(self, zone_id: str) -> ZoneHistory:
         """A history built from the in-memory states (act fields left generic)."""
-        from libs.domain.contracts.registry import HistoryEntry
+        from libs.domain.registry.contracts import HistoryEntry
 
         self.calls.append(("history", zone_id))
         if zone_id not in self.states:

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from libs.domain.contracts.assessment import MethodologyCreate, MethodologyRead, MethodologySummary
-from libs.domain.contracts.common import Page
-from libs.domain.errors import Unprocessable
-from libs.domain.values import ZoneKind
+from libs.domain.assessment.contracts import MethodologyCreate, MethodologyRead, MethodologySummary
+from libs.domain.kernel.contracts import Page
+from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.values import ZoneKind
 from services.assessment.dependencies import MetricsDep, Writer
 from services.assessment.methodologies import service
 from services.common.auth import PUBLIC

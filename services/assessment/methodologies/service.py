@@ -9,13 +9,19 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.domain.assessment.contracts import MethodologyCreate, MethodologyRead, MethodologySummary
+from libs.domain.assessment.scoring import (
+    ZONE_KINDS,
+    IndicatorInfo,
+    canonical_document,
+    inputs_sha256,
+    parse_methodology,
+)
 from libs.domain.clients.metrics import MetricsClient
-from libs.domain.contracts.assessment import MethodologyCreate, MethodologyRead, MethodologySummary
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.metrics import IndicatorRead
-from libs.domain.errors import Conflict, NotFound
-from libs.domain.scoring import ZONE_KINDS, IndicatorInfo, canonical_document, inputs_sha256, parse_methodology
-from libs.domain.values import ZoneKind
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Conflict, NotFound
+from libs.domain.kernel.values import ZoneKind
+from libs.domain.metrics.contracts import IndicatorRead
 from services.assessment.dependencies import authorise_kinds
 from services.assessment.methodologies import repository
 from services.assessment.tables import Methodology

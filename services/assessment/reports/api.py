@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from libs.domain.contracts.assessment import RankingsRead, TargetProgressRead
-from libs.domain.values import ZoneKind
+from libs.domain.assessment.contracts import RankingsRead, TargetProgressRead
+from libs.domain.kernel.values import ZoneKind
 from services.assessment.dependencies import MetricsDep, RegistryDep
 from services.assessment.reports import service
 from services.assessment.runs.api import FILE_CONTENT, json_response

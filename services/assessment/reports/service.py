@@ -6,11 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import date
 
-from libs.domain import assessment_bulletin as render
-from libs.domain.assessment_targets import CITY_TARGETS, YearTotals, evaluate, target_indicators, totals, years_needed
-from libs.domain.clients.metrics import MetricsClient
-from libs.domain.clients.registry import RegistryClient
-from libs.domain.contracts.assessment import (
+from libs.domain.assessment.contracts import (
     IndicatorRanking,
     IndicatorRankRow,
     RankingsRead,
@@ -18,10 +14,14 @@ from libs.domain.contracts.assessment import (
     TargetProgressRead,
     TargetProjection,
 )
-from libs.domain.contracts.metrics import IndicatorRead
-from libs.domain.errors import Unprocessable
-from libs.domain.scoring import competition_ranks
-from libs.domain.values import Period, ZoneKind, ZoneStatus
+from libs.domain.assessment.scoring import competition_ranks
+from libs.domain.assessment.targets import CITY_TARGETS, YearTotals, evaluate, target_indicators, totals, years_needed
+from libs.domain.clients.metrics import MetricsClient
+from libs.domain.clients.registry import RegistryClient
+from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.values import Period, ZoneKind, ZoneStatus
+from libs.domain.metrics.contracts import IndicatorRead
+from services.assessment.reports import bulletin_render as render
 
 MAIN_INDICATORS = (
     "gdp",

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import BaseModel
 
-from libs.domain.contracts.assessment import (
+from libs.domain.assessment.contracts import (
     AssessmentCreate,
     AssessmentRead,
     AssessmentSummary,
@@ -16,9 +16,9 @@ from libs.domain.contracts.assessment import (
     SensitivityRead,
     VerificationRead,
 )
-from libs.domain.contracts.common import Page
-from libs.domain.scoring_sensitivity import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
-from libs.domain.values import ZoneKind
+from libs.domain.assessment.sensitivity import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
+from libs.domain.kernel.contracts import Page
+from libs.domain.kernel.values import ZoneKind
 from services.assessment.dependencies import MetricsDep, RegistryDep, Writer
 from services.assessment.methodologies.api import int_cursor
 from services.assessment.runs import service

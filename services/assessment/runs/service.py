@@ -14,20 +14,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain import assessment_bulletin as bulletin_render
-from libs.domain.assessment_history import zones_needing_lineage
-from libs.domain.assessment_run import (
-    RunEvaluation,
-    build_inputs,
-    differences,
-    evaluate_run,
-    full_detail,
-    leaf_keys,
-)
-from libs.domain.assessment_sanctions import Outcome as DecidedOutcome
-from libs.domain.clients.metrics import MetricsClient
-from libs.domain.clients.registry import RegistryClient
-from libs.domain.contracts.assessment import (
+from libs.domain.assessment.contracts import (
     AssessmentCreate,
     AssessmentRead,
     AssessmentSummary,
@@ -38,14 +25,27 @@ from libs.domain.contracts.assessment import (
     SensitivityRead,
     VerificationRead,
 )
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.metrics import MatrixRead
-from libs.domain.errors import Conflict, NotFound, Unprocessable
-from libs.domain.scoring import Subject, canonical_with_sha256, inputs_sha256, parse_methodology
-from libs.domain.scoring_sensitivity import WEIGHT_SPREAD, analyse
-from libs.domain.values import Period, ZoneKind, ZoneStatus
+from libs.domain.assessment.history import zones_needing_lineage
+from libs.domain.assessment.run import (
+    RunEvaluation,
+    build_inputs,
+    differences,
+    evaluate_run,
+    full_detail,
+    leaf_keys,
+)
+from libs.domain.assessment.sanctions import Outcome as DecidedOutcome
+from libs.domain.assessment.scoring import Subject, canonical_with_sha256, inputs_sha256, parse_methodology
+from libs.domain.assessment.sensitivity import WEIGHT_SPREAD, analyse
+from libs.domain.clients.metrics import MetricsClient
+from libs.domain.clients.registry import RegistryClient
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
+from libs.domain.kernel.values import Period, ZoneKind, ZoneStatus
+from libs.domain.metrics.contracts import MatrixRead
 from services.assessment.dependencies import authorise_kinds
 from services.assessment.methodologies import repository as methodology_repo
+from services.assessment.reports import bulletin_render
 from services.assessment.runs import repository
 from services.assessment.sanctions import service as sanctions_service
 from services.assessment.sanctions.service import SUMMONED, outcome_read

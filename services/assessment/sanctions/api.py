@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from libs.domain.contracts.assessment import OutcomeRead, SanctionPolicyRead, SanctionPolicyWrite, SummonsRead
-from libs.domain.contracts.common import Actor, Page
-from libs.domain.values import Role, ZoneKind
+from libs.domain.assessment.contracts import OutcomeRead, SanctionPolicyRead, SanctionPolicyWrite, SummonsRead
+from libs.domain.kernel.contracts import Actor, Page
+from libs.domain.kernel.values import Role, ZoneKind
 from services.assessment.dependencies import MetricsDep, RegistryDep, Writer
 from services.assessment.methodologies.api import int_cursor
 from services.assessment.sanctions import service

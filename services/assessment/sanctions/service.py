@@ -9,19 +9,19 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.assessment_sanctions import DEFAULT_POLICIES, SanctionPolicy, parse_policy
-from libs.domain.clients.metrics import MetricsClient
-from libs.domain.clients.registry import RegistryClient
-from libs.domain.contracts.assessment import (
+from libs.domain.assessment.contracts import (
     OutcomeRead,
     SanctionPolicyRead,
     SanctionPolicyWrite,
     SanctionRule,
     SummonsRead,
 )
-from libs.domain.contracts.common import Actor
-from libs.domain.errors import Conflict, Forbidden, Unprocessable
-from libs.domain.values import Role, ZoneKind
+from libs.domain.assessment.sanctions import DEFAULT_POLICIES, SanctionPolicy, parse_policy
+from libs.domain.clients.metrics import MetricsClient
+from libs.domain.clients.registry import RegistryClient
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Conflict, Forbidden, Unprocessable
+from libs.domain.kernel.values import Role, ZoneKind
 from services.assessment.dependencies import authorise_kinds
 from services.assessment.sanctions import repository
 from services.assessment.tables import Outcome, Summons

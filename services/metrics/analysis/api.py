@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from libs.domain.contracts.metrics import CompletenessRead, DeadlineRead, DeadlineSet, MatrixRead, QualityReport
-from libs.domain.values import ZoneKind
+from libs.domain.kernel.values import ZoneKind
+from libs.domain.metrics.contracts import CompletenessRead, DeadlineRead, DeadlineSet, MatrixRead, QualityReport
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
 from services.common.problems import problems

@@ -10,8 +10,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.metrics import (
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Forbidden, Unprocessable
+from libs.domain.kernel.values import Period, Role, ZoneKind, today_in_china
+from libs.domain.metrics.catalog import CONSISTENCY_RULES
+from libs.domain.metrics.contracts import (
     BenfordResult,
     CompletenessRead,
     DeadlineRead,
@@ -25,12 +28,9 @@ from libs.domain.contracts.metrics import (
     Subject,
     ZoneCompleteness,
 )
-from libs.domain.contracts.registry import ZoneRead
-from libs.domain.errors import Forbidden, Unprocessable
-from libs.domain.metrics_catalog import CONSISTENCY_RULES
-from libs.domain.metrics_formula import base_components
-from libs.domain.metrics_matrix import RowSpec, compute_rows, proforma_predecessors
-from libs.domain.metrics_quality import (
+from libs.domain.metrics.formula import base_components
+from libs.domain.metrics.matrix import RowSpec, compute_rows, proforma_predecessors
+from libs.domain.metrics.quality import (
     BENFORD_ALPHA,
     BENFORD_MIN_VALUES,
     MODIFIED_Z_THRESHOLD,
@@ -38,8 +38,8 @@ from libs.domain.metrics_quality import (
     growth_outliers,
     parts_exceeding_wholes,
 )
-from libs.domain.metrics_scope import city_of, reporting_division
-from libs.domain.values import Period, Role, ZoneKind, today_in_china
+from libs.domain.metrics.scope import city_of, reporting_division
+from libs.domain.registry.contracts import ZoneRead
 from services.metrics.analysis.repository import AnalysisRepository
 from services.metrics.indicators.service import Catalog, load_catalog
 from services.metrics.jurisdiction import Jurisdiction, Registry

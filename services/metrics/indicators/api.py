@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.metrics import IndicatorCreate, IndicatorRead
+from libs.domain.kernel.contracts import Page
+from libs.domain.metrics.contracts import IndicatorCreate, IndicatorRead
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor

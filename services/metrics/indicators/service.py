@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.metrics import IndicatorCreate, IndicatorRead
-from libs.domain.errors import Conflict, NotFound, Unprocessable
-from libs.domain.metrics_catalog import SEED_INDICATORS
-from libs.domain.metrics_formula import Formula, FormulaError, dependency_order, parse_formula, unknown_codes
-from libs.domain.metrics_units import lookup
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
+from libs.domain.metrics.catalog import SEED_INDICATORS
+from libs.domain.metrics.contracts import IndicatorCreate, IndicatorRead
+from libs.domain.metrics.formula import Formula, FormulaError, dependency_order, parse_formula, unknown_codes
+from libs.domain.metrics.units import lookup
 from services.metrics.indicators.repository import IndicatorRepository
 from services.metrics.tables import Indicator
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.metrics import LedgerVerification, LockCreate, LockRead
+from libs.domain.kernel.contracts import Page
+from libs.domain.metrics.contracts import LedgerVerification, LockCreate, LockRead
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems

@@ -8,17 +8,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.metrics import (
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Conflict, Unprocessable
+from libs.domain.kernel.values import Period, ZoneKind
+from libs.domain.metrics.contracts import (
     LedgerBreak,
     LedgerVerification,
     LockCreate,
     LockRead,
     ProjectionMismatch,
 )
-from libs.domain.errors import Conflict, Unprocessable
-from libs.domain.metrics_ledger import LedgerVerifier, decimal_text
-from libs.domain.values import Period, ZoneKind
+from libs.domain.metrics.ledger import LedgerVerifier, decimal_text
 from services.metrics.ledger.repository import LockRepository
 from services.metrics.observations.repository import Key, ObservationRepository
 from services.metrics.tables import Batch, PeriodLock

@@ -10,15 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from libs.domain.contracts.common import Actor, Page
-from libs.domain.contracts.metrics import (
+from libs.domain.kernel.contracts import Actor, Page
+from libs.domain.kernel.errors import DomainError, PayloadTooLarge
+from libs.domain.kernel.values import Role
+from libs.domain.metrics.contracts import (
     MAX_BATCH_ROWS,
     ImportSummary,
     ObservationRead,
     RevisionRead,
 )
-from libs.domain.errors import DomainError, PayloadTooLarge
-from libs.domain.values import Role
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems

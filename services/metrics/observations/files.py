@@ -19,9 +19,9 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 
-from libs.domain.contracts.metrics import MAX_BATCH_ROWS, IndicatorRead
-from libs.domain.contracts.registry import ZoneRead
-from libs.domain.errors import PayloadTooLarge, Unprocessable
+from libs.domain.kernel.errors import PayloadTooLarge, Unprocessable
+from libs.domain.metrics.contracts import MAX_BATCH_ROWS, IndicatorRead
+from libs.domain.registry.contracts import ZoneRead
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = ("zone", "indicator", "period", "value", "unit", "note")

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.metrics_ledger import GENESIS_HASH, REVISION_FIELDS
+from libs.domain.metrics.ledger import GENESIS_HASH, REVISION_FIELDS
 from services.metrics.tables import Batch, IdempotencyKey, Observation, PeriodLock, Revision
 
 OBSERVATION_TABLE: Table = Observation.__table__  # type: ignore[assignment]

@@ -24,8 +24,10 @@ import msgspec
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.metrics import (
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Conflict, Forbidden, Locked, PayloadTooLarge, Unprocessable
+from libs.domain.kernel.values import Period, Role, today_in_china
+from libs.domain.metrics.contracts import (
     MAX_BATCH_ROWS,
     ConflictCode,
     ImportConflict,
@@ -37,12 +39,10 @@ from libs.domain.contracts.metrics import (
     RevisionRead,
     Subject,
 )
-from libs.domain.contracts.registry import ZoneRead
-from libs.domain.errors import Conflict, Forbidden, Locked, PayloadTooLarge, Unprocessable
-from libs.domain.metrics_ledger import DIGEST_BYTES, NULL, BatchEncoder, batch_hash, copy_text
-from libs.domain.metrics_scope import existence_fault, managing_divisions, state_on
-from libs.domain.metrics_units import MAX_ABS, SCALE, UnitError, apply_factor, conversion_factor, parse_decimal
-from libs.domain.values import Period, Role, today_in_china
+from libs.domain.metrics.ledger import DIGEST_BYTES, NULL, BatchEncoder, batch_hash, copy_text
+from libs.domain.metrics.scope import existence_fault, managing_divisions, state_on
+from libs.domain.metrics.units import MAX_ABS, SCALE, UnitError, apply_factor, conversion_factor, parse_decimal
+from libs.domain.registry.contracts import ZoneRead
 from services.common.db import Database
 from services.metrics.indicators.service import Catalog, CatalogCache, load_catalog
 from services.metrics.jurisdiction import Jurisdiction, Registry

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from libs.domain.calendar import MAX_WORKING_DAYS
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.calendar import MAX_WORKING_DAYS
+from libs.domain.permits.contracts import (
     CalendarDay,
     CalendarOverride,
     CalendarYearCreate,

@@ -9,9 +9,14 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.calendar import MAX_WORKING_DAYS, OfficialCalendar
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.calendar import MAX_WORKING_DAYS, OfficialCalendar
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import (
+    Conflict,
+    Unprocessable,
+)
+from libs.domain.permits.clock import Clock, Stop, stage_offsets
+from libs.domain.permits.contracts import (
     CalendarDay,
     CalendarOverride,
     CalendarYearCreate,
@@ -19,12 +24,7 @@ from libs.domain.contracts.permits import (
     DeadlineRead,
     NamedDay,
 )
-from libs.domain.errors import (
-    Conflict,
-    Unprocessable,
-)
-from libs.domain.permits_clock import Clock, Stop, stage_offsets
-from libs.domain.permits_states import (
+from libs.domain.permits.states import (
     TaskState,
 )
 from services.permits.calendar.repository import CalendarRepository

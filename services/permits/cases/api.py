@@ -8,8 +8,9 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import StringConstraints, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor, Page
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.contracts import Actor, Page
+from libs.domain.kernel.errors import Unprocessable
+from libs.domain.permits.contracts import (
     AcceptCreate,
     ApplicationCreate,
     ApplicationRead,
@@ -26,8 +27,7 @@ from libs.domain.contracts.permits import (
     SupplementsCreate,
     TransitionRead,
 )
-from libs.domain.errors import Unprocessable
-from libs.domain.permits_states import CaseState
+from libs.domain.permits.states import CaseState
 from services.common.auth import authenticate
 from services.common.db import SessionDep
 from services.common.hot import HotRoute, header, json_body

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from libs.domain.permits_states import ACTIVE_STATES
+from libs.domain.permits.states import ACTIVE_STATES
 from services.permits.cases import onestatement
 from services.permits.sql import dialect_insert, lock_row
 from services.permits.tables import (

@@ -17,9 +17,17 @@ from typing import Any, NotRequired, TypedDict, Unpack
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.calendar import OfficialCalendar
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.calendar import OfficialCalendar
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+)
+from libs.domain.kernel.values import Role
+from libs.domain.permits.clock import DUE_SOON_DAYS, Clock, ClockState, Reading, Timeliness, stage_offsets
+from libs.domain.permits.contracts import (
     AcceptCreate,
     ApplicationCreate,
     ApplicationRead,
@@ -38,16 +46,9 @@ from libs.domain.contracts.permits import (
     TaskRead,
     TransitionRead,
 )
-from libs.domain.errors import (
-    Conflict,
-    Forbidden,
-    NotFound,
-    Unprocessable,
-)
-from libs.domain.permits_clock import DUE_SOON_DAYS, Clock, ClockState, Reading, Timeliness, stage_offsets
-from libs.domain.permits_docnum import document_number
-from libs.domain.permits_land import LandUse, check_land_use
-from libs.domain.permits_states import (
+from libs.domain.permits.docnum import document_number
+from libs.domain.permits.land import LandUse, check_land_use
+from libs.domain.permits.states import (
     CaseAction,
     CaseState,
     Outcome,
@@ -56,7 +57,6 @@ from libs.domain.permits_states import (
     allowed_task_actions,
     next_case_state,
 )
-from libs.domain.values import Role
 from services.permits.cache import ReadCache
 from services.permits.calendar.service import (
     RECTIFICATION_DAYS,

@@ -34,7 +34,7 @@ import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from libs.domain.errors import UpstreamUnavailable
+from libs.domain.kernel.errors import UpstreamUnavailable
 from services.permits.cases import onestatement
 
 log = structlog.get_logger("devzones.permits.writer")

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.contracts import Page
+from libs.domain.permits.contracts import (
     BureauRead,
     BureauWrite,
     ItemCreate,

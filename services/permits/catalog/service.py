@@ -8,8 +8,14 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import (
+    Conflict,
+    NotFound,
+    Unprocessable,
+)
+from libs.domain.kernel.values import Role
+from libs.domain.permits.contracts import (
     BureauRead,
     BureauWrite,
     Fee,
@@ -19,13 +25,7 @@ from libs.domain.contracts.permits import (
     PowerListEntry,
     StageSpec,
 )
-from libs.domain.contracts.registry import ZoneRead
-from libs.domain.errors import (
-    Conflict,
-    NotFound,
-    Unprocessable,
-)
-from libs.domain.values import Role
+from libs.domain.registry.contracts import ZoneRead
 from services.permits.catalog.repository import CatalogRepository
 from services.permits.shared import check_if_match, new_id, require_zone_role, utcnow
 from services.permits.tables import Bureau, CatalogItem

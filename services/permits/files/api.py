@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Response, UploadFile
 
-from libs.domain.contracts.permits import (
+from libs.domain.permits.contracts import (
     MAX_UPLOAD_BYTES,
     FileRead,
 )

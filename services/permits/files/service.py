@@ -7,16 +7,16 @@ from collections.abc import AsyncIterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import (
-    FileRead,
-)
-from libs.domain.errors import (
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import (
     NotFound,
     PayloadTooLarge,
     Unprocessable,
 )
-from libs.domain.values import Role
+from libs.domain.kernel.values import Role
+from libs.domain.permits.contracts import (
+    FileRead,
+)
 from services.permits.files.repository import FileRepository
 from services.permits.shared import is_city, new_id, utcnow
 from services.permits.tables import MaterialFile

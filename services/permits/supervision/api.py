@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.contracts import Page
+from libs.domain.permits.contracts import (
     EscalationRead,
     RectificationClose,
     RectificationRead,

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.permits_states import CLOCK_RUNNING_STATES, TaskState
+from libs.domain.permits.states import CLOCK_RUNNING_STATES, TaskState
 from services.permits.sql import dialect_insert, is_sqlite
 from services.permits.tables import (
     Application,

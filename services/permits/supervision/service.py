@@ -8,9 +8,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.calendar import OfficialCalendar
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.calendar import OfficialCalendar
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import (
+    Conflict,
+    NotFound,
+    Unprocessable,
+)
+from libs.domain.permits.clock import Clock, Timeliness
+from libs.domain.permits.contracts import (
     DepartmentStats,
     EscalationRead,
     Figures,
@@ -19,18 +25,12 @@ from libs.domain.contracts.permits import (
     RectificationRead,
     StatsRead,
 )
-from libs.domain.errors import (
-    Conflict,
-    NotFound,
-    Unprocessable,
-)
-from libs.domain.permits_clock import Clock, Timeliness
-from libs.domain.permits_states import (
+from libs.domain.permits.states import (
     CaseState,
     Outcome,
     TaskState,
 )
-from libs.domain.permits_stats import median, percentile, rate
+from libs.domain.permits.stats import median, percentile, rate
 from services.permits.calendar.service import as_stop, calendar
 from services.permits.cases.repository import CaseRepository
 from services.permits.shared import is_city, utcnow

@@ -6,14 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from libs.domain.contracts.common import Page
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.contracts import Page
+from libs.domain.permits.contracts import (
     SupplementNotice,
     TaskApprove,
     TaskRead,
     TaskReject,
 )
-from libs.domain.permits_states import TaskState
+from libs.domain.permits.states import TaskState
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
 from services.common.problems import problems

@@ -6,19 +6,20 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.calendar import OfficialCalendar
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import (
+from libs.domain.kernel.calendar import OfficialCalendar
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import (
+    NotFound,
+)
+from libs.domain.kernel.values import Role
+from libs.domain.permits.clock import Clock
+from libs.domain.permits.contracts import (
     SupplementNotice,
     TaskApprove,
     TaskRead,
     TaskReject,
 )
-from libs.domain.errors import (
-    NotFound,
-)
-from libs.domain.permits_clock import Clock
-from libs.domain.permits_states import (
+from libs.domain.permits.states import (
     CaseAction,
     CaseState,
     Outcome,
@@ -28,7 +29,6 @@ from libs.domain.permits_states import (
     next_case_state,
     next_task_state,
 )
-from libs.domain.values import Role
 from services.permits.calendar.service import as_stop, calendar
 from services.permits.cases.repository import CaseRepository
 from services.permits.cases.service import check_notice, open_stage, record, row_values, task_read

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import WebhookCreate, WebhookEvent, WebhookRead
-from libs.domain.values import Role
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.values import Role
+from libs.domain.permits.contracts import WebhookCreate, WebhookEvent, WebhookRead
 from services.common.auth import require
 from services.common.db import SessionDep
 from services.common.problems import problems

@@ -23,11 +23,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.contracts.common import Actor
-from libs.domain.contracts.permits import WebhookCreate, WebhookRead
-from libs.domain.errors import Forbidden, NotFound, Unprocessable
-from libs.domain.permits_webhook_policy import WebhookPolicy
-from libs.domain.values import Role
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Forbidden, NotFound, Unprocessable
+from libs.domain.kernel.values import Role
+from libs.domain.permits.contracts import WebhookCreate, WebhookRead
+from libs.domain.permits.webhook_policy import WebhookPolicy
 from services.permits.tables import Webhook
 from services.permits.webhooks.repository import EventHead, WebhookRepository
 

@@ -13,7 +13,7 @@ Create Date: 2026-12-04 09:00:00
   ``prev_seq`` links a value's versions; who/when/why move to the batch (they were copies of
   it); no per-revision hashes.
 - ``batch``: ``first_seq``, ``revisions``, ``digests``, ``prev_hash``, ``hash`` (the chain of
-  :mod:`libs.domain.metrics_ledger`).
+  :mod:`libs.domain.metrics.ledger`).
 
 Existing data is migrated: the old per-revision chain is verified first (a broken ledger stops
 the migration rather than being sealed again), then every batch is sealed in the new form. The
@@ -32,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from libs.domain.metrics_ledger import GENESIS_HASH, batch_hash, line_digest, revision_line
+from libs.domain.metrics.ledger import GENESIS_HASH, batch_hash, line_digest, revision_line
 
 revision: str = "20261204_0002"
 down_revision: str | None = "20261126_0001"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.domain.values import DivisionCode, ZoneKind, ZoneLevel, ZoneStatus
+from libs.domain.kernel.values import DivisionCode, ZoneKind, ZoneLevel, ZoneStatus
 
 ZoneName = Annotated[str, Field(min_length=2, max_length=200)]
 ZoneRef = Annotated[

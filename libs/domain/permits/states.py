@@ -8,7 +8,7 @@ In review, department tasks open stage by stage (内部流转); a reviewer may a
 refuses, the case is ``awaiting_decision``; only the window issues the decision (``decided``),
 after which the applicant may rate the service.
 
-Every action not allowed in the current state raises :class:`~libs.domain.errors.Conflict`
+Every action not allowed in the current state raises :class:`~libs.domain.kernel.errors.Conflict`
 naming the state and the actions that are allowed.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from libs.domain.errors import Conflict
+from libs.domain.kernel.errors import Conflict
 
 
 class CaseState(StrEnum):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from typing_extensions import TypedDict
 
-from libs.domain.values import ZoneKind
+from libs.domain.kernel.values import ZoneKind
 
 _ENUMS: dict[str, list[JsonValue]] = {
     "aggregation": ["arithmetic", "geometric"],

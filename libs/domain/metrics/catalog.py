@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from libs.domain.contracts.metrics import IndicatorCreate
+from libs.domain.metrics.contracts import IndicatorCreate
 
 _ALL = ["year", "half", "quarter"]
 

@@ -14,9 +14,9 @@ from datetime import date
 
 import numpy as np
 
-from libs.domain.contracts.registry import LineageLink
-from libs.domain.metrics_formula import Formula, Vector, dependency_order
-from libs.domain.metrics_scope import city_of
+from libs.domain.metrics.formula import Formula, Vector, dependency_order
+from libs.domain.metrics.scope import city_of
+from libs.domain.registry.contracts import LineageLink
 
 
 @dataclass(frozen=True, slots=True)

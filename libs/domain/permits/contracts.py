@@ -2,7 +2,7 @@
 
 Schema families: ``XCreate`` (request), ``XRead`` (answer). Dates of legal effect are plain
 dates (Asia/Shanghai); timestamps are timezone-aware UTC. Time limits are working days on the
-official calendar (see ``libs.domain.permits_clock``).
+official calendar (see ``libs.domain.permits.clock``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
-from libs.domain.calendar import DayKind
-from libs.domain.permits_clock import ClockState, Timeliness
-from libs.domain.permits_states import CaseState, Outcome, TaskState
+from libs.domain.kernel.calendar import DayKind
+from libs.domain.permits.clock import ClockState, Timeliness
+from libs.domain.permits.states import CaseState, Outcome, TaskState
 
 MAX_LIMIT_DAYS = 365
 """Upper bound of any time limit in working days (well above any statutory limit)."""

@@ -38,7 +38,7 @@ import numpy.typing as npt
 import orjson
 from scipy.special import ndtr
 
-from libs.domain.errors import Unprocessable
+from libs.domain.kernel.errors import Unprocessable
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.domain.values import PeriodType, ZoneKind
+from libs.domain.kernel.values import PeriodType, ZoneKind
 
 IndicatorKind = Literal["base", "stock", "derived"]
 Direction = Literal["higher_is_better", "lower_is_better"]

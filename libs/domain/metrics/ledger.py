@@ -28,7 +28,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from libs.domain.metrics_units import SCALE
+from libs.domain.metrics.units import SCALE
 
 GENESIS_HASH = "0" * 64
 DIGEST_BYTES = 16

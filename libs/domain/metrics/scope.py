@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
-from libs.domain.contracts.registry import ZoneRead
-from libs.domain.values import Period, ZoneStatus
+from libs.domain.kernel.values import Period, ZoneStatus
+from libs.domain.registry.contracts import ZoneRead
 
 Existence = Literal["zone_not_existing", "zone_ended"]
 

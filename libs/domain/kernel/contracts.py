@@ -6,7 +6,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.domain.values import DivisionCode, Role
+from libs.domain.kernel.values import DivisionCode, Role
 
 T = TypeVar("T")
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from libs.domain.assessment_history import previous_standings
-from libs.domain.assessment_sanctions import Outcome, Standing, evaluate, parse_policy
-from libs.domain.scoring import (
+from libs.domain.assessment.history import previous_standings
+from libs.domain.assessment.sanctions import Outcome, Standing, evaluate, parse_policy
+from libs.domain.assessment.scoring import (
     Methodology,
     Subject,
     SubjectScore,

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from libs.domain.metrics_catalog import PartOfWhole
+from libs.domain.metrics.catalog import PartOfWhole
 
 MODIFIED_Z_THRESHOLD = 3.5
 MIN_GROWTH_DEVIATION = 0.05

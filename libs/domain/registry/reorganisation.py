@@ -33,7 +33,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from libs.domain.contracts.registry import (
+from libs.domain.kernel.values import ZoneKind, ZoneLevel, ZoneStatus
+from libs.domain.registry.contracts import (
     AddPark,
     AddPlaque,
     ChangeArea,
@@ -51,7 +52,6 @@ from libs.domain.contracts.registry import (
     Split,
     Transfer,
 )
-from libs.domain.values import ZoneKind, ZoneLevel, ZoneStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import lru_cache
 
-from libs.domain.calendar import MAX_WORKING_DAYS, OfficialCalendar
+from libs.domain.kernel.calendar import MAX_WORKING_DAYS, OfficialCalendar
 
 DUE_SOON_DAYS = 2
 """A case or task with at most this many working days left is ``due_soon``."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from libs.domain.scoring import (
+from libs.domain.assessment.scoring import (
     RANK_DECIMALS,
     FloatArray,
     Group,

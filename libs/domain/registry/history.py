@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from libs.domain.contracts.registry import Operation
-from libs.domain.reorganisation import ActOutcome, LineageEdge, StaticView, ZoneSnapshot, apply_act, count_zones, needs
+from libs.domain.registry.contracts import Operation
+from libs.domain.registry.reorganisation import (
+    ActOutcome,
+    LineageEdge,
+    StaticView,
+    ZoneSnapshot,
+    apply_act,
+    count_zones,
+    needs,
+)
 
 
 @dataclass

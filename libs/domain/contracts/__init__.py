@@ -1,1 +1,0 @@
-"""Pydantic models that are the HTTP API of each service (requests and responses)."""
