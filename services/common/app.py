@@ -22,6 +22,7 @@ from services.common.middleware import RequestContextMiddleware, RequestMetrics
 from services.common.migrations import current_revision_async, head_revision
 from services.common.problems import install_problem_handlers, problems
 from services.common.ratelimit import RateLimiter
+from services.common.runtime import Runtime
 from services.common.security import signing_key
 from services.common.settings import ServiceSettings
 
@@ -44,11 +45,14 @@ def build_app(
     lifespan_hook: Hook | None = None,
     version: str = "0.1.0",
     hot: Sequence[HotRoute] = (),
+    runtime: type[Runtime] = Runtime,
 ) -> FastAPI:
     """Assemble a service: its routers plus everything every service shares.
 
     ``hot``: handlers of routes that skip FastAPI's routing and dependency solving (see
-    :mod:`services.common.hot`); each must also be declared as a route of ``routers``."""
+    :mod:`services.common.hot`); each must also be declared as a route of ``routers``.
+    ``runtime``: the service's :class:`~services.common.runtime.Runtime` class, made here and kept
+    as ``app.state.runtime``."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     key = signing_key(settings)  # refuses insecure keys outside development, before anything starts
 
@@ -59,7 +63,9 @@ def build_app(
         db = Database.open(settings.resolved_database_url)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         async with httpx.AsyncClient(limits=limits, timeout=settings.http_timeout_seconds) as http:
-            app.state.db = db
+            state.db = db
+            state.http = http
+            app.state.db = db  # the untyped attributes go once every service reads its runtime
             app.state.http = http
             try:
                 if lifespan_hook is not None:
@@ -79,9 +85,11 @@ def build_app(
         responses=problems(422, 429, 500),
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
+    metrics = RequestMetrics(settings.service)
+    state = runtime(settings=settings, signing_key=key, metrics=metrics)
+    app.state.runtime = state
     app.state.settings = settings
     app.state.signing_key = key
-    metrics = RequestMetrics(settings.service)
     app.state.metrics = metrics
     install_problem_handlers(app)
     if hot:  # innermost: inside CORS and the request context, like the routes it stands in for
@@ -128,7 +136,7 @@ def _ops_router(service: str) -> APIRouter:
         responses=problems(503),
     )
     async def readyz(request: Request) -> Readiness:
-        db: Database = request.app.state.db
+        db = request.app.state.runtime.db
         await db.ping()
         try:
             async with db.engine.connect() as conn:
@@ -145,6 +153,6 @@ def _ops_router(service: str) -> APIRouter:
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
-        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(request.app.state.runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

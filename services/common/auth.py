@@ -38,7 +38,8 @@ def bearer_actor(request: Request, authorization: str | None) -> Actor:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("this route needs an 'Authorization: Bearer <token>' header")
-    return decode_token(token.strip(), request.app.state.signing_key, request.app.state.settings.jwt_algorithm)
+    runtime = request.app.state.runtime
+    return decode_token(token.strip(), runtime.signing_key, runtime.settings.jwt_algorithm)
 
 
 def admit(actor: Actor, roles: tuple[Role, ...]) -> Actor:

@@ -123,7 +123,7 @@ class Database:
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    db: Database = request.app.state.db
+    db: Database = request.app.state.runtime.db
     async with db.sessions() as session:
         try:
             yield session
