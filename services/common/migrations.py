@@ -7,6 +7,7 @@ so the same code upgrades PostgreSQL and SQLite, from the CLI or from a test's e
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -54,8 +55,8 @@ async def current_revision_async(conn: AsyncConnection) -> str | None:
     return await conn.run_sync(current_revision)
 
 
-async def upgrade(service: str, url: str, revision: str = "head") -> None:
-    """Upgrade ``service``'s database at ``url`` to ``revision``."""
+async def _alembic(service: str, url: str, action: Callable[[Config, str], None], revision: str) -> None:
+    """Run an alembic command on ``service``'s database at ``url`` over one async connection."""
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
@@ -63,27 +64,21 @@ async def upgrade(service: str, url: str, revision: str = "head") -> None:
             def _run(sync_conn: Connection) -> None:
                 cfg = alembic_config(service, url)
                 cfg.attributes["connection"] = sync_conn
-                command.upgrade(cfg, revision)
+                action(cfg, revision)
 
             await conn.run_sync(_run)
     finally:
         await engine.dispose()
+
+
+async def upgrade(service: str, url: str, revision: str = "head") -> None:
+    """Upgrade ``service``'s database at ``url`` to ``revision``."""
+    await _alembic(service, url, command.upgrade, revision)
 
 
 async def downgrade(service: str, url: str, revision: str = "base") -> None:
     """Downgrade ``service``'s database at ``url`` to ``revision``."""
-    engine = make_engine(url)
-    try:
-        async with engine.begin() as conn:
-
-            def _run(sync_conn: Connection) -> None:
-                cfg = alembic_config(service, url)
-                cfg.attributes["connection"] = sync_conn
-                command.downgrade(cfg, revision)
-
-            await conn.run_sync(_run)
-    finally:
-        await engine.dispose()
+    await _alembic(service, url, command.downgrade, revision)
 
 
 def upgrade_sync(service: str, url: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from libs.domain.clients.base import M, ServiceClient
@@ -27,6 +27,7 @@ from libs.domain.registry.contracts import (
 
 ZONE_PAGE = 5000
 BULK = 1000
+Bulk = TypeVar("Bulk", LineageBulk, HistoryBulk)
 
 
 def _seg(value: str) -> str:
@@ -90,27 +91,24 @@ class RegistryClient(ServiceClient):
             raise NotFound(f"zone {zone_id!r} does not exist (not a valid zone id)", service=self.service, zone=zone_id)
         return self._parse(response, model)
 
+    async def _bulk(self, path: str, zone_ids: Iterable[str], model: type[Bulk]) -> list[Bulk]:
+        """The answers of ``POST path`` for ``zone_ids`` (deduplicated) in calls of :data:`BULK` zones."""
+        ids = list(dict.fromkeys(zone_ids))
+        answers = []
+        for start in range(0, len(ids), BULK):
+            r = await self.request("POST", path, json={"zones": ids[start : start + BULK]}, idempotent=True)
+            answers.append(self._parse(r, model))
+        return answers
+
     async def lineages(self, zone_ids: Iterable[str]) -> dict[str, Lineage]:
         """Lineages of many zones in bulk calls (unknown ids are left out)."""
-        ids = list(dict.fromkeys(zone_ids))
-        out: dict[str, Lineage] = {}
-        for start in range(0, len(ids), BULK):
-            r = await self.request(
-                "POST", "/v1/zones/lineages", json={"zones": ids[start : start + BULK]}, idempotent=True
-            )
-            out.update(self._parse(r, LineageBulk).lineages)
-        return out
+        parts = await self._bulk("/v1/zones/lineages", zone_ids, LineageBulk)
+        return {k: v for part in parts for k, v in part.lineages.items()}
 
     async def histories(self, zone_ids: Iterable[str]) -> dict[str, ZoneHistory]:
         """Histories of many zones in bulk calls (unknown ids are left out)."""
-        ids = list(dict.fromkeys(zone_ids))
-        out: dict[str, ZoneHistory] = {}
-        for start in range(0, len(ids), BULK):
-            r = await self.request(
-                "POST", "/v1/zones/histories", json={"zones": ids[start : start + BULK]}, idempotent=True
-            )
-            out.update(self._parse(r, HistoryBulk).histories)
-        return out
+        parts = await self._bulk("/v1/zones/histories", zone_ids, HistoryBulk)
+        return {k: v for part in parts for k, v in part.histories.items()}
 
     async def resolve(self, name: str, *, as_of: date | None = None) -> ResolveResult:
         """Which zones carry ``name`` (official, former, plaque or park) on ``as_of``."""
