@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from fastapi.responses import JSONResponse
 from sqlalchemy import JSON, DateTime, Integer, String, delete, null, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -261,3 +263,43 @@ class Idempotency:
         async with self.db.sessions() as session:
             await self.store(session).release(subject, key)
             await session.commit()
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """A write's idempotency: who sent it, with which key (``None``: none), and its fingerprint."""
+
+    subject: str
+    key: str | None
+    request_hash: str
+
+
+async def idempotent(
+    policy: Idempotency,
+    session: AsyncSession,
+    request: Keyed,
+    run: Callable[[], Awaitable[T]],
+    answer: Callable[[T], tuple[int, Any]],
+) -> T | JSONResponse:
+    """Run a write under the policy: without a key it just runs; with one it claims the key, runs,
+    and stores ``answer(result)`` (the status and JSON body a replay will answer) in the write's own
+    transaction, or answers a replay (``Idempotent-Replayed: true``). A failure releases the key."""
+    if request.key is None:
+        return await run()
+    claim = await policy.claim(subject=request.subject, key=request.key, request_hash=request.request_hash)
+    if claim.replay:
+        status = claim.replay_status or 200
+        return JSONResponse(claim.replay_body, status_code=status, headers={REPLAYED_HEADER: "true"})
+    try:
+        result = await run()
+        status, body = answer(result)
+        await policy.complete(session, subject=request.subject, key=request.key, status=status, body=body)
+    except BaseException:
+        # Roll back first: on SQLite the request's transaction may hold the single write lock.
+        await session.rollback()
+        await policy.release(subject=request.subject, key=request.key)
+        raise
+    return result

@@ -7,17 +7,26 @@ over a key table of its own, to every rule it states.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 from sqlalchemy.orm import DeclarativeBase
 
 from libs.domain.kernel.errors import Conflict, Unprocessable
 from services.common.db import Database, make_metadata
-from services.common.idempotency import Idempotency, IdempotencyKeyColumns, fingerprint
+from services.common.idempotency import (
+    REPLAYED_HEADER,
+    Idempotency,
+    IdempotencyKeyColumns,
+    Keyed,
+    fingerprint,
+    idempotent,
+)
 from tests.conftest import Databases
 
 
@@ -136,3 +145,47 @@ class TestTheFingerprint:
     def test_key_order_and_spacing_do_not_matter_but_values_do(self) -> None:
         assert fingerprint({"a": 1, "b": [1, "中"]}) == fingerprint({"b": [1, "中"], "a": 1})
         assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+
+
+class TestTheFlowAroundAWrite:
+    async def test_without_a_key_the_write_just_runs(self, policy: Idempotency) -> None:
+        runs: list[int] = []
+
+        async def run() -> dict[str, int]:
+            runs.append(1)
+            return {"n": len(runs)}
+
+        async with policy.db.sessions() as session:
+            for _ in range(2):
+                assert await idempotent(policy, session, Keyed("county", None, "h"), run, lambda r: (201, r)) == {
+                    "n": len(runs)
+                }
+        assert len(runs) == 2
+
+    async def test_a_retry_answers_the_stored_status_and_body_marked_replayed(self, policy: Idempotency) -> None:
+        async def run() -> dict[str, str]:
+            return {"id": "a1"}
+
+        request = Keyed("county", "k1", "h")
+        async with policy.db.sessions() as session:
+            assert await idempotent(policy, session, request, run, lambda r: (201, r)) == {"id": "a1"}
+            await session.commit()
+        async with policy.db.sessions() as session:
+            replay = await idempotent(policy, session, request, run, lambda r: (201, r))
+        assert isinstance(replay, JSONResponse)
+        assert replay.status_code == 201 and replay.headers[REPLAYED_HEADER] == "true"
+        assert json.loads(bytes(replay.body)) == {"id": "a1"}
+
+    async def test_a_failed_write_releases_the_key_so_the_retry_runs(self, policy: Idempotency) -> None:
+        async def fail() -> dict[str, str]:
+            raise Conflict("not now")
+
+        async def run() -> dict[str, str]:
+            return {"id": "a2"}
+
+        request = Keyed("county", "k2", "h")
+        async with policy.db.sessions() as session:
+            with pytest.raises(Conflict):
+                await idempotent(policy, session, request, fail, lambda r: (200, r))
+        async with policy.db.sessions() as session:
+            assert await idempotent(policy, session, request, run, lambda r: (200, r)) == {"id": "a2"}
