@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import content_type_conformance, response_schema_conformance
 
 from tests.conftest import BACKENDS
-from tests.e2e.test_up import SERVICES, Running, start_up, stop
+from tests.e2e.stack import SERVICES, Running, start_up, stop
 
 pytestmark = pytest.mark.e2e
 
