@@ -1,7 +1,7 @@
 """Run the benchmarks: ``python -m bench [--tiny] [name ...]``.
 
 ``--tiny`` runs each at a size that only proves it still works (what CI does); the full
-size is what the README's numbers come from.
+size is what docs/performance.md's numbers come from.
 """
 
 from __future__ import annotations

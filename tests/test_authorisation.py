@@ -6,7 +6,7 @@ answer is neither 401 nor the role refusal (a 403 problem naming ``required_role
 happens after admission (404 for the made-up ids, 422 for the empty bodies, a per-resource 403
 such as another county's zone) is the use cases' business and tested with them.
 
-``MATRIX`` is the expectation, written from the issues and README ("Tokens and roles"), not
+``MATRIX`` is the expectation, written from the issues and docs/api-conventions.md#roles, not
 read from the code: a route whose roles change must change here too, on purpose.
 """
 

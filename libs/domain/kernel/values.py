@@ -34,7 +34,7 @@ class ZoneStatus(StrEnum):
 
 
 class Role(StrEnum):
-    """Roles carried in a token's ``roles`` claim (see README, "Roles")."""
+    """Roles carried in a token's ``roles`` claim (docs/domain.md#users-and-roles; docs/api-conventions.md#roles)."""
 
     CITY_ADMIN = "city_admin"
     COMMERCE_BUREAU = "commerce_bureau"
