@@ -15,16 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libs.domain.assessment.history import previous_standings
+from libs.domain.assessment.methodology import Methodology
 from libs.domain.assessment.sanctions import Outcome, Standing, evaluate, parse_policy
-from libs.domain.assessment.scoring import (
-    Methodology,
-    Subject,
-    SubjectScore,
-    competition_ranks,
-    compute,
-    parse_methodology,
-    rank_key,
-)
+from libs.domain.assessment.scoring import Subject, SubjectScore, competition_ranks, compute, rank_key
+from libs.domain.assessment.validation import parse_methodology
 
 INPUTS_FORMAT = 1
 

@@ -24,7 +24,8 @@ from itertools import takewhile
 from typing import Any, Literal
 
 from libs.domain.assessment.history import inherited_flags
-from libs.domain.assessment.scoring import Fault, rank_key
+from libs.domain.assessment.methodology import Fault
+from libs.domain.assessment.scoring import rank_key
 
 RuleName = Literal["top_by_score", "bottom_by_score", "top_by_improvement", "largest_drops", "indicator_at_least"]
 RULES: tuple[str, ...] = (

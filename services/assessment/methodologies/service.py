@@ -10,14 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.assessment.contracts import MethodologyCreate, MethodologyRead, MethodologySummary
-from libs.domain.assessment.scoring import (
-    ZONE_KINDS,
-    IndicatorInfo,
-    canonical_document,
-    inputs_sha256,
-    parse_methodology,
-)
+from libs.domain.assessment.methodology import ZONE_KINDS, IndicatorInfo, canonical_document
+from libs.domain.assessment.validation import parse_methodology
 from libs.domain.clients.metrics import MetricsClient
+from libs.domain.kernel.canonical import inputs_sha256
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Conflict, NotFound
 from libs.domain.kernel.values import ZoneKind

@@ -35,10 +35,12 @@ from libs.domain.assessment.run import (
     leaf_keys,
 )
 from libs.domain.assessment.sanctions import Outcome as DecidedOutcome
-from libs.domain.assessment.scoring import Subject, canonical_with_sha256, inputs_sha256, parse_methodology
+from libs.domain.assessment.scoring import Subject
 from libs.domain.assessment.sensitivity import WEIGHT_SPREAD, analyse
+from libs.domain.assessment.validation import parse_methodology
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
+from libs.domain.kernel.canonical import canonical_with_sha256, inputs_sha256
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
 from libs.domain.kernel.values import Period, ZoneKind, ZoneStatus
