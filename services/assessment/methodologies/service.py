@@ -77,7 +77,12 @@ def to_summary(row: Methodology) -> MethodologySummary:
 
 
 async def publish(
-    *, session: AsyncSession, metrics: MetricsClient, actor: Actor, body: MethodologyCreate
+    *,
+    session: AsyncSession,
+    metrics: MetricsClient,
+    actor: Actor,
+    body: MethodologyCreate,
+    fast_canonical_json: bool = True,
 ) -> tuple[MethodologyRead, bool]:
     """Publish a version (the next one when ``version`` is omitted); True when newly stored.
 
@@ -91,7 +96,7 @@ async def publish(
         document["version"] = 1 if current is None else current.version + 1
     method = parse_methodology(document, catalog=await catalog(metrics), loc=["body"])
     canonical = canonical_document(method)
-    sha = inputs_sha256(canonical)
+    sha = inputs_sha256(canonical, fast=fast_canonical_json)
     existing = await repository.get(session, method.code, method.version)
     if existing is not None:
         return _replay(existing, sha, await repository.run_counts(session, [existing.id])), False
