@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.assessment.run import RunEvaluation
-from libs.domain.assessment.sanctions import Outcome as DecidedOutcome
+from libs.domain.assessment.sanction_outcomes import Outcome as DecidedOutcome
 from services.assessment.runs import repository
 from services.assessment.sanctions.service import SUMMONED
 from services.assessment.tables import Assessment
