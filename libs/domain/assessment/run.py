@@ -72,18 +72,9 @@ def build_inputs(
     }
 
 
-@dataclass
-class ResultRow:
-    """A zone's result in a run."""
+class _ScoredRow:
+    """A result's parts read from the subject's score (shared by zone results and reference scores)."""
 
-    zone: str
-    name: str
-    score: float | None
-    rank: int | None
-    previous_rank: int | None
-    rank_change: int | None
-    movement: str | None
-    previous_via: list[str]
     scored: SubjectScore
 
     @property
@@ -105,6 +96,21 @@ class ResultRow:
     def excluded(self) -> str | None:
         """Why the subject is not ranked (None: it is)."""
         return self.scored.excluded
+
+
+@dataclass
+class ResultRow(_ScoredRow):
+    """A zone's result in a run."""
+
+    zone: str
+    name: str
+    score: float | None
+    rank: int | None
+    previous_rank: int | None
+    rank_change: int | None
+    movement: str | None
+    previous_via: list[str]
+    scored: SubjectScore
 
     def detail(self) -> dict[str, Any]:
         """What is stored beside the indexed columns."""
@@ -129,7 +135,7 @@ class ResultRow:
 
 
 @dataclass
-class ReferenceRow:
+class ReferenceRow(_ScoredRow):
     """A division's reference score."""
 
     division: str
@@ -138,26 +144,6 @@ class ReferenceRow:
     reference_rank: int | None
     recommended: bool
     scored: SubjectScore
-
-    @property
-    def groups(self) -> dict[str, float | None]:
-        """Every group's value."""
-        return self.scored.groups
-
-    @property
-    def leaves(self) -> dict[str, dict[str, Any]]:
-        """Every leaf's detail (built when asked for)."""
-        return self.scored.leaves
-
-    @property
-    def missing(self) -> list[str]:
-        """The indicators without a usable value."""
-        return self.scored.missing
-
-    @property
-    def excluded(self) -> str | None:
-        """Why the subject is not ranked (None: it is)."""
-        return self.scored.excluded
 
     def detail(self) -> dict[str, Any]:
         """What is stored beside the indexed columns."""

@@ -87,6 +87,12 @@ class _Decisions:
         self.total = len(standings)
         self.outcomes: list[Outcome] = []
 
+    def add(
+        self, zone: str, outcome: Verdict, rule: Rule, detail: str, numbers: dict[str, Any], tie: bool = False
+    ) -> None:
+        """Record that ``rule`` gives ``zone`` the ``outcome``."""
+        self.outcomes.append(Outcome(zone, outcome, rule.rule, rule.label, detail, numbers, tie))
+
     def by_score(self, rule: Rule, outcome: Verdict, pool: Sequence[Standing]) -> set[str]:
         """The top or bottom ``rule.n`` of ``pool`` by score; the zones it selected."""
         assert rule.n is not None
@@ -104,17 +110,8 @@ class _Decisions:
                 detail += f"; counted among the {len(pool)} zones not already commended by score"
             if top and len(pool) < total:
                 detail += f"; counted among the {len(pool)} zones not already warned by score"
-            self.outcomes.append(
-                Outcome(
-                    s.zone,
-                    outcome,
-                    rule.rule,
-                    rule.label,
-                    detail,
-                    {"score": s.score, "rank": s.rank, "ranked": total, "n": rule.n, "cutoff_score": cut.cutoff},
-                    tie,
-                )
-            )
+            numbers = {"score": s.score, "rank": s.rank, "ranked": total, "n": rule.n, "cutoff_score": cut.cutoff}
+            self.add(s.zone, outcome, rule, detail, numbers, tie)
         return {s.zone for s in cut.selected}
 
     def by_movement(self, rule: Rule, outcome: Verdict) -> None:
@@ -131,23 +128,14 @@ class _Decisions:
                 f"moved {moved} places (rank {s.previous_rank} → {s.rank}), among the {rule.n} largest "
                 f"{'improvements' if up else 'drops'} ({rule.label})"
             ) + (_tie_note(cut, f"{abs(int(cut.cutoff or 0))} places") if tie else "")
-            self.outcomes.append(
-                Outcome(
-                    s.zone,
-                    outcome,
-                    rule.rule,
-                    rule.label,
-                    detail,
-                    {
-                        "previous_rank": s.previous_rank,
-                        "rank": s.rank,
-                        "change": s.change,
-                        "n": rule.n,
-                        "cutoff_change": cut.cutoff,
-                    },
-                    tie,
-                )
-            )
+            numbers = {
+                "previous_rank": s.previous_rank,
+                "rank": s.rank,
+                "change": s.change,
+                "n": rule.n,
+                "cutoff_change": cut.cutoff,
+            }
+            self.add(s.zone, outcome, rule, detail, numbers, tie)
 
     def by_threshold(self, rule: Rule, outcome: Verdict) -> None:
         """Every zone whose value of ``rule.indicator`` reaches ``rule.threshold``."""
@@ -157,16 +145,9 @@ class _Decisions:
             if value is None or not value >= rule.threshold:
                 continue
             unit = f" {rule.unit}" if rule.unit else ""
-            self.outcomes.append(
-                Outcome(
-                    s.zone,
-                    outcome,
-                    rule.rule,
-                    rule.label,
-                    f"{rule.indicator} = {value:g}{unit} ≥ {rule.threshold:g}{unit} ({rule.label})",
-                    {"indicator": rule.indicator, "value": value, "threshold": rule.threshold, "unit": rule.unit},
-                )
-            )
+            detail = f"{rule.indicator} = {value:g}{unit} ≥ {rule.threshold:g}{unit} ({rule.label})"
+            numbers = {"indicator": rule.indicator, "value": value, "threshold": rule.threshold, "unit": rule.unit}
+            self.add(s.zone, outcome, rule, detail, numbers)
 
     def score_rules(self, policy: SanctionPolicy) -> None:
         """The top and bottom by score, in the order ``policy.score_overlap`` says."""
