@@ -1,4 +1,4 @@
-"""Dependencies shared by the assessment routes: the other services' clients and who may write what."""
+"""Dependencies shared by the assessment routes: the other services' clients, a setting, and who may write what."""
 
 from __future__ import annotations
 
@@ -24,8 +24,14 @@ async def metrics_client(request: Request) -> MetricsClient:
     return MetricsClient(request.app.state.http, request.app.state.settings.metrics_url)
 
 
+async def fast_canonical_json(request: Request) -> bool:
+    """Whether canonical JSON may take its orjson fast path (the ``fast_canonical_json`` setting)."""
+    return bool(request.app.state.settings.fast_canonical_json)
+
+
 RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
 MetricsDep = Annotated[MetricsClient, Depends(metrics_client)]
+FastCanonicalJson = Annotated[bool, Depends(fast_canonical_json)]
 
 WRITERS = (Role.CITY_ADMIN, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU)
 Writer = Annotated[Actor, Depends(require(*WRITERS))]

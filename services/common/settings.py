@@ -104,6 +104,14 @@ class AssessmentSettings(ServiceSettings):
 
     service: ClassVar[str] = "assessment"
     database_url: str | None = _db_field("assessment")  # type: ignore[assignment]
+    # A national run's inputs hold 100,000 values: orjson writes their canonical JSON several times
+    # faster where it provably gives the standard library's bytes. Off, the standard library always
+    # does (the same bytes; tests/assessment/test_fast_paths.py holds the two paths to each other).
+    fast_canonical_json: bool = Field(
+        True,
+        validation_alias=AliasChoices("ASSESSMENT_FAST_CANONICAL_JSON", "fast_canonical_json"),
+        description="Let orjson write canonical JSON where it gives the same bytes as the standard library.",
+    )
 
 
 class PermitsSettings(ServiceSettings):

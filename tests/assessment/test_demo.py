@@ -10,7 +10,7 @@ import httpx
 from libs.domain.clients.metrics import FakeMetricsClient
 from libs.domain.kernel.values import today_in_china
 from services.assessment import demo
-from tests.assessment.factories import Registry, World, assessment, indicator, matrix, zone
+from tests.assessment.builders import Registry, World, assessment, indicator, matrix, zone
 from tests.conftest import auth
 
 CODES = ["gdp", "fiscal_revenue", "rd_intensity", "tax_per_mu"]

@@ -1,4 +1,4 @@
-"""The collector pause around a run (services/assessment/runs/service.py)."""
+"""The collector pause around a run (services/assessment/runs/gc_pause.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.assessment.runs.service import gc_paused
+from services.assessment.runs.gc_pause import gc_paused
 
 
 @pytest.fixture

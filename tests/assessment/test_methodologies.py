@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.assessment.factories import ADMIN, COMMERCE, SCIENCE, World, assessment, dead_metrics, method_doc, publish
+from tests.assessment.builders import ADMIN, COMMERCE, SCIENCE, World, assessment, dead_metrics, method_doc, publish
 from tests.conftest import auth
 from tests.helpers import assert_problem
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from libs.domain.clients.metrics import FakeMetricsClient
-from tests.assessment.factories import (
+from tests.assessment.builders import (
     ADMIN,
     CATALOG,
     COMMERCE,

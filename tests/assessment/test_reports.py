@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from libs.domain.clients.metrics import FakeMetricsClient
 from libs.domain.metrics.contracts import MatrixRead
-from tests.assessment.factories import (
+from tests.assessment.builders import (
     ADMIN,
     CATALOG,
     Registry,

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from libs.domain.clients.metrics import FakeMetricsClient
-from tests.assessment.factories import (
+from tests.assessment.builders import (
     ADMIN,
     CATALOG,
     COMMERCE,

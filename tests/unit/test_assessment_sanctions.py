@@ -8,14 +8,12 @@ warned in the bottom 2; warned two years running → revocation review.
 
 from __future__ import annotations
 
+from libs.domain.assessment.sanction_outcomes import Outcome, Standing, evaluate
 from libs.domain.assessment.sanctions import (
     DEFAULT_POLICIES,
     FOREIGN_INVESTMENT_INDICATOR,
-    Outcome,
     Rule,
     SanctionPolicy,
-    Standing,
-    evaluate,
     parse_policy,
 )
 from libs.domain.assessment.scoring import competition_ranks

@@ -1,34 +1,22 @@
-"""The scoring math and the methodology's validation (libs/domain/assessment/scoring.py).
+"""The scoring math and the methodology's validation (libs/domain/assessment: methodology, validation, transforms,
+scoring).
 
-Expected numbers are worked by hand from the definitions in the module docstring (and the
+Expected numbers are worked by hand from the definitions in the modules' docstrings (and the
 issue): three zones with values 10, 20 and 40 unless said otherwise.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from typing import Any
 
 import numpy as np
 import pytest
 
-from libs.domain.assessment.scoring import (
-    IndicatorInfo,
-    Subject,
-    aggregate,
-    canonical_document,
-    canonical_json,
-    canonical_with_sha256,
-    competition_ranks,
-    compute,
-    inputs_sha256,
-    parse_methodology,
-    transform,
-    validate_methodology,
-    winsorise,
-)
+from libs.domain.assessment.methodology import IndicatorInfo, canonical_document
+from libs.domain.assessment.scoring import Subject, competition_ranks, compute
+from libs.domain.assessment.transforms import aggregate, transform, winsorise
+from libs.domain.assessment.validation import parse_methodology, validate_methodology
 from libs.domain.kernel.errors import Unprocessable
 
 CATALOG = {
@@ -371,52 +359,3 @@ class TestCompetitionRanks:
 
     def test_unranked_zones_get_no_rank(self) -> None:
         assert competition_ranks([None, 5.0, float("nan")]) == [None, 1, None]
-
-
-class TestCanonicalInputs:
-    def test_canonical_json_sorts_keys_and_keeps_chinese_as_utf8(self) -> None:
-        assert canonical_json({"b": [1.5, "中"], "a": 1}) == '{"a":1,"b":[1.5,"中"]}'.encode()
-
-    def test_the_digest_is_sha256_of_the_canonical_json(self) -> None:
-        expected = hashlib.sha256('{"a":1,"b":[1.5,"中"]}'.encode()).hexdigest()
-        assert inputs_sha256({"b": [1.5, "中"], "a": 1}) == expected
-
-    def test_nan_is_refused(self) -> None:
-        with pytest.raises(ValueError):
-            canonical_json({"x": math.nan})
-
-    def test_floats_below_1e_4_are_written_as_the_standard_library_writes_them(self) -> None:
-        # orjson would write 0.00001 and 1.5e-7; the published form is Python's (1e-05, 1.5e-07).
-        doc = {"a": 1e-05, "b": [1.5e-07, -2.5e-06], "c": 30.000062648686136, "d": 1e16, "e": 0.0001}
-        assert canonical_json(doc) == b'{"a":1e-05,"b":[1.5e-07,-2.5e-06],"c":30.000062648686136,"d":1e+16,"e":0.0001}'
-
-    def test_keys_and_numbers_beyond_plain_json_types_are_written_as_the_standard_library_writes_them(self) -> None:
-        assert canonical_json({2: "b", 1: "a"}) == b'{"1":"a","2":"b"}'
-        assert canonical_json({"n": 2**70}) == b'{"n":1180591620717411303424}'
-        assert canonical_json({"t": (1, 2), "s": 'x\u2028\x01"\\'}) == b'{"s":"x\xe2\x80\xa8\\u0001\\"\\\\","t":[1,2]}'
-
-    def test_infinity_anywhere_is_refused(self) -> None:
-        with pytest.raises(ValueError):
-            canonical_json({"zones": [{"values": {"gdp": 1.0}}, {"values": {"gdp": -math.inf}}]})
-
-    def test_a_large_document_is_byte_for_byte_the_standard_librarys(self) -> None:
-        rng = np.random.default_rng(7)
-        values = (rng.lognormal(0, 6, 4000) * rng.choice([-1, 1], 4000)).tolist()
-        doc = {
-            "zones": [
-                {
-                    "id": f"Z{i}",
-                    "name": f"开发区{i}（测试）",
-                    "values": {f"i{j}": values[(i * 10 + j) % 4000] for j in range(10)},
-                }
-                for i in range(400)
-            ],
-            "previous": {"ranks": {f"Z{i}": (i or None) for i in range(400)}},
-            "flags": [True, False, None, 0, -0.0, 123456789012345678],
-        }
-        expected = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        assert canonical_json(doc) == expected.encode()
-
-    def test_the_text_stored_is_the_text_hashed(self) -> None:
-        text = '{"a":1,"b":[1.5,"中"]}'
-        assert canonical_with_sha256({"b": [1.5, "中"], "a": 1}) == (text, hashlib.sha256(text.encode()).hexdigest())

@@ -32,7 +32,8 @@ from typing import Any
 
 import pytest
 
-from libs.domain.assessment.scoring import Subject, competition_ranks, compute, parse_methodology
+from libs.domain.assessment.scoring import Subject, competition_ranks, compute
+from libs.domain.assessment.validation import parse_methodology
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "hdr_2021_22_hdi_sample.csv"
 

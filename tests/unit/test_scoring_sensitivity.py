@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from libs.domain.assessment.scoring import Subject, competition_ranks, compute, parse_methodology
+from libs.domain.assessment.scoring import Subject, competition_ranks, compute
 from libs.domain.assessment.sensitivity import MAX_SAMPLES, MIN_SAMPLES, analyse, fast_ranks
+from libs.domain.assessment.validation import parse_methodology
 
 METHOD: dict[str, Any] = {
     "code": "s",

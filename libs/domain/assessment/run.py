@@ -15,16 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libs.domain.assessment.history import previous_standings
-from libs.domain.assessment.sanctions import Outcome, Standing, evaluate, parse_policy
-from libs.domain.assessment.scoring import (
-    Methodology,
-    Subject,
-    SubjectScore,
-    competition_ranks,
-    compute,
-    parse_methodology,
-    rank_key,
-)
+from libs.domain.assessment.methodology import Methodology
+from libs.domain.assessment.sanction_outcomes import Outcome, Standing, evaluate
+from libs.domain.assessment.sanctions import parse_policy
+from libs.domain.assessment.scoring import Computation, Subject, SubjectScore, competition_ranks, compute, rank_key
+from libs.domain.assessment.validation import parse_methodology
 
 INPUTS_FORMAT = 1
 
@@ -77,8 +72,34 @@ def build_inputs(
     }
 
 
+class _ScoredRow:
+    """A result's parts read from the subject's score (shared by zone results and reference scores)."""
+
+    scored: SubjectScore
+
+    @property
+    def groups(self) -> dict[str, float | None]:
+        """Every group's value."""
+        return self.scored.groups
+
+    @property
+    def leaves(self) -> dict[str, dict[str, Any]]:
+        """Every leaf's detail (built when asked for: a national run has 100,000)."""
+        return self.scored.leaves
+
+    @property
+    def missing(self) -> list[str]:
+        """The indicators without a usable value."""
+        return self.scored.missing
+
+    @property
+    def excluded(self) -> str | None:
+        """Why the subject is not ranked (None: it is)."""
+        return self.scored.excluded
+
+
 @dataclass
-class ResultRow:
+class ResultRow(_ScoredRow):
     """A zone's result in a run."""
 
     zone: str
@@ -90,23 +111,6 @@ class ResultRow:
     movement: str | None
     previous_via: list[str]
     scored: SubjectScore
-
-    @property
-    def groups(self) -> dict[str, float | None]:
-        return self.scored.groups
-
-    @property
-    def leaves(self) -> dict[str, dict[str, Any]]:
-        """Every leaf's detail (built when asked for: a national run has 100,000)."""
-        return self.scored.leaves
-
-    @property
-    def missing(self) -> list[str]:
-        return self.scored.missing
-
-    @property
-    def excluded(self) -> str | None:
-        return self.scored.excluded
 
     def detail(self) -> dict[str, Any]:
         """What is stored beside the indexed columns."""
@@ -131,7 +135,7 @@ class ResultRow:
 
 
 @dataclass
-class ReferenceRow:
+class ReferenceRow(_ScoredRow):
     """A division's reference score."""
 
     division: str
@@ -140,23 +144,6 @@ class ReferenceRow:
     reference_rank: int | None
     recommended: bool
     scored: SubjectScore
-
-    @property
-    def groups(self) -> dict[str, float | None]:
-        return self.scored.groups
-
-    @property
-    def leaves(self) -> dict[str, dict[str, Any]]:
-        """Every leaf's detail (built when asked for)."""
-        return self.scored.leaves
-
-    @property
-    def missing(self) -> list[str]:
-        return self.scored.missing
-
-    @property
-    def excluded(self) -> str | None:
-        return self.scored.excluded
 
     def detail(self) -> dict[str, Any]:
         """What is stored beside the indexed columns."""
@@ -197,8 +184,17 @@ def evaluate_run(inputs: Mapping[str, Any]) -> RunEvaluation:
     """Compute a run from its inputs document."""
     method = parse_methodology(inputs["methodology"])
     zones = _subjects(inputs["zones"])
-    reference = _subjects(inputs.get("reference") or [])
-    computation = compute(method, zones, reference=reference)
+    computation = compute(method, zones, reference=_subjects(inputs.get("reference") or []))
+    rows = _result_rows(computation, inputs)
+    outcomes: list[Outcome] = []
+    sanctions = inputs.get("sanctions")
+    if sanctions:
+        outcomes = _outcomes(sanctions, rows, {z.id: z.values for z in zones}, inputs.get("predecessors"))
+    return RunEvaluation(method, rows, _reference_rows(computation), outcomes)
+
+
+def _result_rows(computation: Computation, inputs: Mapping[str, Any]) -> list[ResultRow]:
+    """The zones' results: the ranked ones by rank, then the excluded ones, with their rank changes."""
     ranks = competition_ranks([s.score for s in computation.ranked])
     rank_of: dict[str, int | None] = {s.id: r for s, r in zip(computation.ranked, ranks, strict=True)}
     for s in computation.excluded:
@@ -226,6 +222,11 @@ def evaluate_run(inputs: Mapping[str, Any]) -> RunEvaluation:
 
     ranked_rows = sorted((row(s) for s in computation.ranked), key=lambda r: (r.rank or 0, r.zone))
     excluded_rows = sorted((row(s) for s in computation.excluded), key=lambda r: r.zone)
+    return [*ranked_rows, *excluded_rows]
+
+
+def _reference_rows(computation: Computation) -> list[ReferenceRow]:
+    """The reference subjects with the rank each would have among the zones, best first."""
     zone_keys = sorted((rank_key(s.score) for s in computation.ranked if s.score is not None), reverse=True)
 
     def would_be_rank(score: float | None) -> int | None:
@@ -247,34 +248,39 @@ def evaluate_run(inputs: Mapping[str, Any]) -> RunEvaluation:
         for r in computation.reference
     ]
     reference_rows.sort(key=lambda r: (r.score is None, -(r.score or 0.0), r.division))
-    outcomes: list[Outcome] = []
-    sanctions = inputs.get("sanctions")
-    if sanctions:
-        policy, faults = parse_policy(sanctions["policy"])
-        if policy is None:
-            raise ValueError(f"stored sanction policy is invalid: {faults}")
-        values = {z.id: z.values for z in zones}
-        ranked_standings = [
-            Standing(
-                zone=r.zone,
-                name=r.name,
-                score=r.score,
-                rank=r.rank,
-                change=r.rank_change,
-                previous_rank=r.previous_rank,
-                values=values.get(r.zone, {}),
-            )
-            for r in ranked_rows
-            if r.score is not None and r.rank is not None
-        ]
-        outcomes = evaluate(
-            policy,
-            ranked_standings,
-            earlier_warned=[list(w) for w in sanctions.get("earlier_warned") or []],
-            predecessors={k: list(v) for k, v in (inputs.get("predecessors") or {}).items()},
-            earlier_labels=list(sanctions.get("earlier_labels") or []),
+    return reference_rows
+
+
+def _outcomes(
+    sanctions: Mapping[str, Any],
+    rows: Sequence[ResultRow],
+    values: Mapping[str, Mapping[str, float | None]],
+    predecessors: Mapping[str, Sequence[str]] | None,
+) -> list[Outcome]:
+    """What the stored sanction policy gives the zones ranked among ``rows``."""
+    policy, faults = parse_policy(sanctions["policy"])
+    if policy is None:
+        raise ValueError(f"stored sanction policy is invalid: {faults}")
+    standings = [
+        Standing(
+            zone=r.zone,
+            name=r.name,
+            score=r.score,
+            rank=r.rank,
+            change=r.rank_change,
+            previous_rank=r.previous_rank,
+            values=values.get(r.zone, {}),
         )
-    return RunEvaluation(method, [*ranked_rows, *excluded_rows], reference_rows, outcomes)
+        for r in rows
+        if r.score is not None and r.rank is not None
+    ]
+    return evaluate(
+        policy,
+        standings,
+        earlier_warned=[list(w) for w in sanctions.get("earlier_warned") or []],
+        predecessors={k: list(v) for k, v in (predecessors or {}).items()},
+        earlier_labels=list(sanctions.get("earlier_labels") or []),
+    )
 
 
 _CORE = ("indicator", "raw", "normalised")

@@ -23,21 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from libs.domain.assessment.scoring import (
-    RANK_DECIMALS,
-    FloatArray,
-    Group,
-    Leaf,
-    Methodology,
-    Node,
-    Normalisation,
-    Subject,
-    aggregate,
-    fit,
-    normalise,
-    transform,
-    winsorise,
-)
+from libs.domain.assessment.methodology import Group, Leaf, Methodology, Node, Normalisation
+from libs.domain.assessment.scoring import RANK_DECIMALS, Subject
+from libs.domain.assessment.transforms import FloatArray, aggregate, fit, normalise, transform, winsorise
 
 MIN_SAMPLES = 10
 MAX_SAMPLES = 1000

@@ -10,7 +10,7 @@ from libs.domain.assessment.contracts import MethodologyCreate, MethodologyRead,
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import Unprocessable
 from libs.domain.kernel.values import ZoneKind
-from services.assessment.dependencies import MetricsDep, Writer
+from services.assessment.dependencies import FastCanonicalJson, MetricsDep, Writer
 from services.assessment.methodologies import service
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
@@ -43,9 +43,16 @@ def int_cursor(cursor: str | None) -> int | None:
     responses={**problems(401, 403, 409, 422, 503), 200: {"model": MethodologyRead, "description": "Identical retry"}},
 )
 async def publish(
-    body: MethodologyCreate, session: SessionDep, metrics: MetricsDep, actor: Writer, response: Response
+    body: MethodologyCreate,
+    session: SessionDep,
+    metrics: MetricsDep,
+    actor: Writer,
+    response: Response,
+    fast_canonical_json: FastCanonicalJson,
 ) -> MethodologyRead:
-    result, created = await service.publish(session=session, metrics=metrics, actor=actor, body=body)
+    result, created = await service.publish(
+        session=session, metrics=metrics, actor=actor, body=body, fast_canonical_json=fast_canonical_json
+    )
     if not created:
         response.status_code = 200
     response.headers["Location"] = f"/v1/methodologies/{result.code}/{result.version}"

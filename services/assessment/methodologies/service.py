@@ -10,14 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.assessment.contracts import MethodologyCreate, MethodologyRead, MethodologySummary
-from libs.domain.assessment.scoring import (
-    ZONE_KINDS,
-    IndicatorInfo,
-    canonical_document,
-    inputs_sha256,
-    parse_methodology,
-)
+from libs.domain.assessment.methodology import ZONE_KINDS, IndicatorInfo, canonical_document
+from libs.domain.assessment.validation import parse_methodology
 from libs.domain.clients.metrics import MetricsClient
+from libs.domain.kernel.canonical import inputs_sha256
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Conflict, NotFound
 from libs.domain.kernel.values import ZoneKind
@@ -81,7 +77,12 @@ def to_summary(row: Methodology) -> MethodologySummary:
 
 
 async def publish(
-    *, session: AsyncSession, metrics: MetricsClient, actor: Actor, body: MethodologyCreate
+    *,
+    session: AsyncSession,
+    metrics: MetricsClient,
+    actor: Actor,
+    body: MethodologyCreate,
+    fast_canonical_json: bool = True,
 ) -> tuple[MethodologyRead, bool]:
     """Publish a version (the next one when ``version`` is omitted); True when newly stored.
 
@@ -95,7 +96,7 @@ async def publish(
         document["version"] = 1 if current is None else current.version + 1
     method = parse_methodology(document, catalog=await catalog(metrics), loc=["body"])
     canonical = canonical_document(method)
-    sha = inputs_sha256(canonical)
+    sha = inputs_sha256(canonical, fast=fast_canonical_json)
     existing = await repository.get(session, method.code, method.version)
     if existing is not None:
         return _replay(existing, sha, await repository.run_counts(session, [existing.id])), False

@@ -11,7 +11,7 @@ from libs.domain.kernel.values import ZoneKind
 from services.assessment.dependencies import MetricsDep, RegistryDep
 from services.assessment.reports import service
 from services.assessment.runs.api import FILE_CONTENT, json_response
-from services.assessment.runs.service import render
+from services.assessment.runs.bulletin import render
 from services.common.auth import PUBLIC
 from services.common.problems import problems
 

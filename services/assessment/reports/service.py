@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import NamedTuple
 
 from libs.domain.assessment.contracts import (
     IndicatorRanking,
@@ -74,6 +75,49 @@ def _choose(catalog: Sequence[IndicatorRead], asked: list[str] | None, period: P
     return [by_code[c] for c in dict.fromkeys(asked)]
 
 
+class _Zone(NamedTuple):
+    """A zone ranked: its id and name."""
+
+    id: str
+    name: str
+
+
+def _ranking(
+    info: IndicatorRead,
+    refs: Sequence[_Zone],
+    now_rows: Mapping[str, Mapping[str, float | None]],
+    before_rows: Mapping[str, Mapping[str, float | None]],
+) -> IndicatorRanking:
+    """One indicator ranked across ``refs`` now and in the previous period, with each zone's change."""
+    higher = info.direction == "higher_is_better"
+    values = [now_rows.get(z, {}).get(info.code) for z, _ in refs]
+    earlier = [before_rows.get(z, {}).get(info.code) for z, _ in refs]
+    ranks = competition_ranks(values, descending=higher)
+    earlier_ranks = competition_ranks(earlier, descending=higher)
+    rows = []
+    for (zone, name), value, rank, prev_value, prev_rank in zip(
+        refs, values, ranks, earlier, earlier_ranks, strict=True
+    ):
+        change = None if rank is None or prev_rank is None else prev_rank - rank
+        movement = None
+        if rank is not None:
+            movement = "new" if prev_rank is None else "up" if change and change > 0 else "down" if change else "same"
+        rows.append(
+            IndicatorRankRow(
+                zone=zone,
+                name=name,
+                value=value,
+                rank=rank,
+                previous_value=prev_value,
+                previous_rank=prev_rank,
+                rank_change=change,
+                movement=movement,
+            )
+        )
+    rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.name))
+    return IndicatorRanking(indicator=info.code, name=info.name_zh, unit=info.unit, direction=info.direction, rows=rows)
+
+
 async def rankings(
     *, registry: RegistryClient, metrics: MetricsClient, period: str, kind: ZoneKind, indicators: list[str] | None
 ) -> RankingsRead:
@@ -98,44 +142,10 @@ async def rankings(
         metrics.matrix(period=str(current), indicators=codes, kind=kind.value, as_of=as_of, lineage="proforma"),
         metrics.matrix(period=str(previous), indicators=codes, kind=kind.value, as_of=as_of, lineage="proforma"),
     )
-    refs = sorted(((z.id, z.name) for z in zones), key=lambda t: t[0])
+    refs = sorted((_Zone(z.id, z.name) for z in zones), key=lambda t: t[0])
     now_rows = {r.zone: r.values for r in now.rows}
     before_rows = {r.zone: r.values for r in before.rows}
-    out: list[IndicatorRanking] = []
-    for info in chosen:
-        higher = info.direction == "higher_is_better"
-        values = [now_rows.get(z, {}).get(info.code) for z, _ in refs]
-        earlier = [before_rows.get(z, {}).get(info.code) for z, _ in refs]
-        ranks = competition_ranks(values, descending=higher)
-        earlier_ranks = competition_ranks(earlier, descending=higher)
-        rows = []
-        for (zone, name), value, rank, prev_value, prev_rank in zip(
-            refs, values, ranks, earlier, earlier_ranks, strict=True
-        ):
-            change = None if rank is None or prev_rank is None else prev_rank - rank
-            movement = None
-            if rank is not None:
-                movement = (
-                    "new" if prev_rank is None else "up" if change and change > 0 else "down" if change else "same"
-                )
-            rows.append(
-                IndicatorRankRow(
-                    zone=zone,
-                    name=name,
-                    value=value,
-                    rank=rank,
-                    previous_value=prev_value,
-                    previous_rank=prev_rank,
-                    rank_change=change,
-                    movement=movement,
-                )
-            )
-        rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.name))
-        out.append(
-            IndicatorRanking(
-                indicator=info.code, name=info.name_zh, unit=info.unit, direction=info.direction, rows=rows
-            )
-        )
+    out = [_ranking(info, refs, now_rows, before_rows) for info in chosen]
     return RankingsRead(
         period=str(current),
         previous_period=str(previous),

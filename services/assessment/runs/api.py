@@ -19,9 +19,15 @@ from libs.domain.assessment.contracts import (
 from libs.domain.assessment.sensitivity import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.values import ZoneKind
-from services.assessment.dependencies import MetricsDep, RegistryDep, Writer
+from services.assessment.dependencies import FastCanonicalJson, MetricsDep, RegistryDep, Writer
 from services.assessment.methodologies.api import int_cursor
-from services.assessment.runs import service
+from services.assessment.runs import bulletin as bulletin_service
+from services.assessment.runs import reads
+from services.assessment.runs import sensitivity as sensitivity_service
+from services.assessment.runs.commands import CreateRun, RunContext
+from services.assessment.runs.create import create_run as create
+from services.assessment.runs.gc_pause import gc_paused
+from services.assessment.runs.verify import verify as verify_run
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
@@ -69,17 +75,12 @@ async def create_run(
     registry: RegistryDep,
     metrics: MetricsDep,
     actor: Writer,
+    fast_canonical_json: FastCanonicalJson,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    with service.gc_paused():
-        result, created = await service.create_run(
-            session=session,
-            registry=registry,
-            metrics=metrics,
-            actor=actor,
-            body=body,
-            idempotency_key=idempotency_key,
-        )
+    context = RunContext(session, registry, metrics, actor, fast_canonical_json=fast_canonical_json)
+    with gc_paused():
+        result, created = await create(CreateRun(body, idempotency_key), context)
         return Response(
             result.content,
             status_code=201 if created else 200,
@@ -104,7 +105,7 @@ async def list_runs(
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[AssessmentSummary]:
-    items, last = await service.list_runs(
+    items, last = await reads.list_runs(
         session=session, kind=kind, code=methodology, period=period, after=int_cursor(cursor), limit=limit
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
@@ -119,7 +120,7 @@ async def list_runs(
     responses=problems(404),
 )
 async def get_run(session: SessionDep, assessment_id: RunId) -> Response:
-    return json_response(await service.get_run(session=session, run_id=assessment_id))
+    return json_response(await reads.get_run(session=session, run_id=assessment_id))
 
 
 @router.post(
@@ -131,8 +132,10 @@ async def get_run(session: SessionDep, assessment_id: RunId) -> Response:
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def verify(session: SessionDep, assessment_id: RunId) -> VerificationRead:
-    return await service.verify(session=session, run_id=assessment_id)
+async def verify(
+    session: SessionDep, assessment_id: RunId, fast_canonical_json: FastCanonicalJson
+) -> VerificationRead:
+    return await verify_run(session=session, run_id=assessment_id, fast_canonical_json=fast_canonical_json)
 
 
 @router.get(
@@ -144,7 +147,7 @@ async def verify(session: SessionDep, assessment_id: RunId) -> VerificationRead:
     responses=problems(404),
 )
 async def outcomes(session: SessionDep, assessment_id: RunId) -> Page[OutcomeRead]:
-    return Page(items=await service.run_outcomes(session=session, run_id=assessment_id), next_cursor=None)
+    return Page(items=await reads.run_outcomes(session=session, run_id=assessment_id), next_cursor=None)
 
 
 @router.get(
@@ -163,7 +166,7 @@ async def sensitivity(
     samples: Annotated[int, Query(ge=MIN_SAMPLES, le=MAX_SAMPLES)] = DEFAULT_SAMPLES,
     seed: Annotated[int | None, Query(ge=0, le=2**32 - 1, description="Default: the run's id.")] = None,
 ) -> SensitivityRead:
-    return await service.sensitivity(session=session, run_id=assessment_id, samples=samples, seed=seed)
+    return await sensitivity_service.sensitivity(session=session, run_id=assessment_id, samples=samples, seed=seed)
 
 
 @router.get(
@@ -177,10 +180,10 @@ async def sensitivity(
 async def bulletin(
     session: SessionDep,
     assessment_id: RunId,
-    format: service.BulletinFormat = "html",
+    format: bulletin_service.BulletinFormat = "html",
 ) -> Response:
-    document = await service.bulletin(session=session, run_id=assessment_id)
-    content, media_type = service.render(document, format)
+    document = await bulletin_service.bulletin(session=session, run_id=assessment_id)
+    content, media_type = bulletin_service.render(document, format)
     filename = f"assessment-{assessment_id}.{format}"
     disposition = "inline" if format == "html" else "attachment"
     headers = {"Content-Disposition": f"{disposition}; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"}

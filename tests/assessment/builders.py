@@ -1,4 +1,4 @@
-"""Factories for assessment tests: zones, catalogs, matrices, fakes and the app wired to them."""
+"""Builders for assessment tests: zones, catalogs, matrices, fakes and the app wired to them."""
 
 from __future__ import annotations
 
@@ -175,8 +175,8 @@ class World:
 
 
 @asynccontextmanager
-async def assessment(app_client: Any, world: World) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client("assessment", overrides=world.overrides()) as client:
+async def assessment(app_client: Any, world: World, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client("assessment", overrides=world.overrides(), **settings) as client:
         yield client
 
 

@@ -1,0 +1,130 @@
+"""The ranking bulletin (通报) of a run: the document, and rendering it as HTML, CSV or XLSX."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.assessment.validation import parse_methodology
+from services.assessment.reports import bulletin_render
+from services.assessment.runs import repository
+from services.assessment.runs.reads import run_and_method
+
+KIND_ZH = bulletin_render.KIND_ZH
+
+BulletinFormat = Literal["html", "csv", "xlsx"]
+
+
+def _group_titles(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    method = parse_methodology(document)
+    return [(g.key, g.title or g.code or g.key) for g in method.groups if g is not method.root]
+
+
+_VERDICT_ZH = {"commended": "表扬", "warned": "警告", "revocation_review": "提请撤销审查"}
+_NOTES = (
+    "排名按综合得分（保留6位小数）采用并列排名（1、2、2、4）；名次变化 = 上期排名 − 本期排名（↑为进位，↓为退位）。",
+    "经合并组建的开发区沿用其前身在上期的最好名次；新设开发区标注“新设”。",
+)
+
+
+async def bulletin(*, session: AsyncSession, run_id: int) -> bulletin_render.Bulletin:
+    """The ranking bulletin (通报) of a run, ready to render."""
+    run, method = await run_and_method(session, run_id)
+    kind_zh = KIND_ZH.get(run.kind, run.kind)
+    title = f"{run.label}（{kind_zh}）"
+    subtitle = (
+        f"考评方法：{method.title}（{run.methodology_code} 第{run.methodology_version}版）；期间：{run.period}；"
+        f"开发区登记日期：{run.registry_as_of.isoformat()}；输入数据 SHA-256：{run.inputs_sha256}"
+    )
+    notes = [*_NOTES, *(f"说明：{n}" for n in run.notes)]
+    if run.subjects == "zones":
+        section = await _ranking_section(session, run_id, _group_titles(method.document))
+    else:
+        section = await _reference_section(session, run_id)
+    return bulletin_render.Bulletin(title=title, subtitle=subtitle, sections=[section], notes=notes)
+
+
+async def _verdicts(session: AsyncSession, run_id: int) -> dict[str, list[str]]:
+    """Per zone, the outcomes the run decided, in words."""
+    verdicts: dict[str, list[str]] = {}
+    for o in await repository.outcomes(session, run_id):
+        verdicts.setdefault(o.zone, []).append(
+            f"{_VERDICT_ZH.get(o.outcome, o.outcome)}：{o.label}" + ("（并列）" if o.tie else "")
+        )
+    return verdicts
+
+
+async def _ranking_section(
+    session: AsyncSession, run_id: int, groups: list[tuple[str, str]]
+) -> bulletin_render.Section:
+    """The zones' ranking with their sub-scores, rank changes and outcomes."""
+    verdicts = await _verdicts(session, run_id)
+    results = await repository.results(session, run_id)
+    columns = [
+        "排名",
+        "开发区",
+        "综合得分",
+        "上期排名",
+        "名次变化",
+        *(t for _, t in groups),
+        "缺失指标",
+        "奖惩及说明",
+    ]
+    rows: list[list[bulletin_render.Cell]] = []
+    chart: list[bulletin_render.Bar] = []
+    for r in results:
+        detail = r.detail
+        remark = "；".join(verdicts.get(r.zone, []))
+        if detail.get("excluded"):
+            remark = "；".join(filter(None, [detail["excluded"], remark]))
+        rows.append(
+            [
+                r.rank,
+                r.name,
+                r.score,
+                r.previous_rank,
+                bulletin_render.change_text(r.rank_change, r.movement),
+                *(detail["groups"].get(key) for key, _ in groups),
+                "、".join(detail["missing"]) or None,
+                remark or None,
+            ]
+        )
+        if r.rank is not None:
+            chart.append(bulletin_render.Bar(r.name, r.score, r.rank_change))
+    return bulletin_render.Section("综合排名", columns, rows, chart=chart, value_label="综合得分")
+
+
+async def _reference_section(session: AsyncSession, run_id: int) -> bulletin_render.Section:
+    """The reference scores of the divisions without a provincial zone."""
+    references = await repository.reference_scores(session, run_id)
+    columns = ["县（区）", "区划代码", "参考得分", "相当于开发区排名", "优先推荐申报", "缺失指标", "说明"]
+    rows: list[list[bulletin_render.Cell]] = [
+        [
+            r.name,
+            r.division,
+            r.score,
+            r.reference_rank,
+            "是" if r.recommended else "否",
+            "、".join(r.detail["missing"]) or None,
+            r.detail.get("excluded"),
+        ]
+        for r in references
+    ]
+    chart = [bulletin_render.Bar(r.name, r.score) for r in references if r.score is not None]
+    return bulletin_render.Section(
+        "未设省级开发区的县（区）参考得分", columns, rows, chart=chart, value_label="参考得分"
+    )
+
+
+def render(document: bulletin_render.Bulletin, fmt: BulletinFormat) -> tuple[bytes, str]:
+    """Render a bulletin as bytes with its media type."""
+    if fmt == "csv":
+        return bulletin_render.render_csv(document), "text/csv; charset=utf-8"
+    if fmt == "xlsx":
+        return (
+            bulletin_render.render_xlsx(document),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    return bulletin_render.render_html(document).encode("utf-8"), "text/html; charset=utf-8"

@@ -1,0 +1,220 @@
+"""Creating a run: check the request, gather its inputs, evaluate them, store the run and answer it.
+
+If the registry or metrics service is down the 503 propagates before anything is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.assessment.contracts import AssessmentCreate
+from libs.domain.assessment.run import RunEvaluation, build_inputs, evaluate_run
+from libs.domain.assessment.validation import parse_methodology
+from libs.domain.kernel.canonical import canonical_with_sha256, inputs_sha256
+from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
+from libs.domain.kernel.values import Period
+from services.assessment.dependencies import authorise_kinds
+from services.assessment.methodologies import repository as methodology_repo
+from services.assessment.reports.bulletin_render import KIND_ZH
+from services.assessment.runs import repository
+from services.assessment.runs.commands import CreateRun, RunContext, RunRequest
+from services.assessment.runs.gather import Gathered, cancelled, gather, predecessors
+from services.assessment.runs.reads import RunAnswer, new_run_answer, results_json, stored_answer
+from services.assessment.runs.store import store_evaluation
+from services.assessment.tables import Methodology
+
+
+async def create_run(command: CreateRun, context: RunContext) -> tuple[RunAnswer, bool]:
+    """Compute a run from the registry and metrics services and store it; True when newly stored."""
+    body = command.body
+    authorise_kinds(context.actor, [body.kind.value])
+    request_sha = inputs_sha256(body.model_dump(mode="json"), fast=context.fast_canonical_json)
+    if command.idempotency_key:
+        earlier = await repository.by_idempotency_key(context.session, context.actor.sub, command.idempotency_key)
+        if earlier is not None:
+            if earlier.request_sha256 != request_sha:
+                raise Unprocessable(
+                    "this Idempotency-Key was used for a different request",
+                    errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "reuse"}],
+                )
+            return await stored_answer(context.session, earlier.id), False
+    request = await _checked(context.session, body, request_sha)
+    gathered = await gather(context, request)
+    evaluated = await _evaluate(context, request, gathered)
+    return await _store(command, context, request, evaluated)
+
+
+def _period(text: str, loc: list[str | int]) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), errors=[{"loc": loc, "msg": str(exc), "type": "period"}]) from exc
+
+
+async def _methodology(session: AsyncSession, code: str, version: int | None) -> Methodology:
+    row = await (
+        methodology_repo.latest(session, code) if version is None else methodology_repo.get(session, code, version)
+    )
+    if row is None:
+        what = f"methodology {code}" + ("" if version is None else f" version {version}")
+        raise NotFound(f"{what} does not exist")
+    return row
+
+
+async def _checked(session: AsyncSession, body: AssessmentCreate, request_sha: str) -> RunRequest:
+    """The request with its period and methodology; 404 or 422 when they do not fit."""
+    period = _period(body.period, ["body", "period"])
+    method_row = await _methodology(session, body.methodology, body.version)
+    _check_request(body, method_row, period)
+    return RunRequest(body, request_sha, period, method_row, parse_methodology(method_row.document))
+
+
+def _check_request(body: AssessmentCreate, method_row: Methodology, period: Period) -> None:
+    """422 unless the methodology applies to the kind and period type asked for."""
+    kind = body.kind.value
+    if kind not in method_row.applies_to:
+        raise Unprocessable(
+            f"methodology {method_row.code} v{method_row.version} applies to {', '.join(method_row.applies_to)}, "
+            f"not {kind}",
+            errors=[{"loc": ["body", "kind"], "msg": "not a kind the methodology applies to", "type": "kind"}],
+        )
+    if period.type != method_row.period_type:
+        raise Unprocessable(
+            f"methodology {method_row.code} is applied per {method_row.period_type}, got the {period.type} {period}",
+            errors=[{"loc": ["body", "period"], "msg": f"expected a {method_row.period_type}", "type": "period"}],
+        )
+    if body.subjects == "zones" and body.divisions:
+        raise Unprocessable(
+            "`divisions` only applies to divisions_without_zone runs",
+            errors=[{"loc": ["body", "divisions"], "msg": "only with divisions_without_zone", "type": "subjects"}],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Evaluated:
+    """A run's inputs document, what it decides, and the notes stored with it."""
+
+    inputs: dict[str, Any]
+    evaluation: RunEvaluation
+    notes: list[str]
+    scored: int
+    """Subjects scored: the zones, or the divisions scored by reference."""
+    previous_id: int | None
+    """The earlier run ranks changed from."""
+
+
+def _notes(request: RunRequest, gathered: Gathered) -> list[str]:
+    """What a reader of the run should know about its inputs (the sanction notes come last)."""
+    notes: list[str] = []
+    document = request.method_row.document
+    if document.get("note"):
+        notes.append(f"methodology note: {document['note']}")
+    without_values = sum(1 for s in gathered.zones if all(v is None for v in s.values.values()))
+    if without_values:
+        notes.append(f"{without_values} zone(s) have no values for {request.period} in the metrics service")
+    if not request.ranks_zones:
+        notes.append(
+            f"reference scores against the statistics of the {len(gathered.zones)} {KIND_ZH[request.kind]} "
+            "(参照省考核办法, 二十八); the zones' own results are not stored by this run"
+        )
+    elif gathered.history.previous is None:
+        notes.append(f"no earlier run of {request.method_row.code} for {request.kind} zones: no rank changes")
+    return notes
+
+
+async def _evaluate(context: RunContext, request: RunRequest, gathered: Gathered) -> _Evaluated:
+    """The inputs document and its evaluation (again with more lineage when a warning may carry on)."""
+    notes = _notes(request, gathered)
+    previous, previous_ranks, preds = gathered.history
+    sanctions = gathered.sanctions
+    method_row = request.method_row
+
+    def inputs_with(lineage: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        return build_inputs(
+            methodology=method_row.document,
+            methodology_sha256=method_row.sha256,
+            kind=request.kind,
+            period=str(request.period),
+            subjects=request.body.subjects,
+            registry_as_of=request.period.end.isoformat(),
+            zones=gathered.zones,
+            reference=gathered.reference,
+            previous_assessment=previous.id if previous else None,
+            previous_ranks=previous_ranks,
+            predecessors=lineage,
+            sanctions=sanctions.inputs,
+        )
+
+    inputs = inputs_with(preds)
+    evaluation = evaluate_run(inputs)
+    if sanctions.inputs and sanctions.inputs["earlier_warned"]:
+        # A zone warned now may carry on a warning of a zone merged into it: those zones' lineage too.
+        warned_before = {z for group in sanctions.inputs["earlier_warned"] for z in group}
+        warned = {o.zone for o in evaluation.outcomes if o.outcome == "warned"}
+        more = sorted(z for z in warned if z not in warned_before and z not in preds)
+        if more:
+            found = await predecessors(context.registry, more)
+            if any(p in warned_before for lineage in found.values() for p in lineage):
+                inputs = inputs_with({**preds, **found})
+                evaluation = evaluate_run(inputs)
+    notes.extend(sanctions.notes)
+    scored = len(gathered.zones) if request.ranks_zones else len(gathered.reference)
+    return _Evaluated(inputs, evaluation, notes, scored, previous.id if previous else None)
+
+
+async def _store(
+    command: CreateRun, context: RunContext, request: RunRequest, evaluated: _Evaluated
+) -> tuple[RunAnswer, bool]:
+    """Store the run and answer it; a concurrent retry with the same key gets the run it stored."""
+    session, actor, method_row, period = context.session, context.actor, request.method_row, request.period
+    inputs, evaluation = evaluated.inputs, evaluated.evaluation
+    canonical, sha = canonical_with_sha256(inputs, fast=context.fast_canonical_json)
+    now = context.clock()
+    ranked = evaluation.ranked if request.ranks_zones else sum(1 for r in evaluation.reference if r.score is not None)
+    # The answer's results are written while the run is stored (a chunk of zones at a time,
+    # in the database's waits); it is only returned once everything is stored.
+    answer = asyncio.ensure_future(results_json(evaluation, zones=request.ranks_zones))
+    try:
+        async with session.begin_nested():
+            run = await repository.insert_run(
+                session,
+                methodology_id=method_row.id,
+                methodology_code=method_row.code,
+                methodology_version=method_row.version,
+                kind=request.kind,
+                period=str(period),
+                period_start_on=period.start,
+                period_type=period.type,
+                label=request.body.label,
+                subjects=request.body.subjects,
+                registry_as_of=period.end,
+                inputs=inputs,
+                inputs_json=canonical,
+                inputs_sha256=sha,
+                previous_assessment_id=evaluated.previous_id,
+                zone_count=evaluated.scored,
+                ranked_count=ranked,
+                outcome_count=len(evaluation.outcomes),
+                notes=evaluated.notes,
+                idempotency_key=command.idempotency_key,
+                request_sha256=request.request_sha256,
+                created_at=now,
+                created_by=actor.sub,
+            )
+            await store_evaluation(session, run, evaluation, now)
+    except BaseException as exc:
+        await cancelled(answer)
+        if not isinstance(exc, IntegrityError):
+            raise
+        if command.idempotency_key:
+            raced = await repository.by_idempotency_key(session, actor.sub, command.idempotency_key)
+            if raced is not None and raced.request_sha256 == request.request_sha256:
+                return await stored_answer(session, raced.id), False
+        raise Conflict("a run with this Idempotency-Key was stored at the same time") from exc
+    return RunAnswer(run.id, new_run_answer(run, method_row, *await answer)), True

@@ -1,0 +1,245 @@
+"""Reading runs: a run with every result, the list of runs, a run's outcomes, and a new run's answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.assessment.contracts import AssessmentRead, AssessmentSummary, MethodologyRef, OutcomeRead
+from libs.domain.assessment.run import RunEvaluation, full_detail, leaf_keys
+from libs.domain.assessment.validation import parse_methodology
+from libs.domain.kernel.errors import NotFound
+from libs.domain.kernel.values import ZoneKind
+from services.assessment.methodologies import repository as methodology_repo
+from services.assessment.runs import repository
+from services.assessment.sanctions.service import outcome_read
+from services.assessment.tables import Assessment, AssessmentResult, Methodology
+from services.assessment.tables import ReferenceScore as ReferenceRow
+
+
+@dataclass(frozen=True)
+class RunAnswer:
+    """A run's id and its answer, as JSON (an :class:`AssessmentRead`)."""
+
+    id: int
+    content: bytes
+
+
+async def stored_answer(session: AsyncSession, run_id: int) -> RunAnswer:
+    """The answer of a stored run, as :func:`get_run` gives it."""
+    return RunAnswer(run_id, (await get_run(session=session, run_id=run_id)).model_dump_json().encode())
+
+
+def summary_fields(run: Assessment, method: Methodology) -> dict[str, Any]:
+    """The fields of an :class:`AssessmentSummary` of ``run``."""
+    return {
+        "id": run.id,
+        "methodology": MethodologyRef(
+            code=run.methodology_code, version=run.methodology_version, title=method.title, sha256=method.sha256
+        ),
+        "kind": ZoneKind(run.kind),
+        "period": run.period,
+        "label": run.label,
+        "subjects": run.subjects,
+        "registry_as_of": run.registry_as_of,
+        "zones": run.zone_count,
+        "ranked": run.ranked_count,
+        "inputs_sha256": run.inputs_sha256,
+        "created_at": run.created_at,
+        "created_by": run.created_by,
+    }
+
+
+def zone_result(
+    zone: str,
+    name: str,
+    score: float | None,
+    rank: int | None,
+    previous_rank: int | None,
+    rank_change: int | None,
+    movement: str | None,
+    detail: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A zone's result in the contract's shape."""
+    return {
+        "zone": zone,
+        "name": name,
+        "score": score,
+        "rank": rank,
+        "previous_rank": previous_rank,
+        "rank_change": rank_change,
+        "movement": movement,
+        "previous_via": detail.get("previous_via", []),
+        "groups": detail["groups"],
+        "leaves": detail["leaves"],
+        "missing": detail["missing"],
+        "excluded": detail.get("excluded"),
+    }
+
+
+def reference_result(
+    division: str,
+    name: str,
+    score: float | None,
+    reference_rank: int | None,
+    recommended: bool,
+    detail: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A division's reference score in the contract's shape."""
+    return {
+        "division": division,
+        "name": name,
+        "score": score,
+        "reference_rank": reference_rank,
+        "recommended": recommended,
+        "groups": detail["groups"],
+        "leaves": detail["leaves"],
+        "missing": detail["missing"],
+        "excluded": detail.get("excluded"),
+    }
+
+
+RESULTS_CHUNK = 100
+"""Zones per chunk of a new run's answer: the storing goes on between chunks."""
+
+
+async def results_json(evaluation: RunEvaluation, *, zones: bool) -> tuple[bytes, bytes]:
+    """A new run's results and reference scores as JSON arrays, a chunk of zones at a time.
+
+    Built from typed values in the contract's shape (what :func:`get_run` validates from the
+    stored run) and written by orjson: validating and serialising 100,000 leaves through the
+    model was the largest cost of answering a national run. Between chunks the event loop
+    runs, so the database works on the rows being stored meanwhile.
+    """
+    rows = evaluation.results if zones else []
+    parts = []
+    for start in range(0, len(rows), RESULTS_CHUNK):
+        chunk = [
+            {  # the fields of zone_result, in its order, without the intermediate detail dict
+                "zone": r.zone,
+                "name": r.name,
+                "score": r.score,
+                "rank": r.rank,
+                "previous_rank": r.previous_rank,
+                "rank_change": r.rank_change,
+                "movement": r.movement,
+                "previous_via": r.previous_via,
+                "groups": r.scored.groups,
+                "leaves": r.scored.leaves,
+                "missing": r.scored.missing,
+                "excluded": r.scored.excluded,
+            }
+            for r in rows[start : start + RESULTS_CHUNK]
+        ]
+        parts.append(orjson.dumps(chunk)[1:-1])
+        await asyncio.sleep(0)
+    references = orjson.dumps(
+        [
+            reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, r.detail())
+            for r in evaluation.reference
+        ]
+    )
+    return b"[" + b",".join(parts) + b"]", references
+
+
+def new_run_answer(run: Assessment, method: Methodology, results: bytes, references: bytes) -> bytes:
+    """The answer of a new run: its summary (through the contract model, as :func:`get_run`) and results."""
+    head = AssessmentRead.model_construct(
+        **summary_fields(run, method),
+        previous_assessment=run.previous_assessment_id,
+        outcomes=run.outcome_count,
+        notes=run.notes,
+        results=[],
+        reference_scores=[],
+    ).model_dump(mode="json")
+    head["results"] = orjson.Fragment(results)
+    head["reference_scores"] = orjson.Fragment(references)
+    return orjson.dumps(head)
+
+
+async def run_and_method(
+    session: AsyncSession, run_id: int, *, with_inputs: bool = False
+) -> tuple[Assessment, Methodology]:
+    """A run (404 when there is none) and the methodology version it applied."""
+    run = await repository.get(session, run_id, with_inputs=with_inputs)
+    if run is None:
+        raise NotFound(f"assessment {run_id} does not exist")
+    method = await methodology_repo.by_id(session, run.methodology_id)
+    assert method is not None
+    return run, method
+
+
+class Expander:
+    """Rebuilds stored results' leaves from the compact stored form and the run's inputs."""
+
+    def __init__(self, inputs: Mapping[str, Any]) -> None:
+        self.keys = leaf_keys(parse_methodology(inputs["methodology"]))
+        self.values = {z["id"]: z["values"] for z in [*inputs["zones"], *(inputs.get("reference") or [])]}
+
+    def __call__(self, subject: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+        return full_detail(stored, self.keys, self.values.get(subject, {}))
+
+
+def stored_results(results: Sequence[AssessmentResult], expand: Expander) -> list[dict[str, Any]]:
+    """Stored zone results in the contract's shape."""
+    return [
+        zone_result(
+            r.zone, r.name, r.score, r.rank, r.previous_rank, r.rank_change, r.movement, expand(r.zone, r.detail)
+        )
+        for r in results
+    ]
+
+
+def stored_references(references: Sequence[ReferenceRow], expand: Expander) -> list[dict[str, Any]]:
+    """Stored reference scores in the contract's shape."""
+    return [
+        reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, expand(r.division, r.detail))
+        for r in references
+    ]
+
+
+async def get_run(*, session: AsyncSession, run_id: int) -> AssessmentRead:
+    """A stored run with every result."""
+    run, method = await run_and_method(session, run_id, with_inputs=True)
+    expand = Expander(run.inputs)
+    return AssessmentRead.model_validate(
+        {
+            **summary_fields(run, method),
+            "previous_assessment": run.previous_assessment_id,
+            "outcomes": run.outcome_count,
+            "notes": run.notes,
+            "results": stored_results(await repository.results(session, run_id), expand),
+            "reference_scores": stored_references(await repository.reference_scores(session, run_id), expand),
+        }
+    )
+
+
+async def list_runs(
+    *,
+    session: AsyncSession,
+    kind: ZoneKind | None,
+    code: str | None,
+    period: str | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[AssessmentSummary], int | None]:
+    """Runs, newest first."""
+    rows = await repository.page(
+        session, kind=kind.value if kind else None, code=code, period=period, after=after, limit=limit
+    )
+    methods = {r.methodology_id: await methodology_repo.by_id(session, r.methodology_id) for r in rows}
+    items = [AssessmentSummary.model_validate(summary_fields(r, methods[r.methodology_id])) for r in rows]  # type: ignore[arg-type]
+    return items, rows[-1].id if len(rows) == limit else None
+
+
+async def run_outcomes(*, session: AsyncSession, run_id: int) -> list[OutcomeRead]:
+    """The outcomes a run decided."""
+    await run_and_method(session, run_id)
+    rows = await repository.outcomes(session, run_id)
+    summons = await repository.summons_for_outcomes(session, [r.id for r in rows])
+    return [outcome_read(r, summons.get(r.id)) for r in rows]
