@@ -97,6 +97,9 @@ class MetricsSettings(ServiceSettings):
     max_body_bytes: int = Field(
         32 * 1_048_576, gt=0, validation_alias=AliasChoices("METRICS_MAX_BODY_BYTES", "max_body_bytes")
     )
+    # The push's speculative COPY of a batch of new values (services/metrics/observations/fast_paths/copy.py);
+    # off, every batch takes the plain path, which answers and stores the same, only slower.
+    fast_copy: bool = Field(True, validation_alias=AliasChoices("METRICS_FAST_COPY", "fast_copy"))
 
 
 class AssessmentSettings(ServiceSettings):

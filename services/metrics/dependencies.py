@@ -32,6 +32,11 @@ async def catalogs(request: Request) -> CatalogCache:
     return cache
 
 
+async def fast_copy(request: Request) -> bool:
+    """Whether the push may try its speculative COPY path (``METRICS_FAST_COPY``)."""
+    return bool(request.app.state.settings.fast_copy)
+
+
 async def database(request: Request) -> Database:
     """The app's database, for the short transactions outside the request's session."""
     db: Database = request.app.state.db
@@ -42,6 +47,7 @@ RegistryDep = Annotated[Registry, Depends(registry_client)]
 JurisdictionDep = Annotated[Jurisdiction, Depends(jurisdiction)]
 DatabaseDep = Annotated[Database, Depends(database)]
 CatalogsDep = Annotated[CatalogCache, Depends(catalogs)]
+FastCopyDep = Annotated[bool, Depends(fast_copy)]
 
 CityAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN))]
 Pusher = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.STATISTICS_BUREAU, Role.COUNTY, Role.ZONE_COMMITTEE))]

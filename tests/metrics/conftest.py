@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.metrics.dependencies import registry_client
-from tests.metrics.factories import Registry
+from tests.metrics.builders import Registry
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import pytest
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.kernel.errors import UpstreamError
 from tests.conftest import make_token
-from tests.metrics.factories import XUANHUA, batch, obs
-from tests.metrics.test_push import CITY
+from tests.metrics.builders import CITY, XUANHUA, batch, obs
 
 
 class TestTheClient:

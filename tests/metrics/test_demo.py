@@ -9,8 +9,7 @@ import httpx
 
 from libs.domain.kernel.values import today_in_china
 from services.metrics import demo
-from tests.metrics.factories import DONGSHAN, HUAIAN, XUANHUA, Registry
-from tests.metrics.test_push import CITY
+from tests.metrics.builders import CITY, DONGSHAN, HUAIAN, XUANHUA, Registry
 
 REGISTRY_URL = "http://registry.test"
 
@@ -63,7 +62,7 @@ class TestTheDemoLoader:
 
     async def test_a_merged_zone_continues_its_predecessors_series(self) -> None:
         from libs.domain.registry.contracts import Park
-        from tests.metrics.factories import zone
+        from tests.metrics.builders import zone
 
         before_a = zone("a", "甲园区")
         before_b = zone("b", "乙园区")

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import text
 
 from tests.conftest import auth
-from tests.metrics.factories import GAOXIN, XUANHUA, ZHUOLU, Registry, batch, obs
-from tests.metrics.test_push import CITY, XUANHUA_COUNTY, problem, values
+from tests.helpers import assert_problem
+from tests.metrics.builders import CITY, GAOXIN, XUANHUA, XUANHUA_COUNTY, ZHUOLU, Registry, batch, obs, values
 
 
 def county(key: str) -> dict[str, str]:
@@ -27,7 +27,7 @@ class TestIdempotencyKeys:
             r = await client.post(
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=XUANHUA_COUNTY
             )
-        assert "Idempotency-Key" in problem(r, 400)["detail"]
+        assert "Idempotency-Key" in assert_problem(r, 400)["detail"]
 
     async def test_a_replay_returns_the_stored_answer_and_writes_nothing(self, metrics: Any) -> None:
         body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"), obs({"zone": XUANHUA}, "gdp", "2018", 2, "万元"))
@@ -50,7 +50,7 @@ class TestIdempotencyKeys:
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元")), headers=county("k")
             )
             stored = await values(client)
-        assert "different request" in problem(r, 422)["detail"]
+        assert "different request" in assert_problem(r, 422)["detail"]
         assert [v["value"] for v in stored] == ["1.000000"]
 
     async def test_keys_are_scoped_to_the_token_subject(self, metrics: Any) -> None:
@@ -77,7 +77,7 @@ class TestIdempotencyKeys:
             registry.gate.set()
             done = await first
             third = await client.post("/v1/observations", json=body, headers=county("slow"))
-        assert "still being processed" in problem(second, 409)["detail"]
+        assert "still being processed" in assert_problem(second, 409)["detail"]
         assert done.status_code == 200
         assert third.headers["idempotent-replayed"] == "true"
 
@@ -103,7 +103,7 @@ class TestLockedPeriods:
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")), headers=county("l2")
             )
         assert lock.status_code == 201
-        body = problem(r, 423)
+        body = assert_problem(r, 423)
         assert body["lock"] == {
             "id": lock.json()["id"],
             "period": "2017",
@@ -126,8 +126,8 @@ class TestLockedPeriods:
                 "/v1/observations", json=batch(obs({"division": "130700"}, "gdp", "2017", 1, "万元")), headers=CITY
             )
         assert economic.status_code == 200
-        assert problem(high_tech, 423)["lock"]["kind"] == "high_tech"
-        problem(totals, 423)
+        assert assert_problem(high_tech, 423)["lock"]["kind"] == "high_tech"
+        assert_problem(totals, 423)
 
     async def test_resending_unchanged_values_into_a_locked_period_is_accepted(self, metrics: Any) -> None:
         row = obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")
@@ -162,7 +162,7 @@ class TestLockedPeriods:
                 headers=CITY,
             )
         assert restated.status_code == 200 and restated.json()["restatement"] is True
-        problem(by_county, 403)
+        assert_problem(by_county, 403)
         last = history.json()["items"][-1]
         assert last["new_value"] == "2.000000"
         assert last["restatement_reason"] == "statistics bureau audit found a double count"
@@ -173,8 +173,8 @@ class TestLockedPeriods:
             await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)
             twice = await client.post("/v1/locks", json={"period": "2017", "reason": "again"}, headers=CITY)
             county_lock = await client.post("/v1/locks", json={"period": "2018", "reason": "r"}, headers=XUANHUA_COUNTY)
-        problem(twice, 409)
-        problem(county_lock, 403)
+        assert_problem(twice, 409)
+        assert_problem(county_lock, 403)
 
 
 class TestTheLedgerDetectsTampering:
@@ -261,4 +261,4 @@ class TestTheLedgerDetectsTampering:
     async def test_a_county_cannot_run_the_verification(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await client.get("/v1/ledger/verify", headers=XUANHUA_COUNTY)
-        problem(r, 403)
+        assert_problem(r, 403)

@@ -8,8 +8,8 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 
 from tests.conftest import auth
-from tests.metrics.factories import GAOXIN, XUANHUA, ZHUOLU, Registry, zone
-from tests.metrics.test_push import CITY, problem, values
+from tests.helpers import assert_problem
+from tests.metrics.builders import CITY, GAOXIN, XUANHUA, ZHUOLU, Registry, values, zone
 
 HEADER = "zone,indicator,period,value,unit,note\n"
 ZHUOLU_COUNTY = auth("county", division="130731")
@@ -70,14 +70,14 @@ class TestCsvImport:
         async with metrics() as client:
             r = await upload(client, text.encode(), "push.csv", CITY)
             stored = await values(client)
-        conflict = problem(r, 422)["summary"]["conflicts"][0]
+        conflict = assert_problem(r, 422)["summary"]["conflicts"][0]
         assert (conflict["index"], conflict["line"], conflict["code"]) == (1, 3, "unknown_zone")
         assert stored == []
 
     async def test_a_missing_column_is_422(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await upload(client, b"zone,indicator,value\nx,gdp,1\n", "push.csv", CITY)
-        body = problem(r, 422)
+        body = assert_problem(r, 422)
         assert body["summary"]["conflicts"][0]["code"] == "missing_column"
         assert "period" in body["detail"] and "unit" in body["detail"]
 
@@ -86,7 +86,7 @@ class TestCsvImport:
         text = HEADER + "河北张家口高新技术产业开发区,gdp,2017,1,万元,\n"
         async with metrics() as client:
             r = await upload(client, text.encode(), "push.csv", CITY)
-        conflict = problem(r, 422)["summary"]["conflicts"][0]
+        conflict = assert_problem(r, 422)["summary"]["conflicts"][0]
         assert conflict["code"] == "ambiguous_zone"
         assert GAOXIN in conflict["message"] and "zdup" in conflict["message"]
 
@@ -98,7 +98,7 @@ class TestCsvImport:
             replay = await upload(client, text, "a.csv", headers)
             other = await upload(client, (HEADER + f"{ZHUOLU},gdp,2017,6,万元,\n").encode(), "a.csv", headers)
         assert replay.json() == first.json() and replay.headers["idempotent-replayed"] == "true"
-        problem(other, 422)
+        assert_problem(other, 422)
 
 
 class TestXlsxImport:
@@ -120,7 +120,7 @@ class TestXlsxImport:
     async def test_an_unreadable_workbook_is_422(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await upload(client, b"PK\x03\x04 not really a zip", "x.xlsx", CITY)
-        problem(r, 422)
+        assert_problem(r, 422)
 
 
 class TestTheTemplate:
@@ -156,7 +156,7 @@ class TestTheTemplate:
                 params={"division": "130705", "period": "2017"},
                 headers=ZHUOLU_COUNTY,
             )
-        problem(r, 403)
+        assert_problem(r, 403)
 
     async def test_xuanhua_is_in_the_city_template(self, metrics: Any) -> None:
         async with metrics() as client:

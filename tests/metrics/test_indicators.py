@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.metrics.factories import XUANHUA, batch, obs
-from tests.metrics.test_push import CITY, problem
-
-
-def indicator(code: str, **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "code": code,
-        "name_zh": "示例指标",
-        "name_en": "Example",
-        "unit": "万元",
-        "kind": "base",
-        "period_types": ["year"],
-    }
-    body.update(fields)
-    return body
+from tests.helpers import assert_problem
+from tests.metrics.builders import CITY, XUANHUA, batch, indicator, obs
 
 
 async def catalog(client: Any) -> dict[str, dict[str, Any]]:
@@ -79,10 +66,10 @@ class TestDerivedFormulasAreChecked:
                 "/v1/indicators", json=indicator("a_ratio", kind="derived", formula="b_ratio + gdp"), headers=CITY
             )
             base_with_formula = await client.post("/v1/indicators", json=indicator("x3", formula="gdp"), headers=CITY)
-        assert "nothing" in problem(unknown, 422)["errors"][0]["msg"]
-        problem(code, 422)
-        assert problem(cycle, 422)["errors"][0]["type"] == "formula.cycle"
-        problem(base_with_formula, 422)
+        assert "nothing" in assert_problem(unknown, 422)["errors"][0]["msg"]
+        assert_problem(code, 422)
+        assert assert_problem(cycle, 422)["errors"][0]["type"] == "formula.cycle"
+        assert_problem(base_with_formula, 422)
 
 
 class TestIndicatorsAreVersionedNotEdited:
@@ -117,12 +104,12 @@ class TestIndicatorsAreVersionedNotEdited:
             )
             unit = await client.post("/v1/indicators", json=indicator("gdp", unit="亿元"), headers=CITY)
             kind = await client.post("/v1/indicators", json=indicator("gdp", kind="stock"), headers=CITY)
-        problem(unit, 409)
-        problem(kind, 409)
+        assert_problem(unit, 409)
+        assert_problem(kind, 409)
 
     async def test_only_the_city_admin_adds_indicators(self, metrics: Any) -> None:
         from tests.conftest import auth
 
         async with metrics() as client:
             r = await client.post("/v1/indicators", json=indicator("x"), headers=auth("statistics_bureau"))
-        problem(r, 403)
+        assert_problem(r, 403)

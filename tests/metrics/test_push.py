@@ -11,26 +11,21 @@ from libs.domain.clients.registry import RegistryClient
 from libs.domain.metrics.contracts import MAX_BATCH_ROWS
 from services.metrics.dependencies import registry_client
 from tests.conftest import auth
-from tests.helpers import free_port
-from tests.metrics.factories import DONGSHAN, GAOXIN, HUAIAN, XUANHUA, ZHUOLU, Registry, batch, obs, zone
-
-CITY = auth("city_admin")
-XUANHUA_COUNTY = auth("county", division="130705")
-PROBLEM = "application/problem+json"
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def values(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
-    r = await client.get("/v1/observations", params={"limit": 500, **params}, headers=CITY)
-    assert r.status_code == 200, r.text
-    items: list[dict[str, Any]] = r.json()["items"]
-    return items
+from tests.helpers import assert_problem, free_port
+from tests.metrics.builders import (
+    CITY,
+    DONGSHAN,
+    GAOXIN,
+    HUAIAN,
+    XUANHUA,
+    XUANHUA_COUNTY,
+    ZHUOLU,
+    Registry,
+    batch,
+    obs,
+    values,
+    zone,
+)
 
 
 class TestAValidBatchIsStoredInCanonicalUnits:
@@ -169,7 +164,7 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
             stored = await values(client)
-        found = {(c["index"], c["code"]) for c in problem(r, 422)["summary"]["conflicts"]}
+        found = {(c["index"], c["code"]) for c in assert_problem(r, 422)["summary"]["conflicts"]}
         assert found == {(1, "bad_subject"), (2, "bad_subject")}
         assert stored == []
 
@@ -195,7 +190,7 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
             stored = await values(client)
-        body = problem(r, 422)
+        body = assert_problem(r, 422)
         summary = body["summary"]
         assert summary["status"] == "conflict"
         found = {(c["index"], c["code"]) for c in summary["conflicts"]}
@@ -258,7 +253,7 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
                 json=batch(obs({"zone": XUANHUA}, "occupancy_rate", "2017", "100.5", "%")),
                 headers=CITY,
             )
-        assert problem(r, 422)["summary"]["conflicts"][0]["code"] == "out_of_range"
+        assert assert_problem(r, 422)["summary"]["conflicts"][0]["code"] == "out_of_range"
 
 
 def _divisions_batch() -> list[dict[str, Any]]:
@@ -319,7 +314,7 @@ class TestBatchSizeLimit:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
             spec = (await client.get("/openapi.json")).json()
-        assert problem(r, 413)["limit_rows"] == MAX_BATCH_ROWS
+        assert assert_problem(r, 413)["limit_rows"] == MAX_BATCH_ROWS
         schema = spec["components"]["schemas"]["ObservationBatch"]["properties"]["observations"]
         assert schema["maxItems"] == MAX_BATCH_ROWS
 
@@ -342,7 +337,7 @@ class TestACountyWritesOnlyForItsZones:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=body, headers=XUANHUA_COUNTY | {"Idempotency-Key": "b"})
             stored = await values(client)
-        assert problem(r, 403)["rows"] == [1, 2]
+        assert assert_problem(r, 403)["rows"] == [1, 2]
         assert stored == []
 
     async def test_the_entrusted_division_writes_for_a_city_zone(self, metrics: Any) -> None:
@@ -365,7 +360,7 @@ class TestACountyWritesOnlyForItsZones:
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=committee
             )
         assert own.status_code == 200
-        assert problem(other, 403)["rows"] == [0]
+        assert assert_problem(other, 403)["rows"] == [0]
 
     async def test_scope_follows_the_registry_state_during_the_period(self, metrics: Any, registry: Registry) -> None:
         # 东山 was managed by 宣化县 (130721) until its merger on 2016-10-14: 宣化县 may push its 2015 values.
@@ -410,7 +405,7 @@ class TestACountyWritesOnlyForItsZones:
                 json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")),
                 headers=auth("commerce_bureau"),
             )
-        problem(r, 403)
+        assert_problem(r, 403)
 
 
 class TestRegistryDownFailsClosed:
@@ -425,7 +420,7 @@ class TestRegistryDownFailsClosed:
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
             )
             stored = await values(client)
-        assert problem(r, 503)["service"] == "registry"
+        assert assert_problem(r, 503)["service"] == "registry"
         assert stored == []
 
     async def test_a_registry_without_a_change_feed_is_treated_as_down(self, metrics: Any) -> None:
@@ -439,7 +434,7 @@ class TestRegistryDownFailsClosed:
             r = await client.post(
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
             )
-        assert problem(r, 503)["service"] == "registry"
+        assert assert_problem(r, 503)["service"] == "registry"
 
 
 class TestAMalformedBodyIsAValidationProblem:
@@ -451,6 +446,6 @@ class TestAMalformedBodyIsAValidationProblem:
             missing = await client.post(
                 "/v1/observations", json={"observations": [{"subject": {"zone": XUANHUA}, "value": 1}]}, headers=CITY
             )
-        problem(garbage, 422)
-        locs = {tuple(e["loc"]) for e in problem(missing, 422)["errors"]}
+        assert_problem(garbage, 422)
+        locs = {tuple(e["loc"]) for e in assert_problem(missing, 422)["errors"]}
         assert {("body", "observations", 0, "indicator"), ("body", "observations", 0, "period")} <= locs

@@ -11,9 +11,8 @@ from typing import Any
 from sqlalchemy import update
 
 from services.metrics.tables import IdempotencyKey
-from tests.metrics.factories import XUANHUA, ZHUOLU, batch, obs
-from tests.metrics.test_indicators import indicator
-from tests.metrics.test_push import CITY, XUANHUA_COUNTY, problem, values
+from tests.helpers import assert_problem
+from tests.metrics.builders import CITY, XUANHUA, XUANHUA_COUNTY, ZHUOLU, batch, indicator, obs, values
 
 
 async def history(client: Any, zone: str, period: str) -> list[dict[str, Any]]:
@@ -56,7 +55,7 @@ class TestValuesAreStoredAsTheChecksSay:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
             stored = await values(client)
-        conflicts = problem(r, 422)["summary"]["conflicts"]
+        conflicts = assert_problem(r, 422)["summary"]["conflicts"]
         assert [(c["index"], c["code"]) for c in conflicts] == [(1, "bad_value")]
         assert stored == []
 
@@ -73,7 +72,7 @@ class TestValuesAreStoredAsTheChecksSay:
             stored = {v["period"]: v["value"] for v in await values(client)}
         assert r.status_code == 200, r.text
         assert stored == {"2016": "1000.000000", "2017": "2.500000"}
-        assert ("body", "observations", 0, "value") in {tuple(e["loc"]) for e in problem(comma, 422)["errors"]}
+        assert ("body", "observations", 0, "value") in {tuple(e["loc"]) for e in assert_problem(comma, 422)["errors"]}
 
 
 class TestFaultsOfABatchReadInOnePass:
@@ -87,7 +86,7 @@ class TestFaultsOfABatchReadInOnePass:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
             stored = await values(client)
-        summary = problem(r, 422)["summary"]
+        summary = assert_problem(r, 422)["summary"]
         assert [(c["index"], c["code"]) for c in summary["conflicts"]] == [(2, "bad_subject"), (3, "bad_subject")]
         assert summary["counts"]["rejected"] == 2
         assert stored == []
@@ -96,7 +95,9 @@ class TestFaultsOfABatchReadInOnePass:
         rows = [obs({"zone": "z" * 65}, "gdp", "2017", "1", "万元")]
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
-        assert ("body", "observations", 0, "subject", "zone") in {tuple(e["loc"]) for e in problem(r, 422)["errors"]}
+        assert ("body", "observations", 0, "subject", "zone") in {
+            tuple(e["loc"]) for e in assert_problem(r, 422)["errors"]
+        }
 
     async def test_a_duplicate_in_the_last_row_stores_nothing(self, metrics: Any) -> None:
         rows = [obs({"division": "130700"}, "gdp", str(year), year, "万元") for year in range(2001, 2021)]
@@ -105,7 +106,7 @@ class TestFaultsOfABatchReadInOnePass:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
             stored = await values(client)
             verify = await client.get("/v1/ledger/verify", headers=CITY)
-        conflicts = problem(r, 422)["summary"]["conflicts"]
+        conflicts = assert_problem(r, 422)["summary"]["conflicts"]
         assert [(c["index"], c["code"]) for c in conflicts] == [(20, "duplicate_row")]
         assert stored == []
         assert verify.json()["revisions"] == 0
@@ -116,8 +117,8 @@ class TestFaultsOfABatchReadInOnePass:
             lock = await client.post("/v1/locks", json={"period": "2018", "reason": "assessed"}, headers=CITY)
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
             stored = await values(client)
-        assert problem(r, 423)["lock"]["id"] == lock.json()["id"]
-        assert problem(r, 423)["rows"] == [1]
+        assert assert_problem(r, 423)["lock"]["id"] == lock.json()["id"]
+        assert assert_problem(r, 423)["rows"] == [1]
         assert stored == []
 
 
@@ -131,9 +132,9 @@ class TestTheCatalogIsReadAgainWhenItChanges:
             await client.post("/v1/indicators", json=indicator("probe", min=0, max=10), headers=CITY)
             later = obs({"zone": XUANHUA}, "probe", "2018", 50, "万元")
             bounded = await client.post("/v1/observations", json=batch(later), headers=CITY)
-        assert [c["code"] for c in problem(before, 422)["summary"]["conflicts"]] == ["unknown_indicator"]
+        assert [c["code"] for c in assert_problem(before, 422)["summary"]["conflicts"]] == ["unknown_indicator"]
         assert added.status_code == 200, added.text
-        assert [c["code"] for c in problem(bounded, 422)["summary"]["conflicts"]] == ["out_of_range"]
+        assert [c["code"] for c in assert_problem(bounded, 422)["summary"]["conflicts"]] == ["out_of_range"]
 
 
 class TestExpiredIdempotencyKeys:

@@ -8,8 +8,8 @@ import pytest
 
 from libs.domain.metrics.catalog import SEED_INDICATORS
 from tests.conftest import auth
-from tests.metrics.factories import DONGSHAN, GAOXIN, HUAIAN, XUANHUA, ZHUOLU, Registry, batch, obs, zone
-from tests.metrics.test_push import CITY, problem
+from tests.helpers import assert_problem
+from tests.metrics.builders import CITY, DONGSHAN, GAOXIN, HUAIAN, XUANHUA, ZHUOLU, Registry, batch, obs, zone
 
 STATS = auth("statistics_bureau")
 REQUIRED_YEARLY = sorted(i.code for i in SEED_INDICATORS if i.kind != "derived")
@@ -87,8 +87,8 @@ class TestTheMatrix:
         async with metrics() as client:
             unknown = await client.get("/v1/matrix", params={"period": "2015", "indicators": "gdp,nonsense"})
             bad_period = await client.get("/v1/matrix", params={"period": "2015-01"})
-        assert problem(unknown, 422)["errors"][0]["msg"] == "unknown: nonsense"
-        problem(bad_period, 422)
+        assert assert_problem(unknown, 422)["errors"][0]["msg"] == "unknown: nonsense"
+        assert_problem(bad_period, 422)
 
 
 class TestCompleteness:
@@ -136,14 +136,14 @@ class TestCompleteness:
                 "/v1/completeness", params={"period": "2017", "division": "130705"}, headers=zhuolu
             )
         assert [z["zone"] for z in own.json()["zones"]] == [ZHUOLU]
-        problem(other, 403)
+        assert_problem(other, 403)
 
     async def test_the_default_due_date_is_thirty_days_after_the_period(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await client.get("/v1/deadlines/2017Q1", headers=CITY)
             early = await client.put("/v1/deadlines/2017Q1", json={"due_on": "2017-03-01"}, headers=CITY)
         assert r.json()["due_on"] == "2017-04-30" and r.json()["default"] is True  # 31 March + 30 days
-        problem(early, 422)
+        assert_problem(early, 422)
 
 
 def unit_of(code: str) -> str:
@@ -206,7 +206,7 @@ class TestQualityFindings:
     async def test_quality_is_for_the_supervisors_only(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await client.get("/v1/quality", params={"period": "2017"}, headers=auth("county", division="130705"))
-        problem(r, 403)
+        assert_problem(r, 403)
 
 
 class TestTheDivisionMatrix:
@@ -231,4 +231,4 @@ class TestTheDivisionMatrix:
         # 康保县: 100 / 5000 = 2 %; 5000 / 100000 = 5 % of the city
         assert rows["130723"]["values"] == {"gdp": 5000.0, "rd_intensity": 2.0, "gdp_share_of_city": 5.0}
         assert rows["130725"]["values"] == {"gdp": None, "rd_intensity": None, "gdp_share_of_city": None}
-        problem(bad, 422)
+        assert_problem(bad, 422)

@@ -7,14 +7,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from libs.domain.metrics.ledger import (
     GENESIS_HASH,
-    BatchEncoder,
+    NULL,
     LedgerVerifier,
     batch_hash,
+    canonical_line,
     copy_text,
     header_text,
     line_digest,
+    line_template,
     revision_line,
 )
 
@@ -81,13 +85,34 @@ class TestCanonicalForm:
         ).hexdigest()
         assert batch_hash(GENESIS_HASH, header("b1", 1, 2), digests) == expected
 
-    def test_the_write_path_encoder_writes_the_same_line(self) -> None:
+    def test_the_write_path_writes_the_same_line_from_canonical_texts(self) -> None:
         rec = record(9, "3", prev_seq=4) | {"note": None, "old_value": Decimal("1.5"), "lock_id": 4}
-        encoder = BatchEncoder(batch="b1")
-        line = encoder.line(
-            9, 4, "zone", "z1", "gdp", 1, "2017", "1.500000", "3.000000", "万元", "3", "万元", copy_text(None), 4
+        line = canonical_line(
+            9, 4, "zone", "z1", "gdp", 1, "2017", "1.500000", "3.000000", "万元", "3", "万元", copy_text(None), 4, "b1"
         )
         assert line == revision_line(rec)
+
+    def test_a_template_puts_the_fixed_fields_between_the_open_ones(self) -> None:
+        rec = record(9, "3") | {"note": "a\tb"}
+        pieces = line_template(
+            prev_seq=NULL,
+            indicator_code="gdp",
+            indicator_version="1",
+            period="2017",
+            old_value=NULL,
+            unit="万元",
+            original_unit="万元",
+            lock_id=NULL,
+            batch="b1",
+        )
+        open_fields = ["9", "zone", "z1", "3.000000", "3", copy_text("a\tb")]
+        assert len(pieces) == len(open_fields) + 1
+        line = pieces[0] + "".join(text + piece for text, piece in zip(open_fields, pieces[1:], strict=True))
+        assert line == revision_line(rec)
+
+    def test_a_template_refuses_an_unknown_field(self) -> None:
+        with pytest.raises(ValueError, match="not fields"):
+            line_template(value="1")
 
 
 def chain(sizes: list[int]) -> list[tuple[dict[str, Any], str, str, bytes, list[dict[str, Any]]]]:

@@ -1,4 +1,4 @@
-"""The all-new push's one-pass reading of a decoded JSON batch (``_AllNew._encode_decoded``).
+"""The speculative COPY's one-pass reading of a decoded JSON batch (``_Attempt._encode_decoded``).
 
 It must write exactly the lines (and digests) the general checks and encoder write for the same
 rows, and give up on exactly the batches in which they find a fault: checked here against a
@@ -18,7 +18,10 @@ from hypothesis import strategies as st
 from libs.domain.metrics.catalog import SEED_INDICATORS
 from libs.domain.metrics.contracts import IndicatorRead
 from services.metrics.indicators.service import Catalog
-from services.metrics.observations import service as obs
+from services.metrics.observations.checks import Faults, check_rows
+from services.metrics.observations.decoding import DecodedRow, DecodedRows, _FastSubject, _plain_values, parse_batch
+from services.metrics.observations.fast_paths.copy import _Attempt
+from services.metrics.observations.ledger_writer import first_versions
 
 TODAY = date(2026, 6, 1)
 BATCH = "0123456789abcdef0123456789abcdef"
@@ -31,28 +34,28 @@ CATALOG = Catalog(
 )
 
 
-def decoded(*rows: dict[str, Any]) -> list[obs.DecodedRow]:
+def decoded(*rows: dict[str, Any]) -> DecodedRows:
     body = msgspec.json.encode({"observations": list(rows)})
-    parsed = obs.parse_batch(body)
-    assert parsed.decoded is not None, "not in the common shape"
-    return parsed.decoded
+    parsed = parse_batch(body)
+    assert isinstance(parsed.rows, DecodedRows), "not in the common shape"
+    return parsed.rows
 
 
-def one_pass(rows: list[obs.DecodedRow], last_seq: int = 0) -> tuple[bytes | None, bytes]:
-    attempt = obs._AllNew(None, CATALOG, TODAY, None, None, decoded=rows)  # type: ignore[arg-type]
-    attempt.tail = f"\t\\N\t{BATCH}\n"
+def one_pass(rows: DecodedRows, last_seq: int = 0) -> tuple[bytes | None, bytes]:
+    attempt = _Attempt(None, None, CATALOG, TODAY, rows)  # type: ignore[arg-type]
+    attempt.batch_id = BATCH
     data = attempt._encode_decoded(0, len(rows), last_seq)
     return data, b"".join(attempt.digests) if data is not None else b""
 
 
-def general(rows: list[obs.DecodedRow], last_seq: int = 0) -> tuple[bytes | None, bytes]:
-    tuples, conflicts = obs.decoded_rows(rows)
-    faults = obs._Faults(conflicts)
-    checked = obs._check_rows(tuples, CATALOG, faults, TODAY)
+def general(rows: DecodedRows, last_seq: int = 0) -> tuple[bytes | None, bytes]:
+    read, conflicts = rows.read()
+    faults = Faults(conflicts)
+    checked = check_rows(read, CATALOG, faults, TODAY)
     if faults.items:
         return None, b""
     digests: list[bytes] = []
-    return obs._first_versions(checked, BATCH, last_seq, digests), b"".join(digests)
+    return first_versions(checked, BATCH, last_seq, digests), b"".join(digests)
 
 
 def test_a_row_is_written_as_the_ledger_line_written_by_hand() -> None:
@@ -181,8 +184,8 @@ def test_the_one_pass_gives_up_exactly_where_the_general_path_finds_a_fault(
 
 def test_only_integers_and_plain_decimal_strings_are_in_the_common_shape() -> None:
     def plain(*values: Any) -> bool:
-        rows = [obs.DecodedRow(obs._FastSubject(zone="z"), "gdp", "2017", v, "万元") for v in values]
-        return obs._plain_values(rows)
+        rows = [DecodedRow(_FastSubject(zone="z"), "gdp", "2017", v, "万元") for v in values]
+        return _plain_values(rows)
 
     assert plain() and plain(1, -2) and plain("1", "-0.50", 3, "007")
     for bad in ("1,5", "", "-", "1.", ".5", "1e5", " 1", "5\n", "+1", "١", "1.2.3", "--1"):

@@ -11,7 +11,7 @@ from libs.domain.metrics.formula import parse_formula
 from libs.domain.metrics.matrix import RowSpec, compute_rows, proforma_predecessors
 from libs.domain.metrics.scope import existence_fault, managing_divisions
 from libs.domain.registry.contracts import LineageLink
-from tests.metrics.factories import MERGE_DAY, zone
+from tests.metrics.builders import MERGE_DAY, zone
 
 DONGSHAN = [
     zone("d", "东山", authority="130700", entrusted_to="130721", valid_to=MERGE_DAY),

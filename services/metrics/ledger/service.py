@@ -121,10 +121,11 @@ async def verify(*, session: AsyncSession) -> LedgerVerification:
 
 
 def _mismatch(key: Key, value: Decimal | None, ledger: Decimal | None) -> ProjectionMismatch:
+    subject_type, subject_id, code, period = key
     return ProjectionMismatch(
-        subject=f"{key[0]}:{key[1]}",
-        indicator=key[2],
-        period=key[3],
+        subject=f"{subject_type}:{subject_id}",
+        indicator=code,
+        period=period,
         value=decimal_text(value),
         ledger_value=decimal_text(ledger),
     )

@@ -22,9 +22,20 @@ from libs.domain.metrics.contracts import (
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
-from services.metrics.dependencies import CatalogsDep, DatabaseDep, JurisdictionDep, Pusher, Reader, RegistryDep
-from services.metrics.observations import service as obs_service
+from services.metrics.dependencies import (
+    CatalogsDep,
+    DatabaseDep,
+    FastCopyDep,
+    JurisdictionDep,
+    Pusher,
+    Reader,
+    RegistryDep,
+)
+from services.metrics.observations import file_import, idempotency, reads
+from services.metrics.observations.commands import PushContext, PushValues
+from services.metrics.observations.decoding import ParsedBatch, parse_batch
 from services.metrics.observations.files import XLSX_MEDIA_TYPE
+from services.metrics.observations.push import push
 
 router = APIRouter(prefix="/v1", tags=["observations"])
 
@@ -49,11 +60,11 @@ PUSH_DESCRIPTION = (
 )
 
 
-async def batch_body(request: Request) -> obs_service.ParsedBatch:
-    """The JSON batch (``ObservationBatch``), read by :func:`obs_service.parse_batch`: its common
-    shape in one tight loop, anything else by the model; errors are the usual 422 problem."""
+async def batch_body(request: Request) -> ParsedBatch:
+    """The JSON batch (``ObservationBatch``), read by :func:`parse_batch`: its common shape in one
+    tight loop, anything else by the model; errors are the usual 422 problem."""
     try:
-        return obs_service.parse_batch(await request.body())
+        return parse_batch(await request.body())
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False, include_context=False)]
         raise RequestValidationError(errors) from exc
@@ -96,20 +107,20 @@ async def _idempotent(
     if key is None or dry_run:
         summary: ImportSummary = await run()
         return summary
-    claim = await obs_service.claim_key(db=db, subject=actor.sub, key=key, request_hash=request_hash)
+    claim = await idempotency.claim_key(db=db, subject=actor.sub, key=key, request_hash=request_hash)
     if claim.replay:
         return JSONResponse(
             claim.replay_body, status_code=claim.replay_status or 200, headers={"Idempotent-Replayed": "true"}
         )
     try:
         summary = await run()
-        await obs_service.complete_key(
+        await idempotency.complete_key(
             session=session, subject=actor.sub, key=key, status=200, body=summary.model_dump(mode="json")
         )
     except BaseException:
         # Roll back first: on SQLite the request's transaction may hold the single write lock.
         await session.rollback()
-        await obs_service.release_key(db=db, subject=actor.sub, key=key)
+        await idempotency.release_key(db=db, subject=actor.sub, key=key)
         raise
     return summary
 
@@ -125,28 +136,20 @@ async def _idempotent(
 )
 async def push_observations(
     actor: Pusher,  # first: dependencies resolve in order, and a caller is known before a big body is read
-    body: Annotated[obs_service.ParsedBatch, Depends(batch_body)],
+    body: Annotated[ParsedBatch, Depends(batch_body)],
     session: SessionDep,
     db: DatabaseDep,
     registry: RegistryDep,
     jurisdiction: JurisdictionDep,
     catalogs: CatalogsDep,
+    fast_copy: FastCopyDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ImportSummary | JSONResponse:
+    command = PushValues(body.rows, body.dry_run, body.restatement_reason, source="json")
+    context = PushContext(session, actor, registry, jurisdiction, catalogs, fast_copy)
+
     async def run() -> ImportSummary:
-        return await obs_service.push(
-            session=session,
-            registry=registry,
-            jurisdiction=jurisdiction,
-            catalogs=catalogs,
-            actor=actor,
-            rows=body.rows,
-            dry_run=body.dry_run,
-            restatement_reason=body.restatement_reason,
-            source="json",
-            prior_conflicts=body.conflicts,
-            decoded=body.decoded,
-        )
+        return await push(command, context)
 
     return await _idempotent(
         db=db,
@@ -176,6 +179,7 @@ async def import_observations(
     registry: RegistryDep,
     jurisdiction: JurisdictionDep,
     catalogs: CatalogsDep,
+    fast_copy: FastCopyDep,
     file: Annotated[UploadFile, File(description="A .csv or .xlsx file")],
     dry_run: Annotated[bool, Form()] = False,
     restatement_reason: Annotated[str | None, Form(min_length=1, max_length=2000)] = None,
@@ -191,24 +195,12 @@ async def import_observations(
     filename = (file.filename or "")[:255] or None
     source = "xlsx" if content[:4] == b"PK\x03\x04" else "csv"
 
+    context = PushContext(session, actor, registry, jurisdiction, catalogs, fast_copy)
+
     async def run() -> ImportSummary:
-        rows, conflicts, skipped = await obs_service.rows_from_file(
-            content=content, registry=registry, jurisdiction=jurisdiction
-        )
-        return await obs_service.push(
-            session=session,
-            registry=registry,
-            jurisdiction=jurisdiction,
-            catalogs=catalogs,
-            actor=actor,
-            rows=rows,
-            dry_run=dry_run,
-            restatement_reason=restatement_reason,
-            source=source,
-            filename=filename,
-            prior_conflicts=conflicts,
-            skipped=skipped,
-        )
+        rows, skipped = await file_import.rows_from_file(content=content, registry=registry, jurisdiction=jurisdiction)
+        command = PushValues(rows, dry_run, restatement_reason, source, filename=filename, skipped=skipped)
+        return await push(command, context)
 
     return await _idempotent(
         db=db,
@@ -240,7 +232,7 @@ async def observations_template(
     period: Annotated[str, Query(max_length=16, description="`2025`, `2025H1` or `2025Q3`")],
     division: Annotated[str | None, Query(max_length=12, description="Default: the county token's division")] = None,
 ) -> Response:
-    content = await obs_service.template(
+    content = await file_import.template(
         session=session, registry=registry, jurisdiction=jurisdiction, actor=actor, division=division, period=period
     )
     name = f"observations-{division or 'all'}-{period}.xlsx"
@@ -268,7 +260,7 @@ async def list_observations(
     cursor: CursorParam = None,
 ) -> Page[ObservationRead]:
     after = decode_cursor(cursor)
-    items, last = await obs_service.list_observations(
+    items, last = await reads.list_observations(
         session=session,
         actor=actor,
         subject=subject,
@@ -299,7 +291,7 @@ async def observation_history(
     cursor: CursorParam = None,
 ) -> Page[RevisionRead]:
     after = decode_cursor(cursor)
-    items, last = await obs_service.history(
+    items, last = await reads.history(
         session=session,
         actor=actor,
         subject=subject,

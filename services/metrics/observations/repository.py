@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import Table, delete, exists, func, insert, literal, null, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,8 +28,21 @@ from services.metrics.tables import Batch, IdempotencyKey, Observation, PeriodLo
 OBSERVATION_TABLE: Table = Observation.__table__  # type: ignore[assignment]
 REVISION_TABLE: Table = Revision.__table__  # type: ignore[assignment]
 BATCH_TABLE: Table = Batch.__table__  # type: ignore[assignment]
-Key = tuple[str, str, str, str]  # subject_type, subject_id, indicator_code, period
-Current = tuple[Decimal, int, int, datetime]  # value, revision count, seq, first recorded at
+Key = tuple[str, str, str, str]
+"""A value's identity (subject_type, subject_id, indicator_code, period): a dict key, unpacked, never indexed."""
+ReadCursor = tuple[str, str, str, str]
+"""Where a page of current values ends: (period, indicator_code, subject_type, subject_id), their order."""
+
+
+class Current(msgspec.Struct, gc=False):
+    """A value's current version, as a push needs it (one per row of a batch: built in C, unlike a NamedTuple)."""
+
+    value: Decimal
+    revision: int
+    seq: int
+    first_recorded_at: datetime
+
+
 CHAIN_LOCK_KEY = 7_270_001  # pg_advisory_xact_lock key serialising writers of the ledger
 SQLITE_CHUNK = 200
 
@@ -133,7 +147,7 @@ class ObservationRepository:
                 periods,
             )
             for r in rows:
-                out[(r[0], r[1], r[2], r[3])] = (r[4], r[5], r[6], r[7])
+                out[(r[0], r[1], r[2], r[3])] = Current(r[4], r[5], r[6], r[7])
             return out
         cols = (Observation.subject_type, Observation.subject_id, Observation.indicator_code, Observation.period)
         keys = list(zip(subject_types, subject_ids, codes, periods, strict=True))
@@ -151,20 +165,21 @@ class ObservationRepository:
                 .where(tuple_(*cols).in_(chunk))
             )
             for r in await self.session.execute(stmt):
-                out[(r[0], r[1], r[2], r[3])] = (r[4], r[5], r[6], r[7])
+                out[(r[0], r[1], r[2], r[3])] = Current(r[4], r[5], r[6], r[7])
         return out
 
     async def before_new(self, key: Key) -> tuple[int, str, bool, bool]:
         """:meth:`chain_head`, whether ``key`` has a current value and whether its period is
         locked (for any scope): one round trip on PostgreSQL."""
+        subject_type, subject_id, code, period = key
         if not self.postgres:
             last_seq, prev_hash = await self.chain_head()
             o = Observation
             stmt = select(o.seq).where(
-                o.period == key[3], o.indicator_code == key[2], o.subject_type == key[0], o.subject_id == key[1]
+                o.period == period, o.indicator_code == code, o.subject_type == subject_type, o.subject_id == subject_id
             )
             taken = (await self.session.scalar(stmt)) is not None
-            locked = await self.session.scalar(select(exists().where(PeriodLock.period == key[3])))
+            locked = await self.session.scalar(select(exists().where(PeriodLock.period == period)))
             return last_seq, prev_hash, taken, bool(locked)
         conn = await self._asyncpg()
         row = await conn.fetchrow(
@@ -173,7 +188,10 @@ class ObservationRepository:
             "EXISTS (SELECT 1 FROM period_lock l WHERE l.period = $4) "
             "FROM (SELECT 1) AS one LEFT JOIN LATERAL "
             "(SELECT first_seq, revisions, hash FROM batch ORDER BY first_seq DESC LIMIT 1) AS h ON true",
-            *key,
+            subject_type,
+            subject_id,
+            code,
+            period,
         )
         if row[0] is None:
             return 0, GENESIS_HASH, bool(row[2]), bool(row[3])
@@ -218,10 +236,7 @@ class ObservationRepository:
                 "WHERE o.period = k.p AND o.indicator_code = k.code AND o.subject_type = k.st "
                 f"AND o.subject_id = k.sid RETURNING {', '.join('o.' + c for c in VERSION_COLUMNS)}) "
                 f"INSERT INTO revision ({_REVISION_SQL}) SELECT {_VERSION_SQL} FROM moved",
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [k[2] for k in keys],
-                [k[3] for k in keys],
+                *(list(column) for column in zip(*keys, strict=True)),
             )
             return
         o = Observation
@@ -261,7 +276,7 @@ class ObservationRepository:
         period: str | None,
         start: Any | None,
         end: Any | None,
-        after: Key | None,
+        after: ReadCursor | None,
         limit: int,
     ) -> list[tuple[Observation, Batch]]:
         """Current values matching the filters with their batches, in key order (period, indicator, subject)."""
@@ -287,7 +302,13 @@ class ObservationRepository:
         its ``prev_seq`` links through the history. The current version is given as a (transient)
         :class:`Revision` too."""
         o = Observation
-        where = (o.subject_type == key[0], o.subject_id == key[1], o.indicator_code == key[2], o.period == key[3])
+        subject_type, subject_id, code, period = key
+        where = (
+            o.subject_type == subject_type,
+            o.subject_id == subject_id,
+            o.indicator_code == code,
+            o.period == period,
+        )
         found = (await self.session.execute(select(o, Batch).join(Batch, Batch.id == o.batch).where(*where))).first()
         if found is None:
             return []

@@ -32,8 +32,6 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from libs.domain.metrics.ledger import GENESIS_HASH, batch_hash, line_digest, revision_line
-
 revision: str = "20261204_0002"
 down_revision: str | None = "20261126_0001"
 branch_labels: str | Sequence[str] | None = None
@@ -128,6 +126,77 @@ def _v1_record(r: Any) -> dict[str, Any]:
         "subject_type": r.subject_type,
         "unit": r.unit,
     }
+
+
+# --- the chain of this revision (one link per batch), frozen as it was written: a later change
+# to the live ledger code must not change what this migration wrote ------------------------
+
+GENESIS_HASH = "0" * 64
+DIGEST_BYTES = 16
+REVISION_FIELDS = (
+    "seq",
+    "prev_seq",
+    "subject_type",
+    "subject_id",
+    "indicator_code",
+    "indicator_version",
+    "period",
+    "old_value",
+    "new_value",
+    "unit",
+    "original_value",
+    "original_unit",
+    "note",
+    "lock_id",
+    "batch",
+)
+HEADER_FIELDS = (
+    "first_seq",
+    "id",
+    "recorded_at",
+    "recorded_by",
+    "recorded_by_division",
+    "restatement_reason",
+    "revisions",
+)
+NULL = "\\N"
+_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_SPECIAL)
+    return value
+
+
+def revision_line(revision: dict[str, Any]) -> str:
+    out = []
+    for name in REVISION_FIELDS:
+        value = revision.get(name)
+        if value is None:
+            out.append(NULL)
+        elif isinstance(value, Decimal):
+            out.append(format(value.quantize(SIX), "f"))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out.append(str(value))
+        else:
+            out.append(_copy_text(str(value)))
+    return "\t".join(out) + "\n"
+
+
+def line_digest(line: str) -> bytes:
+    return hashlib.sha256(line.encode()).digest()[:DIGEST_BYTES]
+
+
+def _header_text(header: dict[str, Any]) -> str:
+    values = {name: header.get(name) for name in HEADER_FIELDS}
+    if isinstance(values["recorded_at"], datetime):
+        values["recorded_at"] = _utc(values["recorded_at"]).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def batch_hash(prev_hash: str, header: dict[str, Any], digests: bytes) -> str:
+    return hashlib.sha256((prev_hash + _header_text(header) + "\n").encode() + digests).hexdigest()
 
 
 def _pg() -> bool:

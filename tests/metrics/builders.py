@@ -1,10 +1,13 @@
-"""Factories of the metrics tests: zones as the registry answers them, a controllable fake registry."""
+"""Builders of the metrics tests: callers, zones as the registry answers them, a controllable fake
+registry, push bodies, indicators, and the current values as the API reads them."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
+
+import httpx
 
 from libs.domain.clients.registry import FakeRegistryClient
 from libs.domain.registry.contracts import (
@@ -15,6 +18,10 @@ from libs.domain.registry.contracts import (
     ZoneHistory,
     ZoneRead,
 )
+from tests.conftest import auth
+
+CITY = auth("city_admin")
+XUANHUA_COUNTY = auth("county", division="130705")
 
 MERGE_DAY = date(2016, 10, 14)
 
@@ -165,3 +172,25 @@ def obs(
 def batch(*rows: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A push body."""
     return {"observations": list(rows), **extra}
+
+
+def indicator(code: str, **fields: Any) -> dict[str, Any]:
+    """A new indicator's body: a yearly base indicator in 万元 unless ``fields`` say otherwise."""
+    body: dict[str, Any] = {
+        "code": code,
+        "name_zh": "示例指标",
+        "name_en": "Example",
+        "unit": "万元",
+        "kind": "base",
+        "period_types": ["year"],
+    }
+    body.update(fields)
+    return body
+
+
+async def values(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    """The current values (first 500), read by the city admin."""
+    r = await client.get("/v1/observations", params={"limit": 500, **params}, headers=CITY)
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items

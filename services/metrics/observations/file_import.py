@@ -1,0 +1,124 @@
+"""Values in files: an imported CSV or xlsx read into rows, and the xlsx template to fill in."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Forbidden, Unprocessable
+from libs.domain.kernel.values import Period, Role, today_in_china
+from libs.domain.metrics.contracts import ConflictCode, ImportConflict, ImportCounts, ImportSummary
+from services.metrics.indicators.service import load_catalog
+from services.metrics.jurisdiction import Jurisdiction, Registry
+from services.metrics.observations.checks import DIVISION_RE
+from services.metrics.observations.decoding import RowIn, RowsRead
+from services.metrics.observations.reads import _period_or_422
+
+
+async def rows_from_file(*, content: bytes, registry: Registry, jurisdiction: Jurisdiction) -> tuple[RowsRead, int]:
+    """Rows of an imported file (and how many lines without a value were skipped), zones given by
+    name resolved through the registry as of the period."""
+    from services.metrics.observations.files import read_table  # openpyxl only once a file comes
+
+    file_rows, missing, skipped = read_table(content)
+    if missing:
+        conflict = ImportConflict(
+            index=0,
+            field=missing[0],
+            code="missing_column",
+            message=f"the header lacks the column(s): {', '.join(missing)} "
+            "(expected zone,indicator,period,value,unit,note)",
+            line=1,
+        )
+        summary = ImportSummary(status="conflict", dry_run=False, counts=ImportCounts(rejected=0), conflicts=[conflict])
+        raise Unprocessable(
+            conflict.message,
+            errors=[{"loc": ["file", "header"], "msg": conflict.message, "type": "missing_column"}],
+            summary=summary.model_dump(mode="json"),
+        )
+    rows: list[RowIn] = []
+    conflicts: list[ImportConflict] = []
+    names = [r for r in file_rows if r.zone and not DIVISION_RE.match(r.zone)]
+    if names:
+        await jurisdiction.refresh(registry)
+    for i, fr in enumerate(file_rows):
+        subject: tuple[str, str] | None = None
+        if not fr.zone:
+            conflicts.append(
+                ImportConflict(
+                    index=i, field="subject", code="bad_subject", message="the zone cell is empty", line=fr.line
+                )
+            )
+        elif DIVISION_RE.match(fr.zone):
+            subject = ("division", fr.zone)
+        else:
+            try:
+                day = Period.parse(fr.period).end
+            except ValueError:
+                day = today_in_china()
+            subject, fault = await _resolve_zone(fr.zone, day, registry, jurisdiction)
+            if fault is not None:
+                conflicts.append(
+                    ImportConflict(index=i, field="subject", code=fault[0], message=fault[1], line=fr.line)
+                )
+        rows.append(RowIn(i, subject, fr.indicator, fr.period, fr.value, fr.unit, fr.note, line=fr.line))
+    return RowsRead(rows, conflicts), skipped
+
+
+async def _resolve_zone(
+    text: str, day: date, registry: Registry, jurisdiction: Jurisdiction
+) -> tuple[tuple[str, str] | None, tuple[ConflictCode, str] | None]:
+    """A zone cell as a subject: a zone id active on ``day``, else a name, else an id to check."""
+    active = await jurisdiction.active_zones(registry, day)
+    if any(z.id == text for z in active):
+        return ("zone", text), None
+    found = await jurisdiction.resolve(registry, text, day)
+    ids = sorted({m.zone.id for m in found.matches})
+    if len(ids) == 1:
+        return ("zone", ids[0]), None
+    if len(ids) > 1:
+        names = ", ".join(f"{m.zone.name} ({m.zone.id}, {m.match})" for m in found.matches)
+        return None, ("ambiguous_zone", f"{text!r} names several zones on {day}: {names}; use the zone id")
+    return ("zone", text), None  # not a name on that day: checked as an id (unknown, ended…)
+
+
+async def template(
+    *,
+    session: AsyncSession,
+    registry: Registry,
+    jurisdiction: Jurisdiction,
+    actor: Actor,
+    division: str | None,
+    period: str,
+) -> bytes:
+    """An xlsx template pre-filled with the division's zones (active at the period's end), its own
+    totals, and every required indicator reported per that kind of period."""
+    from services.metrics.observations.files import build_template  # openpyxl only once a template is asked
+
+    p = _period_or_422(period, "period")
+    if division is not None and not DIVISION_RE.match(division):
+        raise Unprocessable(
+            "division must be a 6-digit code",
+            errors=[{"loc": ["query", "division"], "msg": "not a division code", "type": "division"}],
+        )
+    if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
+        if division is None:
+            division = actor.division
+        if division != actor.division:
+            raise Forbidden("a county gets the template of its own division only")
+    await jurisdiction.refresh(registry)
+    zones = await jurisdiction.active_zones(registry, p.end)
+    if division is not None:
+        zones = [z for z in zones if division in (z.authority, z.entrusted_to)]
+    catalog = await load_catalog(session=session)
+    indicators = [
+        i for i in catalog.indicators.values() if i.kind != "derived" and i.required and p.type in i.period_types
+    ]
+    return build_template(
+        period=str(p),
+        zones=sorted(zones, key=lambda z: z.name),
+        divisions=[division] if division else [],
+        indicators=indicators,
+    )

@@ -1,0 +1,64 @@
+"""Period locks met by a push: which rows they hold, and the 423 unless it is a restatement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.kernel.errors import Locked
+from services.metrics.ledger.repository import LockRepository
+from services.metrics.observations.checks import Checked
+from services.metrics.observations.scope import ZonePeriod
+from services.metrics.tables import PeriodLock
+
+
+def lock_for(subject_type: str, kind: str | None, period: str, locks: Sequence[PeriodLock]) -> PeriodLock | None:
+    """The lock holding a value of ``subject_type`` (a zone of ``kind``) in ``period``, if any."""
+    for lock in locks:
+        if lock.period != period:
+            continue
+        if lock.scope == "all" or subject_type == "division" or lock.scope == kind:
+            return lock
+    return None
+
+
+def lock_view(lock: PeriodLock) -> dict[str, Any]:
+    """A lock as a problem names it."""
+    return {
+        "id": lock.id,
+        "period": lock.period,
+        "kind": None if lock.scope == "all" else lock.scope,
+        "reason": lock.reason,
+    }
+
+
+async def row_locks(
+    session: AsyncSession,
+    to_write: Sequence[Checked],
+    kinds: dict[ZonePeriod, str | None],
+    *,
+    restatement_reason: str | None,
+) -> dict[int, PeriodLock]:
+    """The lock holding each row to write (by index); a 423 if any, unless it is a restatement."""
+    locks = await LockRepository(session).for_periods({r.static.period_text for r in to_write})
+    held: dict[int, PeriodLock] = {}
+    if locks:
+        for r in to_write:
+            kind = kinds.get((r.subject_id, r.static.period))  # type: ignore[arg-type]
+            lock = lock_for(r.subject_type, kind, r.static.period_text, locks)
+            if lock is not None:
+                held[r.index] = lock
+    if held and restatement_reason is None:
+        first = next(iter(held.values()))
+        kind_text = f" for {first.scope} zones" if first.scope != "all" else ""
+        used = {lock.id: lock for lock in held.values()}
+        raise Locked(
+            f"period {first.period}{kind_text} is locked (lock {first.id}: {first.reason}); "
+            "only a city_admin restatement with a restatement_reason may change it",
+            lock=lock_view(first),
+            locks=[lock_view(v) for v in used.values()],
+            rows=list(held),
+        )
+    return held

@@ -1,0 +1,138 @@
+"""Reading values: current values page by page, and the revisions of one value."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Forbidden, Unprocessable
+from libs.domain.kernel.values import Period, Role
+from libs.domain.metrics.contracts import ObservationRead, RevisionRead, Subject
+from services.metrics.observations.idempotency import _aware
+from services.metrics.observations.repository import ObservationRepository, ReadCursor
+from services.metrics.tables import Batch, Observation, Revision
+
+
+def parse_subject(text: str) -> tuple[str, str]:
+    """``zone:<id>`` or ``division:<code>``; 422 otherwise."""
+    kind, _, ident = text.partition(":")
+    if kind not in ("zone", "division") or not ident:
+        raise Unprocessable(
+            "subject must be zone:<id> or division:<code>",
+            errors=[{"loc": ["query", "subject"], "msg": "expected zone:<id> or division:<code>", "type": "subject"}],
+        )
+    return kind, ident
+
+
+def _period_or_422(text: str, name: str) -> Period:
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), errors=[{"loc": ["query", name], "msg": str(exc), "type": "period"}]) from exc
+
+
+def _subject_model(kind: str, ident: str) -> Subject:
+    return Subject(zone=ident) if kind == "zone" else Subject(division=ident)
+
+
+def observation_read(row: Observation, batch: Batch) -> ObservationRead:
+    """Contract view of a current value (who and when are its batch's)."""
+    return ObservationRead(
+        subject=_subject_model(row.subject_type, row.subject_id),
+        indicator=row.indicator_code,
+        period=row.period,
+        value=row.value,
+        unit=row.unit,
+        revision=row.revision,
+        note=row.note,
+        first_recorded_at=_aware(row.first_recorded_at or batch.recorded_at),
+        recorded_at=_aware(batch.recorded_at),
+        recorded_by=batch.recorded_by,
+    )
+
+
+def revision_read(row: Revision, batch: Batch) -> RevisionRead:
+    """Contract view of a revision (who, when and its link of the chain are its batch's)."""
+    return RevisionRead(
+        seq=row.seq,
+        subject=_subject_model(row.subject_type, row.subject_id),
+        indicator=row.indicator_code,
+        indicator_version=row.indicator_version,
+        period=row.period,
+        old_value=row.old_value,
+        new_value=row.new_value,
+        unit=row.unit,
+        original_value=row.original_value,
+        original_unit=row.original_unit,
+        note=row.note,
+        recorded_at=_aware(batch.recorded_at),
+        recorded_by=batch.recorded_by,
+        recorded_by_division=batch.recorded_by_division,
+        batch=row.batch,
+        restatement_reason=batch.restatement_reason,
+        lock=row.lock_id,
+        prev_hash=batch.prev_hash,
+        hash=batch.hash,
+    )
+
+
+def _reader_subject(actor: Actor, subject: tuple[str, str] | None) -> tuple[str, str] | None:
+    """A zone committee reads its own zone only."""
+    if actor.has(
+        Role.CITY_ADMIN, Role.STATISTICS_BUREAU, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU, Role.COUNTY
+    ) or not actor.has(Role.ZONE_COMMITTEE):
+        return subject
+    own = ("zone", actor.zone or "")
+    if subject is not None and subject != own:
+        raise Forbidden("a zone committee reads its own zone's values only")
+    return own
+
+
+async def list_observations(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    subject: str | None,
+    indicator: str | None,
+    period: str | None,
+    from_: str | None,
+    to: str | None,
+    after: ReadCursor | None,
+    limit: int,
+) -> tuple[list[ObservationRead], ReadCursor | None]:
+    """Current values, one page (keyset on the key: period, indicator, subject type, subject id)."""
+    subj = _reader_subject(actor, parse_subject(subject) if subject else None)
+    p = str(_period_or_422(period, "period")) if period else None
+    start = _period_or_422(from_, "from").end if from_ else None
+    end = _period_or_422(to, "to").end if to else None
+    rows = await ObservationRepository(session).search(
+        subject=subj, indicator=indicator, period=p, start=start, end=end, after=after, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1][0] if more and rows else None
+    return [observation_read(r, b) for r, b in rows], (
+        (last.period, last.indicator_code, last.subject_type, last.subject_id) if last is not None else None
+    )
+
+
+async def history(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    subject: str,
+    indicator: str,
+    period: str,
+    after: int | None,
+    limit: int,
+) -> tuple[list[RevisionRead], int | None]:
+    """Every revision of one value, oldest first (one page)."""
+    subj = _reader_subject(actor, parse_subject(subject))
+    assert subj is not None
+    p = str(_period_or_422(period, "period"))
+    rows = await ObservationRepository(session).history(
+        (subj[0], subj[1], indicator, p), after_seq=after, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [revision_read(r, b) for r, b in rows], (rows[-1][0].seq if more and rows else None)

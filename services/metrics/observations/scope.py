@@ -1,0 +1,178 @@
+"""Whether a batch's zones existed in their periods, and its subjects are the caller's (asking the registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, cast
+
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.values import Period, Role
+from libs.domain.metrics.contracts import ConflictCode
+from libs.domain.metrics.scope import existence_fault, managing_divisions, state_on
+from libs.domain.registry.contracts import ZoneRead
+from services.metrics.jurisdiction import Jurisdiction, Registry
+from services.metrics.observations.checks import Checked, Faults
+
+ZonePeriod = tuple[str, Period]
+"""A zone id and a period pushed for it."""
+
+
+class Refusal(NamedTuple):
+    """Why the registry refuses a zone in a period."""
+
+    code: ConflictCode
+    message: str
+
+
+class ZoneVerdict(NamedTuple):
+    """What the registry says of a (zone, period): its refusal if any, its kind, whether the caller's."""
+
+    refusal: Refusal | None
+    kind: str | None
+    allowed: bool
+
+
+def zones_by_period(rows: Sequence[Checked], into: dict[Period, set[str]]) -> None:
+    """Add the zones of checked ``rows`` to ``into``, per period.
+
+    A batch names a period or two: the rows are gathered per period's text, without a tuple
+    per row (hashing a Period object, or a pair, per row costs more).
+    """
+    texts = {r.static.period_text for r in rows}
+    for text in texts:
+        period = cast(Period, next(r.static.period for r in rows if r.static.period_text == text))
+        zones = into.setdefault(period, set())
+        if len(texts) == 1:
+            zones.update({r.subject_id for r in rows if r.subject_type == "zone"})
+        else:
+            zones.update({r.subject_id for r in rows if r.subject_type == "zone" and r.static.period_text == text})
+
+
+async def check_zones(
+    rows: Sequence[Checked],
+    *,
+    actor: Actor,
+    registry: Registry,
+    jurisdiction: Jurisdiction,
+    faults: Faults,
+) -> tuple[list[int], dict[ZonePeriod, str | None]]:
+    """Existence of each zone in its period and the caller's scope.
+
+    Returns the indices out of scope and the kind of each (zone, period) pushed (for locks).
+    The registry is asked once per distinct zone and period, not once per row; its change feed
+    is polled first.
+    """
+    outside: list[int] = []
+    zone_rows = [r for r in rows if r.subject_type == "zone"]
+    if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
+        own = actor.division if actor.has(Role.COUNTY) else None
+        outside.extend(r.index for r in rows if r.subject_type == "division" and r.subject_id != own)
+    if not zone_rows:
+        return outside, {}
+    zones_of: dict[Period, set[str]] = {}
+    zones_by_period(zone_rows, zones_of)
+    refused, kinds = await zone_verdicts(
+        zones_of, actor=actor, registry=registry, jurisdiction=jurisdiction, refreshed=False
+    )
+    if refused:  # only then a second look at the rows: which ones are refused, and why
+        for r in zone_rows:
+            pair = (r.subject_id, cast(Period, r.static.period))
+            if pair not in refused:
+                continue
+            refusal = refused[pair]
+            if refusal is None:
+                outside.append(r.index)
+            else:
+                faults.add(r.index, "subject", refusal.code, refusal.message)
+    return outside, kinds
+
+
+async def in_scope(
+    zones_of: dict[Period, set[str]],
+    divisions: set[str],
+    *,
+    actor: Actor,
+    registry: Registry,
+    jurisdiction: Jurisdiction,
+) -> bool:
+    """Whether every zone existed in its period and every subject is the caller's, as
+    :func:`check_zones` decides (the registry's change feed was just polled)."""
+    if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
+        own = actor.division if actor.has(Role.COUNTY) else None
+        if any(d != own for d in divisions):
+            return False
+    if not any(zones_of.values()):
+        return True
+    refused, _kinds = await zone_verdicts(
+        zones_of, actor=actor, registry=registry, jurisdiction=jurisdiction, refreshed=True
+    )
+    return not refused
+
+
+async def zone_verdicts(
+    zones_of: dict[Period, set[str]],
+    *,
+    actor: Actor,
+    registry: Registry,
+    jurisdiction: Jurisdiction,
+    refreshed: bool,
+) -> tuple[dict[ZonePeriod, Refusal | None], dict[ZonePeriod, str | None]]:
+    """Per (zone, period) pushed: the refused ones (with their refusal, or ``None`` when outside the
+    caller's scope) and the zone kind of the others. The registry's change feed is polled first,
+    unless the caller has just done so (``refreshed``)."""
+    unrestricted = actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU)
+    county_scope = not unrestricted and actor.has(Role.COUNTY)
+    kinds: dict[ZonePeriod, str | None] = {}
+    pairs = {(zone, period) for period, zones in zones_of.items() for zone in zones}
+    if not refreshed:
+        await jurisdiction.refresh(registry)
+    active: dict[Period, dict[str, ZoneRead]] = {}
+    for _, p in pairs:
+        if p not in active:
+            active[p] = {z.id: z for z in await jurisdiction.active_zones(registry, p.end)}
+    need = {zone for zone, p in pairs if county_scope or zone not in active[p]}
+    histories = await jurisdiction.histories_of(registry, need)
+    refused: dict[ZonePeriod, Refusal | None] = {}  # None: outside the scope
+    for zone_id, period in pairs:
+        verdict = zone_verdict(
+            zone_id, period, active[period].get(zone_id), histories.get(zone_id), actor, county_scope
+        )
+        if verdict.refusal is not None:
+            refused[(zone_id, period)] = verdict.refusal
+            continue
+        kinds[(zone_id, period)] = verdict.kind
+        if not (unrestricted or verdict.allowed):
+            refused[(zone_id, period)] = None
+    return refused, kinds
+
+
+def zone_verdict(
+    zone_id: str,
+    period: Period,
+    zone: ZoneRead | None,
+    states: list[ZoneRead] | None,
+    actor: Actor,
+    county_scope: bool,
+) -> ZoneVerdict:
+    """The verdict on one zone in one period: ``zone`` is its state active at the period's end, if
+    any, ``states`` its history (needed when it is not active, or for a county's scope)."""
+    kind: str | None
+    if zone is None:
+        if not states:
+            return ZoneVerdict(Refusal("unknown_zone", f"the registry has no zone {zone_id!r}"), None, False)
+        fault = existence_fault(states, period)
+        if fault is not None:
+            msg = (
+                f"zone {zone_id} did not exist yet at the end of {period}"
+                if fault == "zone_not_existing"
+                else f"zone {zone_id} had ended by the end of {period}; its successor reports it"
+            )
+            return ZoneVerdict(Refusal(fault, msg), None, False)
+        at_end = state_on(states, period.end)
+        kind = at_end.kind.value if at_end else None
+    else:
+        kind = zone.kind.value
+    allowed = bool(actor.has(Role.ZONE_COMMITTEE) and zone_id == actor.zone) or bool(
+        county_scope and actor.division in managing_divisions(states or [], period)
+    )
+    return ZoneVerdict(None, kind, allowed)

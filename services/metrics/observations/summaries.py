@@ -1,0 +1,57 @@
+"""The answer of a push: its counts, its conflicts, and the problems it raises."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from libs.domain.kernel.errors import Unprocessable
+from libs.domain.metrics.contracts import ImportCounts, ImportSummary
+from services.metrics.observations.checks import Checked, Faults
+from services.metrics.observations.repository import Current, Key
+
+
+def counts(good: Sequence[Checked], current: dict[Key, Current], rejected: int, skipped: int) -> ImportCounts:
+    """How many of the ``good`` rows create, update or leave unchanged a stored value."""
+    created = updated = unchanged = 0
+    for r in good:
+        old = current.get(r.key)
+        if old is None:
+            created += 1
+        elif old.value != r.value:
+            updated += 1
+        else:
+            unchanged += 1
+    return ImportCounts(created=created, updated=updated, unchanged=unchanged, rejected=rejected, skipped=skipped)
+
+
+def summary(
+    faults: Faults, counts: ImportCounts, *, dry_run: bool, batch: str | None = None, restatement: bool = False
+) -> ImportSummary:
+    """The import summary: conflicts in row order."""
+    items = sorted(faults.items, key=lambda c: (c.index, c.field))
+    return ImportSummary(
+        status="conflict" if items else "ok",
+        dry_run=dry_run,
+        counts=counts,
+        conflicts=items,
+        batch=batch,
+        restatement=restatement,
+    )
+
+
+def conflicted(faults: Faults, counts: ImportCounts, *, dry_run: bool) -> Unprocessable:
+    """The 422 of a batch with faulty rows: nothing is stored; its summary names every fault."""
+    answer = summary(faults, counts, dry_run=dry_run)
+    return Unprocessable(
+        f"{answer.counts.rejected} row(s) conflict; nothing was stored",
+        errors=[
+            {"loc": ["observations", c.index, c.field], "msg": c.message, "type": c.code} for c in answer.conflicts
+        ],
+        summary=answer.model_dump(mode="json"),
+    )
+
+
+def first_rows(indices: Sequence[int], n: int = 10) -> str:
+    """The first ``n`` row indices, for a message."""
+    shown = ", ".join(str(i) for i in sorted(indices)[:n])
+    return f"rows {shown}{' …' if len(indices) > n else ''}"
