@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from services.permits.cache import ReadCache
-from services.permits.cases.writer import IntakeWriter
+from services.permits.calendar.service import calendar
+from services.permits.cases.fast_paths.group_commit import IntakeWriter
 from services.permits.dependencies import registry_client
 from services.permits.tables import Application, CalendarOverride, OutboxEvent, Task, Transition
 from services.permits.workers import sweep_once
@@ -181,7 +182,7 @@ class TestTheIntakeSeesEditsAtOnce:
     ) -> None:
         async with window() as w:
             now = [1000.0]
-            w.app.state.read_cache = ReadCache(2.0, clock=lambda: now[0])
+            w.app.state.read_cache = ReadCache(2.0, load_calendar=calendar, clock=lambda: now[0])
             item = await w.item()
             await w.apply(item, headers=CLERK, accept=True)  # fills the cache
             # Another replica's override: written to the database, not through this app.
@@ -217,10 +218,10 @@ class TestTheIntakeSeesEditsAtOnce:
                     return result
 
             async with w.app.state.db.sessions() as s:
-                read = await cache.item(EditedMeanwhile(s), item["id"])  # type: ignore[arg-type]
+                read = await cache.item(lambda: EditedMeanwhile(s), item["id"])  # type: ignore[arg-type,return-value]
                 assert read is not None and read.promised_limit_days == 10
                 assert cache._items == {}  # what it read may predate the edit: not kept
-                await cache.item(s, item["id"])
+                await cache.item(lambda: s, item["id"])
             assert list(cache._items) == [item["id"]]
 
 
