@@ -21,8 +21,7 @@ import pytest
 from libs.domain.permits.contracts import ApplicationRead
 from libs.domain.permits.states import CaseState
 from services.permits.cases import documents, filing
-from tests.permits.conftest import ADMIN, CLERK, ENTERPRISE, PLANNING, REVIEWERS
-from tests.permits.test_transitions import STATES, case_in
+from tests.permits.builders import ADMIN, CLERK, ENTERPRISE, PLANNING, REVIEWERS, STATES, case_in
 
 LAND_FAILING = {"plot_ratio": "0.8", "building_coverage_percent": "45", "admin_living_share_percent": "9"}
 

@@ -2,10 +2,10 @@
 
 ``POST /v1/applications`` is served by a hot handler that skips FastAPI's routing and dependency
 solving. The same requests are sent to the permits app with the hot route and to one without it
-(``PERMITS_HOT_INTAKE`` off: the FastAPI route serves), and every answer must agree: status, headers that matter, the case
-read, and the problem document of each kind of fault. Where an answer is also pinned by hand
-(the status and the location of a fault) that is asserted too, so a fault shared by both paths
-still fails here.
+(``PERMITS_HOT_INTAKE`` off: the FastAPI route serves), and every answer must agree: status,
+headers that matter, the case read, and the problem document of each kind of fault. Where an
+answer is also pinned by hand (the status and the location of a fault) that is asserted too, so a
+fault shared by both paths still fails here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import auth
-from tests.permits.conftest import CLERK, ENTERPRISE, OTHER_CLERK, ZONE
+from tests.permits.builders import CLERK, ENTERPRISE, OTHER_CLERK, ZONE
 
 REVIEWER = auth("reviewer", zone=ZONE, department="planning")
 BAD_TOKEN = {"Authorization": "Bearer not-a-token"}

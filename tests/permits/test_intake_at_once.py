@@ -25,17 +25,8 @@ from services.permits.cases.fast_paths.group_commit import IntakeWriter
 from services.permits.dependencies import registry_client
 from services.permits.tables import Application, CalendarOverride, OutboxEvent, Task, Transition
 from services.permits.workers import sweep_once
-from tests.helpers import TcpProxy
-from tests.permits.conftest import (
-    ADMIN,
-    CITY,
-    CLERK,
-    ENTERPRISE,
-    OTHER_CLERK,
-    Window,
-    assert_problem,
-    fake_registry,
-)
+from tests.helpers import TcpProxy, assert_problem
+from tests.permits.builders import ADMIN, CITY, CLERK, ENTERPRISE, OTHER_CLERK, Window, fake_registry
 
 
 def body_for(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -169,7 +160,7 @@ class TestTheIntakeSeesEditsAtOnce:
         async with window() as w:
             item = await w.item()
             assert (await w.apply(item, headers=CLERK, accept=True))["limit_days"] == 10
-            from tests.permits.conftest import item_body
+            from tests.permits.builders import item_body
 
             await w.ok("PUT", f"/v1/catalog/items/{item['id']}", ADMIN, json=item_body(promised_limit_days=5))
             case = await w.apply(item, headers=CLERK, accept=True)
