@@ -135,6 +135,24 @@ class PermitsSettings(ServiceSettings):
         validation_alias=AliasChoices("PERMITS_WEBHOOK_PRIVATE_TARGETS", "webhook_private_targets"),
         description="Allow private/loopback webhook targets; default: allowed except in production.",
     )
+    # The fast paths below are each held to the plain path by a differential test
+    # (tests/permits/test_fast_paths.py, tests/permits/test_hot_intake.py); switching one off
+    # changes speed, never an answer or a stored row.
+    hot_intake: bool = Field(
+        True,
+        validation_alias=AliasChoices("PERMITS_HOT_INTAKE", "hot_intake"),
+        description="Serve `POST /v1/applications` as a hot route (no FastAPI routing or dependency solving).",
+    )
+    group_commit: bool = Field(
+        True,
+        validation_alias=AliasChoices("PERMITS_GROUP_COMMIT", "group_commit"),
+        description="On PostgreSQL, write concurrent intakes together (one statement); off: each in its request.",
+    )
+    one_statement_writes: bool = Field(
+        True,
+        validation_alias=AliasChoices("PERMITS_ONE_STATEMENT_WRITES", "one_statement_writes"),
+        description="On PostgreSQL, insert a change's rows of several tables in one statement; off: one per table.",
+    )
 
     @field_validator("webhook_allowed_hosts", mode="before")
     @classmethod

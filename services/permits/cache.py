@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +33,15 @@ from services.common.db import on_commit
 from services.permits.tables import CatalogItem
 
 T = TypeVar("T")
+
+SessionSource = Callable[[], AsyncSession]
+"""Where a read gets its session, asked only when the cache misses (the intake opens none when it hits)."""
+
+
+class CalendarLoader(Protocol):
+    """Loads the effective calendar (:func:`services.permits.calendar.service.calendar`)."""
+
+    def __call__(self, *, session: AsyncSession, official: OfficialCalendar) -> Awaitable[OfficialCalendar]: ...
 
 
 class CacheSettings(BaseSettings):
@@ -129,10 +138,14 @@ def remembering(cal: OfficialCalendar) -> RememberingCalendar:
 
 
 class ReadCache:
-    """Catalog items and the effective calendar, each kept for at most ``ttl`` seconds."""
+    """Catalog items and the effective calendar, each kept for at most ``ttl`` seconds; the
+    calendar is loaded by ``load_calendar`` (given by the app, so this module needs no feature's)."""
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, *, load_calendar: CalendarLoader, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
+        self.load_calendar = load_calendar
         self.clock = clock
         self.generation = 0
         self._items: dict[str, tuple[float, ItemSnapshot]] = {}
@@ -179,7 +192,7 @@ class ReadCache:
         """Forget everything once ``session``'s transaction commits (a rollback changes nothing)."""
         on_commit(session, self.invalidate)
 
-    async def item(self, session: AsyncSession, item_id: str) -> ItemSnapshot | None:
+    async def item(self, sessions: SessionSource, item_id: str) -> ItemSnapshot | None:
         """The catalog item ``item_id`` (``None`` if there is none; absence is not remembered)."""
         now = self.clock()
         hit = self._items.get(item_id)
@@ -188,7 +201,7 @@ class ReadCache:
         generation = self.generation
 
         async def load() -> ItemSnapshot | None:
-            row = (await session.execute(select(*_ITEM_COLUMNS).where(CatalogItem.id == item_id))).one_or_none()
+            row = (await sessions().execute(select(*_ITEM_COLUMNS).where(CatalogItem.id == item_id))).one_or_none()
             if row is None:
                 return None
             snap = ItemSnapshot(*row)
@@ -198,10 +211,8 @@ class ReadCache:
 
         return await self._once(("item", item_id, generation), load)
 
-    async def calendar(self, session: AsyncSession, official: OfficialCalendar) -> OfficialCalendar:
+    async def calendar(self, sessions: SessionSource, official: OfficialCalendar) -> OfficialCalendar:
         """The effective calendar (see :func:`services.permits.calendar.service.calendar`)."""
-        from services.permits.calendar.service import calendar as load  # the service imports this module
-
         now = self.clock()
         hit = self._calendar
         if hit is not None and hit[0] > now and hit[1] is official:
@@ -209,7 +220,7 @@ class ReadCache:
         generation = self.generation
 
         async def effective() -> OfficialCalendar:
-            cal = remembering(await load(session=session, official=official))
+            cal = remembering(await self.load_calendar(session=sessions(), official=official))
             if self.ttl > 0 and generation == self.generation:
                 self._calendar = (now + self.ttl, official, cal)
             return cal

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.calendar import OfficialCalendar
@@ -17,9 +18,12 @@ from libs.domain.permits.contracts import (
     TaskRead,
 )
 from services.common.auth import require
+from services.common.db import SessionDep
 from services.common.pagination import decode_cursor
 from services.common.problems import problems
 from services.permits.cache import ReadCache
+from services.permits.cases.context import CaseContext
+from services.permits.cases.repository import CaseRepository
 from services.permits.shared import etag
 
 
@@ -79,14 +83,48 @@ Filer = Annotated[Actor, Depends(require(*FILERS))]
 Clerk = Annotated[Actor, Depends(require(Role.WINDOW_CLERK, Role.CITY_ADMIN))]
 Reviewer = Annotated[Actor, Depends(require(Role.REVIEWER, Role.CITY_ADMIN))]
 Applicant = Annotated[Actor, Depends(require(Role.APPLICANT))]
-AnyCaseReader = Annotated[
-    Actor,
-    Depends(require(Role.APPLICANT, Role.WINDOW_CLERK, Role.REVIEWER, Role.BUREAU_ADMIN, Role.CITY_ADMIN)),
-]
-Staff = Annotated[Actor, Depends(require(Role.WINDOW_CLERK, Role.REVIEWER, Role.BUREAU_ADMIN, Role.CITY_ADMIN))]
+READERS = (Role.APPLICANT, Role.WINDOW_CLERK, Role.REVIEWER, Role.BUREAU_ADMIN, Role.CITY_ADMIN)
+"""Who may read cases (each what their role lets them see)."""
+STAFF = (Role.WINDOW_CLERK, Role.REVIEWER, Role.BUREAU_ADMIN, Role.CITY_ADMIN)
+"""The bureau's people."""
+AnyCaseReader = Annotated[Actor, Depends(require(*READERS))]
+Staff = Annotated[Actor, Depends(require(*STAFF))]
 TaskReader = Staff
 
 CASE_ERRORS = problems(401, 403, 404, 409, 412, 422)
+
+
+def case_context(request: Request, session: AsyncSession, actor: Actor) -> CaseContext:
+    """The context of a case use case for this request (see :func:`context_of`)."""
+    state = request.app.state
+    return CaseContext(
+        session=session,
+        repo=CaseRepository(session, one_statement_writes=state.settings.one_statement_writes),
+        official=state.official_calendar,
+        cache=state.read_cache,
+        actor=actor,
+        today=state.today(),
+    )
+
+
+def context_of(*roles: Role) -> Callable[..., Any]:
+    """A dependency giving the :class:`CaseContext` of a caller holding one of ``roles``: the
+    request's session is opened first, then the caller checked, as each would be on its own."""
+    check = require(*roles)
+
+    async def context(request: Request, session: SessionDep, actor: Actor = Depends(check)) -> CaseContext:
+        return case_context(request, session, actor)
+
+    return context
+
+
+ClerkContext = Annotated[CaseContext, Depends(context_of(Role.WINDOW_CLERK, Role.CITY_ADMIN))]
+BureauAdminContext = Annotated[CaseContext, Depends(context_of(Role.CITY_ADMIN, Role.BUREAU_ADMIN))]
+FilerContext = Annotated[CaseContext, Depends(context_of(*FILERS))]
+ReviewerContext = Annotated[CaseContext, Depends(context_of(Role.REVIEWER, Role.CITY_ADMIN))]
+ApplicantContext = Annotated[CaseContext, Depends(context_of(Role.APPLICANT))]
+ReaderContext = Annotated[CaseContext, Depends(context_of(*READERS))]
+StaffContext = Annotated[CaseContext, Depends(context_of(*STAFF))]
 
 
 def etag_header(response: Response, version: int) -> None:

@@ -14,9 +14,11 @@ from services.common.db import Database
 from services.common.settings import PermitsSettings
 from services.permits.cache import CacheSettings, ReadCache
 from services.permits.calendar.api import router as calendar_router
-from services.permits.cases.api import HOT_ROUTES
+from services.permits.calendar.service import calendar
 from services.permits.cases.api import router as cases_router
-from services.permits.cases.writer import IntakeWriter
+from services.permits.cases.fast_paths.group_commit import IntakeWriter
+from services.permits.cases.intake_api import HOT_ROUTES
+from services.permits.cases.intake_api import router as intake_router
 from services.permits.catalog.api import router as catalog_router
 from services.permits.files.api import router as files_router
 from services.permits.supervision.api import router as supervision_router
@@ -44,7 +46,8 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
         app.state.official_calendar = official_calendar()
         app.state.zone_cache = {}
         db: Database = app.state.db
-        writer = None if db.sqlite else IntakeWriter(db.engine)
+        # Group commit is for PostgreSQL; without it each intake writes in its own transaction.
+        writer = IntakeWriter(db.engine) if settings.group_commit and not db.sqlite else None
         app.state.intake_writer = writer
         background = Workers(app, worker_settings, enabled=enabled)
         app.state.workers = background
@@ -66,6 +69,7 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
         # Routes are matched in this order (no two routes of the service overlap): the cases, with
         # the intake, first.
         routers=[
+            intake_router,
             cases_router,
             calendar_router,
             catalog_router,
@@ -75,8 +79,8 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
             webhooks_router,
         ],
         lifespan_hook=lifespan,
-        hot=HOT_ROUTES,
+        hot=HOT_ROUTES if settings.hot_intake else (),
     )
     app.state.today = today_in_china
-    app.state.read_cache = ReadCache(CacheSettings().cache_seconds)
+    app.state.read_cache = ReadCache(CacheSettings().cache_seconds, load_calendar=calendar)
     return app

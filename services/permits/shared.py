@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any, TypeVar, cast
+from typing import Protocol
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import (
@@ -14,11 +14,34 @@ from libs.domain.kernel.errors import (
     PreconditionFailed,
 )
 from libs.domain.kernel.values import Role
-from services.permits.cases.repository import Visibility
-from services.permits.tables import Application
-from services.permits.tables import Task as TaskRow
 
-M = TypeVar("M")
+
+class _Scoped(Protocol):
+    """What visibility is decided on: a case's or a task's zone (and a task's department)."""
+
+    @property
+    def zone(self) -> str: ...
+
+
+class _Owned(_Scoped, Protocol):
+    @property
+    def applicant_sub(self) -> str | None: ...
+
+
+class _Assigned(_Scoped, Protocol):
+    @property
+    def department(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """Which cases a caller may see: the union of what each of their roles allows (the case
+    repository turns it into a WHERE clause)."""
+
+    everything: bool = False
+    zones: frozenset[str] = frozenset()
+    applicant: str | None = None
+    reviewer: tuple[str, str] | None = None  # (zone, department)
 
 
 def utcnow() -> datetime:
@@ -29,22 +52,6 @@ def utcnow() -> datetime:
 def new_id() -> str:
     """A new opaque id (32 hex digits, 128 random bits)."""
     return os.urandom(16).hex()
-
-
-_COLUMNS: dict[type[Any], dict[str, None]] = {}
-
-
-def draft(model: type[M], **values: Any) -> M:
-    """A row not stored yet as a plain object with the model's attributes (every column, ``None``
-    unless given), without the ORM's bookkeeping: the intake builds its rows this way, reads them
-    for the answer and inserts their values (``__table__`` says where)."""
-    blank = _COLUMNS.get(model)
-    if blank is None:
-        blank = _COLUMNS[model] = dict.fromkeys(c.key for c in model.__table__.columns)  # type: ignore[attr-defined]
-    row = SimpleNamespace(**blank)
-    row.__dict__.update(values)
-    row.__table__ = model.__table__  # type: ignore[attr-defined]
-    return cast(M, row)
 
 
 def is_city(actor: Actor) -> bool:
@@ -97,7 +104,7 @@ def visibility(actor: Actor) -> Visibility:
     return Visibility(zones=zones, applicant=applicant, reviewer=reviewer)
 
 
-def sees(actor: Actor, case: Application, tasks: Sequence[TaskRow]) -> bool:
+def sees(actor: Actor, case: _Owned, tasks: Sequence[_Assigned]) -> bool:
     """True if ``actor`` may see ``case`` (whose tasks are ``tasks``)."""
     v = visibility(actor)
     if v.everything or case.zone in v.zones:
@@ -110,13 +117,13 @@ def sees(actor: Actor, case: Application, tasks: Sequence[TaskRow]) -> bool:
     return False
 
 
-def staff_view(actor: Actor, case: Application) -> bool:
+def staff_view(actor: Actor, case: _Scoped) -> bool:
     """True if the caller reads the case as staff (internal view), not only as its applicant."""
     v = visibility(actor)
     return v.everything or case.zone in v.zones or (v.reviewer is not None and v.reviewer[0] == case.zone)
 
 
-def sees_task(actor: Actor, task: TaskRow) -> bool:
+def sees_task(actor: Actor, task: _Assigned) -> bool:
     """True if ``actor`` may see ``task``: the city, the zone's clerks and head, the department's reviewers."""
     if is_city(actor):
         return True
@@ -127,7 +134,7 @@ def sees_task(actor: Actor, task: TaskRow) -> bool:
     return Role.REVIEWER in actor.roles and actor.department == task.department
 
 
-def require_reviewer(actor: Actor, task: TaskRow) -> None:
+def require_reviewer(actor: Actor, task: _Assigned) -> None:
     """403 unless ``actor`` reviews for the task's department in its zone (or is the city)."""
     if is_city(actor):
         return

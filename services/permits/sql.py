@@ -56,20 +56,21 @@ async def insert_unique(session: AsyncSession, row: object) -> bool:
     return True
 
 
-class LazySession:
-    """A request's session opened only when first used, for the intake route: at full speed an
-    intake reads nothing (item and calendar are cached) and writes through the group-commit
-    writer, so it needs no session at all. :meth:`finish` ends it like the shared
+class OnDemandSession:
+    """A request's session, opened the first time it is asked for (``sessions()``), for the intake:
+    at full speed an intake reads nothing (item and calendar are cached) and writes through the
+    group-commit writer, so it needs no session at all. :meth:`finish` ends it as the shared
     ``SessionDep`` does (commit on success, before the answer; rollback on error)."""
 
     def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = factory
         self._session: AsyncSession | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        if self._session is None:
-            self._session = self._factory()
-        return getattr(self._session, name)
+    def __call__(self) -> AsyncSession:
+        session = self._session
+        if session is None:
+            session = self._session = self._factory()
+        return session
 
     async def finish(self, *, ok: bool) -> None:
         """Commit (``ok``) or roll back, then close, if the session was ever opened."""

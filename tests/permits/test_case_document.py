@@ -20,9 +20,8 @@ import pytest
 
 from libs.domain.permits.contracts import ApplicationRead
 from libs.domain.permits.states import CaseState
-from services.permits.cases import service as cases_service
-from tests.permits.conftest import ADMIN, CLERK, ENTERPRISE, PLANNING, REVIEWERS
-from tests.permits.test_transitions import STATES, case_in
+from services.permits.cases import documents, filing
+from tests.permits.builders import ADMIN, CLERK, ENTERPRISE, PLANNING, REVIEWERS, STATES, case_in
 
 LAND_FAILING = {"plot_ratio": "0.8", "building_coverage_percent": "45", "admin_living_share_percent": "9"}
 
@@ -68,14 +67,15 @@ async def _through_every_state(w: Any) -> None:
 
 async def test_every_document_is_the_model_byte_for_byte(window: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[dict[str, Any]] = []
-    original = cases_service.case_document
+    original = documents.case_document
 
     def recording(*args: Any, **kwargs: Any) -> dict[str, Any]:
         document = original(*args, **kwargs)
         built.append(document)
         return document
 
-    monkeypatch.setattr(cases_service, "case_document", recording)
+    for builder in (documents, filing):  # the read model's two callers: the reads and the intake
+        monkeypatch.setattr(builder, "case_document", recording)
     async with window() as w:
         await _through_every_state(w)
 
@@ -95,4 +95,4 @@ async def test_every_document_is_the_model_byte_for_byte(window: Any, monkeypatc
     assert all(shapes.values()), f"not reached: {[k for k, v in shapes.items() if not v]}"
     for document in built:
         expected = ApplicationRead.model_validate(document).model_dump_json().encode()
-        assert cases_service.dump_document(document) == expected
+        assert documents.dump_document(document) == expected

@@ -9,8 +9,8 @@ import httpx
 
 from libs.domain.clients.registry import RegistryClient
 from services.permits.dependencies import registry_client
-from tests.helpers import free_port
-from tests.permits.conftest import ADMIN, CITY, CLERK, OTHER_ZONE, ZONE, assert_problem, auth, item_body
+from tests.helpers import assert_problem, free_port
+from tests.permits.builders import ADMIN, CITY, CLERK, OTHER_ZONE, ZONE, auth, item_body
 
 
 class TestCatalogWrites:

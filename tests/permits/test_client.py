@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from libs.domain.clients.permits import FakePermitsClient, PermitsClient
-from tests.permits.conftest import ZONE
+from tests.permits.builders import ZONE
 
 
 class TestThePermitsClient:

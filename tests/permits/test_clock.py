@@ -11,7 +11,8 @@ from sqlalchemy import select
 from libs.domain.kernel.calendar import official_calendar
 from services.permits.tables import Application, Task
 from services.permits.workers import sweep_once
-from tests.permits.conftest import ADMIN, CITY, ENTERPRISE, PLANNING, assert_problem
+from tests.helpers import assert_problem
+from tests.permits.builders import ADMIN, CITY, ENTERPRISE, PLANNING
 
 
 async def stored(w: Any, case_id: str) -> tuple[Application, list[Task]]:

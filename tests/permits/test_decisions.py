@@ -6,15 +6,8 @@ import asyncio
 from datetime import date
 from typing import Any
 
-from tests.permits.conftest import (
-    ADMIN,
-    CLERK,
-    ENTERPRISE,
-    OTHER_ENTERPRISE,
-    PLANNING,
-    Window,
-    assert_problem,
-)
+from tests.helpers import assert_problem
+from tests.permits.builders import ADMIN, CLERK, ENTERPRISE, OTHER_ENTERPRISE, PLANNING, Window
 
 
 async def ready(w: Window, item: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from services.permits import demo
-from tests.permits.conftest import CITY, fake_registry
+from tests.permits.builders import CITY, fake_registry
 
 
 def registry_transport(zones: list[dict[str, Any]]) -> httpx.MockTransport:

@@ -2,10 +2,10 @@
 
 ``POST /v1/applications`` is served by a hot handler that skips FastAPI's routing and dependency
 solving. The same requests are sent to the permits app with the hot route and to one without it
-(the FastAPI route serves), and every answer must agree: status, headers that matter, the case
-read, and the problem document of each kind of fault. Where an answer is also pinned by hand
-(the status and the location of a fault) that is asserted too, so a fault shared by both paths
-still fails here.
+(``PERMITS_HOT_INTAKE`` off: the FastAPI route serves), and every answer must agree: status,
+headers that matter, the case read, and the problem document of each kind of fault. Where an
+answer is also pinned by hand (the status and the location of a fault) that is asserted too, so a
+fault shared by both paths still fails here.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-import services.permits.main as permits_main
 from tests.conftest import auth
-from tests.permits.conftest import CLERK, ENTERPRISE, OTHER_CLERK, ZONE
+from tests.permits.builders import CLERK, ENTERPRISE, OTHER_CLERK, ZONE
 
 REVIEWER = auth("reviewer", zone=ZONE, department="planning")
 BAD_TOKEN = {"Authorization": "Bearer not-a-token"}
@@ -91,16 +90,13 @@ async def _scenario(w: Any) -> list[tuple[str, int, Any]]:
 
 
 @pytest.fixture
-def run_scenario(window: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+def run_scenario(window: Callable[..., Any]) -> Callable[..., Any]:
     async def run(hot: bool) -> list[tuple[str, int, Any]]:
-        with monkeypatch.context() as patch:
-            if not hot:
-                patch.setattr(permits_main, "HOT_ROUTES", ())
-            async with window() as w:
-                w.today(date(2026, 3, 2))
-                has_hot = any(m.cls.__name__ == "HotRoutesMiddleware" for m in w.app.user_middleware)
-                assert has_hot is hot
-                return await _scenario(w)
+        async with window(hot_intake=hot) as w:
+            w.today(date(2026, 3, 2))
+            has_hot = any(m.cls.__name__ == "HotRoutesMiddleware" for m in w.app.user_middleware)
+            assert has_hot is hot
+            return await _scenario(w)
 
     return run
 

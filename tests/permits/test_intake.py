@@ -7,14 +7,8 @@ import hashlib
 from typing import Any
 
 from libs.domain.permits.contracts import MAX_UPLOAD_BYTES
-from tests.permits.conftest import (
-    CITY,
-    CLERK,
-    ENTERPRISE,
-    OTHER_CLERK,
-    PLANNING,
-    assert_problem,
-)
+from tests.helpers import assert_problem
+from tests.permits.builders import CITY, CLERK, ENTERPRISE, OTHER_CLERK, PLANNING
 
 
 class TestAcceptance:

@@ -20,21 +20,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from services.permits.cache import ReadCache
-from services.permits.cases.writer import IntakeWriter
+from services.permits.calendar.service import calendar
+from services.permits.cases.fast_paths.group_commit import IntakeWriter
 from services.permits.dependencies import registry_client
 from services.permits.tables import Application, CalendarOverride, OutboxEvent, Task, Transition
 from services.permits.workers import sweep_once
-from tests.helpers import TcpProxy
-from tests.permits.conftest import (
-    ADMIN,
-    CITY,
-    CLERK,
-    ENTERPRISE,
-    OTHER_CLERK,
-    Window,
-    assert_problem,
-    fake_registry,
-)
+from tests.helpers import TcpProxy, assert_problem
+from tests.permits.builders import ADMIN, CITY, CLERK, ENTERPRISE, OTHER_CLERK, Window, fake_registry
 
 
 def body_for(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -168,7 +160,7 @@ class TestTheIntakeSeesEditsAtOnce:
         async with window() as w:
             item = await w.item()
             assert (await w.apply(item, headers=CLERK, accept=True))["limit_days"] == 10
-            from tests.permits.conftest import item_body
+            from tests.permits.builders import item_body
 
             await w.ok("PUT", f"/v1/catalog/items/{item['id']}", ADMIN, json=item_body(promised_limit_days=5))
             case = await w.apply(item, headers=CLERK, accept=True)
@@ -181,7 +173,7 @@ class TestTheIntakeSeesEditsAtOnce:
     ) -> None:
         async with window() as w:
             now = [1000.0]
-            w.app.state.read_cache = ReadCache(2.0, clock=lambda: now[0])
+            w.app.state.read_cache = ReadCache(2.0, load_calendar=calendar, clock=lambda: now[0])
             item = await w.item()
             await w.apply(item, headers=CLERK, accept=True)  # fills the cache
             # Another replica's override: written to the database, not through this app.
@@ -217,10 +209,10 @@ class TestTheIntakeSeesEditsAtOnce:
                     return result
 
             async with w.app.state.db.sessions() as s:
-                read = await cache.item(EditedMeanwhile(s), item["id"])  # type: ignore[arg-type]
+                read = await cache.item(lambda: EditedMeanwhile(s), item["id"])  # type: ignore[arg-type,return-value]
                 assert read is not None and read.promised_limit_days == 10
                 assert cache._items == {}  # what it read may predate the edit: not kept
-                await cache.item(s, item["id"])
+                await cache.item(lambda: s, item["id"])
             assert list(cache._items) == [item["id"]]
 
 

@@ -5,16 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tests.permits.conftest import (
-    ADMIN,
-    CITY,
-    CLERK,
-    CONSTRUCTION,
-    ENTERPRISE,
-    ENVIRONMENT,
-    PLANNING,
-    assert_problem,
-)
+from tests.helpers import assert_problem
+from tests.permits.builders import ADMIN, CITY, CLERK, CONSTRUCTION, ENTERPRISE, ENVIRONMENT, PLANNING
 
 
 class TestAnApprovedCaseGoesThroughEveryStage:

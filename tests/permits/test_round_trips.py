@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from tests.permits.conftest import CITY, CLERK, ENTERPRISE
+from tests.permits.builders import CITY, CLERK, ENTERPRISE
 
 
 def _inserts(app: Any) -> list[str]:

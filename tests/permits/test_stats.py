@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from tests.permits.conftest import CLERK, PLANNING, ZONE
+from tests.permits.builders import CLERK, PLANNING, ZONE
 
 
 class TestStatistics:

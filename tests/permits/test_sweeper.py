@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from services.common.db import Database
 from services.permits.tables import Escalation
 from services.permits.workers import sweep_once
-from tests.permits.conftest import ADMIN, PLANNING, Window
+from tests.permits.builders import ADMIN, PLANNING, Window
 
 
 async def overdue_case(w: Window) -> dict[str, Any]:

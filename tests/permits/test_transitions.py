@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.permits.conftest import ADMIN, CLERK, ENTERPRISE, PLANNING, Window, assert_problem
-from tests.unit.test_permits_rules import LEGAL
+from tests.helpers import assert_problem
+from tests.permits.builders import ADMIN, CLERK, ENTERPRISE, LEGAL, PLANNING, STATES, case_in
 
 # action -> (path suffix, headers, body)
 CASE_ACTIONS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
@@ -24,54 +24,6 @@ CASE_ACTIONS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
 }
 
 
-async def case_in(w: Window, item: dict[str, Any], state: str) -> dict[str, Any]:
-    case = await w.apply(item)
-    cid = case["id"]
-    if state == "submitted":
-        return case
-    if state == "supplements_requested":
-        return await w.ok(
-            "POST",
-            f"/v1/applications/{cid}/request-supplements",
-            CLERK,
-            json={"items": [{"code": "m4", "problem": "defective"}]},
-        )
-    if state == "declined":
-        return await w.ok("POST", f"/v1/applications/{cid}/decline", CLERK, json={"reasons": ["x"]})
-    await w.accept(case)
-    if state == "review_supplements":
-        task = (await w.open_tasks(cid))["planning"]
-        await w.ok(
-            "POST",
-            f"/v1/tasks/{task['id']}/request-supplements",
-            PLANNING,
-            json={"items": [{"code": "m2", "problem": "defective"}]},
-        )
-    elif state == "special_procedure":
-        await w.ok(
-            "POST",
-            f"/v1/applications/{cid}/special-procedures",
-            ADMIN,
-            201,
-            json={"kind": "expert_review", "reason": "专家评审"},
-        )
-    elif state in ("awaiting_decision", "decided"):
-        await w.approve_all(cid)
-        if state == "decided":
-            await w.decide(cid)
-    return await w.case(cid)
-
-
-STATES = [
-    "submitted",
-    "supplements_requested",
-    "declined",
-    "in_review",
-    "review_supplements",
-    "special_procedure",
-    "awaiting_decision",
-    "decided",
-]
 
 
 class TestEveryIllegalTransitionIsAConflict:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.permits.conftest import (
+from tests.helpers import assert_problem
+from tests.permits.builders import (
     CLERK,
     ENTERPRISE,
     ENVIRONMENT,
@@ -15,7 +16,6 @@ from tests.permits.conftest import (
     OTHER_ZONE,
     PLANNING,
     ZONE,
-    assert_problem,
     auth,
 )
 

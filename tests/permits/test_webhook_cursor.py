@@ -24,7 +24,7 @@ from services.common.migrations import downgrade, upgrade
 from services.permits.tables import OutboxCursor, OutboxEvent, Webhook, WebhookDelivery
 from services.permits.webhooks import service as webhook_service
 from tests.helpers import engine_at, fetch
-from tests.permits.conftest import ZONE
+from tests.permits.builders import ZONE
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from services.permits.tables import OutboxEvent, Transition, WebhookDelivery
 from services.permits.workers import dispatch_once
-from tests.helpers import free_port
-from tests.permits.conftest import CITY, CLERK, ENTERPRISE, OTHER_CLERK, OTHER_ENTERPRISE, assert_problem
+from tests.helpers import assert_problem, free_port
+from tests.permits.builders import CITY, CLERK, ENTERPRISE, OTHER_CLERK, OTHER_ENTERPRISE
 
 SECRET = "s3cret-for-tests-0123456789"
 

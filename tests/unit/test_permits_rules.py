@@ -19,19 +19,9 @@ from libs.domain.permits.states import (
     next_task_state,
 )
 from libs.domain.permits.stats import median, percentile, rate
+from tests.permits.builders import LEGAL
 
 A, S = CaseAction, CaseState
-# Written out by hand from the description of a case's life.
-LEGAL: dict[CaseState, set[CaseAction]] = {
-    S.SUBMITTED: {A.ACCEPT, A.REQUEST_SUPPLEMENTS, A.DECLINE},
-    S.SUPPLEMENTS_REQUESTED: {A.SUPPLEMENT},
-    S.DECLINED: set(),
-    S.IN_REVIEW: {A.REVIEW, A.START_SPECIAL_PROCEDURE, A.EXTEND},
-    S.REVIEW_SUPPLEMENTS: {A.SUPPLEMENT, A.EXTEND},
-    S.SPECIAL_PROCEDURE: {A.END_SPECIAL_PROCEDURE, A.EXTEND},
-    S.AWAITING_DECISION: {A.DECIDE, A.EXTEND},
-    S.DECIDED: {A.RATE},
-}
 
 
 class TestTheCaseStateMachine:

@@ -3,9 +3,7 @@ recomputing stored deadlines when the calendar changes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, timedelta
-from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +13,6 @@ from libs.domain.kernel.errors import (
     Conflict,
     Unprocessable,
 )
-from libs.domain.permits.clock import Clock, Stop, stage_offsets
 from libs.domain.permits.contracts import (
     CalendarDay,
     CalendarOverride,
@@ -24,15 +21,11 @@ from libs.domain.permits.contracts import (
     DeadlineRead,
     NamedDay,
 )
-from libs.domain.permits.states import (
-    TaskState,
-)
 from services.permits.calendar.repository import CalendarRepository
+from services.permits.cases.deadlines import refresh_deadlines
 from services.permits.cases.repository import CaseRepository
 from services.permits.shared import utcnow
 from services.permits.supervision.repository import SupervisionRepository
-from services.permits.tables import Application, ClockStop
-from services.permits.tables import Task as TaskRow
 
 MAX_DAYS_RANGE = 732
 
@@ -194,29 +187,3 @@ async def recompute_deadlines(
         rect.due_on, rect.provisional = due.deadline, due.provisional
     await repo.flush()
     return moved
-
-
-def refresh_deadlines(
-    case: Application, tasks: Sequence[TaskRow], stops: Sequence[ClockStop], cal: OfficialCalendar, today: date
-) -> None:
-    """Recompute the stored deadlines of an accepted case and its open (or provisional) tasks."""
-    if case.accepted_on is None:
-        return
-    clock = Clock(cal, [as_stop(s) for s in stops])
-    as_of = max(today, case.accepted_on)
-    case.deadline, case.provisional = clock.deadline(case.accepted_on, case.limit_days, as_of=as_of)
-    offsets = stage_offsets(case.limit_days, shares(case))
-    for t in tasks:
-        if t.state == TaskState.OPEN or t.provisional:
-            t.offset_days = offsets[t.stage - 1]
-            t.deadline, t.provisional = clock.deadline(case.accepted_on, t.offset_days, as_of=as_of)
-
-
-def as_stop(row: ClockStop) -> Stop:
-    """The clock's view of a stored stop."""
-    return Stop(row.started_on, row.ended_on)
-
-
-def shares(case: Application) -> list[Decimal]:
-    """Each stage's share of the time limit, from the item as it was when the case was submitted."""
-    return [Decimal(str(s["share"])) for s in case.item_snapshot["stages"]]

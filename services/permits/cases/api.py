@@ -1,18 +1,18 @@
-"""The case routes: applications, intake, special procedures, extensions, the decision, ratings."""
+"""The case routes: applications, intake, special procedures, extensions, the decision, ratings.
+
+Each route parses, lets its context dependency authorise the caller, builds the use case's
+command and returns its contract; ``POST /v1/applications`` is :mod:`.intake_api`."""
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import StringConstraints, TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Response
 
-from libs.domain.kernel.contracts import Actor, Page
+from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import Unprocessable
 from libs.domain.permits.contracts import (
     AcceptCreate,
-    ApplicationCreate,
     ApplicationRead,
     ClockStopRead,
     DecisionCreate,
@@ -28,104 +28,36 @@ from libs.domain.permits.contracts import (
     TransitionRead,
 )
 from libs.domain.permits.states import CaseState
-from services.common.auth import authenticate
-from services.common.db import SessionDep
-from services.common.hot import HotRoute, header, json_body
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
-from services.permits.cases import service as cases_service
+from services.permits.cases import decisions, intake, procedures, reads
+from services.permits.cases.commands import (
+    AcceptCase,
+    DecideCase,
+    DeclineCase,
+    EndSpecialProcedure,
+    ExtendCase,
+    HandInSupplements,
+    ListCases,
+    RateCase,
+    RequestIntakeSupplements,
+    StartSpecialProcedure,
+)
 from services.permits.cases.repository import CaseFilter
 from services.permits.dependencies import (
     CASE_ERRORS,
-    FILERS,
-    AnyCaseReader,
-    Applicant,
-    BureauAdmin,
+    ApplicantContext,
+    BureauAdminContext,
     CaseId,
-    Clerk,
-    Filer,
+    ClerkContext,
+    FilerContext,
     IfMatch,
-    OfficialDep,
-    ReadCacheDep,
-    Staff,
-    TodayDep,
+    ReaderContext,
+    StaffContext,
     case_answer,
-    registry_for,
 )
-from services.permits.shared import etag
-from services.permits.sql import LazySession
 
 router = APIRouter(prefix="/v1")
-
-IDEMPOTENCY_KEY_MAX = 200
-
-
-@router.post(
-    "/applications",
-    response_model=ApplicationRead,
-    status_code=201,
-    tags=["applications"],
-    summary="Hand in an application at the window (an applicant for themselves, or a window clerk)",
-    description=(
-        "A retry with the same `Idempotency-Key` header answers the application made first. "
-        "With `accept` a window clerk accepts it on the spot (当场受理): submitted and accepted in one "
-        "transaction, answered with the accepted case (clock started, first stage's tasks open)."
-    ),
-    responses=problems(401, 403, 422, 503),
-)
-async def create_application(
-    request: Request,
-    actor: Filer,
-    body: ApplicationCreate,
-    idempotency_key: Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX)] = None,
-) -> Response:
-    return await _intake(request, actor, body, idempotency_key)
-
-
-_IDEMPOTENCY_KEY = TypeAdapter(Annotated[str, StringConstraints(max_length=IDEMPOTENCY_KEY_MAX)])
-
-
-async def create_application_hot(request: Request) -> Response:
-    """``POST /v1/applications`` as a hot route (:mod:`services.common.hot`): the same checks in
-    the same order as the route above (the caller, then the header and the body)."""
-    actor = authenticate(request, *FILERS)
-    key = header(request, "idempotency-key", _IDEMPOTENCY_KEY)
-    return await _intake(request, actor, json_body(ApplicationCreate, request, await request.body()), key)
-
-
-HOT_ROUTES = (HotRoute("POST", "/v1/applications", create_application_hot),)
-"""The window's intake is the permits service's hot path."""
-
-
-async def _intake(request: Request, actor: Actor, body: ApplicationCreate, idempotency_key: str | None) -> Response:
-    # The answer is the use case's read model as a plain dict (``case_document``), serialised
-    # here, not validated through the response model.
-    state = request.app.state
-    lazy = LazySession(state.db.sessions)  # a session is opened only if the intake needs one
-    session = cast(AsyncSession, lazy)
-    ok = False
-    try:
-        case = await cases_service.create_application(
-            session=session,
-            official=state.official_calendar,
-            cache=state.read_cache,
-            writer=getattr(state, "intake_writer", None),
-            registry=registry_for(request),
-            zone_cache=state.zone_cache,
-            actor=actor,
-            body=body,
-            idempotency_key=idempotency_key,
-            today=state.today(),
-        )
-        ok = True
-    finally:
-        await lazy.finish(ok=ok)
-    return Response(
-        cases_service.dump_document(case),
-        status_code=201,
-        media_type="application/json",
-        headers={"Location": f"/v1/applications/{case['id']}", "ETag": etag(case["version"])},
-    )
 
 
 @router.get(
@@ -136,10 +68,7 @@ async def _intake(request: Request, actor: Actor, body: ApplicationCreate, idemp
     responses=problems(401, 403),
 )
 async def list_applications(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: AnyCaseReader,
-    now: TodayDep,
+    ctx: ReaderContext,
     zone: Annotated[str | None, Query(max_length=64)] = None,
     state: CaseState | None = None,
     item: Annotated[str | None, Query(max_length=64)] = None,
@@ -152,15 +81,12 @@ async def list_applications(
             "malformed cursor",
             errors=[{"loc": ["query", "cursor"], "msg": "not a cursor from this API", "type": "cursor"}],
         )
-    items, nxt = await cases_service.list_applications(
-        session=session,
-        official=cal,
-        actor=actor,
+    query = ListCases(
         filters=CaseFilter(zone=zone, state=state.value if state else None, item=item),
         after=(str(after[0]), str(after[1])) if after else None,
         limit=limit,
-        today=now,
     )
+    items, nxt = await reads.list_applications(query, ctx)
     return Page(items=items, next_cursor=encode_cursor(list(nxt)) if nxt else None)
 
 
@@ -171,11 +97,8 @@ async def list_applications(
     summary="One case: state, stage, tasks, deadline, working days used and left, decision",
     responses=problems(401, 403, 404),
 )
-async def get_application(
-    session: SessionDep, cal: OfficialDep, actor: AnyCaseReader, now: TodayDep, case_id: CaseId, response: Response
-) -> ApplicationRead:
-    case = await cases_service.get_application(session=session, official=cal, actor=actor, case_id=case_id, today=now)
-    return case_answer(response, case)
+async def get_application(ctx: ReaderContext, case_id: CaseId, response: Response) -> ApplicationRead:
+    return case_answer(response, await reads.get_application(case_id, ctx))
 
 
 @router.post(
@@ -186,27 +109,9 @@ async def get_application(
     responses=CASE_ERRORS,
 )
 async def accept(
-    session: SessionDep,
-    cal: OfficialDep,
-    read_cache: ReadCacheDep,
-    actor: Clerk,
-    now: TodayDep,
-    case_id: CaseId,
-    body: AcceptCreate,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: ClerkContext, case_id: CaseId, body: AcceptCreate, response: Response, if_match: IfMatch = None
 ) -> ApplicationRead:
-    case = await cases_service.accept(
-        session=session,
-        official=cal,
-        cache=read_cache,
-        actor=actor,
-        case_id=case_id,
-        body=body,
-        if_match=if_match,
-        today=now,
-    )
-    return case_answer(response, case)
+    return case_answer(response, await intake.accept(AcceptCase(case_id, body, if_match), ctx))
 
 
 @router.post(
@@ -217,19 +122,10 @@ async def accept(
     responses=CASE_ERRORS,
 )
 async def request_supplements(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: Clerk,
-    now: TodayDep,
-    case_id: CaseId,
-    body: SupplementNotice,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: ClerkContext, case_id: CaseId, body: SupplementNotice, response: Response, if_match: IfMatch = None
 ) -> ApplicationRead:
-    case = await cases_service.request_intake_supplements(
-        session=session, official=cal, actor=actor, case_id=case_id, body=body, if_match=if_match, today=now
-    )
-    return case_answer(response, case)
+    command = RequestIntakeSupplements(case_id, body, if_match)
+    return case_answer(response, await intake.request_intake_supplements(command, ctx))
 
 
 @router.post(
@@ -240,19 +136,9 @@ async def request_supplements(
     responses=CASE_ERRORS,
 )
 async def decline(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: Clerk,
-    now: TodayDep,
-    case_id: CaseId,
-    body: DeclineCreate,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: ClerkContext, case_id: CaseId, body: DeclineCreate, response: Response, if_match: IfMatch = None
 ) -> ApplicationRead:
-    case = await cases_service.decline(
-        session=session, official=cal, actor=actor, case_id=case_id, body=body, if_match=if_match, today=now
-    )
-    return case_answer(response, case)
+    return case_answer(response, await intake.decline(DeclineCase(case_id, body, if_match), ctx))
 
 
 @router.post(
@@ -263,19 +149,9 @@ async def decline(
     responses=CASE_ERRORS,
 )
 async def supplements(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: Filer,
-    now: TodayDep,
-    case_id: CaseId,
-    body: SupplementsCreate,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: FilerContext, case_id: CaseId, body: SupplementsCreate, response: Response, if_match: IfMatch = None
 ) -> ApplicationRead:
-    case = await cases_service.supplement(
-        session=session, official=cal, actor=actor, case_id=case_id, body=body, if_match=if_match, today=now
-    )
-    return case_answer(response, case)
+    return case_answer(response, await intake.supplement(HandInSupplements(case_id, body, if_match), ctx))
 
 
 @router.post(
@@ -287,17 +163,9 @@ async def supplements(
     responses=CASE_ERRORS,
 )
 async def start_special_procedure(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: BureauAdmin,
-    now: TodayDep,
-    case_id: CaseId,
-    body: SpecialProcedureCreate,
-    if_match: IfMatch = None,
+    ctx: BureauAdminContext, case_id: CaseId, body: SpecialProcedureCreate, if_match: IfMatch = None
 ) -> ClockStopRead:
-    return await cases_service.start_special_procedure(
-        session=session, official=cal, actor=actor, case_id=case_id, body=body, if_match=if_match, today=now
-    )
+    return await procedures.start_special_procedure(StartSpecialProcedure(case_id, body, if_match), ctx)
 
 
 @router.get(
@@ -307,8 +175,8 @@ async def start_special_procedure(
     summary="Every clock stop of a case (special procedures and supplements during review)",
     responses=problems(401, 403, 404),
 )
-async def list_special_procedures(session: SessionDep, actor: Staff, case_id: CaseId) -> list[ClockStopRead]:
-    return await cases_service.list_procedures(session=session, actor=actor, case_id=case_id)
+async def list_special_procedures(ctx: StaffContext, case_id: CaseId) -> list[ClockStopRead]:
+    return await procedures.list_procedures(case_id, ctx)
 
 
 @router.post(
@@ -319,27 +187,15 @@ async def list_special_procedures(session: SessionDep, actor: Staff, case_id: Ca
     responses=CASE_ERRORS,
 )
 async def end_special_procedure(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: BureauAdmin,
-    now: TodayDep,
+    ctx: BureauAdminContext,
     case_id: CaseId,
     procedure_id: int,
     body: SpecialProcedureEnd,
     response: Response,
     if_match: IfMatch = None,
 ) -> ApplicationRead:
-    case = await cases_service.end_special_procedure(
-        session=session,
-        official=cal,
-        actor=actor,
-        case_id=case_id,
-        procedure_id=procedure_id,
-        body=body,
-        if_match=if_match,
-        today=now,
-    )
-    return case_answer(response, case)
+    command = EndSpecialProcedure(case_id, body, if_match, procedure_id=procedure_id)
+    return case_answer(response, await procedures.end_special_procedure(command, ctx))
 
 
 @router.post(
@@ -350,19 +206,9 @@ async def end_special_procedure(
     responses=CASE_ERRORS,
 )
 async def extend(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: BureauAdmin,
-    now: TodayDep,
-    case_id: CaseId,
-    body: ExtensionCreate,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: BureauAdminContext, case_id: CaseId, body: ExtensionCreate, response: Response, if_match: IfMatch = None
 ) -> ApplicationRead:
-    case = await cases_service.extend(
-        session=session, official=cal, actor=actor, case_id=case_id, body=body, if_match=if_match, today=now
-    )
-    return case_answer(response, case)
+    return case_answer(response, await procedures.extend(ExtendCase(case_id, body, if_match), ctx))
 
 
 @router.post(
@@ -373,19 +219,9 @@ async def extend(
     responses=CASE_ERRORS,
 )
 async def decide(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: Clerk,
-    now: TodayDep,
-    case_id: CaseId,
-    body: DecisionCreate,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: ClerkContext, case_id: CaseId, body: DecisionCreate, response: Response, if_match: IfMatch = None
 ) -> ApplicationRead:
-    case = await cases_service.decide(
-        session=session, official=cal, actor=actor, case_id=case_id, body=body, if_match=if_match, today=now
-    )
-    return case_answer(response, case)
+    return case_answer(response, await decisions.decide(DecideCase(case_id, body, if_match), ctx))
 
 
 @router.post(
@@ -396,12 +232,8 @@ async def decide(
     summary="Rate the service (好差评, 1-5); 2 or lower opens a rectification due in 15 working days",
     responses=problems(401, 403, 404, 409, 422),
 )
-async def rate(
-    session: SessionDep, cal: OfficialDep, actor: Applicant, now: TodayDep, case_id: CaseId, body: RatingCreate
-) -> RatingRead:
-    return await cases_service.rate_case(
-        session=session, official=cal, actor=actor, case_id=case_id, body=body, today=now
-    )
+async def rate(ctx: ApplicantContext, case_id: CaseId, body: RatingCreate) -> RatingRead:
+    return await decisions.rate_case(RateCase(case_id, body), ctx)
 
 
 @router.get(
@@ -411,8 +243,8 @@ async def rate(
     summary="Every transition of a case: who, when, from, to, note (staff only)",
     responses=problems(401, 403, 404),
 )
-async def history(session: SessionDep, actor: Staff, case_id: CaseId) -> list[TransitionRead]:
-    return await cases_service.history(session=session, actor=actor, case_id=case_id)
+async def history(ctx: StaffContext, case_id: CaseId) -> list[TransitionRead]:
+    return await reads.history(case_id, ctx)
 
 
 @router.get(
@@ -422,5 +254,5 @@ async def history(session: SessionDep, actor: Staff, case_id: CaseId) -> list[Tr
     summary="Every message addressed to the applicant",
     responses=problems(401, 403, 404),
 )
-async def messages(session: SessionDep, actor: AnyCaseReader, case_id: CaseId) -> list[MessageRead]:
-    return await cases_service.messages(session=session, actor=actor, case_id=case_id)
+async def messages(ctx: ReaderContext, case_id: CaseId) -> list[MessageRead]:
+    return await reads.messages(case_id, ctx)

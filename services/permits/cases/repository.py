@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from libs.domain.permits.states import ACTIVE_STATES
-from services.permits.cases import onestatement
+from services.permits.cases.fast_paths import one_statement
+from services.permits.shared import Visibility
 from services.permits.sql import dialect_insert, lock_row
 from services.permits.tables import (
     Application,
@@ -35,30 +36,19 @@ from services.permits.tables import (
 )
 
 
-@dataclass(frozen=True)
-class Visibility:
-    """Which cases a caller may see: the union of what each of their roles allows."""
-
-    everything: bool = False
-    zones: frozenset[str] = frozenset()
-    applicant: str | None = None
-    reviewer: tuple[str, str] | None = None  # (zone, department)
-
-    def case_clause(self) -> ColumnElement[bool] | None:
-        """A WHERE clause on ``application`` for this visibility."""
-        if self.everything:
-            return None
-        parts: list[ColumnElement[bool]] = []
-        if self.zones:
-            parts.append(Application.zone.in_(self.zones))
-        if self.applicant is not None:
-            parts.append(Application.applicant_sub == self.applicant)
-        if self.reviewer is not None:
-            zone, dept = self.reviewer
-            parts.append(
-                exists().where(Task.application_id == Application.id, Task.zone == zone, Task.department == dept)
-            )
-        return or_(*parts) if parts else false()
+def case_clause(visibility: Visibility) -> ColumnElement[bool] | None:
+    """A WHERE clause on ``application`` for ``visibility`` (``None``: every case)."""
+    if visibility.everything:
+        return None
+    parts: list[ColumnElement[bool]] = []
+    if visibility.zones:
+        parts.append(Application.zone.in_(visibility.zones))
+    if visibility.applicant is not None:
+        parts.append(Application.applicant_sub == visibility.applicant)
+    if visibility.reviewer is not None:
+        zone, dept = visibility.reviewer
+        parts.append(exists().where(Task.application_id == Application.id, Task.zone == zone, Task.department == dept))
+    return or_(*parts) if parts else false()
 
 
 @dataclass
@@ -74,8 +64,9 @@ class CaseFilter:
 class CaseRepository:
     """Cases and everything recorded about them."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, one_statement_writes: bool = False) -> None:
         self.session = session
+        self.one_statement_writes = one_statement_writes  # PERMITS_ONE_STATEMENT_WRITES, for insert_rows
 
     async def insert_case(self, case: dict[str, Any], rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> bool:
         """Insert a new case and its first rows (one statement per table, no read-back); False
@@ -91,20 +82,14 @@ class CaseRepository:
     async def insert_rows(self, rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> None:
         """Insert each table's rows (in the order given), in the session's transaction.
 
-        On PostgreSQL, rows of a case's tables go in ONE statement, the intake's
-        (:mod:`services.permits.cases.onestatement`, its other tables given no rows): a change of a
-        case writes its tasks, transition, outbox event and message in one round trip instead of
-        one each, serialised by orjson rather than bound column by column. Otherwise (SQLite,
-        another table) one statement per table (executemany: the driver batches the rows)."""
+        With ``one_statement_writes``, rows of a case's tables go in ONE statement on PostgreSQL
+        (:func:`~services.permits.cases.fast_paths.one_statement.insert_rows`, which declines
+        elsewhere): a change of a case writes its tasks, transition, outbox event and message in
+        one round trip. Otherwise one statement per table (executemany: the driver batches the rows)."""
         present = [(table, values) for table, values in rows if values]
         if not present:
             return
-        if self.session.get_bind().dialect.name == "postgresql" and all(
-            table.name in onestatement.TABLE_NAMES for table, _ in present
-        ):
-            await self.session.execute(
-                onestatement.NAMED_SQL, onestatement.named_parameters({t.name: v for t, v in present})
-            )
+        if self.one_statement_writes and await one_statement.insert_rows(self.session, present):
             return
         for table, values in present:
             await self.session.execute(insert(table), values)
@@ -138,7 +123,7 @@ class CaseRepository:
     ) -> list[Application]:
         """Cases the caller may see, oldest first, after the cursor ``(submitted_at, id)``."""
         q = select(Application)
-        clause = visibility.case_clause()
+        clause = case_clause(visibility)
         if clause is not None:
             q = q.where(clause)
         if filters.zone is not None:

@@ -31,7 +31,8 @@ from libs.domain.permits.states import (
     TaskState,
 )
 from libs.domain.permits.stats import median, percentile, rate
-from services.permits.calendar.service import as_stop, calendar
+from services.permits.calendar.service import calendar
+from services.permits.cases.deadlines import as_stop
 from services.permits.cases.repository import CaseRepository
 from services.permits.shared import is_city, utcnow
 from services.permits.supervision.repository import SupervisionRepository

@@ -14,20 +14,18 @@ from libs.domain.permits.contracts import (
     TaskReject,
 )
 from libs.domain.permits.states import TaskState
-from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
 from services.common.problems import problems
 from services.permits.dependencies import (
     CASE_ERRORS,
     IfMatch,
-    OfficialDep,
-    Reviewer,
-    TaskReader,
-    TodayDep,
+    ReviewerContext,
+    StaffContext,
     str_cursor,
     task_answer,
 )
 from services.permits.tasks import service as tasks_service
+from services.permits.tasks.commands import ApproveTask, ListTasks, RejectTask, TaskRequestsSupplements
 
 router = APIRouter(prefix="/v1")
 
@@ -43,27 +41,21 @@ TaskId = Annotated[str, Path(max_length=64)]
     responses=problems(401, 403),
 )
 async def list_tasks(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: TaskReader,
-    now: TodayDep,
+    ctx: StaffContext,
     department: Annotated[str | None, Query(max_length=64)] = None,
     zone: Annotated[str | None, Query(max_length=64)] = None,
     state: TaskState | None = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[TaskRead]:
-    items, nxt = await tasks_service.list_tasks(
-        session=session,
-        official=cal,
-        actor=actor,
+    query = ListTasks(
         zone=zone,
         department=department,
         state=state.value if state else None,
         after=str_cursor(cursor),
         limit=limit,
-        today=now,
     )
+    items, nxt = await tasks_service.list_tasks(query, ctx)
     return Page(items=items, next_cursor=encode_cursor(nxt) if nxt else None)
 
 
@@ -74,11 +66,8 @@ async def list_tasks(
     summary="One task",
     responses=problems(401, 403, 404),
 )
-async def get_task(
-    session: SessionDep, cal: OfficialDep, actor: TaskReader, now: TodayDep, task_id: TaskId, response: Response
-) -> TaskRead:
-    task = await tasks_service.get_task(session=session, official=cal, actor=actor, task_id=task_id, today=now)
-    return task_answer(response, task)
+async def get_task(ctx: StaffContext, task_id: TaskId, response: Response) -> TaskRead:
+    return task_answer(response, await tasks_service.get_task(task_id, ctx))
 
 
 @router.post(
@@ -89,19 +78,9 @@ async def get_task(
     responses=CASE_ERRORS,
 )
 async def approve_task(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: Reviewer,
-    now: TodayDep,
-    task_id: TaskId,
-    body: TaskApprove,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: ReviewerContext, task_id: TaskId, body: TaskApprove, response: Response, if_match: IfMatch = None
 ) -> TaskRead:
-    task = await tasks_service.approve_task(
-        session=session, official=cal, actor=actor, task_id=task_id, body=body, if_match=if_match, today=now
-    )
-    return task_answer(response, task)
+    return task_answer(response, await tasks_service.approve_task(ApproveTask(task_id, body, if_match), ctx))
 
 
 @router.post(
@@ -112,19 +91,9 @@ async def approve_task(
     responses=CASE_ERRORS,
 )
 async def reject_task(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: Reviewer,
-    now: TodayDep,
-    task_id: TaskId,
-    body: TaskReject,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: ReviewerContext, task_id: TaskId, body: TaskReject, response: Response, if_match: IfMatch = None
 ) -> TaskRead:
-    task = await tasks_service.reject_task(
-        session=session, official=cal, actor=actor, task_id=task_id, body=body, if_match=if_match, today=now
-    )
-    return task_answer(response, task)
+    return task_answer(response, await tasks_service.reject_task(RejectTask(task_id, body, if_match), ctx))
 
 
 @router.post(
@@ -135,16 +104,7 @@ async def reject_task(
     responses=CASE_ERRORS,
 )
 async def task_request_supplements(
-    session: SessionDep,
-    cal: OfficialDep,
-    actor: Reviewer,
-    now: TodayDep,
-    task_id: TaskId,
-    body: SupplementNotice,
-    response: Response,
-    if_match: IfMatch = None,
+    ctx: ReviewerContext, task_id: TaskId, body: SupplementNotice, response: Response, if_match: IfMatch = None
 ) -> TaskRead:
-    task = await tasks_service.task_requests_supplements(
-        session=session, official=cal, actor=actor, task_id=task_id, body=body, if_match=if_match, today=now
-    )
-    return task_answer(response, task)
+    command = TaskRequestsSupplements(task_id, body, if_match)
+    return task_answer(response, await tasks_service.task_requests_supplements(command, ctx))

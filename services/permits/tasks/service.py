@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from typing import NamedTuple
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from libs.domain.kernel.calendar import OfficialCalendar
-from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import (
     NotFound,
 )
 from libs.domain.kernel.values import Role
 from libs.domain.permits.clock import Clock
-from libs.domain.permits.contracts import (
-    SupplementNotice,
-    TaskApprove,
-    TaskRead,
-    TaskReject,
-)
+from libs.domain.permits.contracts import TaskRead
 from libs.domain.permits.states import (
     CaseAction,
     CaseState,
@@ -29,20 +20,32 @@ from libs.domain.permits.states import (
     next_case_state,
     next_task_state,
 )
-from services.permits.calendar.service import as_stop, calendar
-from services.permits.cases.repository import CaseRepository
-from services.permits.cases.service import check_notice, open_stage, record, row_values, task_read
+from services.permits.calendar.service import calendar
+from services.permits.cases.context import CaseContext
+from services.permits.cases.deadlines import as_stop
+from services.permits.cases.documents import task_read
+from services.permits.cases.drafts import NewTask
+from services.permits.cases.materials import check_notice
+from services.permits.cases.records import open_stage, record, task_rows
 from services.permits.shared import check_if_match, is_city, require_reviewer, sees_task, utcnow
 from services.permits.tables import Application, ClockStop
 from services.permits.tables import Task as TaskRow
+from services.permits.tasks.commands import ApproveTask, ListTasks, RejectTask, TaskRequestsSupplements
 
 
-async def _task_and_case(
-    session: AsyncSession, actor: Actor, task_id: str, if_match: str | None
-) -> tuple[CaseRepository, Application, TaskRow, list[TaskRow], list[ClockStop]]:
-    repo = CaseRepository(session)
+class LockedTask(NamedTuple):
+    """A task with its case locked for a change, the case's tasks and its clock stops."""
+
+    case: Application
+    task: TaskRow
+    tasks: list[TaskRow]
+    stops: list[ClockStop]
+
+
+async def _task_and_case(ctx: CaseContext, task_id: str, if_match: str | None) -> LockedTask:
+    repo = ctx.repo
     task = await repo.task(task_id)
-    if task is None or not sees_task(actor, task):
+    if task is None or not sees_task(ctx.actor, task):
         raise NotFound(f"task {task_id} does not exist")
     case = await repo.lock(task.application_id)  # serialises every reviewer of the case
     assert case is not None
@@ -50,7 +53,7 @@ async def _task_and_case(
     fresh = next(t for t in tasks if t.id == task_id)
     check_if_match(if_match, fresh.version)
     stops = (await repo.stops([case.id]))[case.id]
-    return repo, case, fresh, tasks, stops
+    return LockedTask(case, fresh, tasks, stops)
 
 
 def _check_review(case: Application, task: TaskRow, action: TaskAction) -> None:
@@ -58,27 +61,16 @@ def _check_review(case: Application, task: TaskRow, action: TaskAction) -> None:
     next_task_state(TaskState(task.state), action)
 
 
-async def _task_answer(
-    session: AsyncSession, official: OfficialCalendar, case: Application, task: TaskRow, today: date
-) -> TaskRead:
-    repo = CaseRepository(session)
-    cal = await calendar(session=session, official=official)
-    stops = (await repo.stops([case.id]))[case.id]
-    return task_read(task, case, Clock(cal, [as_stop(s) for s in stops]), today, case_state=case.state)
+async def _task_answer(ctx: CaseContext, case: Application, task: TaskRow) -> TaskRead:
+    cal = await calendar(session=ctx.session, official=ctx.official)
+    stops = (await ctx.repo.stops([case.id]))[case.id]
+    return task_read(task, case, Clock(cal, [as_stop(s) for s in stops]), ctx.today, case_state=case.state)
 
 
-async def approve_task(
-    *,
-    session: AsyncSession,
-    official: OfficialCalendar,
-    actor: Actor,
-    task_id: str,
-    body: TaskApprove,
-    if_match: str | None,
-    today: date,
-) -> TaskRead:
+async def approve_task(command: ApproveTask, ctx: CaseContext) -> TaskRead:
     """A department approves its part; the stage completes when all its departments have approved."""
-    repo, case, task, tasks, stops = await _task_and_case(session, actor, task_id, if_match)
+    case, task, tasks, stops = await _task_and_case(ctx, command.task_id, command.if_match)
+    actor, today, body = ctx.actor, ctx.today, command.body
     require_reviewer(actor, task)
     _check_review(case, task, TaskAction.APPROVE)
     now = utcnow()
@@ -89,11 +81,11 @@ async def approve_task(
     before = case.state
     stage_tasks = [t for t in tasks if t.stage == task.stage]
     note = body.note
-    next_tasks: list[TaskRow] = []
+    next_tasks: list[NewTask] = []
     if all(t.state == TaskState.APPROVED for t in stage_tasks):
         stages = len(case.item_snapshot["stages"])
         if task.stage < stages:
-            cal = await calendar(session=session, official=official)
+            cal = await calendar(session=ctx.session, official=ctx.official)
             case.stage = task.stage + 1
             next_tasks = open_stage(case, case.stage, stops, cal, today, now)
         else:
@@ -101,9 +93,9 @@ async def approve_task(
             case.proposed_outcome = Outcome.APPROVED.value
     case.version += 1
     await record(
-        repo,
+        ctx.repo,
         case,
-        new_rows=[(TaskRow.__table__, [row_values(t) for t in next_tasks])],
+        new_rows=[task_rows(next_tasks)],
         action="approve",
         from_state=before,
         actor=actor.sub,
@@ -111,21 +103,13 @@ async def approve_task(
         note=note,
         task=task.id,
     )
-    return await _task_answer(session, official, case, task, today)
+    return await _task_answer(ctx, case, task)
 
 
-async def reject_task(
-    *,
-    session: AsyncSession,
-    official: OfficialCalendar,
-    actor: Actor,
-    task_id: str,
-    body: TaskReject,
-    if_match: str | None,
-    today: date,
-) -> TaskRead:
+async def reject_task(command: RejectTask, ctx: CaseContext) -> TaskRead:
     """A department refuses: that decides the case; the other open tasks are cancelled."""
-    repo, case, task, tasks, _stops = await _task_and_case(session, actor, task_id, if_match)
+    case, task, tasks, _stops = await _task_and_case(ctx, command.task_id, command.if_match)
+    actor, today, body = ctx.actor, ctx.today, command.body
     require_reviewer(actor, task)
     _check_review(case, task, TaskAction.REJECT)
     now = utcnow()
@@ -144,22 +128,16 @@ async def reject_task(
     case.proposed_outcome = Outcome.REFUSED.value
     case.refusal_reasons = list(body.reasons)
     case.version += 1
-    await record(repo, case, action="reject", from_state=before, actor=actor.sub, now=now, note=body.note, task=task.id)
-    return await _task_answer(session, official, case, task, today)
+    await record(
+        ctx.repo, case, action="reject", from_state=before, actor=actor.sub, now=now, note=body.note, task=task.id
+    )
+    return await _task_answer(ctx, case, task)
 
 
-async def task_requests_supplements(
-    *,
-    session: AsyncSession,
-    official: OfficialCalendar,
-    actor: Actor,
-    task_id: str,
-    body: SupplementNotice,
-    if_match: str | None,
-    today: date,
-) -> TaskRead:
+async def task_requests_supplements(command: TaskRequestsSupplements, ctx: CaseContext) -> TaskRead:
     """A reviewer asks for supplements during review: one notice, and the case's clock stops."""
-    repo, case, task, _tasks, _stops = await _task_and_case(session, actor, task_id, if_match)
+    case, task, _tasks, _stops = await _task_and_case(ctx, command.task_id, command.if_match)
+    actor, today, body, repo = ctx.actor, ctx.today, command.body, ctx.repo
     require_reviewer(actor, task)
     _check_review(case, task, TaskAction.REQUEST_SUPPLEMENTS)
     check_notice(case, body, "items")
@@ -194,35 +172,22 @@ async def task_requests_supplements(
             [i.model_dump(mode="json") for i in body.items],
         ),
     )
-    return await _task_answer(session, official, case, task, today)
+    return await _task_answer(ctx, case, task)
 
 
-async def get_task(
-    *, session: AsyncSession, official: OfficialCalendar, actor: Actor, task_id: str, today: date
-) -> TaskRead:
+async def get_task(task_id: str, ctx: CaseContext) -> TaskRead:
     """One task (404 unless the caller may see it)."""
-    repo = CaseRepository(session)
-    task = await repo.task(task_id)
-    if task is None or not sees_task(actor, task):
+    task = await ctx.repo.task(task_id)
+    if task is None or not sees_task(ctx.actor, task):
         raise NotFound(f"task {task_id} does not exist")
-    case = await repo.get(task.application_id)
+    case = await ctx.repo.get(task.application_id)
     assert case is not None
-    return await _task_answer(session, official, case, task, today)
+    return await _task_answer(ctx, case, task)
 
 
-async def list_tasks(
-    *,
-    session: AsyncSession,
-    official: OfficialCalendar,
-    actor: Actor,
-    zone: str | None,
-    department: str | None,
-    state: str | None,
-    after: str | None,
-    limit: int,
-    today: date,
-) -> tuple[list[TaskRead], str | None]:
+async def list_tasks(query: ListTasks, ctx: CaseContext) -> tuple[list[TaskRead], str | None]:
     """Tasks the caller may see: a reviewer only their department's in their zone."""
+    actor, zone, department, limit = ctx.actor, query.zone, query.department, query.limit
     if not is_city(actor):
         if zone is not None and zone != actor.zone:
             return [], None
@@ -231,17 +196,20 @@ async def list_tasks(
             if department is not None and department != actor.department:
                 return [], None
             department = actor.department
-    repo = CaseRepository(session)
-    rows = await repo.list_tasks(zone=zone, department=department, state=state, after=after, limit=limit + 1)
+    repo = ctx.repo
+    rows = await repo.list_tasks(
+        zone=zone, department=department, state=query.state, after=query.after, limit=limit + 1
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     ids = sorted({t.application_id for t in rows})
     cases = {c: await repo.get(c) for c in ids}
     stops = await repo.stops(ids)
-    cal = await calendar(session=session, official=official)
+    cal = await calendar(session=ctx.session, official=ctx.official)
     out = []
     for t in rows:
         case = cases[t.application_id]
         assert case is not None
-        out.append(task_read(t, case, Clock(cal, [as_stop(s) for s in stops[case.id]]), today, case_state=case.state))
+        clock = Clock(cal, [as_stop(s) for s in stops[case.id]])
+        out.append(task_read(t, case, clock, ctx.today, case_state=case.state))
     return out, (rows[-1].id if more else None)

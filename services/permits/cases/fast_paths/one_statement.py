@@ -10,7 +10,9 @@ asyncpg's prepared-statement cache serves every call, and the service encodes on
 instead of one value per column and row (the larger part of the intake's cost on the wire).
 Later changes of a case send their new rows (tasks, transition, event, message) through the same
 statement inside their own transaction, the tables without rows given empty arrays
-(:meth:`~services.permits.cases.repository.CaseRepository.insert_rows`).
+(:func:`insert_rows`, the seam :meth:`~services.permits.cases.repository.CaseRepository.insert_rows`
+goes through; ``PERMITS_ONE_STATEMENT_WRITES=false`` turns it off, the plain path then inserting
+table by table, which ``tests/permits/test_fast_paths.py`` holds it to).
 ``json_populate_recordset`` keeps the array order, so the history (``transition.id``) and the
 outbox (``outbox_event.seq``) number their rows in the order given. Foreign keys are checked at
 the end of the statement, when the case row exists.
@@ -30,6 +32,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Column, Table, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.permits.tables import (
     Application,
@@ -106,4 +109,14 @@ def named_parameters(rows: Mapping[str, Sequence[dict[str, Any]]]) -> dict[str, 
     return {f"t{i}": value for i, value in enumerate(parameters(rows))}
 
 
-__all__ = ["NAMED_SQL", "SQL", "TABLES", "TABLE_NAMES", "named_parameters", "parameters"]
+async def insert_rows(session: AsyncSession, rows: Sequence[tuple[Table, list[dict[str, Any]]]]) -> bool | None:
+    """Insert each table's rows in ONE statement, in the session's transaction; ``None`` (nothing
+    done) when the statement cannot take them (SQLite, or a table that is not a case's): the
+    caller then inserts them table by table. ``rows`` are non-empty, in the order to number them."""
+    if session.get_bind().dialect.name != "postgresql" or not all(t.name in TABLE_NAMES for t, _ in rows):
+        return None
+    await session.execute(NAMED_SQL, named_parameters({t.name: v for t, v in rows}))
+    return True
+
+
+__all__ = ["NAMED_SQL", "SQL", "TABLES", "TABLE_NAMES", "insert_rows", "named_parameters", "parameters"]

@@ -2,7 +2,7 @@
 
 Each intake builds its rows in memory and hands them to the app's :class:`IntakeWriter`, then
 waits. The writer takes everything queued, writes it with the one statement of
-:mod:`services.permits.cases.onestatement` (all the cases' rows in the same arrays) on a
+:mod:`services.permits.cases.fast_paths.one_statement` (all the cases' rows in the same arrays) on a
 connection it keeps, and answers every waiting request once that statement has committed.
 Under load a batch holds as many intakes as arrived while the previous one was being written;
 alone, an intake is written at once.
@@ -17,6 +17,10 @@ Correctness per case:
 - **Committed before answered**: a request is answered after the statement holding its case
   has committed; a lost connection answers every waiting request with 503 (the intake did not
   happen, or, if the commit raced the loss, a retry with the same ``Idempotency-Key`` finds it).
+
+The seam is :func:`write_case`: without a writer (SQLite, or ``PERMITS_GROUP_COMMIT=false``) it
+declines and the intake writes its case in the request's own transaction, the plain path that
+``tests/permits/test_fast_paths.py`` holds this one to.
 
 The kept connection is checked out of the service's pool once (and again after a failure), so
 intakes pay neither a checkout nor the pool's liveness ping.
@@ -35,7 +39,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.domain.kernel.errors import UpstreamUnavailable
-from services.permits.cases import onestatement
+from services.permits.cases.fast_paths import one_statement as onestatement
 
 log = structlog.get_logger("devzones.permits.writer")
 
@@ -227,3 +231,11 @@ class IntakeWriter:
             self.cases += stored
             if not p.done.done():
                 p.done.set_result(stored)
+
+
+async def write_case(writer: IntakeWriter | None, rows: Rows) -> bool | None:
+    """Store one new case (its rows by table name) through the group-commit ``writer``: True once
+    committed, False if its idempotency key was taken; ``None`` (nothing done) without a writer."""
+    if writer is None:
+        return None
+    return await writer.write(rows)

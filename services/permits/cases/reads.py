@@ -1,0 +1,64 @@
+"""Reading cases: one, a page of them, a case's history and its messages to the applicant."""
+
+from __future__ import annotations
+
+from libs.domain.kernel.errors import NotFound
+from libs.domain.permits.contracts import ApplicationRead, MessageRead, TransitionRead
+from services.permits.cases.access import readable_case
+from services.permits.cases.commands import ListCases
+from services.permits.cases.context import CaseContext
+from services.permits.cases.documents import bundle, calendar_for, case_read
+from services.permits.shared import sees, visibility
+
+
+async def get_application(case_id: str, ctx: CaseContext) -> ApplicationRead:
+    """One case, as the caller may see it (404 if they may not)."""
+    repo = ctx.repo
+    case = await repo.get(case_id)
+    if case is None:
+        raise NotFound(f"application {case_id} does not exist")
+    b = await bundle(repo, [case])
+    if not sees(ctx.actor, case, b.tasks.get(case.id, [])):
+        raise NotFound(f"application {case_id} does not exist")
+    cal = await calendar_for(ctx.session, ctx.official, [case])
+    return case_read(case, b, cal, ctx.today, ctx.actor)
+
+
+async def list_applications(
+    query: ListCases, ctx: CaseContext
+) -> tuple[list[ApplicationRead], tuple[str, str] | None]:
+    """The cases the caller may see, oldest first; the second value is the next cursor."""
+    repo, limit = ctx.repo, query.limit
+    rows = await repo.list_cases(
+        visibility=visibility(ctx.actor), filters=query.filters, after=query.after, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    b = await bundle(repo, rows)
+    cal = await calendar_for(ctx.session, ctx.official, rows)
+    items = [case_read(r, b, cal, ctx.today, ctx.actor) for r in rows]
+    cursor = (rows[-1].submitted_at.isoformat(), rows[-1].id) if more else None
+    return items, cursor
+
+
+async def history(case_id: str, ctx: CaseContext) -> list[TransitionRead]:
+    """Every transition of a case (staff only: notes are internal)."""
+    await readable_case(ctx, case_id, staff_only=True)
+    return [
+        TransitionRead(
+            at=t.at,
+            actor=t.actor,
+            action=t.action,
+            from_state=t.from_state,
+            to_state=t.to_state,
+            task=t.task_id,
+            note=t.note,
+        )
+        for t in await ctx.repo.transitions(case_id)
+    ]
+
+
+async def messages(case_id: str, ctx: CaseContext) -> list[MessageRead]:
+    """The messages addressed to the applicant (the applicant's view of the case's conversation)."""
+    await readable_case(ctx, case_id, staff_only=False)
+    return [MessageRead(at=m.at, kind=m.kind, body=m.body, items=m.items) for m in await ctx.repo.messages(case_id)]
