@@ -8,7 +8,7 @@ from typing import Any
 from libs.domain.kernel.values import ZoneKind, ZoneLevel, ZoneStatus
 from libs.domain.registry.contracts import DivisionRead, HistoryEntry, Park, ZoneBrief, ZoneChange, ZoneRead
 from libs.domain.registry.names import normalise_name
-from libs.domain.registry.reorganisation import ParkState, ZoneSnapshot
+from libs.domain.registry.snapshots import ParkState, ZoneSnapshot
 from services.registry.repository import AliasRow
 from services.registry.tables import Division, Reorganisation, ZoneState
 

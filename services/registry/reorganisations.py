@@ -18,7 +18,9 @@ from libs.domain.registry.contracts import (
     ZoneChange,
     ZoneRead,
 )
-from libs.domain.registry.reorganisation import ActOutcome, ActRefused, StaticView, apply_act, needs
+from libs.domain.registry.outcome import ActOutcome, ActRefused
+from libs.domain.registry.reorganisation import apply_act
+from libs.domain.registry.view import StaticView, needs
 from services.registry import repository as repo
 from services.registry.context import WriteContext
 from services.registry.conversions import alias_rows, snapshot_of, state_row, zone_read
