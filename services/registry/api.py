@@ -40,6 +40,7 @@ from services.registry import reorganisations as reorganisation_service
 from services.registry import zone_reads
 from services.registry import zones as zone_service
 from services.registry.context import WriteContext
+from services.registry.fast_paths.index_reads import index_reads
 from services.registry.readmodel import ReadModel
 from services.registry.reorganisations import AnnulReorganisation, RecordReorganisation
 
@@ -58,7 +59,8 @@ ReadModelDep = Annotated[ReadModel | None, Depends(readmodel)]
 async def reads(request: Request) -> zone_reads.ZoneReads:
     """The hot zone reads: from memory when the index may answer, else from SQL."""
     state = request.app.state
-    return await zone_reads.zone_reads(state.readmodel, state.db)
+    fast = await index_reads(state.readmodel)
+    return fast if fast is not None else zone_reads.SqlZoneReads(state.db)
 
 
 ZoneReadsDep = Annotated[zone_reads.ZoneReads, Depends(reads)]

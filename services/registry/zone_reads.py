@@ -2,8 +2,8 @@
 
 Two implementations answer them alike: :class:`SqlZoneReads`, the plain path, and the in-memory
 index of :mod:`services.registry.fast_paths.index_reads`, which answers when it can be trusted.
-:func:`zone_reads` picks one per request; ``tests/registry/test_index_reads_differential.py``
-holds the two to identical answers.
+The route dependency ``services.registry.api.reads`` picks one per request;
+``tests/registry/test_index_reads_differential.py`` holds the two to identical answers.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from libs.domain.kernel.errors import NotFound
 from libs.domain.registry.contracts import Lineage, LineageBulk, ZoneCounts
 from services.common.db import Database
 from services.registry import zones
-from services.registry.fast_paths.index_reads import index_reads
-from services.registry.readmodel import ReadModel
 from services.registry.zone_json import ZonePage, page_json
 
 
@@ -79,12 +77,6 @@ class SqlZoneReads:
         """See :class:`ZoneReads`."""
         async with self.db.sessions() as session:
             return await zones.zone_lineage(session=session, zone_id=zone_id)
-
-
-async def zone_reads(readmodel: ReadModel | None, db: Database) -> ZoneReads:
-    """The in-memory index when it may answer, else SQL."""
-    fast = await index_reads(readmodel)
-    return fast if fast is not None else SqlZoneReads(db)
 
 
 async def zones_page_json(
