@@ -26,7 +26,9 @@ from libs.domain.kernel.values import Role
 from libs.domain.registry.contracts import DivisionCreate, ReorganisationCreate
 from services.common.db import Database
 from services.common.migrations import upgrade
-from services.registry import service as registry_service
+from services.registry.context import WriteContext
+from services.registry.divisions import record_division
+from services.registry.reorganisations import RecordReorganisation, record_reorganisation
 
 ACTOR = Actor(sub="bench", roles=frozenset({Role.CITY_ADMIN}))
 ROUNDS = 9
@@ -50,17 +52,15 @@ async def build(url: str, zones: int) -> tuple[list[str], list[str], list[str], 
                     "operations": ops,
                 }
             )
-            result, _ = await registry_service.record_reorganisation(
-                session=session, actor=ACTOR, body=body, dry_run=False, idempotency_key=None
-            )
+            result, _ = await record_reorganisation(RecordReorganisation(body), WriteContext(session, ACTOR))
             await session.commit()
             return result.zones
 
     try:
         async with db.sessions() as session:
             for code in divisions:
-                await registry_service.record_division(
-                    session=session, actor=ACTOR, body=DivisionCreate(code=code, name=f"区划{code}", valid_from=day)
+                await record_division(
+                    DivisionCreate(code=code, name=f"区划{code}", valid_from=day), WriteContext(session, ACTOR)
                 )
             await session.commit()
         ids: list[str] = []

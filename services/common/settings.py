@@ -87,6 +87,14 @@ class RegistrySettings(ServiceSettings):
 
     service: ClassVar[str] = "registry"
     database_url: str | None = _db_field("registry")  # type: ignore[assignment]
+    # The hot zone reads from an in-memory copy of the projection (services/registry/fast_paths);
+    # off, every read goes to SQL: the plain path the fast one is held to, and a way out if the
+    # copy were ever suspected.
+    memory_index: bool = Field(
+        True,
+        validation_alias=AliasChoices("REGISTRY_MEMORY_INDEX", "memory_index"),
+        description="Answer the hot zone reads from an in-memory index (`REGISTRY_MEMORY_INDEX`).",
+    )
 
 
 class MetricsSettings(ServiceSettings):

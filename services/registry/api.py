@@ -30,31 +30,40 @@ from libs.domain.registry.contracts import (
     ZoneRead,
 )
 from services.common.auth import PUBLIC, require
-from services.common.db import Database, SessionDep
+from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
-from services.registry import service as registry_service
+from services.registry import changes as change_service
+from services.registry import compliance as compliance_service
+from services.registry import divisions as division_service
+from services.registry import reorganisations as reorganisation_service
+from services.registry import zone_reads
+from services.registry import zones as zone_service
+from services.registry.context import WriteContext
+from services.registry.fast_paths.index_reads import index_reads
 from services.registry.readmodel import ReadModel
+from services.registry.reorganisations import AnnulReorganisation, RecordReorganisation
 
 router = APIRouter(prefix="/v1")
 
 
-async def readmodel(request: Request) -> ReadModel:
-    """This instance's in-memory copy of the zone projection."""
-    model: ReadModel = request.app.state.readmodel
+async def readmodel(request: Request) -> ReadModel | None:
+    """This instance's in-memory copy of the zone projection (``None``: switched off)."""
+    model: ReadModel | None = request.app.state.readmodel
     return model
 
 
-ReadModelDep = Annotated[ReadModel, Depends(readmodel)]
+ReadModelDep = Annotated[ReadModel | None, Depends(readmodel)]
 
 
-async def database(request: Request) -> Database:
-    """The service's database, for reads that open a session only when the index cannot answer."""
-    db: Database = request.app.state.db
-    return db
+async def reads(request: Request) -> zone_reads.ZoneReads:
+    """The hot zone reads: from memory when the index may answer, else from SQL."""
+    state = request.app.state
+    fast = await index_reads(state.readmodel)
+    return fast if fast is not None else zone_reads.SqlZoneReads(state.db)
 
 
-DatabaseDep = Annotated[Database, Depends(database)]
+ZoneReadsDep = Annotated[zone_reads.ZoneReads, Depends(reads)]
 
 
 def _json(body: bytes) -> Response:
@@ -115,8 +124,9 @@ async def create_reorganisation(
     idempotency_key: IdempotencyKey = None,
     dry_run: bool = False,
 ) -> ReorganisationRead:
-    result, replay = await registry_service.record_reorganisation(
-        session=session, actor=actor, body=body, dry_run=dry_run, idempotency_key=idempotency_key, readmodel=model
+    result, replay = await reorganisation_service.record_reorganisation(
+        RecordReorganisation(body=body, dry_run=dry_run, idempotency_key=idempotency_key),
+        WriteContext(session=session, actor=actor, readmodel=model),
     )
     if dry_run or replay:
         response.status_code = 200
@@ -138,7 +148,7 @@ async def list_reorganisations(
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[ReorganisationSummary]:
-    items, last = await registry_service.list_reorganisations(
+    items, last = await reorganisation_service.list_reorganisations(
         session=session, zone=zone, after=_cursor_int(cursor), limit=limit
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
@@ -153,7 +163,7 @@ async def list_reorganisations(
     responses=problems(404),
 )
 async def get_reorganisation(session: SessionDep, act_id: int) -> ReorganisationRead:
-    return await registry_service.get_reorganisation(session=session, act_id=act_id)
+    return await reorganisation_service.get_reorganisation(session=session, act_id=act_id)
 
 
 @router.post(
@@ -166,8 +176,9 @@ async def get_reorganisation(session: SessionDep, act_id: int) -> Reorganisation
 async def annul_reorganisation(
     session: SessionDep, actor: CityAdmin, act_id: int, body: Annulment, model: ReadModelDep
 ) -> ReorganisationRead:
-    return await registry_service.annul_reorganisation(
-        session=session, actor=actor, act_id=act_id, reason=body.reason, readmodel=model
+    return await reorganisation_service.annul_reorganisation(
+        AnnulReorganisation(act_id=act_id, reason=body.reason),
+        WriteContext(session=session, actor=actor, readmodel=model),
     )
 
 
@@ -183,8 +194,7 @@ async def annul_reorganisation(
     openapi_extra=PUBLIC,
 )
 async def list_zones(
-    db: DatabaseDep,
-    model: ReadModelDep,
+    zones: ZoneReadsDep,
     as_of: AsOf = None,
     kind: ZoneKind | None = None,
     level: ZoneLevel | None = None,
@@ -203,9 +213,8 @@ async def list_zones(
         "entrusted_to": entrusted_to,
         "q": q,
     }
-    body = await registry_service.zones_page_json(
-        db=db,
-        index=await model.current(),
+    body = await zone_reads.zones_page_json(
+        zones,
         as_of=as_of or today_in_china(),
         filters=filters,
         after=_cursor_str(cursor),
@@ -221,8 +230,8 @@ async def list_zones(
     summary="Active zones by kind and level on a date (plaques never counted)",
     openapi_extra=PUBLIC,
 )
-async def zone_counts(db: DatabaseDep, model: ReadModelDep, as_of: AsOf = None) -> ZoneCounts:
-    return await registry_service.counts_from(db=db, index=await model.current(), as_of=as_of or today_in_china())
+async def zone_counts(zones: ZoneReadsDep, as_of: AsOf = None) -> ZoneCounts:
+    return await zones.counts(as_of or today_in_china())
 
 
 @router.get(
@@ -235,15 +244,11 @@ async def zone_counts(db: DatabaseDep, model: ReadModelDep, as_of: AsOf = None) 
     openapi_extra=PUBLIC,
 )
 async def resolve(
-    db: DatabaseDep,
-    model: ReadModelDep,
+    zones: ZoneReadsDep,
     name: Annotated[str, Query(min_length=1, max_length=200)],
     as_of: AsOf = None,
 ) -> Response:
-    body = await registry_service.resolve_json(
-        db=db, index=await model.current(), name=name, as_of=as_of or today_in_china()
-    )
-    return _json(body)
+    return _json(await zones.resolve_json(name, as_of or today_in_china()))
 
 
 @router.post(
@@ -253,8 +258,8 @@ async def resolve(
     summary="Lineages of up to 5,000 zones in one call (a read; POST only for the size of the list)",
     openapi_extra=PUBLIC,
 )
-async def zone_lineages(db: DatabaseDep, model: ReadModelDep, body: ZoneIds) -> LineageBulk:
-    return await registry_service.lineages_bulk(db=db, index=await model.current(), zone_ids=body.zones)
+async def zone_lineages(zones: ZoneReadsDep, body: ZoneIds) -> LineageBulk:
+    return await zone_reads.lineages_bulk(zones, body.zones)
 
 
 @router.post(
@@ -265,7 +270,7 @@ async def zone_lineages(db: DatabaseDep, model: ReadModelDep, body: ZoneIds) -> 
     openapi_extra=PUBLIC,
 )
 async def zone_histories(session: SessionDep, body: ZoneIds) -> HistoryBulk:
-    return await registry_service.histories_bulk(session=session, zone_ids=body.zones)
+    return await zone_service.histories_bulk(session=session, zone_ids=body.zones)
 
 
 @router.get(
@@ -276,11 +281,8 @@ async def zone_histories(session: SessionDep, body: ZoneIds) -> HistoryBulk:
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def get_zone(db: DatabaseDep, model: ReadModelDep, zone_id: ZoneId, as_of: AsOf = None) -> Response:
-    body = await registry_service.zone_json(
-        db=db, index=await model.current(), zone_id=zone_id, as_of=as_of or today_in_china()
-    )
-    return _json(body)
+async def get_zone(zones: ZoneReadsDep, zone_id: ZoneId, as_of: AsOf = None) -> Response:
+    return _json(await zones.zone_json(zone_id, as_of or today_in_china()))
 
 
 @router.get(
@@ -292,7 +294,7 @@ async def get_zone(db: DatabaseDep, model: ReadModelDep, zone_id: ZoneId, as_of:
     responses=problems(404),
 )
 async def zone_history(session: SessionDep, zone_id: ZoneId) -> ZoneHistory:
-    return await registry_service.zone_history(session=session, zone_id=zone_id)
+    return await zone_service.zone_history(session=session, zone_id=zone_id)
 
 
 @router.get(
@@ -303,8 +305,8 @@ async def zone_history(session: SessionDep, zone_id: ZoneId) -> ZoneHistory:
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def zone_lineage(db: DatabaseDep, model: ReadModelDep, zone_id: ZoneId) -> Lineage:
-    return await registry_service.lineage_from(db=db, index=await model.current(), zone_id=zone_id)
+async def zone_lineage(zones: ZoneReadsDep, zone_id: ZoneId) -> Lineage:
+    return await zones.lineage(zone_id)
 
 
 # --- divisions, compliance, changes ---------------------------------------------------------
@@ -325,7 +327,9 @@ async def zone_lineage(db: DatabaseDep, model: ReadModelDep, zone_id: ZoneId) ->
 async def create_division(
     body: DivisionCreate, session: SessionDep, actor: CityAdmin, model: ReadModelDep, response: Response
 ) -> DivisionRead:
-    read, replayed = await registry_service.record_division(session=session, actor=actor, body=body, readmodel=model)
+    read, replayed = await division_service.record_division(
+        body, WriteContext(session=session, actor=actor, readmodel=model)
+    )
     if replayed:
         response.status_code = 200
     return read
@@ -341,7 +345,7 @@ async def create_division(
 async def list_divisions(
     session: SessionDep, as_of: AsOf = None, limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None
 ) -> DivisionList:
-    return await registry_service.list_divisions(
+    return await division_service.list_divisions(
         session=session, as_of=as_of or today_in_china(), after=_cursor_str(cursor), limit=limit
     )
 
@@ -355,7 +359,7 @@ async def list_divisions(
     responses=problems(404),
 )
 async def division_versions(session: SessionDep, code: Annotated[str, Path(pattern=r"^\d{6}$")]) -> list[DivisionRead]:
-    return await registry_service.division_versions(session=session, code=code)
+    return await division_service.division_versions(session=session, code=code)
 
 
 @router.get(
@@ -366,7 +370,7 @@ async def division_versions(session: SessionDep, code: Annotated[str, Path(patte
     openapi_extra=PUBLIC,
 )
 async def compliance(session: SessionDep, as_of: AsOf = None) -> ComplianceReport:
-    return await registry_service.compliance(session=session, as_of=as_of or today_in_china())
+    return await compliance_service.compliance(session=session, as_of=as_of or today_in_china())
 
 
 @router.get(
@@ -382,4 +386,4 @@ async def changes(
     after: Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous call.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> ChangeFeed:
-    return await registry_service.change_feed(session=session, after=_cursor_int(after) or 0, limit=limit)
+    return await change_service.change_feed(session=session, after=_cursor_int(after) or 0, limit=limit)

@@ -10,12 +10,17 @@ from fastapi import FastAPI
 from services.common.app import build_app
 from services.common.settings import RegistrySettings
 from services.registry.api import router
+from services.registry.conversions import zone_read
 from services.registry.readmodel import ReadModel
-from services.registry.service import zone_read
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: RegistrySettings = app.state.settings
+    if not settings.memory_index:  # every read from SQL; writes have no index to tell
+        app.state.readmodel = None
+        yield
+        return
     model = ReadModel(app.state.db, zone_read)
     app.state.readmodel = model
     await model.start()

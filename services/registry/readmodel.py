@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.domain.registry.contracts import ZoneRead
+from libs.domain.registry.names import NameMatch
 from services.common.db import Database
 from services.registry.tables import Change, Lineage, ZoneAlias, ZoneState
 
@@ -87,7 +88,7 @@ class ZoneIndex:
     by_zone: dict[str, list[Entry]]
     starts: dict[str, list[date]]
     zone_ids: list[str]
-    aliases: dict[str, list[tuple[Entry, str, str]]]
+    aliases: dict[str, list[NameMatch[Entry]]]
     into: dict[str, list[Edge]]
     out: dict[str, list[Edge]]
 
@@ -149,11 +150,11 @@ def _edge(row: Any) -> Edge:
 
 def _index(version: int, by_zone: dict[str, list[Entry]], edges: list[Edge]) -> ZoneIndex:
     """A snapshot from per-zone entries and every lineage link."""
-    aliases: dict[str, list[tuple[Entry, str, str]]] = defaultdict(list)
+    aliases: dict[str, list[NameMatch[Entry]]] = defaultdict(list)
     for zone_id in sorted(by_zone):
         for entry in by_zone[zone_id]:
             for alias, match, name in entry.alias_keys:
-                aliases[alias].append((entry, match, name))
+                aliases[alias].append(NameMatch(zone_id, entry, match, name))
     into: dict[str, list[Edge]] = defaultdict(list)
     out: dict[str, list[Edge]] = defaultdict(list)
     for edge in sorted(edges, key=lambda e: e.id):

@@ -4,17 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from libs.domain.registry.names import NameMatch
 from services.common.db import serialise_writes
 from services.registry.readmodel import notify_sql
 from services.registry.tables import Change, Division, Lineage, Reorganisation, Zone, ZoneAlias, ZoneState
 
 ACTIVE = "active"
+
+
+class AliasRow(NamedTuple):
+    """A look-up row of a state: the normalised alias, the name as enacted, the kind of match."""
+
+    alias: str
+    name: str
+    match: str
+
+
+class LastEvent(NamedTuple):
+    """The effective date and id of the latest act recorded on a zone."""
+
+    on: date
+    act: int
+
+
+class KindLevelCount(NamedTuple):
+    """How many active zones have one kind and level."""
+
+    kind: str
+    level: str
+    n: int
+
+
+class StateWithAct(NamedTuple):
+    """A zone state and the act that produced it."""
+
+    state: ZoneState
+    act: Reorganisation
 
 
 def valid_on(model: Any, as_of: date) -> ColumnElement[bool]:
@@ -96,7 +127,7 @@ class ZoneRepository:
             return set()
         return set(await self.session.scalars(select(Zone.id).where(Zone.id.in_(ids))))
 
-    async def last_events(self, zone_ids: Iterable[str]) -> dict[str, tuple[date, int]]:
+    async def last_events(self, zone_ids: Iterable[str]) -> dict[str, LastEvent]:
         """For each zone, the effective date and id of the latest act recorded on it."""
         ids = list(set(zone_ids))
         if not ids:
@@ -106,7 +137,7 @@ class ZoneRepository:
             .where(ZoneState.zone_id.in_(ids))
             .group_by(ZoneState.zone_id)
         )
-        return {zone_id: (day, act) for zone_id, day, act in (await self.session.execute(stmt)).all()}
+        return {zone_id: LastEvent(day, act) for zone_id, day, act in (await self.session.execute(stmt)).all()}
 
     async def carriers(self, names: Iterable[str], as_of: date) -> dict[str, str]:
         """Active zones carrying any of ``names`` as official name or plaque on ``as_of``."""
@@ -164,25 +195,25 @@ class ZoneRepository:
         stmt = select(ZoneState).where(valid_on(ZoneState, as_of), ZoneState.status == ACTIVE)
         return list(await self.session.scalars(stmt.order_by(ZoneState.zone_id)))
 
-    async def counts(self, as_of: date) -> list[tuple[str, str, int]]:
+    async def counts(self, as_of: date) -> list[KindLevelCount]:
         """(kind, level, number) of active zones on ``as_of``."""
         stmt = (
             select(ZoneState.kind, ZoneState.level, func.count())
             .where(valid_on(ZoneState, as_of), ZoneState.status == ACTIVE)
             .group_by(ZoneState.kind, ZoneState.level)
         )
-        return [(k, lv, int(n)) for k, lv, n in (await self.session.execute(stmt)).all()]
+        return [KindLevelCount(k, lv, int(n)) for k, lv, n in (await self.session.execute(stmt)).all()]
 
-    async def resolve(self, normalised: str, as_of: date) -> list[tuple[ZoneState, str, str]]:
-        """(state, match, matched name) for active zones answering to the normalised name."""
+    async def resolve(self, normalised: str, as_of: date) -> list[NameMatch[ZoneState]]:
+        """Active zones' states answering to the normalised name, and how."""
         stmt = (
             select(ZoneState, ZoneAlias.match, ZoneAlias.name)
             .join(ZoneAlias, ZoneAlias.state_id == ZoneState.id)
             .where(ZoneAlias.alias == normalised, ZoneState.status == ACTIVE, valid_on(ZoneState, as_of))
         )
-        return [(s, m, n) for s, m, n in (await self.session.execute(stmt)).all()]
+        return [NameMatch(s.zone_id, s, m, n) for s, m, n in (await self.session.execute(stmt)).all()]
 
-    async def history(self, zone_id: str) -> list[tuple[ZoneState, Reorganisation]]:
+    async def history(self, zone_id: str) -> list[StateWithAct]:
         """Every state of the zone with its act, oldest first."""
         stmt = (
             select(ZoneState, Reorganisation)
@@ -190,9 +221,9 @@ class ZoneRepository:
             .where(ZoneState.zone_id == zone_id)
             .order_by(ZoneState.valid_from, ZoneState.reorganisation_id)
         )
-        return [(s, r) for s, r in (await self.session.execute(stmt)).all()]
+        return [StateWithAct(s, r) for s, r in (await self.session.execute(stmt)).all()]
 
-    async def histories(self, zone_ids: Iterable[str]) -> list[tuple[ZoneState, Reorganisation]]:
+    async def histories(self, zone_ids: Iterable[str]) -> list[StateWithAct]:
         """Every state of several zones with their acts, by zone then oldest first."""
         ids = list(set(zone_ids))
         if not ids:
@@ -203,7 +234,7 @@ class ZoneRepository:
             .where(ZoneState.zone_id.in_(ids))
             .order_by(ZoneState.zone_id, ZoneState.valid_from, ZoneState.reorganisation_id)
         )
-        return [(s, r) for s, r in (await self.session.execute(stmt)).all()]
+        return [StateWithAct(s, r) for s, r in (await self.session.execute(stmt)).all()]
 
     async def open_states(self, zone_ids: Iterable[str]) -> dict[str, ZoneState]:
         """The open-ended (latest) state of each zone."""
@@ -217,11 +248,11 @@ class ZoneRepository:
         """Record a new zone identity."""
         self.session.add(zone)
 
-    async def add_state(self, state: ZoneState, aliases: Sequence[tuple[str, str, str]]) -> None:
-        """Insert a state and its (normalised alias, name, match) look-up rows."""
+    async def add_state(self, state: ZoneState, aliases: Sequence[AliasRow]) -> None:
+        """Insert a state and its look-up rows."""
         self.session.add(state)
         await self.session.flush()
-        self.session.add_all(ZoneAlias(state_id=state.id, alias=a, name=n, match=m) for a, n, m in aliases)
+        self.session.add_all(ZoneAlias(state_id=state.id, alias=a.alias, name=a.name, match=a.match) for a in aliases)
 
     async def delete_act_projection(self, act_id: int) -> None:
         """Remove the states, aliases, lineage and zones an act produced."""

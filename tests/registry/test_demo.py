@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.registry.conftest import load_demo
+from tests.registry.builders import load_demo
 
 
 async def _zones(client: Any, as_of: str) -> dict[str, dict[str, Any]]:

@@ -21,7 +21,8 @@ from pydantic import TypeAdapter
 
 from libs.domain.registry.contracts import Operation
 from libs.domain.registry.history import InMemoryRegistry
-from libs.domain.registry.reorganisation import ActRefused, ZoneSnapshot
+from libs.domain.registry.outcome import ActRefused
+from libs.domain.registry.snapshots import ZoneSnapshot
 from tests.conftest import _empty_tables, auth
 from tests.reorg_strategies import DIVISIONS, START, draw_act
 

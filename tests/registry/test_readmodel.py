@@ -147,7 +147,10 @@ def _canonical(index: Any) -> Any:
         },
         index.starts,
         index.zone_ids,
-        {a: [(e.zone_id, e.valid_from, m, n) for e, m, n in rows] for a, rows in index.aliases.items()},
+        {
+            a: [(m.zone_id, m.found.valid_from, m.match, m.matched_name) for m in rows]
+            for a, rows in index.aliases.items()
+        },
         edges(index.into),
         edges(index.out),
     )

@@ -4,63 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import auth
+from tests.registry.builders import World
 
 ADMIN = auth("city_admin")
-DIVISIONS = [
-    ("130700", "张家口市", True),
-    ("130728", "怀安县", False),
-    ("130705", "宣化区", False),
-    ("130730", "怀来县", False),
-]
-
-
-class World:
-    """A registry with divisions and helpers to record acts (a factory, not raw fixtures)."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def setup(self) -> World:
-        for code, name, city in DIVISIONS:
-            r = await self.client.post(
-                "/v1/divisions",
-                headers=ADMIN,
-                json={"code": code, "name": name, "valid_from": "2000-01-01", "is_city": city},
-            )
-            assert r.status_code == 201, r.text
-        return self
-
-    async def act(self, on: str, *ops: dict[str, Any], expect: int = 201, **params: Any) -> dict[str, Any]:
-        r = await self.client.post(
-            "/v1/reorganisations",
-            headers={**ADMIN, **params.pop("headers", {})},
-            params=params,
-            json={"legal_basis": "测试〔2020〕1号", "effective_on": on, "title": "test act", "operations": list(ops)},
-        )
-        assert r.status_code == expect, r.text
-        return dict(r.json())
-
-    async def zone(
-        self,
-        name: str = "甲经济开发区",
-        kind: str = "economic",
-        authority: str = "130728",
-        on: str = "2010-01-01",
-        **extra: Any,
-    ) -> str:
-        body = await self.act(
-            on, {"op": "establish", "ref": "z", "name": name, "kind": kind, "authority": authority, **extra}
-        )
-        return str(body["zones"]["z"])
-
-    async def get(self, zone_id: str, as_of: str) -> dict[str, Any]:
-        r = await self.client.get(f"/v1/zones/{zone_id}", params={"as_of": as_of})
-        assert r.status_code == 200, r.text
-        return dict(r.json())
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 
 from libs.domain.registry.contracts import Operation
 from libs.domain.registry.history import InMemoryRegistry, replay
-from libs.domain.registry.reorganisation import ActRefused
+from libs.domain.registry.outcome import ActRefused
 from tests.reorg_strategies import DIVISIONS, START, draw_act
 
 OPS = TypeAdapter(list[Operation])

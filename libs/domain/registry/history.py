@@ -14,15 +14,10 @@ from datetime import date
 from typing import Any
 
 from libs.domain.registry.contracts import Operation
-from libs.domain.registry.reorganisation import (
-    ActOutcome,
-    LineageEdge,
-    StaticView,
-    ZoneSnapshot,
-    apply_act,
-    count_zones,
-    needs,
-)
+from libs.domain.registry.outcome import ActOutcome, LineageEdge
+from libs.domain.registry.reorganisation import apply_act
+from libs.domain.registry.snapshots import ZoneSnapshot, count_zones
+from libs.domain.registry.view import StaticView, needs
 
 
 @dataclass

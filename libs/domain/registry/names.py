@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from typing import Generic, NamedTuple, TypeVar
+
+Found = TypeVar("Found")
 
 PROVINCES = (
     "北京",
@@ -60,3 +64,37 @@ def normalise_name(name: str) -> str:
             # Keep the prefix when nothing meaningful would remain (a name that IS a province).
             return rest if len(rest) >= 2 else text
     return text
+
+
+MATCH_ORDER = {"official": 0, "plaque": 1, "former_name": 2, "park": 3}
+"""The ways a zone carries a name, strongest first."""
+
+
+class NameMatch(NamedTuple, Generic[Found]):
+    """A zone state (``found``) answering to a looked-up name, and how it does."""
+
+    zone_id: str
+    found: Found
+    match: str
+    matched_name: str
+
+
+class _Ranked(NamedTuple, Generic[Found]):
+    strength: int
+    inexact: int
+    candidate: NameMatch[Found]
+
+
+def strongest_matches(name: str, candidates: Iterable[NameMatch[Found]]) -> list[NameMatch[Found]]:
+    """Per zone the strongest way it carries ``name``, strongest first, then by zone id.
+
+    An official designation beats a plaque, a former name and a park, in that order; among equals
+    the exact spelling beats a form that only normalises alike."""
+    best: dict[str, _Ranked[Found]] = {}
+    for candidate in candidates:
+        ranked = _Ranked(MATCH_ORDER[candidate.match], 0 if candidate.matched_name == name else 1, candidate)
+        current = best.get(candidate.zone_id)
+        if current is None or (ranked.strength, ranked.inexact) < (current.strength, current.inexact):
+            best[candidate.zone_id] = ranked
+    ordered = sorted(best.values(), key=lambda r: (r.strength, r.inexact, r.candidate.zone_id))
+    return [r.candidate for r in ordered]

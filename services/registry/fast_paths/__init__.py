@@ -1,0 +1,1 @@
+"""Performance special cases of the registry, each behind one entry point that may decline."""
