@@ -141,7 +141,7 @@ def auth(role: Role | str, **scope: str | None) -> dict[str, str]:
 async def _empty_tables(app: FastAPI, service: str) -> None:
     module = importlib.import_module(f"services.{service}.tables")
     tables = list(reversed(module.Base.metadata.sorted_tables))
-    db = app.state.db
+    db = app.state.runtime.db
     async with db.engine.begin() as conn:
         if db.sqlite:
             for table in tables:

@@ -280,7 +280,7 @@ class TestSigningKeys:
         from services.registry.main import create_app
 
         app = create_app(RegistrySettings(env="production", jwt_secret="s" * 48))  # type: ignore[arg-type]
-        assert app.state.signing_key == "s" * 48
+        assert app.state.runtime.signing_key == "s" * 48
 
     def test_development_creates_a_private_key_file(self, tmp_path: Any) -> None:
         from services.common.security import dev_secret
