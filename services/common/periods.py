@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, NewType
 
-from pydantic import PlainValidator, StringConstraints
+from pydantic import PlainSerializer, PlainValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from libs.domain.kernel.values import Period
@@ -34,5 +34,7 @@ takes them for bodies), and a ``NewType`` of one is the same class to mypy and a
 PeriodParam = Annotated[
     _Parsed,
     PlainValidator(_parse, json_schema_input_type=Annotated[str, StringConstraints(max_length=MAX_PERIOD_LENGTH)]),
+    # serialised as its text, so no schema of the Period dataclass reaches the OpenAPI's components
+    PlainSerializer(str, return_type=str),
 ]
 """A period in a query or path parameter (``2025``, ``2025H1``, ``2025Q3``)."""
