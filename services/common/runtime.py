@@ -9,7 +9,7 @@ dependencies reach it through :func:`runtime_dependency`, typed as the service's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -44,10 +44,13 @@ def runtime_of(app: FastAPI, kind: type[R]) -> R:
     return runtime
 
 
-def runtime_dependency(kind: type[R]) -> Callable[[Request], R]:
-    """A FastAPI dependency giving the request's app runtime as ``kind``."""
+def runtime_dependency(kind: type[R]) -> Callable[[Request], Awaitable[R]]:
+    """A FastAPI dependency giving the request's app runtime as ``kind``.
 
-    def runtime(request: Request) -> R:
+    A coroutine function on purpose: FastAPI runs a plain function dependency in a worker thread,
+    a hand-over that costs more than the lookup itself on every request."""
+
+    async def runtime(request: Request) -> R:
         return runtime_of(request.app, kind)
 
     return runtime
