@@ -11,12 +11,14 @@ from libs.domain.kernel.values import ZoneKind
 from libs.domain.metrics.contracts import CompletenessRead, DeadlineRead, DeadlineSet, MatrixRead, QualityReport
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
+from services.common.periods import PeriodParam
 from services.common.problems import problems
 from services.metrics.analysis import service as analysis_service
-from services.metrics.dependencies import CityAdmin, JurisdictionDep, Reader, RegistryDep, Supervisor
+from services.metrics.dependencies import CityAdmin, Reader, RegistryDep, Supervisor
+from services.metrics.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
-PeriodPath = Annotated[str, Path(max_length=16, description="`2025`, `2025H1` or `2025Q3`")]
+PeriodPath = Annotated[PeriodParam, Path(description="`2025`, `2025H1` or `2025Q3`")]
 
 
 @router.get(
@@ -35,8 +37,8 @@ PeriodPath = Annotated[str, Path(max_length=16, description="`2025`, `2025H1` or
 async def matrix(
     session: SessionDep,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
-    period: Annotated[str, Query(max_length=16)],
+    runtime: RuntimeDep,
+    period: Annotated[PeriodParam, Query()],
     indicators: Annotated[
         str | None, Query(max_length=4000, description="Comma-separated codes (default: every indicator)")
     ] = None,
@@ -48,7 +50,7 @@ async def matrix(
     result = await analysis_service.matrix(
         session=session,
         registry=registry,
-        jurisdiction=jurisdiction,
+        jurisdiction=runtime.jurisdiction,
         period=period,
         indicators=codes,
         kind=kind,
@@ -72,7 +74,7 @@ async def matrix(
 )
 async def division_matrix(
     session: SessionDep,
-    period: Annotated[str, Query(max_length=16)],
+    period: Annotated[PeriodParam, Query()],
     divisions: Annotated[str, Query(max_length=4000, description="Comma-separated 6-digit codes")],
     indicators: Annotated[
         str | None, Query(max_length=4000, description="Comma-separated codes (default: every indicator)")
@@ -103,16 +105,16 @@ async def division_matrix(
 async def completeness(
     session: SessionDep,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
+    runtime: RuntimeDep,
     actor: Reader,
-    period: Annotated[str, Query(max_length=16)],
+    period: Annotated[PeriodParam, Query()],
     kind: ZoneKind | None = None,
     division: Annotated[str | None, Query(max_length=12)] = None,
 ) -> CompletenessRead:
     return await analysis_service.completeness(
         session=session,
         registry=registry,
-        jurisdiction=jurisdiction,
+        jurisdiction=runtime.jurisdiction,
         actor=actor,
         period=period,
         kind=kind,
@@ -135,11 +137,13 @@ async def completeness(
 async def quality(
     session: SessionDep,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
+    runtime: RuntimeDep,
     actor: Supervisor,
-    period: Annotated[str, Query(max_length=16)],
+    period: Annotated[PeriodParam, Query()],
 ) -> QualityReport:
-    return await analysis_service.quality(session=session, registry=registry, jurisdiction=jurisdiction, period=period)
+    return await analysis_service.quality(
+        session=session, registry=registry, jurisdiction=runtime.jurisdiction, period=period
+    )
 
 
 @router.get(

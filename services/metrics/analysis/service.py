@@ -50,13 +50,6 @@ DEFAULT_DUE_DAYS = 30
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
-def _period(text: str, name: str = "period") -> Period:
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"loc": ["query", name], "msg": str(exc), "type": "period"}]) from exc
-
-
 def _codes(catalog: Catalog, requested: Sequence[str] | None) -> list[str]:
     if not requested:
         return sorted(catalog.indicators)
@@ -85,7 +78,7 @@ async def matrix(
     session: AsyncSession,
     registry: Registry,
     jurisdiction: Jurisdiction,
-    period: str,
+    period: Period,
     indicators: Sequence[str] | None,
     kind: ZoneKind | None,
     as_of: date | None,
@@ -97,7 +90,7 @@ async def matrix(
     the components, after adding (``lineage="proforma"``) the components of the zones merged
     into each row after the period.
     """
-    p = _period(period)
+    p = period
     catalog = await load_catalog(session=session)
     codes = _codes(catalog, indicators)
     own: set[str] = set()
@@ -140,7 +133,7 @@ async def matrix(
 async def division_matrix(
     *,
     session: AsyncSession,
-    period: str,
+    period: Period,
     indicators: Sequence[str] | None,
     divisions: Sequence[str],
     as_of: date | None,
@@ -150,7 +143,7 @@ async def division_matrix(
     Derived values are computed from the division's components; ``city(...)`` reads the totals
     of the division's city. For the assessment's reference scores of counties without a zone.
     """
-    p = _period(period)
+    p = period
     bad = [d for d in divisions if not (len(d) == 6 and d.isdigit() and d[0] != "0")]
     if bad or not divisions:
         raise Unprocessable(
@@ -197,9 +190,9 @@ def default_due(period: Period) -> date:
     return period.end + timedelta(days=DEFAULT_DUE_DAYS)
 
 
-async def get_deadline(*, session: AsyncSession, period: str) -> DeadlineRead:
+async def get_deadline(*, session: AsyncSession, period: Period) -> DeadlineRead:
     """The period's due date as set, else the default rule."""
-    p = _period(period)
+    p = period
     row = await AnalysisRepository(session).deadline(str(p))
     if row is None:
         return DeadlineRead(period=str(p), due_on=default_due(p), default=True)
@@ -212,9 +205,9 @@ async def get_deadline(*, session: AsyncSession, period: str) -> DeadlineRead:
     )
 
 
-async def set_deadline(*, session: AsyncSession, actor: Actor, period: str, body: DeadlineSet) -> DeadlineRead:
+async def set_deadline(*, session: AsyncSession, actor: Actor, period: Period, body: DeadlineSet) -> DeadlineRead:
     """Set when a period's values are due."""
-    p = _period(period)
+    p = period
     if body.due_on < p.end:
         raise Unprocessable(
             "a period's values cannot be due before it ends",
@@ -237,12 +230,12 @@ async def completeness(
     registry: Registry,
     jurisdiction: Jurisdiction,
     actor: Actor,
-    period: str,
+    period: Period,
     kind: ZoneKind | None,
     division: str | None,
 ) -> CompletenessRead:
     """For each zone expected to report (active at the period's end), the required indicators missing."""
-    p = _period(period)
+    p = period
     if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU):
         if actor.has(Role.COUNTY):
             if division not in (None, actor.division):
@@ -254,7 +247,7 @@ async def completeness(
     required = sorted(
         c for c, i in catalog.indicators.items() if i.kind != "derived" and i.required and p.type in i.period_types
     )
-    deadline = await get_deadline(session=session, period=str(p))
+    deadline = await get_deadline(session=session, period=p)
     await jurisdiction.refresh(registry)
     zones = await jurisdiction.active_zones(registry, p.end, kind)
     if division is not None:
@@ -324,10 +317,10 @@ def _zone(zone_id: str) -> Subject:
 
 
 async def quality(
-    *, session: AsyncSession, registry: Registry, jurisdiction: Jurisdiction, period: str
+    *, session: AsyncSession, registry: Registry, jurisdiction: Jurisdiction, period: Period
 ) -> QualityReport:
     """Consistency findings, growth outliers across zones, and a first-digit test per pushing division."""
-    p = _period(period)
+    p = period
     catalog = await load_catalog(session=session)
     additive = sorted(catalog.additive)
     raw = await AnalysisRepository(session).period_values(str(p), additive)
