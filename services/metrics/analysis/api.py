@@ -13,11 +13,20 @@ from services.common.auth import PUBLIC
 from services.common.db import SessionDep
 from services.common.periods import PeriodParam
 from services.common.problems import problems
-from services.metrics.analysis import service as analysis_service
+from services.metrics.analysis import completeness as completeness_report
+from services.metrics.analysis import deadlines
+from services.metrics.analysis import matrix as value_matrix
+from services.metrics.analysis import quality as quality_report
+from services.metrics.analysis.commands import CompletenessQuery, DivisionMatrixQuery, ReadContext, ZoneMatrixQuery
 from services.metrics.dependencies import CityAdmin, Reader, RegistryDep, Supervisor
 from services.metrics.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
+def _codes(listed: str | None) -> list[str] | None:
+    """A comma-separated list of codes (``None`` when not given)."""
+    return [c.strip() for c in listed.split(",") if c.strip()] if listed else None
+
+
 PeriodPath = Annotated[PeriodParam, Path(description="`2025`, `2025H1` or `2025Q3`")]
 
 
@@ -46,17 +55,8 @@ async def matrix(
     as_of: date | None = None,
     lineage: Literal["none", "proforma"] = "none",
 ) -> Response:
-    codes = [c.strip() for c in indicators.split(",") if c.strip()] if indicators else None
-    result = await analysis_service.matrix(
-        session=session,
-        registry=registry,
-        jurisdiction=runtime.jurisdiction,
-        period=period,
-        indicators=codes,
-        kind=kind,
-        as_of=as_of,
-        lineage=lineage,
-    )
+    query = ZoneMatrixQuery(period, _codes(indicators), kind, as_of, lineage)
+    result = await value_matrix.zone_matrix(query, ReadContext(session, registry, runtime.jurisdiction))
     # Serialised directly: the model is already valid, and re-validating 100,000 values costs.
     return Response(result.model_dump_json(), media_type="application/json")
 
@@ -81,14 +81,8 @@ async def division_matrix(
     ] = None,
     as_of: date | None = None,
 ) -> MatrixRead:
-    codes = [c.strip() for c in indicators.split(",") if c.strip()] if indicators else None
-    return await analysis_service.division_matrix(
-        session=session,
-        period=period,
-        indicators=codes,
-        divisions=[d.strip() for d in divisions.split(",") if d.strip()],
-        as_of=as_of,
-    )
+    query = DivisionMatrixQuery(period, _codes(divisions) or [], _codes(indicators), as_of)
+    return await value_matrix.division_matrix(query, session)
 
 
 @router.get(
@@ -99,7 +93,7 @@ async def division_matrix(
     summary="For each zone expected to report, the required indicators still missing; rates per division",
     description="Zones expected: those active at the period's end (of `kind`, of `division`: administered "
     "or managed by entrustment). A value first pushed after the period's due date (see `/v1/deadlines`; "
-    f"default {analysis_service.DEFAULT_DUE_DAYS} days after the period ends) is late.",
+    f"default {deadlines.DEFAULT_DUE_DAYS} days after the period ends) is late.",
     responses=problems(401, 403, 422, 503),
 )
 async def completeness(
@@ -111,15 +105,8 @@ async def completeness(
     kind: ZoneKind | None = None,
     division: Annotated[str | None, Query(max_length=12)] = None,
 ) -> CompletenessRead:
-    return await analysis_service.completeness(
-        session=session,
-        registry=registry,
-        jurisdiction=runtime.jurisdiction,
-        actor=actor,
-        period=period,
-        kind=kind,
-        division=division,
-    )
+    query = CompletenessQuery(period, kind, division)
+    return await completeness_report.completeness(query, ReadContext(session, registry, runtime.jurisdiction), actor)
 
 
 @router.get(
@@ -141,9 +128,7 @@ async def quality(
     actor: Supervisor,
     period: Annotated[PeriodParam, Query()],
 ) -> QualityReport:
-    return await analysis_service.quality(
-        session=session, registry=registry, jurisdiction=runtime.jurisdiction, period=period
-    )
+    return await quality_report.quality(period, ReadContext(session, registry, runtime.jurisdiction))
 
 
 @router.get(
@@ -155,7 +140,7 @@ async def quality(
     responses=problems(401, 403, 422),
 )
 async def get_deadline(session: SessionDep, actor: Reader, period: PeriodPath) -> DeadlineRead:
-    return await analysis_service.get_deadline(session=session, period=period)
+    return await deadlines.get_deadline(session=session, period=period)
 
 
 @router.put(
@@ -167,4 +152,4 @@ async def get_deadline(session: SessionDep, actor: Reader, period: PeriodPath) -
     responses=problems(401, 403, 422),
 )
 async def set_deadline(session: SessionDep, actor: CityAdmin, period: PeriodPath, body: DeadlineSet) -> DeadlineRead:
-    return await analysis_service.set_deadline(session=session, actor=actor, period=period, body=body)
+    return await deadlines.set_deadline(session=session, actor=actor, period=period, body=body)
