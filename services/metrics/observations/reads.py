@@ -10,7 +10,7 @@ from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unprocessable
 from libs.domain.kernel.values import Period, Role
 from libs.domain.metrics.contracts import ObservationRead, RevisionRead, Subject
-from services.metrics.observations.repository import ObservationRepository, ReadCursor
+from services.metrics.observations.repository import ObservationReads, ReadCursor
 from services.metrics.tables import Batch, Observation, Revision
 
 
@@ -99,7 +99,7 @@ async def list_observations(
 ) -> tuple[list[ObservationRead], ReadCursor | None]:
     """Current values, one page (keyset on the key: period, indicator, subject type, subject id)."""
     subj = _reader_subject(actor, parse_subject(query.subject) if query.subject else None)
-    rows = await ObservationRepository(session).search(
+    rows = await ObservationReads(session).search(
         subject=subj,
         indicator=query.indicator,
         period=str(query.period) if query.period else None,
@@ -129,7 +129,7 @@ async def history(
     """Every revision of one value, oldest first (one page)."""
     subj = _reader_subject(actor, parse_subject(subject))
     assert subj is not None
-    rows = await ObservationRepository(session).history(
+    rows = await ObservationReads(session).history(
         (subj[0], subj[1], indicator, str(period)), after_seq=after, limit=limit + 1
     )
     more = len(rows) > limit

@@ -1,4 +1,4 @@
-"""Queries of observations, revisions and batches.
+"""Queries of observations, revisions and batches: the push's writes and the readers' reads.
 
 The tables are system-versioned: ``observation`` holds each value's current version (all the
 fields of its revision), ``revision`` the superseded ones. Bulk paths: new versions arrive as
@@ -95,7 +95,8 @@ def _unescape(field: str) -> str:
 
 
 class ObservationRepository:
-    """Current values and the revision ledger."""
+    """The push's writes: current values read and replaced, versions moved to the history, and
+    the batch sealing them as the next link of the ledger."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -263,7 +264,13 @@ class ObservationRepository:
         """Record a stored batch (``values`` of every column of :class:`Batch`)."""
         await self.session.execute(insert(BATCH_TABLE), values)
 
-    # --- reads --------------------------------------------------------------------------------
+
+
+class ObservationReads:
+    """Current values and the versions of one value, for the readers."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
     async def search(
         self,
@@ -335,33 +342,3 @@ class ObservationRepository:
             }
             out.append((Revision(**fields), current_batch))
         return out
-
-    async def batches(self) -> list[Batch]:
-        """Every batch of the ledger, in chain order."""
-        return list(await self.session.scalars(select(Batch).order_by(Batch.first_seq)))
-
-    def _versions(self) -> Any:
-        """Every version, history and current, as :data:`REVISION_FIELDS` plus ``current`` (1 for a current one)."""
-        h = REVISION_TABLE.c
-        c = OBSERVATION_TABLE.c
-        history = select(*(h[name] for name in REVISION_FIELDS), literal(0).label("current"))
-        currents = select(
-            *(c[column].label(name) for name, column in zip(REVISION_FIELDS, VERSION_COLUMNS, strict=True)),
-            literal(1).label("current"),
-        )
-        return history.union_all(currents).subquery("version")
-
-    async def version_after(self, seq: int) -> dict[str, Any] | None:
-        """The first version stored after ``seq``."""
-        v = self._versions()
-        row = (await self.session.execute(select(v).where(v.c.seq > seq).order_by(v.c.seq).limit(1))).mappings().first()
-        return dict(row) if row is not None else None
-
-    async def stream_versions(self, chunk: int = 5000) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every version (history and current) in seq order, a chunk at a time, as mappings of
-        :data:`REVISION_FIELDS` plus ``current``; one sorted query read through a server-side cursor."""
-        v = self._versions()
-        result = await self.session.stream(select(v).order_by(v.c.seq).execution_options(yield_per=chunk))
-        async for part in result.mappings().partitions(chunk):
-            yield [dict(r) for r in part]
-
