@@ -7,6 +7,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from services.metrics.indicators.service import CatalogCache
+from services.metrics.jurisdiction import Jurisdiction
+from services.metrics.tables import IdempotencyKey
 from tests.conftest import auth
 from tests.helpers import assert_problem
 from tests.metrics.builders import CITY, GAOXIN, XUANHUA, XUANHUA_COUNTY, ZHUOLU, Registry, batch, obs, runtime, values
@@ -116,6 +119,17 @@ class TestIdempotencyKeys:
             again = await client.post("/v1/observations", json=bad, headers=county("retry"))
         assert failed.status_code == again.status_code == 422
         assert "idempotent-replayed" not in again.headers
+
+
+class TestTheRuntime:
+    async def test_holds_fresh_caches_and_one_key_policy_over_the_service_s_key_table(self, metrics: Any) -> None:
+        async with metrics() as first_run:
+            first = runtime(first_run)
+            assert isinstance(first.jurisdiction, Jurisdiction) and isinstance(first.catalogs, CatalogCache)
+            assert first.idempotency.db is first.db and first.idempotency.model is IdempotencyKey
+        async with metrics() as second_run:
+            second = runtime(second_run)
+            assert second.jurisdiction is not first.jurisdiction and second.idempotency is not first.idempotency
 
 
 class TestLockedPeriods:
