@@ -1,6 +1,6 @@
 """What the metrics service asks the registry, cached per app and kept fresh from its change feed.
 
-The cache lives in ``app.state.jurisdiction`` (created in the lifespan; nothing module-level).
+The cache lives in the app's runtime (``MetricsRuntime.jurisdiction``, made in the lifespan; nothing module-level).
 Before serving a write, and before the reads that choose zones (matrix, completeness,
 quality), the service polls the registry's change feed from the last cursor and drops every
 cached answer an event may have changed: the histories of the zones a reorganisation touched,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,21 +13,27 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from libs.domain.metrics.contracts import ObservationBatch
 from services.common.app import build_app
-from services.common.db import Database
+from services.common.idempotency import Idempotency
+from services.common.runtime import runtime_of
 from services.common.settings import MetricsSettings
 from services.metrics.api import router
 from services.metrics.indicators.service import CatalogCache, seed_catalog
 from services.metrics.jurisdiction import Jurisdiction
+from services.metrics.runtime import MetricsRuntime
+from services.metrics.tables import IdempotencyKey
 
 log = structlog.get_logger("devzones.metrics")
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Create the registry and catalog caches and make sure the seed indicator catalog is present."""
-    app.state.jurisdiction = Jurisdiction()
-    app.state.catalogs = CatalogCache()
-    db: Database = app.state.db
+    """Create the registry and catalog caches and the key policy, and make sure the seed indicator
+    catalog is present."""
+    runtime = runtime_of(app, MetricsRuntime)
+    runtime.jurisdiction = Jurisdiction()
+    runtime.catalogs = CatalogCache()
+    runtime.idempotency = Idempotency(runtime.db, IdempotencyKey)
+    db = runtime.db
     try:
         async with db.sessions() as session:
             added = await seed_catalog(session=session)
@@ -39,8 +46,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def _with_batch_schema(app: FastAPI) -> None:
-    """Add ObservationBatch (read by a dependency, not a body parameter) to the OpenAPI components."""
+def _openapi_completed(app: FastAPI) -> None:
+    """Add ObservationBatch (read by a dependency, not a body parameter) to the OpenAPI components,
+    and drop the ``Period`` schema nothing refers to: FastAPI lists the dataclass behind
+    :data:`~services.common.periods.PeriodParam` as a component, though the parameters document
+    the string they are on the wire."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -52,6 +62,8 @@ def _with_batch_schema(app: FastAPI) -> None:
         for name, schema in batch.pop("$defs", {}).items():
             schemas.setdefault(name, schema)
         schemas["ObservationBatch"] = batch
+        if "Period" in schemas and '"#/components/schemas/Period"' not in json.dumps(spec):
+            del schemas["Period"]
         app.openapi_schema = spec
         return spec
 
@@ -66,6 +78,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         description="Indicator catalog and zone statistics pushed by county systems: attributable, versioned, checked.",
         routers=[router],
         lifespan_hook=_lifespan,
+        runtime=MetricsRuntime,
     )
-    _with_batch_schema(app)
+    _openapi_completed(app)
     return app

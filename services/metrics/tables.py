@@ -17,7 +17,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     Dialect,
     Index,
     Integer,
@@ -32,6 +31,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from libs.domain.metrics.ledger import decimal_text
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
+from services.common.idempotency import IdempotencyKeyColumns
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -184,19 +184,9 @@ class Batch(Base):
     __table_args__ = (Index("uq_batch_first_seq", "first_seq", unique=True),)
 
 
-class IdempotencyKey(Base):
-    """An ``Idempotency-Key`` of a token subject: the request it was first used for, and its answer."""
-
-    __tablename__ = "idempotency_key"
-
-    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))
-    response_status: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+class IdempotencyKey(IdempotencyKeyColumns, Base):
+    """An ``Idempotency-Key`` of a token subject: the request it was first used for, and its answer
+    (the policy is :mod:`services.common.idempotency`)."""
 
 
 class PeriodLock(Base):

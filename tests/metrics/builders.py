@@ -18,7 +18,10 @@ from libs.domain.registry.contracts import (
     ZoneHistory,
     ZoneRead,
 )
+from services.common.runtime import runtime_of
+from services.metrics.runtime import MetricsRuntime
 from tests.conftest import auth
+from tests.helpers import assert_problem
 
 CITY = auth("city_admin")
 XUANHUA_COUNTY = auth("county", division="130705")
@@ -194,3 +197,16 @@ async def values(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any
     assert r.status_code == 200, r.text
     items: list[dict[str, Any]] = r.json()["items"]
     return items
+
+
+def runtime(client: Any) -> MetricsRuntime:
+    """The runtime of the metrics app behind a test client (its database, caches, key policy)."""
+    return runtime_of(client.app, MetricsRuntime)
+
+
+def assert_period_problem(response: httpx.Response, loc: list[str]) -> None:
+    """The response is the validation problem of a parameter that is not a period."""
+    body = assert_problem(response, 422)
+    assert body["type"] == "urn:devzones:problem:validation"
+    [error] = body["errors"]
+    assert error["loc"] == loc and error["type"] == "period" and error["msg"]

@@ -7,9 +7,12 @@ from typing import Any
 
 from sqlalchemy import text
 
+from services.metrics.indicators.service import CatalogCache
+from services.metrics.jurisdiction import Jurisdiction
+from services.metrics.tables import IdempotencyKey
 from tests.conftest import auth
 from tests.helpers import assert_problem
-from tests.metrics.builders import CITY, GAOXIN, XUANHUA, XUANHUA_COUNTY, ZHUOLU, Registry, batch, obs, values
+from tests.metrics.builders import CITY, GAOXIN, XUANHUA, XUANHUA_COUNTY, ZHUOLU, Registry, batch, obs, runtime, values
 
 
 def county(key: str) -> dict[str, str]:
@@ -50,8 +53,36 @@ class TestIdempotencyKeys:
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元")), headers=county("k")
             )
             stored = await values(client)
-        assert "different request" in assert_problem(r, 422)["detail"]
+        problem = assert_problem(r, 422)
+        assert "different request" in problem["detail"]
+        assert problem["errors"][0]["loc"] == ["header", "Idempotency-Key"]
         assert [v["value"] for v in stored] == ["1.000000"]
+
+    async def test_a_dry_run_claims_no_key(self, metrics: Any) -> None:
+        async with metrics() as client:
+            dry = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"), dry_run=True),
+                headers=county("d"),
+            )
+            real = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元")), headers=county("d")
+            )
+        assert dry.status_code == real.status_code == 200
+        assert "idempotent-replayed" not in real.headers and real.json()["counts"]["created"] == 1
+
+    async def test_concurrent_requests_with_one_key_run_once(self, metrics: Any) -> None:
+        body = batch(*(obs({"zone": XUANHUA}, "gdp", str(year), year, "万元") for year in range(2010, 2020)))
+        async with metrics() as client:
+            answers = await asyncio.gather(
+                *(client.post("/v1/observations", json=body, headers=county("race")) for _ in range(6))
+            )
+            revisions = await revision_count(client)
+        ran = [a for a in answers if a.status_code == 200 and "idempotent-replayed" not in a.headers]
+        others = [a for a in answers if a not in ran]
+        assert len(ran) == 1 and ran[0].json()["counts"]["created"] == 10
+        assert all(a.status_code == 409 or a.json() == ran[0].json() for a in others)
+        assert revisions == 10
 
     async def test_keys_are_scoped_to_the_token_subject(self, metrics: Any) -> None:
         other = auth("county", division="130705", sub="another-system") | {"Idempotency-Key": "shared"}
@@ -88,6 +119,17 @@ class TestIdempotencyKeys:
             again = await client.post("/v1/observations", json=bad, headers=county("retry"))
         assert failed.status_code == again.status_code == 422
         assert "idempotent-replayed" not in again.headers
+
+
+class TestTheRuntime:
+    async def test_holds_fresh_caches_and_one_key_policy_over_the_service_s_key_table(self, metrics: Any) -> None:
+        async with metrics() as first_run:
+            first = runtime(first_run)
+            assert isinstance(first.jurisdiction, Jurisdiction) and isinstance(first.catalogs, CatalogCache)
+            assert first.idempotency.db is first.db and first.idempotency.model is IdempotencyKey
+        async with metrics() as second_run:
+            second = runtime(second_run)
+            assert second.jurisdiction is not first.jurisdiction and second.idempotency is not first.idempotency
 
 
 class TestLockedPeriods:
@@ -200,7 +242,7 @@ class TestTheLedgerDetectsTampering:
     async def test_a_value_altered_in_the_database_breaks_the_chain_at_that_revision(self, metrics: Any) -> None:
         async with metrics() as client:
             await self._three_revisions(client)
-            async with client.app.state.db.engine.begin() as conn:
+            async with runtime(client).db.engine.begin() as conn:
                 await conn.execute(text("UPDATE revision SET new_value = '99.000000' WHERE seq = 2"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
         body = r.json()
@@ -212,7 +254,7 @@ class TestTheLedgerDetectsTampering:
     async def test_a_deleted_revision_breaks_the_link_of_the_next(self, metrics: Any) -> None:
         async with metrics() as client:
             await self._three_revisions(client)
-            async with client.app.state.db.engine.begin() as conn:
+            async with runtime(client).db.engine.begin() as conn:
                 await conn.execute(text("DELETE FROM revision WHERE seq = 2"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
         assert r.json()["first_broken"]["seq"] == 3
@@ -221,7 +263,7 @@ class TestTheLedgerDetectsTampering:
         # The current row is the value's latest version (seq 3), sealed like the history rows.
         async with metrics() as client:
             await self._three_revisions(client)
-            async with client.app.state.db.engine.begin() as conn:
+            async with runtime(client).db.engine.begin() as conn:
                 await conn.execute(text("UPDATE observation SET value = '1.000000'"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
         body = r.json()
@@ -233,7 +275,7 @@ class TestTheLedgerDetectsTampering:
     async def test_a_history_version_altered_in_the_database_breaks_the_chain_at_it(self, metrics: Any) -> None:
         async with metrics() as client:
             await self._three_revisions(client)
-            async with client.app.state.db.engine.begin() as conn:
+            async with runtime(client).db.engine.begin() as conn:
                 await conn.execute(text("UPDATE revision SET note = 'edited' WHERE seq = 1"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
         assert r.json()["first_broken"]["seq"] == 1
@@ -241,7 +283,7 @@ class TestTheLedgerDetectsTampering:
     async def test_a_deleted_current_value_is_reported_with_its_ledger_value(self, metrics: Any) -> None:
         async with metrics() as client:
             await self._three_revisions(client)
-            async with client.app.state.db.engine.begin() as conn:
+            async with runtime(client).db.engine.begin() as conn:
                 await conn.execute(text("DELETE FROM observation"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
         body = r.json()

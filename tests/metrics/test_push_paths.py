@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from services.metrics.tables import IdempotencyKey
 from tests.helpers import assert_problem
-from tests.metrics.builders import CITY, XUANHUA, XUANHUA_COUNTY, ZHUOLU, batch, indicator, obs, values
+from tests.metrics.builders import CITY, XUANHUA, XUANHUA_COUNTY, ZHUOLU, batch, indicator, obs, runtime, values
 
 
 async def history(client: Any, zone: str, period: str) -> list[dict[str, Any]]:
@@ -144,7 +144,7 @@ class TestExpiredIdempotencyKeys:
             first = await client.post(
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=headers
             )
-            async with client.app.state.db.engine.begin() as conn:
+            async with runtime(client).db.engine.begin() as conn:
                 expired = datetime.now(UTC) - timedelta(hours=49)
                 await conn.execute(update(IdempotencyKey).values(created_at=expired))
             other = batch(obs({"zone": XUANHUA}, "gdp", "2018", 2, "万元"))

@@ -9,7 +9,19 @@ import pytest
 from libs.domain.metrics.catalog import SEED_INDICATORS
 from tests.conftest import auth
 from tests.helpers import assert_problem
-from tests.metrics.builders import CITY, DONGSHAN, GAOXIN, HUAIAN, XUANHUA, ZHUOLU, Registry, batch, obs, zone
+from tests.metrics.builders import (
+    CITY,
+    DONGSHAN,
+    GAOXIN,
+    HUAIAN,
+    XUANHUA,
+    ZHUOLU,
+    Registry,
+    assert_period_problem,
+    batch,
+    obs,
+    zone,
+)
 
 STATS = auth("statistics_bureau")
 REQUIRED_YEARLY = sorted(i.code for i in SEED_INDICATORS if i.kind != "derived")
@@ -88,7 +100,7 @@ class TestTheMatrix:
             unknown = await client.get("/v1/matrix", params={"period": "2015", "indicators": "gdp,nonsense"})
             bad_period = await client.get("/v1/matrix", params={"period": "2015-01"})
         assert assert_problem(unknown, 422)["errors"][0]["msg"] == "unknown: nonsense"
-        assert_problem(bad_period, 422)
+        assert_period_problem(bad_period, ["query", "period"])
 
 
 class TestCompleteness:
@@ -232,3 +244,35 @@ class TestTheDivisionMatrix:
         assert rows["130723"]["values"] == {"gdp": 5000.0, "rd_intensity": 2.0, "gdp_share_of_city": 5.0}
         assert rows["130725"]["values"] == {"gdp": None, "rd_intensity": None, "gdp_share_of_city": None}
         assert_problem(bad, 422)
+
+
+class TestAPeriodParameterThatIsNotAPeriod:
+    @pytest.mark.parametrize(
+        ("method", "path", "params", "loc"),
+        [
+            ("GET", "/v1/matrix", {"period": "2015-01"}, ["query", "period"]),
+            ("GET", "/v1/matrix/divisions", {"period": "2015H3", "divisions": "130700"}, ["query", "period"]),
+            ("GET", "/v1/observations", {"period": "17"}, ["query", "period"]),
+            ("GET", "/v1/observations", {"from": "2017Q5"}, ["query", "from"]),
+            ("GET", "/v1/observations", {"to": "next year"}, ["query", "to"]),
+            (
+                "GET",
+                "/v1/observations/history",
+                {"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017M1"},
+                ["query", "period"],
+            ),
+            ("GET", "/v1/locks", {"period": "1800"}, ["query", "period"]),
+            ("GET", "/v1/completeness", {"period": "x"}, ["query", "period"]),
+            ("GET", "/v1/quality", {"period": "x"}, ["query", "period"]),
+            ("GET", "/v1/templates/observations.xlsx", {"period": "2017H0"}, ["query", "period"]),
+            ("GET", "/v1/deadlines/2017H3", {}, ["path", "period"]),
+            ("PUT", "/v1/deadlines/2017H3", {}, ["path", "period"]),
+        ],
+    )
+    async def test_is_a_validation_problem_located_at_the_parameter(
+        self, metrics: Any, method: str, path: str, params: dict[str, str], loc: list[str]
+    ) -> None:
+        body = {"due_on": "2018-03-01"} if method == "PUT" else None
+        async with metrics() as client:
+            r = await client.request(method, path, params=params, json=body, headers=CITY)
+        assert_period_problem(r, loc)

@@ -5,8 +5,8 @@ mass, volume, percent, count); a value converts exactly between units of one dim
 rational factor. A unit outside this table may still be an indicator's own canonical unit
 (e.g. ``年`` or ``美元(PPP)``): such a unit only matches itself.
 
-1 亩 is 10000/15 m² exactly (the legal definition: 15 亩 = 1 公顷), which DOMAIN.md rounds to
-666.67 m².
+1 亩 is 10000/15 m² exactly (the legal definition: 15 亩 = 1 公顷), which docs/domain.md#indicators-and-targets
+rounds to 666.67 m².
 """
 
 from __future__ import annotations

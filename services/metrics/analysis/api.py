@@ -11,12 +11,23 @@ from libs.domain.kernel.values import ZoneKind
 from libs.domain.metrics.contracts import CompletenessRead, DeadlineRead, DeadlineSet, MatrixRead, QualityReport
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
+from services.common.periods import PeriodParam
 from services.common.problems import problems
-from services.metrics.analysis import service as analysis_service
-from services.metrics.dependencies import CityAdmin, JurisdictionDep, Reader, RegistryDep, Supervisor
+from services.metrics.analysis import completeness as completeness_report
+from services.metrics.analysis import deadlines
+from services.metrics.analysis import matrix as value_matrix
+from services.metrics.analysis import quality as quality_report
+from services.metrics.analysis.commands import CompletenessQuery, DivisionMatrixQuery, ReadContext, ZoneMatrixQuery
+from services.metrics.dependencies import CityAdmin, Reader, RegistryDep, Supervisor
+from services.metrics.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
-PeriodPath = Annotated[str, Path(max_length=16, description="`2025`, `2025H1` or `2025Q3`")]
+def _codes(listed: str | None) -> list[str] | None:
+    """A comma-separated list of codes (``None`` when not given)."""
+    return [c.strip() for c in listed.split(",") if c.strip()] if listed else None
+
+
+PeriodPath = Annotated[PeriodParam, Path(description="`2025`, `2025H1` or `2025Q3`")]
 
 
 @router.get(
@@ -35,8 +46,8 @@ PeriodPath = Annotated[str, Path(max_length=16, description="`2025`, `2025H1` or
 async def matrix(
     session: SessionDep,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
-    period: Annotated[str, Query(max_length=16)],
+    runtime: RuntimeDep,
+    period: Annotated[PeriodParam, Query()],
     indicators: Annotated[
         str | None, Query(max_length=4000, description="Comma-separated codes (default: every indicator)")
     ] = None,
@@ -44,17 +55,8 @@ async def matrix(
     as_of: date | None = None,
     lineage: Literal["none", "proforma"] = "none",
 ) -> Response:
-    codes = [c.strip() for c in indicators.split(",") if c.strip()] if indicators else None
-    result = await analysis_service.matrix(
-        session=session,
-        registry=registry,
-        jurisdiction=jurisdiction,
-        period=period,
-        indicators=codes,
-        kind=kind,
-        as_of=as_of,
-        lineage=lineage,
-    )
+    query = ZoneMatrixQuery(period, _codes(indicators), kind, as_of, lineage)
+    result = await value_matrix.zone_matrix(query, ReadContext(session, registry, runtime.jurisdiction))
     # Serialised directly: the model is already valid, and re-validating 100,000 values costs.
     return Response(result.model_dump_json(), media_type="application/json")
 
@@ -72,21 +74,15 @@ async def matrix(
 )
 async def division_matrix(
     session: SessionDep,
-    period: Annotated[str, Query(max_length=16)],
+    period: Annotated[PeriodParam, Query()],
     divisions: Annotated[str, Query(max_length=4000, description="Comma-separated 6-digit codes")],
     indicators: Annotated[
         str | None, Query(max_length=4000, description="Comma-separated codes (default: every indicator)")
     ] = None,
     as_of: date | None = None,
 ) -> MatrixRead:
-    codes = [c.strip() for c in indicators.split(",") if c.strip()] if indicators else None
-    return await analysis_service.division_matrix(
-        session=session,
-        period=period,
-        indicators=codes,
-        divisions=[d.strip() for d in divisions.split(",") if d.strip()],
-        as_of=as_of,
-    )
+    query = DivisionMatrixQuery(period, _codes(divisions) or [], _codes(indicators), as_of)
+    return await value_matrix.division_matrix(query, session)
 
 
 @router.get(
@@ -97,27 +93,20 @@ async def division_matrix(
     summary="For each zone expected to report, the required indicators still missing; rates per division",
     description="Zones expected: those active at the period's end (of `kind`, of `division`: administered "
     "or managed by entrustment). A value first pushed after the period's due date (see `/v1/deadlines`; "
-    f"default {analysis_service.DEFAULT_DUE_DAYS} days after the period ends) is late.",
+    f"default {deadlines.DEFAULT_DUE_DAYS} days after the period ends) is late.",
     responses=problems(401, 403, 422, 503),
 )
 async def completeness(
     session: SessionDep,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
+    runtime: RuntimeDep,
     actor: Reader,
-    period: Annotated[str, Query(max_length=16)],
+    period: Annotated[PeriodParam, Query()],
     kind: ZoneKind | None = None,
     division: Annotated[str | None, Query(max_length=12)] = None,
 ) -> CompletenessRead:
-    return await analysis_service.completeness(
-        session=session,
-        registry=registry,
-        jurisdiction=jurisdiction,
-        actor=actor,
-        period=period,
-        kind=kind,
-        division=division,
-    )
+    query = CompletenessQuery(period, kind, division)
+    return await completeness_report.completeness(query, ReadContext(session, registry, runtime.jurisdiction), actor)
 
 
 @router.get(
@@ -135,11 +124,11 @@ async def completeness(
 async def quality(
     session: SessionDep,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
+    runtime: RuntimeDep,
     actor: Supervisor,
-    period: Annotated[str, Query(max_length=16)],
+    period: Annotated[PeriodParam, Query()],
 ) -> QualityReport:
-    return await analysis_service.quality(session=session, registry=registry, jurisdiction=jurisdiction, period=period)
+    return await quality_report.quality(period, ReadContext(session, registry, runtime.jurisdiction))
 
 
 @router.get(
@@ -151,7 +140,7 @@ async def quality(
     responses=problems(401, 403, 422),
 )
 async def get_deadline(session: SessionDep, actor: Reader, period: PeriodPath) -> DeadlineRead:
-    return await analysis_service.get_deadline(session=session, period=period)
+    return await deadlines.get_deadline(session=session, period=period)
 
 
 @router.put(
@@ -163,4 +152,4 @@ async def get_deadline(session: SessionDep, actor: Reader, period: PeriodPath) -
     responses=problems(401, 403, 422),
 )
 async def set_deadline(session: SessionDep, actor: CityAdmin, period: PeriodPath, body: DeadlineSet) -> DeadlineRead:
-    return await analysis_service.set_deadline(session=session, actor=actor, period=period, body=body)
+    return await deadlines.set_deadline(session=session, actor=actor, period=period, body=body)

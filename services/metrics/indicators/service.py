@@ -80,7 +80,7 @@ async def load_catalog(*, session: AsyncSession) -> Catalog:
 
 class CatalogCache:
     """The catalog of the last :meth:`get`, read again only once the indicator table changed (a
-    cheap query tells: :meth:`IndicatorRepository.fingerprint`). One per app (``app.state``)."""
+    cheap query tells: :meth:`IndicatorRepository.fingerprint`). One per app (``MetricsRuntime.catalogs``)."""
 
     def __init__(self) -> None:
         self._fingerprint: tuple[int, int] | None = None

@@ -10,6 +10,7 @@ from libs.domain.kernel.contracts import Page
 from libs.domain.metrics.contracts import LedgerVerification, LockCreate, LockRead
 from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
+from services.common.periods import PeriodParam
 from services.common.problems import problems
 from services.metrics.dependencies import CityAdmin, Reader, Supervisor
 from services.metrics.ledger import service as ledger_service
@@ -55,12 +56,15 @@ async def create_lock(body: LockCreate, session: SessionDep, actor: CityAdmin) -
 async def list_locks(
     session: SessionDep,
     actor: Reader,
-    period: Annotated[str | None, Query(max_length=16)] = None,
+    period: Annotated[PeriodParam | None, Query()] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[LockRead]:
     after = decode_cursor(cursor)
     items, last = await ledger_service.list_locks(
-        session=session, period=period, after=int(after) if isinstance(after, int) else None, limit=limit
+        session=session,
+        period=str(period) if period else None,
+        after=int(after) if isinstance(after, int) else None,
+        limit=limit,
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last else None)

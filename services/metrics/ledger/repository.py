@@ -1,14 +1,53 @@
-"""Queries of period locks."""
+"""Queries of the ledger (every batch and version, to verify the chain) and of period locks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.metrics.tables import PeriodLock
+from libs.domain.metrics.ledger import REVISION_FIELDS
+from services.metrics.observations.repository import OBSERVATION_TABLE, REVISION_TABLE, VERSION_COLUMNS
+from services.metrics.tables import Batch, PeriodLock
+
+
+class LedgerRepository:
+    """The whole ledger, read in chain order to verify it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def batches(self) -> list[Batch]:
+        """Every batch of the ledger, in chain order."""
+        return list(await self.session.scalars(select(Batch).order_by(Batch.first_seq)))
+
+    def _versions(self) -> Any:
+        """Every version, history and current, as :data:`REVISION_FIELDS` plus ``current`` (1 for a current one)."""
+        h = REVISION_TABLE.c
+        c = OBSERVATION_TABLE.c
+        history = select(*(h[name] for name in REVISION_FIELDS), literal(0).label("current"))
+        currents = select(
+            *(c[column].label(name) for name, column in zip(REVISION_FIELDS, VERSION_COLUMNS, strict=True)),
+            literal(1).label("current"),
+        )
+        return history.union_all(currents).subquery("version")
+
+    async def version_after(self, seq: int) -> dict[str, Any] | None:
+        """The first version stored after ``seq``."""
+        v = self._versions()
+        row = (await self.session.execute(select(v).where(v.c.seq > seq).order_by(v.c.seq).limit(1))).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def stream_versions(self, chunk: int = 5000) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every version (history and current) in seq order, a chunk at a time, as mappings of
+        :data:`REVISION_FIELDS` plus ``current``; one sorted query read through a server-side cursor."""
+        v = self._versions()
+        result = await self.session.stream(select(v).order_by(v.c.seq).execution_options(yield_per=chunk))
+        async for part in result.mappings().partitions(chunk):
+            yield [dict(r) for r in part]
 
 
 class LockRepository:

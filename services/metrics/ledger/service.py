@@ -19,8 +19,8 @@ from libs.domain.metrics.contracts import (
     ProjectionMismatch,
 )
 from libs.domain.metrics.ledger import LedgerVerifier, decimal_text
-from services.metrics.ledger.repository import LockRepository
-from services.metrics.observations.repository import Key, ObservationRepository
+from services.metrics.ledger.repository import LedgerRepository, LockRepository
+from services.metrics.observations.repository import Key
 from services.metrics.tables import Batch, PeriodLock
 
 MAX_MISMATCHES = 100
@@ -41,7 +41,7 @@ def _header(b: Batch) -> dict[str, object]:
 async def verify(*, session: AsyncSession) -> LedgerVerification:
     """Recompute the chain batch by batch (every version's digest, current or in the history, and
     every batch's link), and check that each value's latest version is its current one."""
-    repo = ObservationRepository(session)
+    repo = LedgerRepository(session)
     verifier = LedgerVerifier()
     latest: dict[Key, tuple[bool, Decimal]] = {}  # per value: its last version is current?, its value
     current_values: dict[Key, Decimal] = {}

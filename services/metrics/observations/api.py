@@ -20,22 +20,17 @@ from libs.domain.metrics.contracts import (
     RevisionRead,
 )
 from services.common.db import SessionDep
+from services.common.idempotency import Keyed, idempotent
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
+from services.common.periods import PeriodParam
 from services.common.problems import problems
-from services.metrics.dependencies import (
-    CatalogsDep,
-    DatabaseDep,
-    FastCopyDep,
-    JurisdictionDep,
-    Pusher,
-    Reader,
-    RegistryDep,
-)
-from services.metrics.observations import file_import, idempotency, reads
+from services.metrics.dependencies import Pusher, Reader, RegistryDep
+from services.metrics.observations import file_import, reads
 from services.metrics.observations.commands import PushContext, PushValues
 from services.metrics.observations.decoding import ParsedBatch, parse_batch
 from services.metrics.observations.files import XLSX_MEDIA_TYPE
 from services.metrics.observations.push import push
+from services.metrics.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["observations"])
 
@@ -92,37 +87,17 @@ class _Missing(DomainError):
     title = "Idempotency-Key required"
 
 
-async def _idempotent(
-    *,
-    db: Any,
-    session: Any,
-    actor: Actor,
-    key: str | None,
-    request_hash: str,
-    dry_run: bool,
-    run: Any,
-) -> ImportSummary | JSONResponse:
+def _keyed(actor: Actor, key: str | None, request_hash: str, dry_run: bool) -> Keyed:
+    """The push's idempotency: a county system must send a key; a dry run stores nothing, so it
+    claims none."""
     if key is None and actor.has(Role.COUNTY) and not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
         raise _Missing("county systems must send an Idempotency-Key header with every push")
-    if key is None or dry_run:
-        summary: ImportSummary = await run()
-        return summary
-    claim = await idempotency.claim_key(db=db, subject=actor.sub, key=key, request_hash=request_hash)
-    if claim.replay:
-        return JSONResponse(
-            claim.replay_body, status_code=claim.replay_status or 200, headers={"Idempotent-Replayed": "true"}
-        )
-    try:
-        summary = await run()
-        await idempotency.complete_key(
-            session=session, subject=actor.sub, key=key, status=200, body=summary.model_dump(mode="json")
-        )
-    except BaseException:
-        # Roll back first: on SQLite the request's transaction may hold the single write lock.
-        await session.rollback()
-        await idempotency.release_key(db=db, subject=actor.sub, key=key)
-        raise
-    return summary
+    return Keyed(actor.sub, None if dry_run else key, request_hash)
+
+
+def _answer(summary: ImportSummary) -> tuple[int, Any]:
+    """What a replay of the push answers: its status and summary."""
+    return 200, summary.model_dump(mode="json")
 
 
 @router.post(
@@ -138,28 +113,20 @@ async def push_observations(
     actor: Pusher,  # first: dependencies resolve in order, and a caller is known before a big body is read
     body: Annotated[ParsedBatch, Depends(batch_body)],
     session: SessionDep,
-    db: DatabaseDep,
+    runtime: RuntimeDep,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
-    catalogs: CatalogsDep,
-    fast_copy: FastCopyDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ImportSummary | JSONResponse:
+    keyed = _keyed(actor, idempotency_key, body.request_hash, body.dry_run)
     command = PushValues(body.rows, body.dry_run, body.restatement_reason, source="json")
-    context = PushContext(session, actor, registry, jurisdiction, catalogs, fast_copy)
+    context = PushContext(
+        session, actor, registry, runtime.jurisdiction, runtime.catalogs, runtime.settings.fast_copy
+    )
 
     async def run() -> ImportSummary:
         return await push(command, context)
 
-    return await _idempotent(
-        db=db,
-        session=session,
-        actor=actor,
-        key=idempotency_key,
-        request_hash=body.request_hash,
-        dry_run=body.dry_run,
-        run=run,
-    )
+    return await idempotent(runtime.idempotency, session, keyed, run, _answer)
 
 
 @router.post(
@@ -174,12 +141,9 @@ async def push_observations(
 )
 async def import_observations(
     session: SessionDep,
-    db: DatabaseDep,
+    runtime: RuntimeDep,
     actor: Pusher,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
-    catalogs: CatalogsDep,
-    fast_copy: FastCopyDep,
     file: Annotated[UploadFile, File(description="A .csv or .xlsx file")],
     dry_run: Annotated[bool, Form()] = False,
     restatement_reason: Annotated[str | None, Form(min_length=1, max_length=2000)] = None,
@@ -195,22 +159,16 @@ async def import_observations(
     filename = (file.filename or "")[:255] or None
     source = "xlsx" if content[:4] == b"PK\x03\x04" else "csv"
 
-    context = PushContext(session, actor, registry, jurisdiction, catalogs, fast_copy)
+    keyed = _keyed(actor, idempotency_key, digest.hexdigest(), dry_run)
+    jurisdiction = runtime.jurisdiction
+    context = PushContext(session, actor, registry, jurisdiction, runtime.catalogs, runtime.settings.fast_copy)
 
     async def run() -> ImportSummary:
         rows, skipped = await file_import.rows_from_file(content=content, registry=registry, jurisdiction=jurisdiction)
         command = PushValues(rows, dry_run, restatement_reason, source, filename=filename, skipped=skipped)
         return await push(command, context)
 
-    return await _idempotent(
-        db=db,
-        session=session,
-        actor=actor,
-        key=idempotency_key,
-        request_hash=digest.hexdigest(),
-        dry_run=dry_run,
-        run=run,
-    )
+    return await idempotent(runtime.idempotency, session, keyed, run, _answer)
 
 
 @router.get(
@@ -228,12 +186,17 @@ async def observations_template(
     session: SessionDep,
     actor: Pusher,
     registry: RegistryDep,
-    jurisdiction: JurisdictionDep,
-    period: Annotated[str, Query(max_length=16, description="`2025`, `2025H1` or `2025Q3`")],
+    runtime: RuntimeDep,
+    period: Annotated[PeriodParam, Query(description="`2025`, `2025H1` or `2025Q3`")],
     division: Annotated[str | None, Query(max_length=12, description="Default: the county token's division")] = None,
 ) -> Response:
     content = await file_import.template(
-        session=session, registry=registry, jurisdiction=jurisdiction, actor=actor, division=division, period=period
+        session=session,
+        registry=registry,
+        jurisdiction=runtime.jurisdiction,
+        actor=actor,
+        division=division,
+        period=period,
     )
     name = f"observations-{division or 'all'}-{period}.xlsx"
     return Response(
@@ -253,24 +216,15 @@ async def list_observations(
     actor: Reader,
     subject: Annotated[str | None, Query(max_length=80, description="zone:<id> or division:<code>")] = None,
     indicator: Annotated[str | None, Query(max_length=64)] = None,
-    period: Annotated[str | None, Query(max_length=16)] = None,
-    from_: Annotated[str | None, Query(alias="from", max_length=16, description="Periods ending on/after")] = None,
-    to: Annotated[str | None, Query(max_length=16, description="Periods ending on/before this one's end")] = None,
+    period: Annotated[PeriodParam | None, Query()] = None,
+    from_: Annotated[PeriodParam | None, Query(alias="from", description="Periods ending on/after")] = None,
+    to: Annotated[PeriodParam | None, Query(description="Periods ending on/before this one's end")] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[ObservationRead]:
-    after = decode_cursor(cursor)
-    items, last = await reads.list_observations(
-        session=session,
-        actor=actor,
-        subject=subject,
-        indicator=indicator,
-        period=period,
-        from_=from_,
-        to=to,
-        after=_key_cursor(after),
-        limit=limit,
-    )
+    query = reads.ValuesQuery(subject, indicator, period, from_, to)
+    after = _key_cursor(decode_cursor(cursor))
+    items, last = await reads.list_observations(query, session=session, actor=actor, after=after, limit=limit)
     return Page(items=items, next_cursor=encode_cursor(last) if last else None)
 
 
@@ -286,7 +240,7 @@ async def observation_history(
     actor: Reader,
     subject: Annotated[str, Query(max_length=80, description="zone:<id> or division:<code>")],
     indicator: Annotated[str, Query(max_length=64)],
-    period: Annotated[str, Query(max_length=16)],
+    period: Annotated[PeriodParam, Query()],
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[RevisionRead]:

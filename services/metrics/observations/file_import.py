@@ -14,7 +14,6 @@ from services.metrics.indicators.service import load_catalog
 from services.metrics.jurisdiction import Jurisdiction, Registry
 from services.metrics.observations.checks import DIVISION_RE
 from services.metrics.observations.decoding import RowIn, RowsRead
-from services.metrics.observations.reads import _period_or_422
 
 
 async def rows_from_file(*, content: bytes, registry: Registry, jurisdiction: Jurisdiction) -> tuple[RowsRead, int]:
@@ -91,13 +90,12 @@ async def template(
     jurisdiction: Jurisdiction,
     actor: Actor,
     division: str | None,
-    period: str,
+    period: Period,
 ) -> bytes:
     """An xlsx template pre-filled with the division's zones (active at the period's end), its own
     totals, and every required indicator reported per that kind of period."""
     from services.metrics.observations.files import build_template  # openpyxl only once a template is asked
 
-    p = _period_or_422(period, "period")
     if division is not None and not DIVISION_RE.match(division):
         raise Unprocessable(
             "division must be a 6-digit code",
@@ -109,15 +107,15 @@ async def template(
         if division != actor.division:
             raise Forbidden("a county gets the template of its own division only")
     await jurisdiction.refresh(registry)
-    zones = await jurisdiction.active_zones(registry, p.end)
+    zones = await jurisdiction.active_zones(registry, period.end)
     if division is not None:
         zones = [z for z in zones if division in (z.authority, z.entrusted_to)]
     catalog = await load_catalog(session=session)
     indicators = [
-        i for i in catalog.indicators.values() if i.kind != "derived" and i.required and p.type in i.period_types
+        i for i in catalog.indicators.values() if i.kind != "derived" and i.required and period.type in i.period_types
     ]
     return build_template(
-        period=str(p),
+        period=str(period),
         zones=sorted(zones, key=lambda z: z.name),
         divisions=[division] if division else [],
         indicators=indicators,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unprocessable
 from libs.domain.kernel.values import Period, Role
 from libs.domain.metrics.contracts import ObservationRead, RevisionRead, Subject
-from services.metrics.observations.idempotency import _aware
-from services.metrics.observations.repository import ObservationRepository, ReadCursor
+from services.metrics.observations.repository import ObservationReads, ReadCursor
 from services.metrics.tables import Batch, Observation, Revision
 
 
@@ -24,11 +25,16 @@ def parse_subject(text: str) -> tuple[str, str]:
     return kind, ident
 
 
-def _period_or_422(text: str, name: str) -> Period:
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"loc": ["query", name], "msg": str(exc), "type": "period"}]) from exc
+@dataclass(frozen=True, slots=True)
+class ValuesQuery:
+    """Which current values to read: of a subject (``zone:<id>`` or ``division:<code>`` as sent), an
+    indicator, a period, or the periods ending from the end of ``start`` to the end of ``end``."""
+
+    subject: str | None = None
+    indicator: str | None = None
+    period: Period | None = None
+    start: Period | None = None
+    end: Period | None = None
 
 
 def _subject_model(kind: str, ident: str) -> Subject:
@@ -45,8 +51,8 @@ def observation_read(row: Observation, batch: Batch) -> ObservationRead:
         unit=row.unit,
         revision=row.revision,
         note=row.note,
-        first_recorded_at=_aware(row.first_recorded_at or batch.recorded_at),
-        recorded_at=_aware(batch.recorded_at),
+        first_recorded_at=row.first_recorded_at or batch.recorded_at,
+        recorded_at=batch.recorded_at,
         recorded_by=batch.recorded_by,
     )
 
@@ -65,7 +71,7 @@ def revision_read(row: Revision, batch: Batch) -> RevisionRead:
         original_value=row.original_value,
         original_unit=row.original_unit,
         note=row.note,
-        recorded_at=_aware(batch.recorded_at),
+        recorded_at=batch.recorded_at,
         recorded_by=batch.recorded_by,
         recorded_by_division=batch.recorded_by_division,
         batch=row.batch,
@@ -89,24 +95,18 @@ def _reader_subject(actor: Actor, subject: tuple[str, str] | None) -> tuple[str,
 
 
 async def list_observations(
-    *,
-    session: AsyncSession,
-    actor: Actor,
-    subject: str | None,
-    indicator: str | None,
-    period: str | None,
-    from_: str | None,
-    to: str | None,
-    after: ReadCursor | None,
-    limit: int,
+    query: ValuesQuery, *, session: AsyncSession, actor: Actor, after: ReadCursor | None, limit: int
 ) -> tuple[list[ObservationRead], ReadCursor | None]:
     """Current values, one page (keyset on the key: period, indicator, subject type, subject id)."""
-    subj = _reader_subject(actor, parse_subject(subject) if subject else None)
-    p = str(_period_or_422(period, "period")) if period else None
-    start = _period_or_422(from_, "from").end if from_ else None
-    end = _period_or_422(to, "to").end if to else None
-    rows = await ObservationRepository(session).search(
-        subject=subj, indicator=indicator, period=p, start=start, end=end, after=after, limit=limit + 1
+    subj = _reader_subject(actor, parse_subject(query.subject) if query.subject else None)
+    rows = await ObservationReads(session).search(
+        subject=subj,
+        indicator=query.indicator,
+        period=str(query.period) if query.period else None,
+        start=query.start.end if query.start else None,
+        end=query.end.end if query.end else None,
+        after=after,
+        limit=limit + 1,
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -122,16 +122,15 @@ async def history(
     actor: Actor,
     subject: str,
     indicator: str,
-    period: str,
+    period: Period,
     after: int | None,
     limit: int,
 ) -> tuple[list[RevisionRead], int | None]:
     """Every revision of one value, oldest first (one page)."""
     subj = _reader_subject(actor, parse_subject(subject))
     assert subj is not None
-    p = str(_period_or_422(period, "period"))
-    rows = await ObservationRepository(session).history(
-        (subj[0], subj[1], indicator, p), after_seq=after, limit=limit + 1
+    rows = await ObservationReads(session).history(
+        (subj[0], subj[1], indicator, str(period)), after_seq=after, limit=limit + 1
     )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -1,4 +1,4 @@
-"""Queries of observations, revisions, batches and idempotency keys.
+"""Queries of observations, revisions and batches: the push's writes and the readers' reads.
 
 The tables are system-versioned: ``observation`` holds each value's current version (all the
 fields of its revision), ``revision`` the superseded ones. Bulk paths: new versions arrive as
@@ -16,14 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Table, delete, exists, func, insert, literal, null, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete, exists, func, insert, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.metrics.ledger import GENESIS_HASH, REVISION_FIELDS
-from services.metrics.tables import Batch, IdempotencyKey, Observation, PeriodLock, Revision
+from services.metrics.tables import Batch, Observation, PeriodLock, Revision
 
 OBSERVATION_TABLE: Table = Observation.__table__  # type: ignore[assignment]
 REVISION_TABLE: Table = Revision.__table__  # type: ignore[assignment]
@@ -98,7 +95,8 @@ def _unescape(field: str) -> str:
 
 
 class ObservationRepository:
-    """Current values and the revision ledger."""
+    """The push's writes: current values read and replaced, versions moved to the history, and
+    the batch sealing them as the next link of the ledger."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -266,7 +264,13 @@ class ObservationRepository:
         """Record a stored batch (``values`` of every column of :class:`Batch`)."""
         await self.session.execute(insert(BATCH_TABLE), values)
 
-    # --- reads --------------------------------------------------------------------------------
+
+
+class ObservationReads:
+    """Current values and the versions of one value, for the readers."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
     async def search(
         self,
@@ -338,135 +342,3 @@ class ObservationRepository:
             }
             out.append((Revision(**fields), current_batch))
         return out
-
-    async def batches(self) -> list[Batch]:
-        """Every batch of the ledger, in chain order."""
-        return list(await self.session.scalars(select(Batch).order_by(Batch.first_seq)))
-
-    def _versions(self) -> Any:
-        """Every version, history and current, as :data:`REVISION_FIELDS` plus ``current`` (1 for a current one)."""
-        h = REVISION_TABLE.c
-        c = OBSERVATION_TABLE.c
-        history = select(*(h[name] for name in REVISION_FIELDS), literal(0).label("current"))
-        currents = select(
-            *(c[column].label(name) for name, column in zip(REVISION_FIELDS, VERSION_COLUMNS, strict=True)),
-            literal(1).label("current"),
-        )
-        return history.union_all(currents).subquery("version")
-
-    async def version_after(self, seq: int) -> dict[str, Any] | None:
-        """The first version stored after ``seq``."""
-        v = self._versions()
-        row = (await self.session.execute(select(v).where(v.c.seq > seq).order_by(v.c.seq).limit(1))).mappings().first()
-        return dict(row) if row is not None else None
-
-    async def stream_versions(self, chunk: int = 5000) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every version (history and current) in seq order, a chunk at a time, as mappings of
-        :data:`REVISION_FIELDS` plus ``current``; one sorted query read through a server-side cursor."""
-        v = self._versions()
-        result = await self.session.stream(select(v).order_by(v.c.seq).execution_options(yield_per=chunk))
-        async for part in result.mappings().partitions(chunk):
-            yield [dict(r) for r in part]
-
-
-class IdempotencyRepository:
-    """Idempotency keys, scoped to a token subject."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def try_insert(self, row: IdempotencyKey) -> bool:
-        """Insert a new key; ``False`` when (subject, key) already exists.
-
-        One ``INSERT … ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite), not a savepoint around
-        an insert: a statement less per push, and nothing to roll back.
-        """
-        dialect = self.session.bind.dialect.name
-        if dialect in ("postgresql", "sqlite"):
-            make = pg_insert if dialect == "postgresql" else sqlite_insert
-            values = {
-                "subject": row.subject,
-                "key": row.key,
-                "request_hash": row.request_hash,
-                "status": row.status,
-                "created_at": row.created_at,
-            }
-            stmt = make(IdempotencyKey).values(**values).on_conflict_do_nothing(index_elements=["subject", "key"])
-            return bool(getattr(await self.session.execute(stmt), "rowcount", 0))
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-                await self.session.flush()
-        except IntegrityError:
-            return False
-        return True
-
-    async def commit_without_waiting(self) -> None:
-        """Let this transaction's commit return before it reaches the disk (PostgreSQL; a no-op on SQLite)."""
-        if self.session.bind.dialect.name == "postgresql":
-            await self.session.execute(text("SET LOCAL synchronous_commit = off"))
-
-    async def renew(
-        self, subject: str, key: str, *, request_hash: str, expired_before: datetime, now: datetime
-    ) -> bool:
-        """Claim a finished key past its retention for a new request, as if it had been deleted
-        and inserted anew; ``False`` if it is no longer such a key."""
-        result = await self.session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.subject == subject,
-                IdempotencyKey.key == key,
-                IdempotencyKey.status == "done",
-                IdempotencyKey.created_at < expired_before,
-            )
-            .values(
-                request_hash=request_hash,
-                status="running",
-                response_status=None,
-                response_body=null(),
-                created_at=now,
-                completed_at=None,
-            )
-            .execution_options(synchronize_session=False)  # the caller's loaded row is not used again
-        )
-        return bool(getattr(result, "rowcount", 0))
-
-    async def get(self, subject: str, key: str) -> IdempotencyKey | None:
-        """The stored key."""
-        return await self.session.get(IdempotencyKey, (subject, key), populate_existing=True)
-
-    async def take_over(self, subject: str, key: str, *, stale_before: datetime, now: datetime) -> bool:
-        """Claim a key left running by a request that died; ``False`` if it is still fresh."""
-        result = await self.session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.subject == subject,
-                IdempotencyKey.key == key,
-                IdempotencyKey.status == "running",
-                IdempotencyKey.created_at < stale_before,
-            )
-            .values(created_at=now)
-        )
-        return bool(getattr(result, "rowcount", 0))
-
-    async def complete(self, subject: str, key: str, *, status: int, body: dict[str, Any], now: datetime) -> None:
-        """Store the answer of a finished request."""
-        await self.session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.subject == subject, IdempotencyKey.key == key)
-            .values(status="done", response_status=status, response_body=body, completed_at=now)
-        )
-
-    async def release(self, subject: str, key: str) -> None:
-        """Forget a key whose request failed, so that a retry runs again."""
-        await self.session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.subject == subject, IdempotencyKey.key == key, IdempotencyKey.status == "running"
-            )
-        )
-
-    async def purge(self, *, before: datetime) -> None:
-        """Drop finished keys created before ``before``."""
-        await self.session.execute(
-            delete(IdempotencyKey).where(IdempotencyKey.created_at < before, IdempotencyKey.status == "done")
-        )
