@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -46,11 +45,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def _openapi_completed(app: FastAPI) -> None:
-    """Add ObservationBatch (read by a dependency, not a body parameter) to the OpenAPI components,
-    and drop the ``Period`` schema nothing refers to: FastAPI lists the dataclass behind
-    :data:`~services.common.periods.PeriodParam` as a component, though the parameters document
-    the string they are on the wire."""
+def _with_batch_schema(app: FastAPI) -> None:
+    """Add ObservationBatch (read by a dependency, not a body parameter) to the OpenAPI components."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -62,8 +58,6 @@ def _openapi_completed(app: FastAPI) -> None:
         for name, schema in batch.pop("$defs", {}).items():
             schemas.setdefault(name, schema)
         schemas["ObservationBatch"] = batch
-        if "Period" in schemas and '"#/components/schemas/Period"' not in json.dumps(spec):
-            del schemas["Period"]
         app.openapi_schema = spec
         return spec
 
@@ -80,5 +74,5 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         lifespan_hook=_lifespan,
         runtime=MetricsRuntime,
     )
-    _openapi_completed(app)
+    _with_batch_schema(app)
     return app
