@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.common.idempotency import Idempotency
-from services.common.runtime import Runtime, runtime_of
+from services.common.runtime import Runtime, runtime_dependency
 from services.common.settings import MetricsSettings
 from services.metrics.indicators.service import CatalogCache
 from services.metrics.jurisdiction import Jurisdiction
@@ -28,9 +28,4 @@ class MetricsRuntime(Runtime):
     """The ``Idempotency-Key`` policy of the pushes and imports, over this service's key table."""
 
 
-async def metrics_runtime(request: Request) -> MetricsRuntime:
-    """The app's runtime (an ``async`` dependency: FastAPI runs a plain function in a worker thread)."""
-    return runtime_of(request.app, MetricsRuntime)
-
-
-RuntimeDep = Annotated[MetricsRuntime, Depends(metrics_runtime)]
+RuntimeDep = Annotated[MetricsRuntime, Depends(runtime_dependency(MetricsRuntime))]
