@@ -19,7 +19,8 @@ from services.common.auth import PUBLIC
 from services.common.db import SessionDep
 from services.common.problems import problems
 from services.permits.calendar import service as calendar_service
-from services.permits.dependencies import CalendarAdmin, OfficialDep, ReadCacheDep, TodayDep
+from services.permits.dependencies import CalendarAdmin, OfficialDep, TodayDep
+from services.permits.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
 
@@ -65,16 +66,21 @@ async def get_days(
 )
 async def put_day(
     session: SessionDep,
-    cal: OfficialDep,
-    read_cache: ReadCacheDep,
+    runtime: RuntimeDep,
     actor: CalendarAdmin,
     day: date,
     body: CalendarOverride,
     now: TodayDep,
 ) -> CalendarDay:
-    read_cache.invalidate_on_commit(session)  # this replica's intake sees the change at once
+    runtime.read_cache.invalidate_on_commit(session)  # this replica's intake sees the change at once
     return await calendar_service.set_override(
-        session=session, official=cal, actor=actor, day=day, body=body, today=now
+        session=session,
+        official=runtime.official_calendar,
+        recompute=runtime.recompute_deadlines,
+        actor=actor,
+        day=day,
+        body=body,
+        today=now,
     )
 
 
@@ -89,12 +95,19 @@ async def put_day(
 )
 async def put_year(
     session: SessionDep,
-    cal: OfficialDep,
-    read_cache: ReadCacheDep,
+    runtime: RuntimeDep,
     actor: CalendarAdmin,
     year: Annotated[int, Path(ge=2000, le=2100)],
     body: CalendarYearCreate,
     now: TodayDep,
 ) -> CalendarYearRead:
-    read_cache.invalidate_on_commit(session)  # this replica's intake sees the change at once
-    return await calendar_service.load_year(session=session, official=cal, actor=actor, year=year, body=body, today=now)
+    runtime.read_cache.invalidate_on_commit(session)  # this replica's intake sees the change at once
+    return await calendar_service.load_year(
+        session=session,
+        official=runtime.official_calendar,
+        recompute=runtime.recompute_deadlines,
+        actor=actor,
+        year=year,
+        body=body,
+        today=now,
+    )
