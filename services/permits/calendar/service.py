@@ -6,6 +6,7 @@ A change of the calendar moves the stored deadlines it touches through the port
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
@@ -40,6 +41,19 @@ class DeadlineRecompute(Protocol):
     async def __call__(self, session: AsyncSession, cal: OfficialCalendar, today: date, *, touched_day: date) -> int:
         """Recompute (see the class docstring)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEdit:
+    """What a change of the calendar is given besides the change itself: the request's session,
+    the official calendar, who edits and on which day, and the port that moves the deadlines the
+    change touches."""
+
+    session: AsyncSession
+    official: OfficialCalendar
+    recompute: DeadlineRecompute
+    actor: Actor
+    today: date
 
 
 async def calendar(*, session: AsyncSession, official: OfficialCalendar) -> OfficialCalendar:
@@ -96,22 +110,14 @@ async def days(*, session: AsyncSession, official: OfficialCalendar, start: date
     ]
 
 
-async def set_override(
-    *,
-    session: AsyncSession,
-    official: OfficialCalendar,
-    recompute: DeadlineRecompute,
-    actor: Actor,
-    day: date,
-    body: CalendarOverride,
-    today: date,
-) -> CalendarDay:
+async def set_override(day: date, body: CalendarOverride, ctx: CalendarEdit) -> CalendarDay:
     """Record the bureau's override of one day (the last word wins) and move the deadlines it touches."""
+    session = ctx.session
     await CalendarRepository(session).upsert_override(
-        {"day": day, "working": body.working, "note": body.note, "updated_at": utcnow(), "updated_by": actor.sub}
+        {"day": day, "working": body.working, "note": body.note, "updated_at": utcnow(), "updated_by": ctx.actor.sub}
     )
-    cal = await calendar(session=session, official=official)
-    await recompute(session, cal, today, touched_day=day)
+    cal = await calendar(session=session, official=ctx.official)
+    await ctx.recompute(session, cal, ctx.today, touched_day=day)
     info = cal.info(day)
     return CalendarDay(
         date=info.day,
@@ -123,17 +129,9 @@ async def set_override(
     )
 
 
-async def load_year(
-    *,
-    session: AsyncSession,
-    official: OfficialCalendar,
-    recompute: DeadlineRecompute,
-    actor: Actor,
-    year: int,
-    body: CalendarYearCreate,
-    today: date,
-) -> CalendarYearRead:
+async def load_year(year: int, body: CalendarYearCreate, ctx: CalendarEdit) -> CalendarYearRead:
     """Load a year's holiday notice and recompute every provisional deadline (never while the package covers it)."""
+    session, official = ctx.session, ctx.official
     if year in official.covered_years:
         raise Conflict(f"the official calendar already covers {year}; it cannot be replaced by hand", year=year)
     faults = [
@@ -157,11 +155,11 @@ async def load_year(
             "holidays": [[d.date.isoformat(), d.name] for d in body.holidays],
             "makeup_workdays": [[d.date.isoformat(), d.name] for d in body.makeup_workdays],
             "loaded_at": utcnow(),
-            "loaded_by": actor.sub,
+            "loaded_by": ctx.actor.sub,
         }
     )
     cal = await calendar(session=session, official=official)
-    count = await recompute(session, cal, today, touched_day=date(year, 1, 1))
+    count = await ctx.recompute(session, cal, ctx.today, touched_day=date(year, 1, 1))
     return CalendarYearRead(
         year=year,
         source=row.source,
