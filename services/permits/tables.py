@@ -5,7 +5,8 @@ every change goes through a row lock on it, so reviewers of one case are seriali
 ``transition`` is the append-only history, ``outbox_event`` the events written in the same
 transaction as the change they announce (delivered by the dispatcher), ``outbox_cursor`` how far
 the dispatcher's fan-out has read them, ``escalation`` the overdue events, unique per (subject,
-deadline) so each is recorded exactly once.
+deadline) so each is recorded exactly once. ``idempotency_key`` holds the intake's
+``Idempotency-Key`` headers and the answers they got (:mod:`services.common.idempotency`).
 """
 
 from __future__ import annotations
