@@ -175,7 +175,11 @@ async def _case(
     }
     if land is not None:
         body["land_use"] = land
-    return dict(_ok(await http.post(f"{base}/v1/applications", json=body, headers={"Idempotency-Key": key})))
+    r = await http.post(f"{base}/v1/applications", json=body, headers={"Idempotency-Key": key})
+    case = dict(_ok(r))
+    if r.headers.get("Idempotent-Replayed") == "true":  # an earlier load made it: a replay answers it as it was then
+        case = dict(_ok(await http.get(f"{base}/v1/applications/{case['id']}")))
+    return case
 
 
 async def _advance(http: httpx.AsyncClient, base: str, case: dict[str, Any], target: str) -> None:

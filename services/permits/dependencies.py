@@ -1,13 +1,12 @@
-"""Dependencies and helpers shared by the permits service's routers."""
+"""Dependencies and helpers shared by the permits service's routers (the case use cases' contexts
+are in :mod:`services.permits.cases.dependencies`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.calendar import OfficialCalendar
@@ -18,52 +17,46 @@ from libs.domain.permits.contracts import (
     TaskRead,
 )
 from services.common.auth import require
-from services.common.db import SessionDep
 from services.common.pagination import decode_cursor
 from services.common.problems import problems
 from services.permits.cache import ReadCache
-from services.permits.cases.context import CaseContext
-from services.permits.cases.repository import CaseRepository
+from services.permits.runtime import PermitsRuntime, RuntimeDep
 from services.permits.shared import etag
 
 
-async def official(request: Request) -> OfficialCalendar:
+async def official(runtime: RuntimeDep) -> OfficialCalendar:
     """The official calendar loaded at start-up."""
-    cal: OfficialCalendar = request.app.state.official_calendar
-    return cal
+    return runtime.official_calendar
 
 
-async def today(request: Request) -> date:
-    """Today in Asia/Shanghai, by the app's clock (tests set ``app.state.today``)."""
-    clock: Callable[[], date] = request.app.state.today
-    return clock()
+async def today(runtime: RuntimeDep) -> date:
+    """Today in Asia/Shanghai, by the app's clock (tests pin ``runtime.today``)."""
+    return runtime.today()
 
 
-async def registry_client(request: Request) -> RegistryClient:
+async def registry_client(request: Request, runtime: RuntimeDep) -> RegistryClient:
     """The registry client over the app's pooled HTTP client (overridable in tests)."""
-    return registry_for(request)
+    return registry_for(request, runtime)
 
 
-def registry_for(request: Request) -> RegistryClient:
+def registry_for(request: Request, runtime: PermitsRuntime) -> RegistryClient:
     """:func:`registry_client` as a plain call (for the intake's hot path), honouring a test's
     ``dependency_overrides`` of it (a fake registry) just as the dependency would."""
     override = request.app.dependency_overrides.get(registry_client)
     if override is not None:
         client: RegistryClient = override()
         return client
-    return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
+    return RegistryClient(runtime.http, runtime.settings.registry_url)
 
 
-async def zone_cache(request: Request) -> dict[str, float]:
+async def zone_cache(runtime: RuntimeDep) -> dict[str, float]:
     """The app's short-lived memory of zones the registry confirmed."""
-    cache: dict[str, float] = request.app.state.zone_cache
-    return cache
+    return runtime.zone_cache
 
 
-async def read_cache(request: Request) -> ReadCache:
+async def read_cache(runtime: RuntimeDep) -> ReadCache:
     """The app's cache of catalog items and the effective calendar (see :mod:`services.permits.cache`)."""
-    cache: ReadCache = request.app.state.read_cache
-    return cache
+    return runtime.read_cache
 
 
 OfficialDep = Annotated[OfficialCalendar, Depends(official)]
@@ -92,39 +85,6 @@ Staff = Annotated[Actor, Depends(require(*STAFF))]
 TaskReader = Staff
 
 CASE_ERRORS = problems(401, 403, 404, 409, 412, 422)
-
-
-def case_context(request: Request, session: AsyncSession, actor: Actor) -> CaseContext:
-    """The context of a case use case for this request (see :func:`context_of`)."""
-    state = request.app.state
-    return CaseContext(
-        session=session,
-        repo=CaseRepository(session, one_statement_writes=state.settings.one_statement_writes),
-        official=state.official_calendar,
-        cache=state.read_cache,
-        actor=actor,
-        today=state.today(),
-    )
-
-
-def context_of(*roles: Role) -> Callable[..., Any]:
-    """A dependency giving the :class:`CaseContext` of a caller holding one of ``roles``: the
-    request's session is opened first, then the caller checked, as each would be on its own."""
-    check = require(*roles)
-
-    async def context(request: Request, session: SessionDep, actor: Actor = Depends(check)) -> CaseContext:
-        return case_context(request, session, actor)
-
-    return context
-
-
-ClerkContext = Annotated[CaseContext, Depends(context_of(Role.WINDOW_CLERK, Role.CITY_ADMIN))]
-BureauAdminContext = Annotated[CaseContext, Depends(context_of(Role.CITY_ADMIN, Role.BUREAU_ADMIN))]
-FilerContext = Annotated[CaseContext, Depends(context_of(*FILERS))]
-ReviewerContext = Annotated[CaseContext, Depends(context_of(Role.REVIEWER, Role.CITY_ADMIN))]
-ApplicantContext = Annotated[CaseContext, Depends(context_of(Role.APPLICANT))]
-ReaderContext = Annotated[CaseContext, Depends(context_of(*READERS))]
-StaffContext = Annotated[CaseContext, Depends(context_of(*STAFF))]
 
 
 def etag_header(response: Response, version: int) -> None:

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from libs.domain.kernel.calendar import official_calendar
-from libs.domain.kernel.values import today_in_china
 from services.common.app import build_app
-from services.common.db import Database
+from services.common.idempotency import Idempotency
+from services.common.runtime import runtime_of
 from services.common.settings import PermitsSettings
 from services.permits.cache import CacheSettings, ReadCache
 from services.permits.calendar.api import router as calendar_router
@@ -20,8 +20,11 @@ from services.permits.cases.fast_paths.group_commit import IntakeWriter
 from services.permits.cases.intake_api import HOT_ROUTES
 from services.permits.cases.intake_api import router as intake_router
 from services.permits.catalog.api import router as catalog_router
+from services.permits.deadlines_recompute import recompute_deadlines
 from services.permits.files.api import router as files_router
+from services.permits.runtime import PermitsRuntime
 from services.permits.supervision.api import router as supervision_router
+from services.permits.tables import IdempotencyKey
 from services.permits.tasks.api import router as tasks_router
 from services.permits.webhooks.api import router as webhooks_router
 from services.permits.workers import Workers, WorkerSettings
@@ -43,14 +46,16 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.official_calendar = official_calendar()
-        app.state.zone_cache = {}
-        db: Database = app.state.db
+        runtime = runtime_of(app, PermitsRuntime)
+        runtime.official_calendar = official_calendar()
+        runtime.zone_cache = {}
+        db = runtime.db
+        runtime.idempotency = Idempotency(db, IdempotencyKey)
         # Group commit is for PostgreSQL; without it each intake writes in its own transaction.
         writer = IntakeWriter(db.engine) if settings.group_commit and not db.sqlite else None
-        app.state.intake_writer = writer
-        background = Workers(app, worker_settings, enabled=enabled)
-        app.state.workers = background
+        runtime.intake_writer = writer
+        background = Workers(runtime, worker_settings, enabled=enabled)
+        runtime.workers = background
         await background.startup()
         background.start()
         if writer is not None:
@@ -80,7 +85,9 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
         ],
         lifespan_hook=lifespan,
         hot=HOT_ROUTES if settings.hot_intake else (),
+        runtime=PermitsRuntime,
     )
-    app.state.today = today_in_china
-    app.state.read_cache = ReadCache(CacheSettings().cache_seconds, load_calendar=calendar)
+    runtime = runtime_of(app, PermitsRuntime)
+    runtime.read_cache = ReadCache(CacheSettings().cache_seconds, load_calendar=calendar)
+    runtime.recompute_deadlines = recompute_deadlines
     return app

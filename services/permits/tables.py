@@ -5,7 +5,8 @@ every change goes through a row lock on it, so reviewers of one case are seriali
 ``transition`` is the append-only history, ``outbox_event`` the events written in the same
 transaction as the change they announce (delivered by the dispatcher), ``outbox_cursor`` how far
 the dispatcher's fan-out has read them, ``escalation`` the overdue events, unique per (subject,
-deadline) so each is recorded exactly once.
+deadline) so each is recorded exactly once. ``idempotency_key`` holds the intake's
+``Idempotency-Key`` headers and the answers they got (:mod:`services.common.idempotency`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
+from services.common.idempotency import IdempotencyKeyColumns
 
 Snapshot = tuple[int, int, tuple[int, ...]]
 """A PostgreSQL ``pg_snapshot`` as asyncpg reads and writes it: (xmin, xmax, in-progress ids)."""
@@ -193,10 +195,12 @@ class Application(Base):
     provisional: Mapped[bool]
     finished_on: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(200))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),)
+
+class IdempotencyKey(IdempotencyKeyColumns, Base):
+    """An ``Idempotency-Key`` a caller sent with an intake, and the answer it got
+    (:mod:`services.common.idempotency`)."""
 
 
 class ApplicationMaterial(Base):

@@ -23,13 +23,15 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from libs.domain.kernel.calendar import OfficialCalendar
 from libs.domain.permits.webhook_policy import WebhookPolicy
 from services.common.db import Database
 from services.permits.calendar import service as calendar_service
+from services.permits.deadlines_recompute import recompute_deadlines
+from services.permits.runtime import PermitsRuntime
 from services.permits.supervision import service as supervision_service
 from services.permits.webhooks import service as webhook_service
 
@@ -54,13 +56,20 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def sweep_once(db: Database, app_state: Any, *, today: date, worker: str) -> supervision_service.SweepResult:
-    """One sweep: recompute open deadlines on the current calendar, then escalate overdue events."""
+async def recompute_open_deadlines(db: Database, official: OfficialCalendar, *, today: date) -> None:
+    """Recompute every open case's deadlines on the current calendar (a year the calendar has
+    come to cover settles by itself; an acceptance that raced a calendar change is put right)."""
     async with db.sessions() as session:
-        await calendar_service.recompute_deadlines(
-            session=session, official=app_state.official_calendar, today=today, provisional_only=False
-        )
+        cal = await calendar_service.calendar(session=session, official=official)
+        await recompute_deadlines(session, cal, today)
         await session.commit()
+
+
+async def sweep_once(
+    db: Database, official: OfficialCalendar, *, today: date, worker: str
+) -> supervision_service.SweepResult:
+    """One sweep: recompute open deadlines on the current calendar, then escalate overdue events."""
+    await recompute_open_deadlines(db, official, today=today)
     async with db.sessions() as session:
         result = await supervision_service.sweep_overdue(session=session, today=today, worker=worker)
         await session.commit()
@@ -121,29 +130,18 @@ async def dispatch_once(
 class Workers:
     """The sweeper and the dispatcher of one app."""
 
-    def __init__(self, app: FastAPI, settings: WorkerSettings, *, enabled: bool = True) -> None:
-        self.app = app
+    def __init__(self, runtime: PermitsRuntime, settings: WorkerSettings, *, enabled: bool = True) -> None:
+        self.runtime = runtime
         self.settings = settings
         self.enabled = enabled
         self.name = worker_name()
         self.tasks: list[asyncio.Task[None]] = []
 
-    def _today(self) -> date:
-        today: Callable[[], date] = self.app.state.today
-        return today()
-
     async def startup(self) -> None:
         """Recompute open deadlines once at start (the installed calendar may cover more now)."""
-        db: Database = self.app.state.db
+        rt = self.runtime
         try:
-            async with db.sessions() as session:
-                await calendar_service.recompute_deadlines(
-                    session=session,
-                    official=self.app.state.official_calendar,
-                    today=self._today(),
-                    provisional_only=False,
-                )
-                await session.commit()
+            await recompute_open_deadlines(rt.db, rt.official_calendar, today=rt.today())
         except Exception as exc:  # noqa: BLE001 - an unmigrated or unreachable database must not stop the start
             log.warning("startup_recompute_failed", error_type=type(exc).__name__, error=str(exc)[:200])
 
@@ -166,17 +164,18 @@ class Workers:
         self.tasks = []
 
     async def _sweep(self) -> None:
-        result = await sweep_once(self.app.state.db, self.app.state, today=self._today(), worker=self.name)
+        rt = self.runtime
+        result = await sweep_once(rt.db, rt.official_calendar, today=rt.today(), worker=self.name)
         if result.cases or result.tasks:
             log.info("overdue_escalated", cases=result.cases, tasks=result.tasks)
 
     async def _dispatch(self) -> None:
         while (
             await dispatch_once(
-                self.app.state.db,
-                self.app.state.http,
+                self.runtime.db,
+                self.runtime.http,
                 timeout=self.settings.delivery_timeout_seconds,
-                policy=self.app.state.settings.webhook_policy,
+                policy=self.runtime.settings.webhook_policy,
             )
             == webhook_service.CLAIM_BATCH
         ):

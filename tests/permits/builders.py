@@ -2,7 +2,7 @@
 in any state, and the table of legal transitions the tests hold the service to.
 
 Every API test runs on SQLite and PostgreSQL (the ``app_client`` fixture). The service's
-"today" is pinned per test through ``app.state.today`` so deadlines can be worked out by hand.
+"today" is pinned per test through the app runtime's ``today`` so deadlines can be worked out by hand.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import httpx
 from libs.domain.clients.registry import FakeRegistryClient
 from libs.domain.permits.states import CaseAction, CaseState
 from libs.domain.registry.contracts import ZoneRead
+from services.common.runtime import runtime_of
+from services.permits.runtime import PermitsRuntime
 from tests.conftest import auth, make_token
 
 ZONE = "zjk-econ"
@@ -88,10 +90,11 @@ class Window:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
         self.app: Any = client.app  # type: ignore[attr-defined]
+        self.runtime = runtime_of(self.app, PermitsRuntime)
 
     def today(self, day: date) -> None:
         """Pin the service's today."""
-        self.app.state.today = lambda: day
+        self.runtime.today = lambda: day
 
     async def ok(self, method: str, url: str, headers: dict[str, str], expect: int = 200, **kw: Any) -> Any:
         r = await self.client.request(method, url, headers=headers, **kw)

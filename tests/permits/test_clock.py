@@ -16,7 +16,7 @@ from tests.permits.builders import ADMIN, CITY, ENTERPRISE, PLANNING
 
 
 async def stored(w: Any, case_id: str) -> tuple[Application, list[Task]]:
-    async with w.app.state.db.sessions() as s:
+    async with w.runtime.db.sessions() as s:
         case = await s.get(Application, case_id)
         tasks = list(await s.scalars(select(Task).where(Task.application_id == case_id)))
         return case, tasks
@@ -141,8 +141,8 @@ class TestUncoveredYear:
             row, _ = await stored(w, case["id"])
             assert row.provisional is True
             # The calendar package is upgraded (simulated: a test fixture, not the official notice).
-            w.app.state.official_calendar = official_calendar().with_year(2027, {date(2027, 1, 1): "元旦"}, {})
-            await sweep_once(w.app.state.db, w.app.state, today=date(2026, 12, 28), worker="t")
+            w.runtime.official_calendar = official_calendar().with_year(2027, {date(2027, 1, 1): "元旦"}, {})
+            await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 12, 28), worker="t")
             row, _ = await stored(w, case["id"])
             assert (row.deadline, row.provisional) == (date(2027, 1, 5), False)
 

@@ -58,6 +58,7 @@ async def _scenario(w: Any) -> list[tuple[str, int, Any]]:
         ("submit by the applicant", ENTERPRISE, no_m, {}),
         ("accept on the spot", CLERK, at_once, {"Idempotency-Key": "k-1"}),
         ("replay of the same key", CLERK, at_once, {"Idempotency-Key": "k-1"}),
+        ("the key with another body", CLERK, {**at_once, "project_name": "另一个项目"}, {"Idempotency-Key": "k-1"}),
         ("no token", {}, at_once, {}),
         ("bad token", BAD_TOKEN, at_once, {}),
         ("reviewer may not file", REVIEWER, at_once, {}),
@@ -78,6 +79,7 @@ async def _scenario(w: Any) -> list[tuple[str, int, Any]]:
             assert r.headers["location"] == f"/v1/applications/{answer['id']}"
             assert r.headers["etag"]
             assert r.headers["content-type"] == "application/json"
+            assert r.headers.get("idempotent-replayed") == ("true" if label.startswith("replay") else None)
         else:
             assert r.headers["content-type"].startswith("application/problem+json"), label
         out.append((label, r.status_code, _normal(answer)))
@@ -114,6 +116,7 @@ async def test_the_hot_intake_answers_as_the_declared_route(run_scenario: Callab
         "submit by the applicant": 201,
         "accept on the spot": 201,
         "replay of the same key": 201,
+        "the key with another body": 422,
         "no token": 401,
         "bad token": 401,
         "reviewer may not file": 403,
@@ -136,4 +139,5 @@ async def test_the_hot_intake_answers_as_the_declared_route(run_scenario: Callab
     assert [e["loc"] for e in answers["missing field"]["errors"]] == [["body", "project_name"]]
     assert [e["loc"] for e in answers["wrong nested type"]["errors"]] == [["body", "applicant", "name"]]
     assert [e["loc"] for e in answers["key too long"]["errors"]] == [["header", "idempotency-key"]]
+    assert [e["loc"] for e in answers["the key with another body"]["errors"]] == [["header", "Idempotency-Key"]]
     assert answers["empty body"][1] == ["body"]

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import event
 
+from services.common.runtime import runtime_of
+from services.permits.runtime import PermitsRuntime
 from tests.permits.builders import CITY, CLERK, ENTERPRISE
 
 
@@ -24,7 +26,7 @@ def _inserts(app: Any) -> list[str]:
         if "INSERT INTO" in statement.upper():
             seen.append(" ".join(statement.split())[:80])
 
-    event.listen(app.state.db.engine.sync_engine, "before_cursor_execute", before)
+    event.listen(runtime_of(app, PermitsRuntime).db.engine.sync_engine, "before_cursor_execute", before)
     return seen
 
 

@@ -31,12 +31,12 @@ class TestExactlyOnce:
     async def test_two_replicas_racing_record_each_overdue_event_once(self, window: Any) -> None:
         async with window() as w:
             case = await overdue_case(w)
-            url = w.app.state.db.url
+            url = w.runtime.db.url
             replicas = [Database.open(url), Database.open(url), Database.open(url)]
             try:
                 results = await asyncio.gather(
                     *(
-                        sweep_once(db, w.app.state, today=date(2026, 3, 5), worker=f"r{i}")
+                        sweep_once(db, w.runtime.official_calendar, today=date(2026, 3, 5), worker=f"r{i}")
                         for i, db in enumerate(replicas)
                     )
                 )
@@ -46,26 +46,26 @@ class TestExactlyOnce:
             # The case (due 4 Mar) and its two stage-1 tasks (due 27 Feb) are overdue on 5 Mar.
             assert sum(r.cases for r in results) == 1
             assert sum(r.tasks for r in results) == 2
-            rows = await escalations(w.app.state.db)
+            rows = await escalations(w.runtime.db)
             assert len(rows) == 3 and len(set(rows)) == 3
             assert ("application", case["id"], date(2026, 3, 4)) in rows
 
     async def test_sweeping_again_records_nothing_new(self, window: Any) -> None:
         async with window() as w:
             await overdue_case(w)
-            first = await sweep_once(w.app.state.db, w.app.state, today=date(2026, 3, 5), worker="a")
-            again = await sweep_once(w.app.state.db, w.app.state, today=date(2026, 3, 6), worker="b")
+            first = await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 3, 5), worker="a")
+            again = await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 3, 6), worker="b")
             assert (first.cases, first.tasks, again.cases, again.tasks) == (1, 2, 0, 0)
 
     async def test_a_new_deadline_passing_is_a_new_event(self, window: Any) -> None:
         async with window() as w:
             case = await overdue_case(w)
-            await sweep_once(w.app.state.db, w.app.state, today=date(2026, 3, 5), worker="a")
+            await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 3, 5), worker="a")
             w.today(date(2026, 3, 5))
             await w.ok("POST", f"/v1/applications/{case['id']}/extensions", ADMIN, json={"days": 2, "reason": "延期"})
             # Due 4 Mar + 2 working days = Fri 6 Mar; overdue again on Mon 9 Mar.
-            on_time = await sweep_once(w.app.state.db, w.app.state, today=date(2026, 3, 6), worker="a")
-            late = await sweep_once(w.app.state.db, w.app.state, today=date(2026, 3, 9), worker="a")
+            on_time = await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 3, 6), worker="a")
+            late = await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 3, 9), worker="a")
             assert on_time.cases == 0 and late.cases == 1
             page = await w.ok("GET", "/v1/escalations", ADMIN)
             case_events = [e["deadline"] for e in page["items"] if e["subject"] == "application"]
@@ -84,16 +84,16 @@ class TestExactlyOnce:
                 PLANNING,
                 json={"items": [{"code": "m2", "problem": "defective"}]},
             )
-            result = await sweep_once(w.app.state.db, w.app.state, today=date(2026, 3, 20), worker="a")
+            result = await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 3, 20), worker="a")
             assert (result.cases, result.tasks) == (0, 0)
 
     async def test_the_unique_constraint_is_the_final_guard(self, window: Any) -> None:
         async with window() as w:
             case = await overdue_case(w)
-            await sweep_once(w.app.state.db, w.app.state, today=date(2026, 3, 5), worker="a")
+            await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 3, 5), worker="a")
             from services.permits.supervision.repository import SupervisionRepository
 
-            async with w.app.state.db.sessions() as s:
+            async with w.runtime.db.sessions() as s:
                 inserted = await SupervisionRepository(s).record_escalation(
                     {
                         "subject": "application",

@@ -89,7 +89,7 @@ async def deliveries(db: Any) -> Counter[tuple[str, str]]:
 class TestExactlyOnce:
     async def test_a_backlog_is_read_in_batches_each_event_once(self, window: Any, backend: str) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             hook = await subscribe(db)
             first = await write_events(db, 7)
             assert await fan_out(db, batch=3) == 3
@@ -105,7 +105,7 @@ class TestExactlyOnce:
 
     async def test_a_backlog_of_whole_batches_ends_and_the_next_event_comes(self, window: Any) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             hook = await subscribe(db)
             first = await write_events(db, 4)
             assert [await fan_out(db, batch=2) for _ in range(3)] == [2, 2, 0]
@@ -115,7 +115,7 @@ class TestExactlyOnce:
 
     async def test_two_fan_outs_racing_deliver_once(self, window: Any) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             hook = await subscribe(db)
             events = await write_events(db, 5)
 
@@ -132,7 +132,7 @@ class TestExactlyOnce:
 
     async def test_a_fan_out_finding_the_cursor_held_does_nothing(self, window: Any, backend: str) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             hook = await subscribe(db)
             assert await fan_out(db) == 0  # the cursor row exists (a new one would be waited for)
             events = await write_events(db, 2)
@@ -149,7 +149,7 @@ class TestExactlyOnce:
 class TestOutOfOrderCommits:
     async def test_an_event_committed_after_a_later_seq_is_still_fanned_out(self, window: Any, backend: str) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             hook = await subscribe(db)
             async with db.sessions() as a:
                 early = new_event()
@@ -170,7 +170,7 @@ class TestOutOfOrderCommits:
         self, window: Any, backend: str
     ) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             hook = await subscribe(db)
             async with db.sessions() as a:
                 await a.execute(text("SELECT pg_current_xact_id()"))  # A's transaction id comes first
@@ -187,7 +187,7 @@ class TestOutOfOrderCommits:
 class TestSubscribers:
     async def test_a_subscriber_registered_later_gets_only_later_events(self, window: Any) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             city = await subscribe(db)
             before = await write_events(db, 2)
             assert await fan_out(db) == 2
@@ -202,7 +202,7 @@ class TestSubscribers:
         self, window: Any, backend: str
     ) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             old = await write_events(db, 2)
             statements: list[str] = []
 
@@ -235,7 +235,7 @@ class TestSubscribers:
 
     async def test_a_quiet_outbox_without_subscribers_reads_no_event(self, window: Any) -> None:
         async with window() as w:
-            db = w.app.state.db
+            db = w.runtime.db
             await write_events(db, 1)
             assert await fan_out(db) == 0
             assert await fan_out(db) == 0  # nothing new: still nothing read

@@ -70,7 +70,7 @@ async def receiver(fail: int = 0) -> AsyncIterator[Receiver]:
 
 
 async def dispatch(w: Any) -> int:
-    return await dispatch_once(w.app.state.db, w.app.state.http)
+    return await dispatch_once(w.runtime.db, w.runtime.http)
 
 
 class TestDelivery:
@@ -100,7 +100,7 @@ class TestDelivery:
             item = await w.item()
             await w.apply(item)
             assert await dispatch(w) == 1
-            async with w.app.state.db.sessions() as s:
+            async with w.runtime.db.sessions() as s:
                 d = await s.scalar(select(WebhookDelivery))
                 assert d.delivered_at is None and d.last_status == 500 and d.attempts == 1
                 # Skip the backoff rather than wait for it.
@@ -135,7 +135,7 @@ class TestTheOutbox:
             case = await w.apply(item)
             assert_problem(await w.client.post(f"/v1/applications/{case['id']}/decision", headers=CLERK, json={}), 409)
             await w.accept(case)
-            async with w.app.state.db.sessions() as s:
+            async with w.runtime.db.sessions() as s:
                 events = await s.scalar(select(func.count()).select_from(OutboxEvent))
                 changes = await s.scalar(
                     select(func.count())
@@ -163,7 +163,8 @@ class TestTheBackgroundDispatcher:
                     await asyncio.sleep(0.1)
                 assert [e["to_state"] for e in hook.events()] == ["submitted"]
             finally:
-                await w.app.state.workers.stop()  # before the fixture empties the tables
+                assert w.runtime.workers is not None
+                await w.runtime.workers.stop()  # before the fixture empties the tables
 
 
 class TestTargetPolicy:
@@ -189,8 +190,8 @@ class TestTargetPolicy:
             await w.ok("POST", "/v1/webhooks", ENTERPRISE, 201, json={"url": hook.url})
             await w.bureau()
             await w.apply(await w.item())
-            sent = await dispatch_once(w.app.state.db, w.app.state.http, policy=WebhookPolicy())
-            async with w.app.state.db.sessions() as session:
+            sent = await dispatch_once(w.runtime.db, w.runtime.http, policy=WebhookPolicy())
+            async with w.runtime.db.sessions() as session:
                 errors = list(await session.scalars(select(WebhookDelivery.last_error)))
         assert sent >= 1
         assert hook.received == []

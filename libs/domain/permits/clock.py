@@ -1,6 +1,6 @@
 """The working-day clock of an approval case: time limits, clock stops, deadlines, timeliness.
 
-Rules (DOMAIN.md, section 八; 行政许可法 第四十二条、第四十五条):
+Rules (docs/domain.md#the-working-day-clock; 行政许可法 第四十二条、第四十五条):
 
 - A case's time limit is a number of working days on the official calendar, counted from the
   day after acceptance (the day of acceptance is not counted).

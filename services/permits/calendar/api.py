@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from libs.domain.kernel.calendar import MAX_WORKING_DAYS
 from libs.domain.permits.contracts import (
@@ -19,7 +19,9 @@ from services.common.auth import PUBLIC
 from services.common.db import SessionDep
 from services.common.problems import problems
 from services.permits.calendar import service as calendar_service
-from services.permits.dependencies import CalendarAdmin, OfficialDep, ReadCacheDep, TodayDep
+from services.permits.calendar.service import CalendarEdit
+from services.permits.dependencies import CalendarAdmin, OfficialDep, TodayDep
+from services.permits.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
 
@@ -56,6 +58,14 @@ async def get_days(
     return await calendar_service.days(session=session, official=cal, start=from_, end=to)
 
 
+async def calendar_edit(session: SessionDep, runtime: RuntimeDep, actor: CalendarAdmin, now: TodayDep) -> CalendarEdit:
+    """The context of a change of the calendar by an administrator of it."""
+    return CalendarEdit(session, runtime.official_calendar, runtime.recompute_deadlines, actor, now)
+
+
+EditContext = Annotated[CalendarEdit, Depends(calendar_edit)]
+
+
 @router.put(
     "/calendar/days/{day}",
     response_model=CalendarDay,
@@ -63,19 +73,9 @@ async def get_days(
     summary="Override one day (the bureau's calendar adjustments); open deadlines move with it",
     responses=problems(401, 403),
 )
-async def put_day(
-    session: SessionDep,
-    cal: OfficialDep,
-    read_cache: ReadCacheDep,
-    actor: CalendarAdmin,
-    day: date,
-    body: CalendarOverride,
-    now: TodayDep,
-) -> CalendarDay:
-    read_cache.invalidate_on_commit(session)  # this replica's intake sees the change at once
-    return await calendar_service.set_override(
-        session=session, official=cal, actor=actor, day=day, body=body, today=now
-    )
+async def put_day(ctx: EditContext, runtime: RuntimeDep, day: date, body: CalendarOverride) -> CalendarDay:
+    runtime.read_cache.invalidate_on_commit(ctx.session)  # this replica's intake sees the change at once
+    return await calendar_service.set_override(day, body, ctx)
 
 
 @router.put(
@@ -88,13 +88,7 @@ async def put_day(
     responses=problems(401, 403, 409, 422),
 )
 async def put_year(
-    session: SessionDep,
-    cal: OfficialDep,
-    read_cache: ReadCacheDep,
-    actor: CalendarAdmin,
-    year: Annotated[int, Path(ge=2000, le=2100)],
-    body: CalendarYearCreate,
-    now: TodayDep,
+    ctx: EditContext, runtime: RuntimeDep, year: Annotated[int, Path(ge=2000, le=2100)], body: CalendarYearCreate
 ) -> CalendarYearRead:
-    read_cache.invalidate_on_commit(session)  # this replica's intake sees the change at once
-    return await calendar_service.load_year(session=session, official=cal, actor=actor, year=year, body=body, today=now)
+    runtime.read_cache.invalidate_on_commit(ctx.session)  # this replica's intake sees the change at once
+    return await calendar_service.load_year(year, body, ctx)

@@ -1,9 +1,14 @@
-"""The calendar use cases: deadlines, days, the bureau's overrides and loaded notices, and
-recomputing stored deadlines when the calendar changes."""
+"""The calendar use cases: deadlines, days, the bureau's overrides and loaded notices.
+
+A change of the calendar moves the stored deadlines it touches through the port
+:class:`DeadlineRecompute` (the use case above the calendar, the cases and the supervision,
+:mod:`services.permits.deadlines_recompute`), so the calendar knows nothing of either."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,15 +27,33 @@ from libs.domain.permits.contracts import (
     NamedDay,
 )
 from services.permits.calendar.repository import CalendarRepository
-from services.permits.cases.deadlines import refresh_deadlines
-from services.permits.cases.repository import CaseRepository
 from services.permits.shared import utcnow
-from services.permits.supervision.repository import SupervisionRepository
 
 MAX_DAYS_RANGE = 732
 
-
 RECTIFICATION_DAYS = 15
+
+
+class DeadlineRecompute(Protocol):
+    """Moves the stored deadlines after the calendar changed, on the effective calendar ``cal``
+    (every open case accepted before ``touched_day``); returns how many cases moved."""
+
+    async def __call__(self, session: AsyncSession, cal: OfficialCalendar, today: date, *, touched_day: date) -> int:
+        """Recompute (see the class docstring)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEdit:
+    """What a change of the calendar is given besides the change itself: the request's session,
+    the official calendar, who edits and on which day, and the port that moves the deadlines the
+    change touches."""
+
+    session: AsyncSession
+    official: OfficialCalendar
+    recompute: DeadlineRecompute
+    actor: Actor
+    today: date
 
 
 async def calendar(*, session: AsyncSession, official: OfficialCalendar) -> OfficialCalendar:
@@ -87,15 +110,14 @@ async def days(*, session: AsyncSession, official: OfficialCalendar, start: date
     ]
 
 
-async def set_override(
-    *, session: AsyncSession, official: OfficialCalendar, actor: Actor, day: date, body: CalendarOverride, today: date
-) -> CalendarDay:
+async def set_override(day: date, body: CalendarOverride, ctx: CalendarEdit) -> CalendarDay:
     """Record the bureau's override of one day (the last word wins) and move the deadlines it touches."""
+    session = ctx.session
     await CalendarRepository(session).upsert_override(
-        {"day": day, "working": body.working, "note": body.note, "updated_at": utcnow(), "updated_by": actor.sub}
+        {"day": day, "working": body.working, "note": body.note, "updated_at": utcnow(), "updated_by": ctx.actor.sub}
     )
-    cal = await calendar(session=session, official=official)
-    await recompute_deadlines(session=session, official=official, today=today, touched_day=day, cal=cal)
+    cal = await calendar(session=session, official=ctx.official)
+    await ctx.recompute(session, cal, ctx.today, touched_day=day)
     info = cal.info(day)
     return CalendarDay(
         date=info.day,
@@ -107,16 +129,9 @@ async def set_override(
     )
 
 
-async def load_year(
-    *,
-    session: AsyncSession,
-    official: OfficialCalendar,
-    actor: Actor,
-    year: int,
-    body: CalendarYearCreate,
-    today: date,
-) -> CalendarYearRead:
+async def load_year(year: int, body: CalendarYearCreate, ctx: CalendarEdit) -> CalendarYearRead:
     """Load a year's holiday notice and recompute every provisional deadline (never while the package covers it)."""
+    session, official = ctx.session, ctx.official
     if year in official.covered_years:
         raise Conflict(f"the official calendar already covers {year}; it cannot be replaced by hand", year=year)
     faults = [
@@ -140,12 +155,11 @@ async def load_year(
             "holidays": [[d.date.isoformat(), d.name] for d in body.holidays],
             "makeup_workdays": [[d.date.isoformat(), d.name] for d in body.makeup_workdays],
             "loaded_at": utcnow(),
-            "loaded_by": actor.sub,
+            "loaded_by": ctx.actor.sub,
         }
     )
-    count = await recompute_deadlines(
-        session=session, official=official, today=today, touched_day=date(year, 1, 1), provisional_only=False
-    )
+    cal = await calendar(session=session, official=official)
+    count = await ctx.recompute(session, cal, ctx.today, touched_day=date(year, 1, 1))
     return CalendarYearRead(
         year=year,
         source=row.source,
@@ -156,34 +170,3 @@ async def load_year(
         recomputed_cases=count,
     )
 
-
-async def recompute_deadlines(
-    *,
-    session: AsyncSession,
-    official: OfficialCalendar,
-    today: date,
-    touched_day: date | None = None,
-    provisional_only: bool = False,
-    cal: OfficialCalendar | None = None,
-) -> int:
-    """Recompute stored deadlines after the calendar changed; returns how many cases moved.
-
-    With ``touched_day`` every open case accepted before that day is recomputed (a changed day
-    can only move deadlines after it); with ``provisional_only`` only provisional ones are (what
-    the start-up and the sweeper do, so a year added to the package settles them by itself).
-    """
-    cal = cal or await calendar(session=session, official=official)
-    repo = CaseRepository(session)
-    cases = await repo.active(provisional_only=provisional_only, accepted_before=touched_day)
-    ids = [c.id for c in cases]
-    tasks, stops = await repo.tasks(ids), await repo.stops(ids)
-    moved = 0
-    for case in cases:
-        before = (case.deadline, case.provisional)
-        refresh_deadlines(case, tasks[case.id], stops[case.id], cal, today)
-        moved += before != (case.deadline, case.provisional)
-    for rect in await SupervisionRepository(session).open_provisional_rectifications():
-        due = cal.add_working_days(rect.opened_on, RECTIFICATION_DAYS)
-        rect.due_on, rect.provisional = due.deadline, due.provisional
-    await repo.flush()
-    return moved

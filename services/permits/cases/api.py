@@ -43,19 +43,16 @@ from services.permits.cases.commands import (
     RequestIntakeSupplements,
     StartSpecialProcedure,
 )
-from services.permits.cases.repository import CaseFilter
-from services.permits.dependencies import (
-    CASE_ERRORS,
+from services.permits.cases.dependencies import (
     ApplicantContext,
     BureauAdminContext,
-    CaseId,
     ClerkContext,
     FilerContext,
-    IfMatch,
     ReaderContext,
     StaffContext,
-    case_answer,
 )
+from services.permits.cases.repository import CaseFilter
+from services.permits.dependencies import CASE_ERRORS, CaseId, IfMatch, case_answer
 
 router = APIRouter(prefix="/v1")
 

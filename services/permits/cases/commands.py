@@ -36,7 +36,6 @@ class FileApplication:
     """Hand in an application (and with ``body.accept``, accept it on the spot)."""
 
     body: ApplicationCreate
-    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,8 @@ class CaseContext:
 @dataclass(frozen=True, slots=True)
 class IntakeContext:
     """What the intake is given: a session opened only if the intake needs one (``sessions``),
-    the group-commit writer (``None``: SQLite, or switched off), the registry that confirms
+    the group-commit writer (``None``: SQLite, switched off, or an intake under an
+    ``Idempotency-Key``, which writes in its request's transaction), the registry that confirms
     zones and the app's memory of confirmed zones, besides the caller, today and the caches."""
 
     sessions: SessionSource

@@ -59,7 +59,6 @@ class NewCase:
     provisional: bool
     finished_on: date | None
     created_by: str
-    idempotency_key: str | None
     updated_at: datetime
 
     def values(self) -> dict[str, Any]:

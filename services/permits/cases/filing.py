@@ -20,7 +20,6 @@ from libs.domain.permits.contracts import AcceptCreate, ApplicantInfo, Applicati
 from libs.domain.permits.land import LandUse, check_land_use
 from libs.domain.permits.states import CaseState
 from services.permits.cache import ItemSnapshot
-from services.permits.cases import idempotency
 from services.permits.cases.commands import FileApplication
 from services.permits.cases.context import IntakeContext
 from services.permits.cases.documents import Bundle, case_document
@@ -131,32 +130,24 @@ def _new_case(
         provisional=False,
         finished_on=None,
         created_by=actor.sub,
-        idempotency_key=command.idempotency_key,
         updated_at=now,
     )
 
 
 async def _store(
     ctx: IntakeContext, case: NewCase, materials: list[NewMaterial], tasks: list[NewTask], records: Records
-) -> bool:
-    """Write the new case's rows; False if its idempotency key was taken meanwhile."""
+) -> None:
+    """Write the new case's rows."""
     values = case.values()
     rows = [(NewMaterial.table, [m.values() for m in materials]), task_rows(tasks), *records.tables()]
     stored = await group_commit.write_case(ctx.writer, {NewCase.table.name: [values], **{t.name: v for t, v in rows}})
     if stored is None:  # no group commit: one statement per table in the request's transaction
-        stored = await ctx.repo().insert_case(values, rows)
-    return stored
+        await ctx.repo().insert_case(values, rows)
 
 
 async def create_application(command: FileApplication, ctx: IntakeContext) -> dict[str, Any]:
     """Receive an application (every application enters at the bureau's one window), and with
-    ``accept`` accept it on the spot in the same transaction (see the module docstring).
-
-    A retry with the same ``Idempotency-Key`` by the same caller answers the case made first
-    (:mod:`services.permits.cases.idempotency`)."""
-    earlier = await idempotency.earlier_answer(ctx, command.idempotency_key)
-    if earlier is not None:
-        return earlier
+    ``accept`` accept it on the spot in the same transaction (see the module docstring)."""
     body, actor, today = command.body, ctx.actor, ctx.today
     acceptance = body.acceptance()
     applicant_only = _applicant_only(actor, body, acceptance)
@@ -181,6 +172,5 @@ async def create_application(command: FileApplication, ctx: IntakeContext) -> di
         tasks = accept_case(case, acceptance, [], cal, today=today, now=now, actor=actor.sub, records=records)
     bundle = Bundle({case.id: tasks}, {case.id: []}, {case.id: materials}, {}, {}, {})
     answer = case_document(case, bundle, cal, today, actor)
-    if not await _store(ctx, case, materials, tasks, records):
-        return await idempotency.winner_answer(ctx, command.idempotency_key)  # a concurrent retry won
+    await _store(ctx, case, materials, tasks, records)
     return answer

@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, exists, false, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -68,16 +67,10 @@ class CaseRepository:
         self.session = session
         self.one_statement_writes = one_statement_writes  # PERMITS_ONE_STATEMENT_WRITES, for insert_rows
 
-    async def insert_case(self, case: dict[str, Any], rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> bool:
-        """Insert a new case and its first rows (one statement per table, no read-back); False
-        (and the transaction rolled back) if its idempotency key was taken by a concurrent request."""
-        try:
-            await self.session.execute(insert(cast(Table, Application.__table__)), [case])
-        except IntegrityError:
-            await self.session.rollback()
-            return False
+    async def insert_case(self, case: dict[str, Any], rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> None:
+        """Insert a new case and its first rows (one statement per table, no read-back)."""
+        await self.session.execute(insert(cast(Table, Application.__table__)), [case])
         await self.insert_rows(rows)
-        return True
 
     async def insert_rows(self, rows: Sequence[tuple[Any, list[dict[str, Any]]]]) -> None:
         """Insert each table's rows (in the order given), in the session's transaction.
@@ -110,13 +103,6 @@ class CaseRepository:
     async def lock(self, case_id: str) -> Application | None:
         """The case with its row lock held until the transaction ends (see the module docstring)."""
         return await lock_row(self.session, Application, Application.id, case_id, Application.version)
-
-    async def by_idempotency_key(self, created_by: str, key: str) -> Application | None:
-        """The case ``created_by`` made with ``key``."""
-        row: Application | None = await self.session.scalar(
-            select(Application).where(Application.created_by == created_by, Application.idempotency_key == key)
-        )
-        return row
 
     async def list_cases(
         self, *, visibility: Visibility, filters: CaseFilter, after: tuple[str, str] | None, limit: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.values import Role
@@ -12,6 +12,7 @@ from libs.domain.permits.contracts import WebhookCreate, WebhookEvent, WebhookRe
 from services.common.auth import require
 from services.common.db import SessionDep
 from services.common.problems import problems
+from services.permits.runtime import RuntimeDep
 from services.permits.webhooks import service as webhook_service
 
 router = APIRouter(prefix="/v1")
@@ -32,8 +33,8 @@ Subscriber = Annotated[Actor, Depends(require(Role.APPLICANT, Role.WINDOW_CLERK,
     callbacks=None,
     openapi_extra={"x-webhook-body": WebhookEvent.model_json_schema()},
 )
-async def register(request: Request, session: SessionDep, actor: Subscriber, body: WebhookCreate) -> WebhookRead:
-    policy = request.app.state.settings.webhook_policy
+async def register(runtime: RuntimeDep, session: SessionDep, actor: Subscriber, body: WebhookCreate) -> WebhookRead:
+    policy = runtime.settings.webhook_policy
     return await webhook_service.register(session=session, actor=actor, body=body, policy=policy)
 
 

@@ -11,16 +11,19 @@ Correctness per case:
 
 - **Atomic per case**: a batch is one statement, so all its cases commit together or none does;
   a case is never half written.
-- **Errors isolated per case**: if a batch fails for a data reason (an idempotency key taken by
-  a concurrent retry, a constraint), nothing of it was stored and each of its cases is written
-  again on its own, so only the faulty case gets the error.
+- **Errors isolated per case**: if a batch fails for a data reason (a constraint, a value the
+  driver cannot send), nothing of it was stored and each of its cases is written again on its
+  own, so only the faulty case gets the error.
 - **Committed before answered**: a request is answered after the statement holding its case
   has committed; a lost connection answers every waiting request with 503 (the intake did not
-  happen, or, if the commit raced the loss, a retry with the same ``Idempotency-Key`` finds it).
+  happen, or the commit raced the loss).
 
 The seam is :func:`write_case`: without a writer (SQLite, or ``PERMITS_GROUP_COMMIT=false``) it
 declines and the intake writes its case in the request's own transaction, the plain path that
-``tests/permits/test_fast_paths.py`` holds this one to.
+``tests/permits/test_fast_paths.py`` holds this one to. An intake with an ``Idempotency-Key``
+is given no writer, so it takes the plain path too: its key's answer is stored in the same
+transaction as its case (:mod:`services.common.idempotency`), which the writer's statement,
+committed on a connection of its own, cannot hold.
 
 The kept connection is checked out of the service's pool once (and again after a failure), so
 intakes pay neither a checkout nor the pool's liveness ping.
@@ -49,7 +52,6 @@ Rows = Mapping[str, Sequence[dict[str, Any]]]
 MAX_BATCH = 64
 """At most this many cases per statement (bounds the statement's size and a retry's work)."""
 
-IDEMPOTENCY_CONSTRAINT = "uq_application_created_by_idempotency_key"
 CASE_KEY_CONSTRAINT = "pk_application"
 
 _CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError)
@@ -64,7 +66,7 @@ def _lost(exc: BaseException) -> bool:
 @dataclass
 class _Pending:
     rows: Rows
-    done: asyncio.Future[bool]
+    done: asyncio.Future[None]
 
 
 def _merge(batch: Sequence[_Pending]) -> dict[str, list[dict[str, Any]]]:
@@ -75,20 +77,17 @@ def _merge(batch: Sequence[_Pending]) -> dict[str, list[dict[str, Any]]]:
     return merged
 
 
-async def write_one(raw: Any, rows: Rows, *, again: bool = False) -> bool:
-    """Write one case by the one statement; False if its idempotency key was taken.
+async def write_one(raw: Any, rows: Rows, *, again: bool = False) -> None:
+    """Write one case by the one statement.
 
     ``again``: this is a second attempt after a lost connection; the case's own id found
     stored means the first attempt committed, so the case is stored."""
     try:
         await raw.execute(onestatement.SQL, *onestatement.parameters(rows))
     except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == IDEMPOTENCY_CONSTRAINT:
-            return False
         if again and exc.constraint_name == CASE_KEY_CONSTRAINT:
-            return True
+            return
         raise
-    return True
 
 
 class IntakeWriter:
@@ -128,12 +127,12 @@ class IntakeWriter:
         self._queue.clear()
         await self._release()
 
-    async def write(self, rows: Rows) -> bool:
-        """Store one case (its rows by table name) once committed; False if its idempotency key
-        was taken. Raises :class:`UpstreamUnavailable` when the database cannot be reached."""
+    async def write(self, rows: Rows) -> None:
+        """Store one case (its rows by table name); returns once committed. Raises
+        :class:`UpstreamUnavailable` when the database cannot be reached."""
         if self._task is None or self._task.done():
             raise UpstreamUnavailable("the intake writer is not running", service="database")
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(rows, done))
         self._wake.set()
         return await asyncio.shield(done)  # a client gone away does not cancel the write
@@ -216,26 +215,27 @@ class IntakeWriter:
                 self.cases += len(waiting)
                 for p in waiting:
                     if not p.done.done():
-                        p.done.set_result(True)
+                        p.done.set_result(None)
                 return
         for p in waiting:  # alone, or one by one after a failed batch
             try:
                 self.statements += 1
-                stored = await write_one(raw, p.rows, again=again)
+                await write_one(raw, p.rows, again=again)
             except Exception as exc:
                 if _lost(exc):
                     raise
                 if not p.done.done():  # this case's own fault, answered to its request
                     p.done.set_exception(exc)
                 continue
-            self.cases += stored
+            self.cases += 1
             if not p.done.done():
-                p.done.set_result(stored)
+                p.done.set_result(None)
 
 
 async def write_case(writer: IntakeWriter | None, rows: Rows) -> bool | None:
     """Store one new case (its rows by table name) through the group-commit ``writer``: True once
-    committed, False if its idempotency key was taken; ``None`` (nothing done) without a writer."""
+    committed; ``None`` (nothing done) without a writer."""
     if writer is None:
         return None
-    return await writer.write(rows)
+    await writer.write(rows)
+    return True
