@@ -15,6 +15,9 @@ from libs.domain.clients.registry import FakeRegistryClient, RegistryClient
 from libs.domain.metrics.contracts import IndicatorRead, MatrixIndicator, MatrixRead, MatrixRow
 from libs.domain.registry.contracts import DivisionWithZones, Lineage, LineageLink, ZoneRead
 from services.assessment.dependencies import metrics_client, registry_client
+from services.assessment.runtime import AssessmentRuntime
+from services.common.db import Database
+from services.common.runtime import runtime_of
 from tests.conftest import auth
 from tests.helpers import free_port
 
@@ -172,6 +175,16 @@ class World:
 
     def overrides(self) -> dict[Any, Any]:
         return {registry_client: lambda: self.registry, metrics_client: lambda: self.metrics}
+
+
+def runtime_of_client(client: httpx.AsyncClient) -> AssessmentRuntime:
+    """The runtime of the assessment app behind a test client."""
+    return runtime_of(client.app, AssessmentRuntime)  # type: ignore[attr-defined]
+
+
+def db_of(client: httpx.AsyncClient) -> Database:
+    """The database of the assessment app behind a test client."""
+    return runtime_of_client(client).db
 
 
 @asynccontextmanager
