@@ -24,14 +24,14 @@ class AssessmentRuntime(Runtime):
     idempotency: Idempotency = field(init=False)
 
 
-async def runtime(request: Request) -> AssessmentRuntime:
+async def current_runtime(request: Request) -> AssessmentRuntime:
     """The app's runtime, as a dependency. A coroutine, unlike
     :func:`services.common.runtime.runtime_dependency`: FastAPI runs plain functions in its thread
     pool, a hop per request for one attribute read."""
     return runtime_of(request.app, AssessmentRuntime)
 
 
-RuntimeDep = Annotated[AssessmentRuntime, Depends(runtime)]
+RuntimeDep = Annotated[AssessmentRuntime, Depends(current_runtime)]
 
 
 @asynccontextmanager

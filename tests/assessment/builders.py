@@ -177,14 +177,9 @@ class World:
         return {registry_client: lambda: self.registry, metrics_client: lambda: self.metrics}
 
 
-def runtime_of_client(client: httpx.AsyncClient) -> AssessmentRuntime:
-    """The runtime of the assessment app behind a test client."""
-    return runtime_of(client.app, AssessmentRuntime)  # type: ignore[attr-defined]
-
-
 def db_of(client: httpx.AsyncClient) -> Database:
-    """The database of the assessment app behind a test client."""
-    return runtime_of_client(client).db
+    """The database of the assessment app behind a test client (from its runtime)."""
+    return runtime_of(client.app, AssessmentRuntime).db  # type: ignore[attr-defined]
 
 
 @asynccontextmanager

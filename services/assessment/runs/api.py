@@ -48,7 +48,7 @@ from services.common.problems import problems
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 RunId = Annotated[int, Path(ge=1, le=2**62, description="The run's id.")]
-IdempotencyKey = Annotated[
+IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
@@ -90,12 +90,11 @@ async def create_run(
     actor: Writer,
     runtime: RuntimeDep,
     fast_canonical_json: FastCanonicalJson,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     authorise_kinds(actor, [body.kind.value])
     context = RunContext(session, registry, metrics, actor, fast_canonical_json=fast_canonical_json)
-    # The body is fingerprinted only when a key asks for it: a national run's body is small, its
-    # answer is not, and a request without a key stores neither.
+    # Fingerprinted only when a key is sent: a request without one claims nothing and stores no answer.
     keyed = Keyed(actor.sub, idempotency_key, fingerprint(body.model_dump(mode="json")) if idempotency_key else "")
     run = partial(create, CreateRun(body), context)
     with gc_paused():
