@@ -4,30 +4,40 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from pydantic import PlainSerializer
 
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden
 from libs.domain.kernel.values import Role, ZoneKind
+from services.assessment.runtime import RuntimeDep
 from services.common.auth import require
+from services.common.periods import PeriodParam
 
 
-async def registry_client(request: Request) -> RegistryClient:
+async def registry_client(runtime: RuntimeDep) -> RegistryClient:
     """The registry client over the app's pooled HTTP client (overridable in tests)."""
-    return RegistryClient(request.app.state.http, request.app.state.settings.registry_url)
+    return RegistryClient(runtime.http, runtime.settings.registry_url)
 
 
-async def metrics_client(request: Request) -> MetricsClient:
+async def metrics_client(runtime: RuntimeDep) -> MetricsClient:
     """The metrics client over the app's pooled HTTP client (overridable in tests)."""
-    return MetricsClient(request.app.state.http, request.app.state.settings.metrics_url)
+    return MetricsClient(runtime.http, runtime.settings.metrics_url)
 
 
-async def fast_canonical_json(request: Request) -> bool:
+async def fast_canonical_json(runtime: RuntimeDep) -> bool:
     """Whether canonical JSON may take its orjson fast path (the ``fast_canonical_json`` setting)."""
-    return bool(request.app.state.settings.fast_canonical_json)
+    return runtime.settings.fast_canonical_json
 
+
+PeriodQuery = Annotated[PeriodParam, PlainSerializer(str, return_type=str)]
+"""A period query parameter: :data:`services.common.periods.PeriodParam`, serialised as its text.
+
+``PeriodParam``'s schema keeps the ``Period`` dataclass for serialisation, and FastAPI then lists
+a ``Period`` schema among the OpenAPI components, which the service's document never had; with
+the serialiser the document stays what the plain string parameter gave."""
 
 RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
 MetricsDep = Annotated[MetricsClient, Depends(metrics_client)]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
+from services.common.idempotency import IdempotencyKeyColumns
 
 
 class EncodedJSON(str):
@@ -104,15 +105,12 @@ class Assessment(Base):
     ranked_count: Mapped[int] = mapped_column(Integer)
     outcome_count: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[list[Any]] = mapped_column(JSON)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    request_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
         Index("ix_assessment_code_kind", "methodology_code", "kind", "subjects"),
         Index("ix_assessment_kind_period", "kind", "period_type", "period_start_on"),
-        Index("uq_assessment_idempotency_key", "created_by", "idempotency_key", unique=True),
     )
 
 
@@ -213,3 +211,7 @@ class SanctionPolicy(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (Index("uq_sanction_policy_kind_version", "kind", "version", unique=True),)
+
+
+class IdempotencyKey(IdempotencyKeyColumns, Base):
+    """An Idempotency-Key of a run's creation and the answer it gave (services/common/idempotency.py)."""

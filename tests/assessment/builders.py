@@ -15,6 +15,9 @@ from libs.domain.clients.registry import FakeRegistryClient, RegistryClient
 from libs.domain.metrics.contracts import IndicatorRead, MatrixIndicator, MatrixRead, MatrixRow
 from libs.domain.registry.contracts import DivisionWithZones, Lineage, LineageLink, ZoneRead
 from services.assessment.dependencies import metrics_client, registry_client
+from services.assessment.runtime import AssessmentRuntime
+from services.common.db import Database
+from services.common.runtime import runtime_of
 from tests.conftest import auth
 from tests.helpers import free_port
 
@@ -172,6 +175,11 @@ class World:
 
     def overrides(self) -> dict[Any, Any]:
         return {registry_client: lambda: self.registry, metrics_client: lambda: self.metrics}
+
+
+def db_of(client: httpx.AsyncClient) -> Database:
+    """The database of the assessment app behind a test client (from its runtime)."""
+    return runtime_of(client.app, AssessmentRuntime).db  # type: ignore[attr-defined]
 
 
 @asynccontextmanager

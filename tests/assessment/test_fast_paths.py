@@ -22,6 +22,7 @@ from tests.assessment.builders import (
     Registry,
     World,
     assessment,
+    db_of,
     lineage,
     matrix,
     method_doc,
@@ -68,11 +69,11 @@ async def _scenario(app_client: Any, *, fast: bool) -> dict[str, Any]:
         replay = await run(client, "2025", headers=keyed)
         fetched = [(await client.get(f"/v1/assessments/{c['id']}")).json() for c in created]
         verified = [(await client.post(f"/v1/assessments/{c['id']}/verify")).json() for c in created]
-        async with client.app.state.db.engine.begin() as conn:  # type: ignore[attr-defined]
-            stored = (
-                await conn.execute(text("SELECT id, inputs, inputs_sha256, request_sha256 FROM assessment ORDER BY id"))
-            ).all()
+        async with db_of(client).engine.begin() as conn:
+            stored = (await conn.execute(text("SELECT id, inputs, inputs_sha256 FROM assessment ORDER BY id"))).all()
             methods = (await conn.execute(text("SELECT code, version, sha256 FROM methodology"))).all()
+            key_columns = "subject, key, request_hash, status, response_status"
+            keys = (await conn.execute(text(f"SELECT {key_columns} FROM idempotency_key"))).all()
     return {
         "method": {k: v for k, v in method.items() if k != "created_at"},
         "created": [_without_clock(c) for c in created],
@@ -81,6 +82,7 @@ async def _scenario(app_client: Any, *, fast: bool) -> dict[str, Any]:
         "verified": verified,
         "stored": [tuple(r) for r in stored],
         "methods": [tuple(r) for r in methods],
+        "keys": [tuple(r) for r in keys],
     }
 
 
@@ -90,7 +92,7 @@ class TestTheCanonicalJsonFastPath:
         seen = await _scenario(app_client, fast=fast)
         assert all(v["identical"] and v["inputs_intact"] for v in seen["verified"])
         documents = []
-        for _, inputs, sha, _ in seen["stored"]:
+        for _, inputs, sha in seen["stored"]:
             document = json.loads(inputs) if isinstance(inputs, str) else inputs
             published = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             assert hashlib.sha256(published.encode()).hexdigest() == sha

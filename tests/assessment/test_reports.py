@@ -132,7 +132,9 @@ class TestTheHalfYearIndicatorBulletin:
             )
             bad = await client.get("/v1/rankings", params={"period": "H1-2025", "kind": "economic"})
         assert assert_problem(unknown, 422)["errors"][0]["loc"] == ["query", "indicators", 1]
-        assert assert_problem(bad, 422)["errors"][0]["loc"] == ["query", "period"]
+        problem = assert_problem(bad, 422)  # parsed at the edge: a validation problem like any bad field
+        assert problem["type"] == "urn:devzones:problem:validation"
+        assert (problem["errors"][0]["loc"], problem["errors"][0]["type"]) == (["query", "period"], "period")
 
 
 class TestTargetProgress:

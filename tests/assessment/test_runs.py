@@ -8,6 +8,7 @@ C: 0.75×0.40 + 0.25×0.20 = 0.35 → 35.0 (3rd). And for 2024: A 42.5 (2nd), B 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.assessment.builders import (
     Registry,
     World,
     assessment,
+    db_of,
     dead_metrics,
     dead_registry,
     lineage,
@@ -224,7 +226,7 @@ class TestVerification:
         async with assessment(app_client, world(p2025=VALUES_2025)) as client:
             await publish(client, method_doc(GDP, RD))
             created = await run(client, "2025")
-            async with client.app.state.db.engine.begin() as conn:  # type: ignore[attr-defined]
+            async with db_of(client).engine.begin() as conn:
                 await conn.execute(text("UPDATE assessment_result SET score = 99.0 WHERE zone = 'C'"))
             body = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
         assert body["identical"] is False and body["inputs_intact"] is True
@@ -234,7 +236,7 @@ class TestVerification:
         async with assessment(app_client, world(p2025=VALUES_2025)) as client:
             await publish(client, method_doc(GDP, RD))
             created = await run(client, "2025")
-            async with client.app.state.db.engine.begin() as conn:  # type: ignore[attr-defined]
+            async with db_of(client).engine.begin() as conn:
                 row = (await conn.execute(text("SELECT inputs FROM assessment"))).scalar_one()
                 inputs = json.loads(row) if isinstance(row, str) else row
                 inputs["zones"][2]["values"]["gdp"] = 41.0
@@ -316,9 +318,13 @@ class TestUpstreamDown:
         assert listing["items"] == []
 
 
+RUN_2025 = {"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "x"}
+
+
 class TestRetries:
+
     async def test_the_same_idempotency_key_returns_the_stored_run(self, app_client: Any) -> None:
-        body = {"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "x"}
+        body = RUN_2025
         async with assessment(app_client, world(p2025=VALUES_2025)) as client:
             await publish(client, method_doc(GDP, RD))
             headers = {**ADMIN, "Idempotency-Key": "run-2025"}
@@ -328,5 +334,74 @@ class TestRetries:
             listing = (await client.get("/v1/assessments")).json()
         assert (first.status_code, again.status_code) == (201, 200)
         assert again.json() == first.json()
+        assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+        assert again.headers["Location"] == first.headers["Location"] == f"/v1/assessments/{first.json()['id']}"
         assert assert_problem(other, 422)["errors"][0]["loc"] == ["header", "Idempotency-Key"]
         assert len(listing["items"]) == 1
+
+    async def test_a_key_belongs_to_its_sender(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            mine = await client.post("/v1/assessments", json=RUN_2025, headers={**ADMIN, "Idempotency-Key": "k"})
+            theirs = await client.post("/v1/assessments", json=RUN_2025, headers={**COMMERCE, "Idempotency-Key": "k"})
+            listing = (await client.get("/v1/assessments")).json()
+        assert (mine.status_code, theirs.status_code) == (201, 201)
+        assert len(listing["items"]) == 2
+
+    async def test_concurrent_requests_with_one_key_run_once(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            headers = {**ADMIN, "Idempotency-Key": "run-once"}
+            answers = await asyncio.gather(
+                *(client.post("/v1/assessments", json=RUN_2025, headers=headers) for _ in range(4))
+            )
+            listing = (await client.get("/v1/assessments")).json()
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses.count(201) == 1 and set(statuses) <= {200, 201, 409}
+        for answer in answers:
+            if answer.status_code == 409:
+                assert_problem(answer, 409)
+            elif answer.status_code == 200:
+                assert answer.headers["Idempotent-Replayed"] == "true"
+        assert len(listing["items"]) == 1
+
+    async def test_a_failed_run_releases_its_key(self, app_client: Any) -> None:
+        ok = world(p2025=VALUES_2025)
+        async with assessment(app_client, ok) as client:
+            await publish(client, method_doc(GDP, RD))
+            metrics, ok.metrics = ok.metrics, dead_metrics()
+            headers = {**ADMIN, "Idempotency-Key": "retry-me"}
+            failed = await client.post("/v1/assessments", json=RUN_2025, headers=headers)
+            ok.metrics = metrics
+            retried = await client.post("/v1/assessments", json=RUN_2025, headers=headers)
+            again = await client.post("/v1/assessments", json=RUN_2025, headers=headers)
+        assert_problem(failed, 503)
+        assert (retried.status_code, again.status_code) == (201, 200)
+        assert again.json() == retried.json()
+
+    async def test_a_refused_caller_claims_no_key(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD, applies_to=["economic", "high_tech"]))
+            body = {**RUN_2025, "kind": "high_tech"}
+            headers = {**COMMERCE, "Idempotency-Key": "not-mine"}
+            refused = [await client.post("/v1/assessments", json=body, headers=headers) for _ in range(2)]
+            async with db_of(client).engine.begin() as conn:
+                keys = (await conn.execute(text("SELECT count(*) FROM idempotency_key"))).scalar_one()
+        assert [r.status_code for r in refused] == [403, 403]
+        assert keys == 0
+
+
+class TestListingRuns:
+    async def test_runs_are_listed_by_period_and_a_bad_period_is_a_validation_problem(self, app_client: Any) -> None:
+        async with assessment(app_client, world(p2024=VALUES_2024, p2025=VALUES_2025)) as client:
+            await publish(client, method_doc(GDP, RD))
+            await run(client, "2024")
+            await run(client, "2025")
+            only = (await client.get("/v1/assessments", params={"period": "2025"})).json()
+            everything = (await client.get("/v1/assessments")).json()
+            bad = await client.get("/v1/assessments", params={"period": "last year"})
+        assert [r["period"] for r in only["items"]] == ["2025"]
+        assert [r["period"] for r in everything["items"]] == ["2025", "2024"]
+        problem = assert_problem(bad, 422)
+        assert problem["type"] == "urn:devzones:problem:validation"
+        assert (problem["errors"][0]["loc"], problem["errors"][0]["type"]) == (["query", "period"], "period")

@@ -1,6 +1,6 @@
 """The city's targets evaluated from zone totals (libs/domain/assessment/targets.py).
 
-Thresholds are those of DOMAIN.md ("Indicators and the city's targets", from 张发〔2016〕12号
+Thresholds are those of docs/domain.md#indicators-and-targets (from 张发〔2016〕12号
 一(三)); the data are made up by hand so every expected value can be checked on paper.
 """
 

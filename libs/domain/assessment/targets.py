@@ -148,7 +148,7 @@ CITY_TARGETS: tuple[Target, ...] = (
         ("dominant_industry_revenue", "main_business_revenue"), 2018, 50, "%", factor=100,
     ),
 )  # fmt: skip
-"""The city's targets from DOMAIN.md ("Indicators and the city's targets")."""
+"""The city's targets of docs/domain.md#indicators-and-targets."""
 
 
 def target_indicators(targets: Sequence[Target] = CITY_TARGETS) -> list[str]:

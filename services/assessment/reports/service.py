@@ -40,13 +40,6 @@ MAIN_INDICATORS = (
 MAX_INDICATORS = 40
 
 
-def _period(text: str) -> Period:
-    try:
-        return Period.parse(text)
-    except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"loc": ["query", "period"], "msg": str(exc), "type": "period"}]) from exc
-
-
 def _choose(catalog: Sequence[IndicatorRead], asked: list[str] | None, period: Period) -> list[IndicatorRead]:
     by_code = {i.code: i for i in catalog}
     if not asked:
@@ -119,7 +112,7 @@ def _ranking(
 
 
 async def rankings(
-    *, registry: RegistryClient, metrics: MetricsClient, period: str, kind: ZoneKind, indicators: list[str] | None
+    *, registry: RegistryClient, metrics: MetricsClient, period: Period, kind: ZoneKind, indicators: list[str] | None
 ) -> RankingsRead:
     """Each indicator ranked on its own across the zones of ``kind``, with the change since the previous period.
 
@@ -127,7 +120,7 @@ async def rankings(
     pro-forma lineage): a zone formed by a merger is compared with its predecessors' summed
     components, so the change is lineage-aware.
     """
-    current = _period(period)
+    current = period
     if indicators is not None and len(indicators) > MAX_INDICATORS:
         raise Unprocessable(
             f"at most {MAX_INDICATORS} indicators per bulletin",

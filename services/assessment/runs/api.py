@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 from urllib.parse import quote
 
+import orjson
 from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from libs.domain.assessment.contracts import (
@@ -19,7 +22,14 @@ from libs.domain.assessment.contracts import (
 from libs.domain.assessment.sensitivity import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.values import ZoneKind
-from services.assessment.dependencies import FastCanonicalJson, MetricsDep, RegistryDep, Writer
+from services.assessment.dependencies import (
+    FastCanonicalJson,
+    MetricsDep,
+    PeriodQuery,
+    RegistryDep,
+    Writer,
+    authorise_kinds,
+)
 from services.assessment.methodologies.api import int_cursor
 from services.assessment.runs import bulletin as bulletin_service
 from services.assessment.runs import reads
@@ -27,15 +37,18 @@ from services.assessment.runs import sensitivity as sensitivity_service
 from services.assessment.runs.commands import CreateRun, RunContext
 from services.assessment.runs.create import create_run as create
 from services.assessment.runs.gc_pause import gc_paused
+from services.assessment.runs.reads import RunAnswer
 from services.assessment.runs.verify import verify as verify_run
+from services.assessment.runtime import RuntimeDep
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
+from services.common.idempotency import Keyed, fingerprint, idempotent
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
 from services.common.problems import problems
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 RunId = Annotated[int, Path(ge=1, le=2**62, description="The run's id.")]
-IdempotencyKey = Annotated[
+IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
@@ -75,18 +88,32 @@ async def create_run(
     registry: RegistryDep,
     metrics: MetricsDep,
     actor: Writer,
+    runtime: RuntimeDep,
     fast_canonical_json: FastCanonicalJson,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
+    authorise_kinds(actor, [body.kind.value])
     context = RunContext(session, registry, metrics, actor, fast_canonical_json=fast_canonical_json)
+    # Fingerprinted only when a key is sent: a request without one claims nothing and stores no answer.
+    keyed = Keyed(actor.sub, idempotency_key, fingerprint(body.model_dump(mode="json")) if idempotency_key else "")
+    run = partial(create, CreateRun(body), context)
     with gc_paused():
-        result, created = await create(CreateRun(body, idempotency_key), context)
-        return Response(
-            result.content,
-            status_code=201 if created else 200,
-            media_type="application/json",
-            headers={"Location": f"/v1/assessments/{result.id}"},
-        )
+        result = await idempotent(runtime.idempotency, session, keyed, run, _replay)
+    if isinstance(result, JSONResponse):  # a replay answers where the run is, as the first answer did
+        result.headers["Location"] = _location(orjson.loads(result.body)["id"])
+        return result
+    return Response(
+        result.content, status_code=201, media_type="application/json", headers={"Location": _location(result.id)}
+    )
+
+
+def _replay(answer: RunAnswer) -> tuple[int, Any]:
+    """What a retry with the same Idempotency-Key answers: the run, as 200."""
+    return 200, orjson.loads(answer.content)
+
+
+def _location(run_id: int) -> str:
+    return f"/v1/assessments/{run_id}"
 
 
 @router.get(
@@ -101,7 +128,7 @@ async def list_runs(
     session: SessionDep,
     kind: ZoneKind | None = None,
     methodology: Annotated[str | None, Query(max_length=64)] = None,
-    period: Annotated[str | None, Query(max_length=16)] = None,
+    period: Annotated[PeriodQuery | None, Query()] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[AssessmentSummary]:

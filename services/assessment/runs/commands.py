@@ -24,10 +24,9 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class CreateRun:
-    """Compute a run and store it; a retry with the same idempotency key gets the stored run."""
+    """Compute a run and store it."""
 
     body: AssessmentCreate
-    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +47,6 @@ class RunRequest:
     """A create request checked against its methodology: what the rest of the use case reads."""
 
     body: AssessmentCreate
-    request_sha256: str
     period: Period
     method_row: Methodology
     method: ParsedMethodology

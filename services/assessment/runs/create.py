@@ -10,44 +10,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.assessment.contracts import AssessmentCreate
 from libs.domain.assessment.run import RunEvaluation, build_inputs, evaluate_run
 from libs.domain.assessment.validation import parse_methodology
-from libs.domain.kernel.canonical import canonical_with_sha256, inputs_sha256
-from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
+from libs.domain.kernel.canonical import canonical_with_sha256
+from libs.domain.kernel.errors import NotFound, Unprocessable
 from libs.domain.kernel.values import Period
-from services.assessment.dependencies import authorise_kinds
 from services.assessment.methodologies import repository as methodology_repo
 from services.assessment.reports.bulletin_render import KIND_ZH
 from services.assessment.runs import repository
 from services.assessment.runs.commands import CreateRun, RunContext, RunRequest
 from services.assessment.runs.gather import Gathered, cancelled, gather, predecessors
-from services.assessment.runs.reads import RunAnswer, new_run_answer, results_json, stored_answer
+from services.assessment.runs.reads import RunAnswer, new_run_answer, results_json
 from services.assessment.runs.store import store_evaluation
 from services.assessment.tables import Methodology
 
 
-async def create_run(command: CreateRun, context: RunContext) -> tuple[RunAnswer, bool]:
-    """Compute a run from the registry and metrics services and store it; True when newly stored."""
-    body = command.body
-    authorise_kinds(context.actor, [body.kind.value])
-    request_sha = inputs_sha256(body.model_dump(mode="json"), fast=context.fast_canonical_json)
-    if command.idempotency_key:
-        earlier = await repository.by_idempotency_key(context.session, context.actor.sub, command.idempotency_key)
-        if earlier is not None:
-            if earlier.request_sha256 != request_sha:
-                raise Unprocessable(
-                    "this Idempotency-Key was used for a different request",
-                    errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "reuse"}],
-                )
-            return await stored_answer(context.session, earlier.id), False
-    request = await _checked(context.session, body, request_sha)
+async def create_run(command: CreateRun, context: RunContext) -> RunAnswer:
+    """Compute a run from the registry and metrics services and store it (the caller is authorised)."""
+    request = await _checked(context.session, command.body)
     gathered = await gather(context, request)
     evaluated = await _evaluate(context, request, gathered)
-    return await _store(command, context, request, evaluated)
+    return await _store(context, request, evaluated)
 
 
 def _period(text: str, loc: list[str | int]) -> Period:
@@ -67,12 +53,12 @@ async def _methodology(session: AsyncSession, code: str, version: int | None) ->
     return row
 
 
-async def _checked(session: AsyncSession, body: AssessmentCreate, request_sha: str) -> RunRequest:
+async def _checked(session: AsyncSession, body: AssessmentCreate) -> RunRequest:
     """The request with its period and methodology; 404 or 422 when they do not fit."""
     period = _period(body.period, ["body", "period"])
     method_row = await _methodology(session, body.methodology, body.version)
     _check_request(body, method_row, period)
-    return RunRequest(body, request_sha, period, method_row, parse_methodology(method_row.document))
+    return RunRequest(body, period, method_row, parse_methodology(method_row.document))
 
 
 def _check_request(body: AssessmentCreate, method_row: Methodology, period: Period) -> None:
@@ -168,10 +154,8 @@ async def _evaluate(context: RunContext, request: RunRequest, gathered: Gathered
     return _Evaluated(inputs, evaluation, notes, scored, previous.id if previous else None)
 
 
-async def _store(
-    command: CreateRun, context: RunContext, request: RunRequest, evaluated: _Evaluated
-) -> tuple[RunAnswer, bool]:
-    """Store the run and answer it; a concurrent retry with the same key gets the run it stored."""
+async def _store(context: RunContext, request: RunRequest, evaluated: _Evaluated) -> RunAnswer:
+    """Store the run and answer it."""
     session, actor, method_row, period = context.session, context.actor, request.method_row, request.period
     inputs, evaluation = evaluated.inputs, evaluated.evaluation
     canonical, sha = canonical_with_sha256(inputs, fast=context.fast_canonical_json)
@@ -181,40 +165,31 @@ async def _store(
     # in the database's waits); it is only returned once everything is stored.
     answer = asyncio.ensure_future(results_json(evaluation, zones=request.ranks_zones))
     try:
-        async with session.begin_nested():
-            run = await repository.insert_run(
-                session,
-                methodology_id=method_row.id,
-                methodology_code=method_row.code,
-                methodology_version=method_row.version,
-                kind=request.kind,
-                period=str(period),
-                period_start_on=period.start,
-                period_type=period.type,
-                label=request.body.label,
-                subjects=request.body.subjects,
-                registry_as_of=period.end,
-                inputs=inputs,
-                inputs_json=canonical,
-                inputs_sha256=sha,
-                previous_assessment_id=evaluated.previous_id,
-                zone_count=evaluated.scored,
-                ranked_count=ranked,
-                outcome_count=len(evaluation.outcomes),
-                notes=evaluated.notes,
-                idempotency_key=command.idempotency_key,
-                request_sha256=request.request_sha256,
-                created_at=now,
-                created_by=actor.sub,
-            )
-            await store_evaluation(session, run, evaluation, now)
-    except BaseException as exc:
+        run = await repository.insert_run(
+            session,
+            methodology_id=method_row.id,
+            methodology_code=method_row.code,
+            methodology_version=method_row.version,
+            kind=request.kind,
+            period=str(period),
+            period_start_on=period.start,
+            period_type=period.type,
+            label=request.body.label,
+            subjects=request.body.subjects,
+            registry_as_of=period.end,
+            inputs=inputs,
+            inputs_json=canonical,
+            inputs_sha256=sha,
+            previous_assessment_id=evaluated.previous_id,
+            zone_count=evaluated.scored,
+            ranked_count=ranked,
+            outcome_count=len(evaluation.outcomes),
+            notes=evaluated.notes,
+            created_at=now,
+            created_by=actor.sub,
+        )
+        await store_evaluation(session, run, evaluation, now)
+    except BaseException:
         await cancelled(answer)
-        if not isinstance(exc, IntegrityError):
-            raise
-        if command.idempotency_key:
-            raced = await repository.by_idempotency_key(session, actor.sub, command.idempotency_key)
-            if raced is not None and raced.request_sha256 == request.request_sha256:
-                return await stored_answer(session, raced.id), False
-        raise Conflict("a run with this Idempotency-Key was stored at the same time") from exc
-    return RunAnswer(run.id, new_run_answer(run, method_row, *await answer)), True
+        raise
+    return RunAnswer(run.id, new_run_answer(run, method_row, *await answer))

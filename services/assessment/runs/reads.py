@@ -14,7 +14,7 @@ from libs.domain.assessment.contracts import AssessmentRead, AssessmentSummary, 
 from libs.domain.assessment.run import RunEvaluation, full_detail, leaf_keys
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.kernel.errors import NotFound
-from libs.domain.kernel.values import ZoneKind
+from libs.domain.kernel.values import Period, ZoneKind
 from services.assessment.methodologies import repository as methodology_repo
 from services.assessment.runs import repository
 from services.assessment.sanctions.service import outcome_read
@@ -28,11 +28,6 @@ class RunAnswer:
 
     id: int
     content: bytes
-
-
-async def stored_answer(session: AsyncSession, run_id: int) -> RunAnswer:
-    """The answer of a stored run, as :func:`get_run` gives it."""
-    return RunAnswer(run_id, (await get_run(session=session, run_id=run_id)).model_dump_json().encode())
 
 
 def summary_fields(run: Assessment, method: Methodology) -> dict[str, Any]:
@@ -224,13 +219,18 @@ async def list_runs(
     session: AsyncSession,
     kind: ZoneKind | None,
     code: str | None,
-    period: str | None,
+    period: Period | None,
     after: int | None,
     limit: int,
 ) -> tuple[list[AssessmentSummary], int | None]:
     """Runs, newest first."""
     rows = await repository.page(
-        session, kind=kind.value if kind else None, code=code, period=period, after=after, limit=limit
+        session,
+        kind=kind.value if kind else None,
+        code=code,
+        period=str(period) if period is not None else None,
+        after=after,
+        limit=limit,
     )
     methods = {r.methodology_id: await methodology_repo.by_id(session, r.methodology_id) for r in rows}
     items = [AssessmentSummary.model_validate(summary_fields(r, methods[r.methodology_id])) for r in rows]  # type: ignore[arg-type]

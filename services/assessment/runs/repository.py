@@ -27,14 +27,6 @@ async def get(session: AsyncSession, run_id: int, *, with_inputs: bool = False) 
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def by_idempotency_key(session: AsyncSession, caller: str, key: str) -> Assessment | None:
-    """The run ``caller`` created with ``key``."""
-    result = await session.execute(
-        select(Assessment).options(_LIGHT).where(Assessment.created_by == caller, Assessment.idempotency_key == key)
-    )
-    return result.scalar_one_or_none()
-
-
 async def insert_run(session: AsyncSession, *, inputs: dict[str, Any], inputs_json: str, **values: Any) -> Assessment:
     """Store a run (flushed), its inputs document as the JSON text given (the canonical text hashed)."""
     row = Assessment(**values, inputs=EncodedJSON(inputs_json))

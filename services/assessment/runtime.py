@@ -1,0 +1,42 @@
+"""The assessment service's runtime: what its app holds while it runs, typed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+
+from services.assessment.tables import IdempotencyKey
+from services.common.idempotency import Idempotency
+from services.common.runtime import Runtime, runtime_of
+from services.common.settings import AssessmentSettings
+
+
+@dataclass(eq=False)
+class AssessmentRuntime(Runtime):
+    """The common parts, the assessment settings, and the Idempotency-Key policy of run creation
+    (made in the lifespan, over the service's own ``idempotency_key`` table)."""
+
+    settings: AssessmentSettings
+    idempotency: Idempotency = field(init=False)
+
+
+async def current_runtime(request: Request) -> AssessmentRuntime:
+    """The app's runtime, as a dependency. A coroutine, unlike
+    :func:`services.common.runtime.runtime_dependency`: FastAPI runs plain functions in its thread
+    pool, a hop per request for one attribute read."""
+    return runtime_of(request.app, AssessmentRuntime)
+
+
+RuntimeDep = Annotated[AssessmentRuntime, Depends(current_runtime)]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Make the parts that need the database (opened by the common lifespan before this runs)."""
+    runtime = runtime_of(app, AssessmentRuntime)
+    runtime.idempotency = Idempotency(runtime.db, IdempotencyKey)
+    yield
