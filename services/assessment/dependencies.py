@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import PlainSerializer
 
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
@@ -14,7 +13,6 @@ from libs.domain.kernel.errors import Forbidden
 from libs.domain.kernel.values import Role, ZoneKind
 from services.assessment.runtime import RuntimeDep
 from services.common.auth import require
-from services.common.periods import PeriodParam
 
 
 async def registry_client(runtime: RuntimeDep) -> RegistryClient:
@@ -31,13 +29,6 @@ async def fast_canonical_json(runtime: RuntimeDep) -> bool:
     """Whether canonical JSON may take its orjson fast path (the ``fast_canonical_json`` setting)."""
     return runtime.settings.fast_canonical_json
 
-
-PeriodQuery = Annotated[PeriodParam, PlainSerializer(str, return_type=str)]
-"""A period query parameter: :data:`services.common.periods.PeriodParam`, serialised as its text.
-
-``PeriodParam``'s schema keeps the ``Period`` dataclass for serialisation, and FastAPI then lists
-a ``Period`` schema among the OpenAPI components, which the service's document never had; with
-the serialiser the document stays what the plain string parameter gave."""
 
 RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
 MetricsDep = Annotated[MetricsClient, Depends(metrics_client)]

@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 
 from services.assessment.tables import IdempotencyKey
 from services.common.idempotency import Idempotency
-from services.common.runtime import Runtime, runtime_of
+from services.common.runtime import Runtime, runtime_dependency, runtime_of
 from services.common.settings import AssessmentSettings
 
 
@@ -24,14 +24,7 @@ class AssessmentRuntime(Runtime):
     idempotency: Idempotency = field(init=False)
 
 
-async def current_runtime(request: Request) -> AssessmentRuntime:
-    """The app's runtime, as a dependency. A coroutine, unlike
-    :func:`services.common.runtime.runtime_dependency`: FastAPI runs plain functions in its thread
-    pool, a hop per request for one attribute read."""
-    return runtime_of(request.app, AssessmentRuntime)
-
-
-RuntimeDep = Annotated[AssessmentRuntime, Depends(current_runtime)]
+RuntimeDep = Annotated[AssessmentRuntime, Depends(runtime_dependency(AssessmentRuntime))]
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from libs.domain.kernel.calendar import OfficialCalendar
 from libs.domain.kernel.values import today_in_china
 from services.common.idempotency import Idempotency
-from services.common.runtime import Runtime, runtime_of
+from services.common.runtime import Runtime, runtime_dependency, runtime_of
 from services.common.settings import PermitsSettings
 from services.permits.cache import ReadCache
 from services.permits.calendar.service import DeadlineRecompute
@@ -56,10 +56,5 @@ def permits_runtime(request: Request) -> PermitsRuntime:
     return runtime_of(request.app, PermitsRuntime)
 
 
-async def _runtime(request: Request) -> PermitsRuntime:
-    # A coroutine: FastAPI would run a plain function dependency in its thread pool.
-    return runtime_of(request.app, PermitsRuntime)
-
-
-RuntimeDep = Annotated[PermitsRuntime, Depends(_runtime)]
+RuntimeDep = Annotated[PermitsRuntime, Depends(runtime_dependency(PermitsRuntime))]
 """The app runtime, as a route's or a dependency's parameter."""

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query, Response
 
 from libs.domain.assessment.contracts import RankingsRead, TargetProgressRead
 from libs.domain.kernel.values import ZoneKind
-from services.assessment.dependencies import MetricsDep, PeriodQuery, RegistryDep
+from services.assessment.dependencies import MetricsDep, RegistryDep
 from services.assessment.reports import service
 from services.assessment.runs.api import FILE_CONTENT, json_response
 from services.assessment.runs.bulletin import render
 from services.common.auth import PUBLIC
+from services.common.periods import PeriodParam
 from services.common.problems import problems
 
 router = APIRouter(prefix="/v1")
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/v1")
 async def rankings(
     registry: RegistryDep,
     metrics: MetricsDep,
-    period: Annotated[PeriodQuery, Query(description="e.g. 2025H1")],
+    period: Annotated[PeriodParam, Query(description="e.g. 2025H1")],
     kind: ZoneKind,
     indicators: Annotated[
         str | None, Query(max_length=2000, description="Comma-separated codes; default: the main indicators.")

@@ -25,7 +25,6 @@ from libs.domain.kernel.values import ZoneKind
 from services.assessment.dependencies import (
     FastCanonicalJson,
     MetricsDep,
-    PeriodQuery,
     RegistryDep,
     Writer,
     authorise_kinds,
@@ -44,6 +43,7 @@ from services.common.auth import PUBLIC
 from services.common.db import SessionDep
 from services.common.idempotency import Keyed, fingerprint, idempotent
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
+from services.common.periods import PeriodParam
 from services.common.problems import problems
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
@@ -128,7 +128,7 @@ async def list_runs(
     session: SessionDep,
     kind: ZoneKind | None = None,
     methodology: Annotated[str | None, Query(max_length=64)] = None,
-    period: Annotated[PeriodQuery | None, Query()] = None,
+    period: Annotated[PeriodParam | None, Query()] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[AssessmentSummary]:
