@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from libs.domain.kernel.contracts import Actor, Page
 from libs.domain.kernel.errors import Unprocessable
@@ -31,6 +33,7 @@ from libs.domain.registry.contracts import (
 )
 from services.common.auth import PUBLIC, require
 from services.common.db import SessionDep
+from services.common.idempotency import Keyed, fingerprint, idempotent
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
 from services.registry import changes as change_service
@@ -41,26 +44,16 @@ from services.registry import zone_reads
 from services.registry import zones as zone_service
 from services.registry.context import WriteContext
 from services.registry.fast_paths.index_reads import index_reads
-from services.registry.readmodel import ReadModel
 from services.registry.reorganisations import AnnulReorganisation, RecordReorganisation
+from services.registry.runtime import RegistryRuntime, RuntimeDep
 
 router = APIRouter(prefix="/v1")
 
 
-async def readmodel(request: Request) -> ReadModel | None:
-    """This instance's in-memory copy of the zone projection (``None``: switched off)."""
-    model: ReadModel | None = request.app.state.readmodel
-    return model
-
-
-ReadModelDep = Annotated[ReadModel | None, Depends(readmodel)]
-
-
 async def reads(request: Request) -> zone_reads.ZoneReads:
-    """The hot zone reads: from memory when the index may answer, else from SQL."""
-    state = request.app.state
-    fast = await index_reads(state.readmodel)
-    return fast if fast is not None else zone_reads.SqlZoneReads(state.db)
+    """The hot zone reads: the in-memory index's while it may answer, else the app's SQL reads."""
+    runtime: RegistryRuntime = request.app.state.runtime  # one lookup: this runs on every hot read
+    return await index_reads(runtime.readmodel) or runtime.sql_reads
 
 
 ZoneReadsDep = Annotated[zone_reads.ZoneReads, Depends(reads)]
@@ -74,7 +67,7 @@ MAX_ZONE_PAGE = 5000
 AsOf = Annotated[date | None, Query(description="Date to answer for (Asia/Shanghai); default today.")]
 ZoneId = Annotated[str, Path(max_length=32, description="A zone's stable id.")]
 CityAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN))]
-IdempotencyKey = Annotated[
+IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
@@ -120,19 +113,30 @@ async def create_reorganisation(
     session: SessionDep,
     actor: CityAdmin,
     response: Response,
-    model: ReadModelDep,
-    idempotency_key: IdempotencyKey = None,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKeyHeader = None,
     dry_run: bool = False,
-) -> ReorganisationRead:
-    result, replay = await reorganisation_service.record_reorganisation(
-        RecordReorganisation(body=body, dry_run=dry_run, idempotency_key=idempotency_key),
-        WriteContext(session=session, actor=actor, readmodel=model),
+) -> ReorganisationRead | JSONResponse:
+    command = RecordReorganisation(body=body, dry_run=dry_run)
+    ctx = WriteContext(session=session, actor=actor, readmodel=runtime.readmodel)
+    key = None if dry_run else idempotency_key or None  # a dry run never claims a key
+    keyed = Keyed(actor.sub, key, fingerprint(body.model_dump(mode="json")) if key else "")
+    result = await idempotent(
+        runtime.idempotency, session, keyed, lambda: reorganisation_service.record_reorganisation(command, ctx), _replay
     )
-    if dry_run or replay:
+    if isinstance(result, JSONResponse):  # a retry: the act recorded the first time, as answered then
+        result.headers["Location"] = f"/v1/reorganisations/{json.loads(bytes(result.body))['id']}"
+        return result
+    if dry_run:
         response.status_code = 200
     if result.id is not None:
         response.headers["Location"] = f"/v1/reorganisations/{result.id}"
     return result
+
+
+def _replay(act: ReorganisationRead) -> tuple[int, Any]:
+    """What a retry of a recorded act answers: 200 and the act as answered the first time."""
+    return 200, act.model_dump(mode="json", by_alias=True)
 
 
 @router.get(
@@ -174,11 +178,11 @@ async def get_reorganisation(session: SessionDep, act_id: int) -> Reorganisation
     responses=problems(401, 403, 404, 409, 422),
 )
 async def annul_reorganisation(
-    session: SessionDep, actor: CityAdmin, act_id: int, body: Annulment, model: ReadModelDep
+    session: SessionDep, actor: CityAdmin, act_id: int, body: Annulment, runtime: RuntimeDep
 ) -> ReorganisationRead:
     return await reorganisation_service.annul_reorganisation(
         AnnulReorganisation(act_id=act_id, reason=body.reason),
-        WriteContext(session=session, actor=actor, readmodel=model),
+        WriteContext(session=session, actor=actor, readmodel=runtime.readmodel),
     )
 
 
@@ -325,10 +329,10 @@ async def zone_lineage(zones: ZoneReadsDep, zone_id: ZoneId) -> Lineage:
     },
 )
 async def create_division(
-    body: DivisionCreate, session: SessionDep, actor: CityAdmin, model: ReadModelDep, response: Response
+    body: DivisionCreate, session: SessionDep, actor: CityAdmin, runtime: RuntimeDep, response: Response
 ) -> DivisionRead:
     read, replayed = await division_service.record_division(
-        body, WriteContext(session=session, actor=actor, readmodel=model)
+        body, WriteContext(session=session, actor=actor, readmodel=runtime.readmodel)
     )
     if replayed:
         response.status_code = 200
