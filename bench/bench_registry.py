@@ -52,7 +52,7 @@ async def build(url: str, zones: int) -> tuple[list[str], list[str], list[str], 
                     "operations": ops,
                 }
             )
-            result, _ = await record_reorganisation(RecordReorganisation(body), WriteContext(session, ACTOR))
+            result = await record_reorganisation(RecordReorganisation(body), WriteContext(session, ACTOR))
             await session.commit()
             return result.zones
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,7 @@ class WriteContext:
 
     session: AsyncSession
     actor: Actor
-    readmodel: ReadModel | None = None
+    readmodel: ReadModel[Any] | None = None
 
     def announce(self, change_id: int) -> None:
         """Once committed, this instance's read model must include ``change_id``."""

@@ -3,7 +3,7 @@
 What is from the source (张发〔2016〕12号, 二(四)(五), 二十八) and what is not:
 
 - The zones, their kinds, administering and entrusted divisions, and every operation of the
-  2016 act are as worked out in DOMAIN.md from the policy text.
+  2016 act are as worked out in docs/domain.md#the-2016-reorganisation from the policy text.
 - The six unchanged zones' names are not in the source: they carry clearly marked
   placeholder names (示例占位名称).
 - Division dates are not in the source: divisions start on 2000-01-01 and the early-2016

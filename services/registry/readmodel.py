@@ -18,6 +18,10 @@ this instance knows about. A reload is incremental when it can be: the change fe
 zones every act touched, so only those zones' states, aliases and lineage links are read again
 and the rest of the snapshot is shared. An unknown kind of change, or too many at once, makes
 it a full load.
+
+What answers from a snapshot (``serve(index)``) is made once per snapshot, and
+:attr:`ReadModel.ready` holds it exactly while it may answer without waiting: the choice is made
+again when the snapshot, the required version or the trust changes, not on every read.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import structlog
 from sqlalchemy import func, select
@@ -44,6 +48,7 @@ from services.registry.tables import Change, Lineage, ZoneAlias, ZoneState
 
 CHANNEL = "devzones_registry"
 log = structlog.get_logger("devzones.registry.readmodel")
+S = TypeVar("S")
 
 
 @dataclass(slots=True)
@@ -192,15 +197,23 @@ async def _rows(conn: AsyncConnection, zones: set[str] | None) -> tuple[list[Any
     )
 
 
-class ReadModel:
-    """Holds the current :class:`ZoneIndex` and decides whether it may be used."""
+class ReadModel(Generic[S]):
+    """Holds the current :class:`ZoneIndex` and decides whether it may be used; ``serve`` makes
+    what answers from a snapshot (once per snapshot)."""
 
-    def __init__(self, db: Database, to_read: Callable[[ZoneState], ZoneRead]) -> None:
+    def __init__(
+        self, db: Database, to_read: Callable[[ZoneState], ZoneRead], serve: Callable[[ZoneIndex], S]
+    ) -> None:
         self.db = db
         self.to_read = to_read
-        self.index: ZoneIndex | None = None
+        self.serve = serve
+        self._index: ZoneIndex | None = None
+        self._served: S | None = None
         self.required = 0
-        self.trusted = db.sqlite  # PostgreSQL: only while LISTENing
+        self._trusted = db.sqlite  # PostgreSQL: only while LISTENing
+        self.ready: S | None = None
+        """What answers from the snapshot while it may answer without waiting (trusted, and at
+        least as new as every change known here); ``None`` otherwise."""
         self._lock = asyncio.Lock()
         self._listener: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -208,19 +221,45 @@ class ReadModel:
 
     # -- freshness -------------------------------------------------------------------------
 
+    @property
+    def index(self) -> ZoneIndex | None:
+        """The newest snapshot loaded (``None``: none yet, or dropped to force a fresh load)."""
+        return self._index
+
+    @index.setter
+    def index(self, index: ZoneIndex | None) -> None:
+        self._index = index
+        self._served = self.serve(index) if index is not None else None
+        self._settle()
+
+    @property
+    def trusted(self) -> bool:
+        """Whether every change committed anywhere reaches this instance (see the module docstring)."""
+        return self._trusted
+
+    @trusted.setter
+    def trusted(self, trusted: bool) -> None:
+        self._trusted = trusted
+        self._settle()
+
+    def _settle(self) -> None:
+        index = self._index
+        fresh = self._trusted and index is not None and index.version >= self.required
+        self.ready = self._served if fresh else None
+
     def require(self, version: int) -> None:
         """A change with this id has committed: older snapshots may no longer be used."""
-        self.required = max(self.required, version)
+        if version > self.required:
+            self.required = version
+            self._settle()
 
-    async def current(self) -> ZoneIndex | None:
-        """A snapshot at least as new as every change known here, or ``None`` (use SQL)."""
-        if not self.trusted:
-            return None
-        index = self.index
-        if index is not None and index.version >= self.required:
-            return index
+    async def current(self) -> S | None:
+        """What answers from a snapshot at least as new as every change known here, loading one
+        if need be; ``None``: use SQL."""
+        if self.ready is not None or not self._trusted:
+            return self.ready
         async with self._lock:
-            index = self.index
+            index = self._index
             if index is None or index.version < self.required:
                 try:
                     index = await self._load()
@@ -228,7 +267,7 @@ class ReadModel:
                     log.warning("readmodel_load_failed", exc_info=True)
                     return None
                 self.index = index
-        return index if index.version >= self.required else None
+        return self.ready
 
     async def _load(self) -> ZoneIndex:
         base = self.index

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -29,12 +27,10 @@ from services.registry.tables import Lineage, Reorganisation, Zone
 
 @dataclass(frozen=True, slots=True)
 class RecordReorganisation:
-    """Record the act ``body`` (or, with ``dry_run``, only show what it would do); a retry with the
-    same ``idempotency_key`` and body answers the act recorded the first time."""
+    """Record the act ``body`` (or, with ``dry_run``, only show what it would do)."""
 
     body: ReorganisationCreate
     dry_run: bool = False
-    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,26 +46,16 @@ def new_zone_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _request_hash(body: ReorganisationCreate) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def record_reorganisation(command: RecordReorganisation, ctx: WriteContext) -> tuple[ReorganisationRead, bool]:
-    """Validate and (unless a dry run) record an act; returns the act and whether it is a replay."""
+async def record_reorganisation(command: RecordReorganisation, ctx: WriteContext) -> ReorganisationRead:
+    """Validate and (unless a dry run) record an act; the act as recorded, or as it would be."""
     await repo.lock_registry(ctx.session)
     body = command.body
-    request_hash = _request_hash(body)
-    if command.idempotency_key and not command.dry_run:
-        earlier = await _replayed(ctx, command.idempotency_key, request_hash)
-        if earlier is not None:
-            return earlier, True
     outcome = await _apply(ctx.session, body)
     changes = [
         ZoneChange(op_index=c.op_index, op=c.op, zone=c.zone, description=c.description) for c in outcome.changes
     ]
     if command.dry_run:
-        return _dry_run(body, outcome, changes), False
+        return _dry_run(body, outcome, changes)
     act = Reorganisation(
         legal_basis=body.legal_basis,
         effective_on=body.effective_on,
@@ -81,24 +67,9 @@ async def record_reorganisation(command: RecordReorganisation, ctx: WriteContext
         changes=[c.model_dump() for c in changes],
         recorded_at=datetime.now(UTC),
         recorded_by=ctx.actor.sub,
-        idempotency_key=command.idempotency_key,
-        request_hash=request_hash,
     )
     await _store(ctx, act, outcome, changes)
-    return await get_reorganisation(session=ctx.session, act_id=act.id), False
-
-
-async def _replayed(ctx: WriteContext, key: str, request_hash: str) -> ReorganisationRead | None:
-    """The act recorded earlier under ``key``; 422 if that key came with another body."""
-    earlier = await repo.ReorganisationRepository(ctx.session).by_idempotency_key(ctx.actor.sub, key)
-    if earlier is None:
-        return None
-    if earlier.request_hash != request_hash:
-        raise Unprocessable(
-            "this Idempotency-Key was used for a different request",
-            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "reuse"}],
-        )
-    return await get_reorganisation(session=ctx.session, act_id=earlier.id)
+    return await get_reorganisation(session=ctx.session, act_id=act.id)
 
 
 async def _apply(session: AsyncSession, body: ReorganisationCreate) -> ActOutcome:

@@ -303,13 +303,6 @@ class ReorganisationRepository:
         """One act."""
         return await self.session.get(Reorganisation, act_id)
 
-    async def by_idempotency_key(self, subject: str, key: str) -> Reorganisation | None:
-        """The act recorded earlier by ``subject`` under ``key``."""
-        stmt = select(Reorganisation).where(
-            Reorganisation.recorded_by == subject, Reorganisation.idempotency_key == key
-        )
-        return (await self.session.scalars(stmt)).first()
-
     async def add(self, act: Reorganisation) -> None:
         """Insert an act (assigns its id)."""
         self.session.add(act)

@@ -5,6 +5,7 @@ is recorded on the act, never by deleting it). ``zone_state``, ``zone_alias`` an
 are its projection, maintained in the same transaction so that reads never replay the log;
 annulling an act removes the projection rows it produced and reopens the states it closed.
 ``change`` is the feed other services follow, written in the same transaction as the change.
+``idempotency_key`` keeps the keys of the writes that take one, with their answers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Numeric, Strin
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
+from services.common.idempotency import IdempotencyKeyColumns
 
 
 class Base(DeclarativeBase):
@@ -64,13 +66,14 @@ class Reorganisation(Base):
     changes: Mapped[list[Any]] = mapped_column(JSON)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    request_hash: Mapped[str | None] = mapped_column(String(64))
     annulled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     annulled_by: Mapped[str | None] = mapped_column(String(200))
     annul_reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("uq_reorganisation_idempotency", "recorded_by", "idempotency_key", unique=True),)
+
+class IdempotencyKey(IdempotencyKeyColumns, Base):
+    """The ``Idempotency-Key`` of each act recorded with one, and the answer a retry gets
+    (the policy of :mod:`services.common.idempotency`)."""
 
 
 class Zone(Base):

@@ -2,7 +2,8 @@
 
 Two implementations answer them alike: :class:`SqlZoneReads`, the plain path, and the in-memory
 index of :mod:`services.registry.fast_paths.index_reads`, which answers when it can be trusted.
-The route dependency ``services.registry.api.reads`` picks one per request;
+The hot routes take them from ``services.registry.api.reads``: the index's reads while they are ready
+(kept so by the read model as it changes) and otherwise the app's one :class:`SqlZoneReads`;
 ``tests/registry/test_index_reads_differential.py`` holds the two to identical answers.
 """
 

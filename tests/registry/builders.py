@@ -6,7 +6,11 @@ from typing import Any
 
 import httpx
 
+from services.common.runtime import runtime_of
 from services.registry import demo
+from services.registry.fast_paths.index_reads import IndexZoneReads
+from services.registry.readmodel import ReadModel
+from services.registry.runtime import RegistryRuntime
 from tests.conftest import auth
 
 ADMIN = auth("city_admin")
@@ -16,6 +20,18 @@ DIVISIONS = [
     ("130705", "宣化区", False),
     ("130730", "怀来县", False),
 ]
+
+
+def runtime(client: httpx.AsyncClient) -> RegistryRuntime:
+    """The runtime of the registry app behind a test client."""
+    return runtime_of(client.app, RegistryRuntime)  # type: ignore[attr-defined]
+
+
+def readmodel(client: httpx.AsyncClient) -> ReadModel[IndexZoneReads]:
+    """The in-memory read model of the registry app behind a test client (kept: the default)."""
+    model = runtime(client).readmodel
+    assert model is not None, "the memory index is switched off"
+    return model
 
 
 class World:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.registry.builders import demo_with_later_history
+from tests.registry.builders import demo_with_later_history, readmodel, runtime
 
 FILTERS: list[dict[str, str]] = [
     {},
@@ -93,7 +93,7 @@ async def requests_about(client: httpx.AsyncClient, dates: list[str]) -> list[tu
 
 async def trusted(client: httpx.AsyncClient) -> None:
     """Wait until the instance's index may answer (on PostgreSQL: once it LISTENs)."""
-    model = client.app.state.readmodel  # type: ignore[attr-defined]
+    model = readmodel(client)
     for _ in range(100):
         if model.trusted:
             return
@@ -111,8 +111,8 @@ class TestTheIndexAnswersAsSqlDoes:
             requests = await requests_about(plain, dates)
             from_index = await answers(indexed, requests)
             from_sql = await answers(plain, requests)
-            model = indexed.app.state.readmodel
-            assert plain.app.state.readmodel is None
+            model = readmodel(indexed)
+            assert runtime(plain).readmodel is None
             assert model.index is not None and model.index.version >= model.required  # the index answered
         assert len(requests) > 1000
         assert {a[3] for a in from_sql} == {200, 404}

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import auth
+from tests.registry.builders import readmodel, runtime
 
 ADMIN = auth("city_admin")
 
@@ -67,10 +68,37 @@ class TestReadYourWrites:
                 },
             )
             got = await client.get(f"/v1/zones/{zone}", params={"as_of": "2030-01-01"})
-            model = client.app.state.readmodel  # type: ignore[attr-defined]
+            model = readmodel(client)
         assert bad.status_code == 422
         assert got.json()["name"] == "甲区"
-        assert model.required <= model.index.version
+        assert model.index is not None and model.required <= model.index.version
+
+
+class TestTheIndexReadsAreChosenOncePerSnapshot:
+    async def test_made_once_and_withdrawn_while_the_snapshot_may_not_answer(self, registry: Any) -> None:
+        async with registry() as client:
+            zone = await _setup(client)
+            model = readmodel(client)
+            for _ in range(50):  # PostgreSQL: once it listens
+                if model.trusted:
+                    break
+                await asyncio.sleep(0.1)
+            url = f"/v1/zones/{zone}"
+            assert (await client.get(url)).status_code == 200
+            ready = model.ready
+            assert ready is not None and model.index is not None and ready.index is model.index
+            assert (await client.get(url)).status_code == 200
+            assert model.ready is ready  # the next read made nothing new
+            version = model.index.version
+            model.require(version + 1)  # a change this snapshot lacks (none exists: it never catches up)
+            assert model.ready is None
+            assert (await client.get(url)).status_code == 200  # from SQL
+            assert model.ready is None
+            model.required = version
+            model.trusted = False
+            assert model.ready is None
+            model.trusted = True
+            assert model.ready is not None and model.ready.index is model.index
 
 
 class TestSeveralInstances:
@@ -79,11 +107,11 @@ class TestSeveralInstances:
         async with app_client("registry") as writer, app_client("registry") as reader:
             zone = await _setup(writer)
             for _ in range(50):  # the listener connects within a second or two
-                if reader.app.state.readmodel.trusted:
+                if readmodel(reader).trusted:
                     break
                 await asyncio.sleep(0.1)
             first = (await reader.get(f"/v1/zones/{zone}", params={"as_of": "2030-01-01"})).json()
-            assert reader.app.state.readmodel.index is not None  # answered from memory
+            assert readmodel(reader).index is not None  # answered from memory
             r = await writer.post(
                 "/v1/reorganisations",
                 headers=ADMIN,
@@ -108,7 +136,7 @@ class TestSeveralInstances:
     async def test_without_its_listener_an_instance_reads_the_database(self, app_client: Any, backend: str) -> None:
         async with app_client("registry") as writer, app_client("registry") as reader:
             zone = await _setup(writer)
-            model = reader.app.state.readmodel
+            model = readmodel(reader)
             for _ in range(50):
                 if model.trusted:
                     break
@@ -160,7 +188,7 @@ class TestIncrementalReload:
     async def test_following_the_change_feed_gives_what_a_full_load_gives(self, registry: Any) -> None:
         async with registry() as client:
             zone_a = await _setup(client)
-            model = client.app.state.readmodel  # type: ignore[attr-defined]
+            model = readmodel(client)
             assert (await client.get(f"/v1/zones/{zone_a}")).status_code == 200  # first (full) load
 
             async def act(on: str, *ops: dict[str, Any]) -> dict[str, Any]:
@@ -204,21 +232,21 @@ class TestIncrementalReload:
             full = await model._load_full()
         # one full load for the first read; each later read after writes followed the feed
         assert model.loads == {"full": 1, "incremental": 3}
-        assert any(following.out.values()), "the final state has lineage links to compare"
+        assert following is not None and any(following.out.values()), "the final state has lineage links to compare"
         assert _canonical(following) == _canonical(full)
 
     async def test_an_unknown_kind_of_change_makes_a_full_load(self, registry: Any) -> None:
         async with registry() as client:
             zone = await _setup(client)
-            model = client.app.state.readmodel  # type: ignore[attr-defined]
+            model = readmodel(client)
             assert (await client.get(f"/v1/zones/{zone}")).status_code == 200
             from services.registry.tables import Change
 
-            async with client.app.state.db.sessions() as session:  # type: ignore[attr-defined]
+            async with runtime(client).db.sessions() as session:
                 session.add(Change(type="zone.something_new", payload={}, occurred_at=datetime.now(UTC)))
                 await session.commit()
                 newest = max((await session.scalars(select(Change.id))).all())
             model.require(newest)
             assert (await client.get(f"/v1/zones/{zone}")).status_code == 200
         assert model.loads == {"full": 2, "incremental": 0}
-        assert model.index.version == newest
+        assert model.index is not None and model.index.version == newest

@@ -4,26 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.conftest import auth
-from tests.registry.builders import World
 
 ADMIN = auth("city_admin")
-
-
-@pytest.fixture
-def world(registry: Any) -> Any:
-    class _Ctx:
-        async def __aenter__(self) -> World:
-            self.cm = registry()
-            client = await self.cm.__aenter__()
-            return await World(client).setup()
-
-        async def __aexit__(self, *exc: Any) -> None:
-            await self.cm.__aexit__(*exc)
-
-    return _Ctx
 
 
 def faults(body: dict[str, Any]) -> list[tuple[int, str]]:
@@ -285,7 +268,7 @@ class TestRefusals:
         assert anonymous.status_code == 401
 
 
-class TestDryRunIdempotencyAndAnnulment:
+class TestDryRunAndAnnulment:
     async def test_dry_run_shows_the_result_and_saves_nothing(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
@@ -295,18 +278,6 @@ class TestDryRunIdempotencyAndAnnulment:
         assert body["id"] is None
         assert body["resulting"][0]["name"] == "乙区"
         assert still["name"] == "甲区"
-
-    async def test_a_retry_with_the_same_key_returns_the_first_act(self, world: Any) -> None:
-        async with world() as w:
-            a = await w.zone("甲区")
-            op = {"op": "rename", "zone": a, "name": "乙区"}
-            first = await w.act("2015-01-01", op, headers={"Idempotency-Key": "k1"})
-            again = await w.act("2015-01-01", op, headers={"Idempotency-Key": "k1"}, expect=200)
-            other = await w.act("2015-01-01", {**op, "name": "丙区"}, headers={"Idempotency-Key": "k1"}, expect=422)
-            acts = (await w.client.get("/v1/reorganisations")).json()["items"]
-        assert again["id"] == first["id"]
-        assert other["errors"][0]["loc"] == ["header", "Idempotency-Key"]
-        assert len(acts) == 2
 
     async def test_annulling_the_latest_act_restores_the_previous_state(self, world: Any) -> None:
         async with world() as w:

@@ -5,7 +5,7 @@ operation against the registry as it stood on that date (a :class:`RegistryView`
 fills in beforehand, so this module does no I/O), collects *every* fault, and either refuses
 the whole act or returns the zones' new states, the lineage links and a readable change list.
 
-Rules chosen where the policy text is silent (also stated in the README):
+Rules chosen where the policy text is silent (also stated in docs/registry.md#rules-chosen-where-the-policy-is-silent):
 
 - A zone without parks that gains a park (``add_park``, ``split`` into it, or ``merge`` with
   ``sources_become="parks"``) first gets its own existing area as a park named after itself,
