@@ -65,8 +65,6 @@ def build_app(
         async with httpx.AsyncClient(limits=limits, timeout=settings.http_timeout_seconds) as http:
             state.db = db
             state.http = http
-            app.state.db = db  # the untyped attributes go once every service reads its runtime
-            app.state.http = http
             try:
                 if lifespan_hook is not None:
                     async with lifespan_hook(app):
@@ -88,9 +86,6 @@ def build_app(
     metrics = RequestMetrics(settings.service)
     state = runtime(settings=settings, signing_key=key, metrics=metrics)
     app.state.runtime = state
-    app.state.settings = settings
-    app.state.signing_key = key
-    app.state.metrics = metrics
     install_problem_handlers(app)
     if hot:  # innermost: inside CORS and the request context, like the routes it stands in for
         app.add_middleware(HotRoutesMiddleware, routes=hot_routes(*hot))

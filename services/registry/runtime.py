@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from services.common.idempotency import Idempotency
-from services.common.runtime import Runtime, runtime_of
+from services.common.runtime import Runtime, runtime_dependency
 from services.common.settings import RegistrySettings
 from services.registry.fast_paths.index_reads import IndexZoneReads
 from services.registry.readmodel import ReadModel
@@ -29,9 +29,4 @@ class RegistryRuntime(Runtime):
     """The ``Idempotency-Key`` policy of the act writes, over this service's key table."""
 
 
-async def registry_runtime(request: Request) -> RegistryRuntime:
-    """The app's runtime (an ``async`` dependency: FastAPI runs a plain function in a worker thread)."""
-    return runtime_of(request.app, RegistryRuntime)
-
-
-RuntimeDep = Annotated[RegistryRuntime, Depends(registry_runtime)]
+RuntimeDep = Annotated[RegistryRuntime, Depends(runtime_dependency(RegistryRuntime))]
