@@ -55,9 +55,37 @@ def build_app(
     as ``app.state.runtime``."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     key = signing_key(settings)  # refuses insecure keys outside development, before anything starts
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=_lifespan(settings, lifespan_hook),
+        responses=problems(422, 429, 500),
+        telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
+    )
+    metrics = RequestMetrics(settings.service)
+    app.state.runtime = runtime(settings=settings, signing_key=key, metrics=metrics)
+    install_problem_handlers(app)
+    _add_middleware(app, settings, key, metrics, hot)
+    app.include_router(_ops_router(settings.service))
+    for router in routers:
+        app.include_router(router)
+    declared = {
+        (m, r.path) for router in routers for r in router.routes if isinstance(r, APIRoute) for m in r.methods or ()
+    }
+    for h in hot:
+        if (h.method, h.path) not in declared:
+            raise ValueError(f"hot route {h.method} {h.path} is not declared by any router")
+    return app
+
+
+def _lifespan(settings: ServiceSettings, hook: Hook | None) -> Hook:
+    """The lifespan every service shares: the database and the HTTP client on the runtime while the
+    app runs, the service's own ``hook`` inside, the collector's thresholds while it runs."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: Runtime = app.state.runtime
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)  # restored when the app stops
         db = Database.open(settings.resolved_database_url)
@@ -66,8 +94,8 @@ def build_app(
             state.db = db
             state.http = http
             try:
-                if lifespan_hook is not None:
-                    async with lifespan_hook(app):
+                if hook is not None:
+                    async with hook(app):
                         yield
                 else:
                     yield
@@ -75,19 +103,15 @@ def build_app(
                 await db.close()
                 gc.set_threshold(*thresholds)
 
-    app = FastAPI(
-        title=title,
-        description=description,
-        version=version,
-        lifespan=lifespan,
-        responses=problems(422, 429, 500),
-        telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
-    )
-    metrics = RequestMetrics(settings.service)
-    state = runtime(settings=settings, signing_key=key, metrics=metrics)
-    app.state.runtime = state
-    install_problem_handlers(app)
-    if hot:  # innermost: inside CORS and the request context, like the routes it stands in for
+    return lifespan
+
+
+def _add_middleware(
+    app: FastAPI, settings: ServiceSettings, key: str, metrics: RequestMetrics, hot: Sequence[HotRoute]
+) -> None:
+    """Hot routes innermost (inside CORS and the request context, like the routes they stand in
+    for), then CORS for browser frontends, then the request context (ids, logs, metrics, limits)."""
+    if hot:
         app.add_middleware(HotRoutesMiddleware, routes=hot_routes(*hot))
     if settings.cors_origins:
         app.add_middleware(
@@ -104,16 +128,6 @@ def build_app(
         metrics=metrics,
         limiter=RateLimiter.from_settings(settings.rate_limit, key, settings.jwt_algorithm),
     )
-    app.include_router(_ops_router(settings.service))
-    for router in routers:
-        app.include_router(router)
-    declared = {
-        (m, r.path) for router in routers for r in router.routes if isinstance(r, APIRoute) for m in r.methods or ()
-    }
-    for h in hot:
-        if (h.method, h.path) not in declared:
-            raise ValueError(f"hot route {h.method} {h.path} is not declared by any router")
-    return app
 
 
 def _ops_router(service: str) -> APIRouter:
