@@ -1,4 +1,5 @@
-"""The seed indicator catalog: every indicator of docs/domain.md#indicators-and-targets (一(三), 十三, 十八) and its components.
+"""The seed indicator catalog: every indicator of docs/domain.md#indicators-and-targets
+(一(三), 十三, 十八) and its components.
 
 Ratios are derived indicators over additive components, so a merged zone's ratio is always
 the ratio of summed components. Shares of the city use ``city(code)``: the same component
