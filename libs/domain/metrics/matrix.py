@@ -142,6 +142,8 @@ class Sources:
         """Fill in each row's ``built`` codes and ``missing`` reasons. A row none of whose
         subjects had a value built or missing is left as it is (the common case, at no cost)."""
         zones, divisions = self.zones, self.divisions
+        if not (zones or divisions):
+            return
         terms = {c: _terms(c, formulas) for c in requested}
         labels: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         empty: Mapping[str, float] = {}

@@ -107,6 +107,10 @@ class Provenance:
     built: dict[str, set[str]] = field(default_factory=dict)
     missing: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
+    def __bool__(self) -> bool:
+        """Whether any value was built or is missing."""
+        return bool(self.built or self.missing)
+
     def touches(self, subject: str) -> bool:
         """Whether any of ``subject``'s values was built or is missing."""
         return subject in self.built or subject in self.missing

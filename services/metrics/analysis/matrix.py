@@ -12,7 +12,7 @@ from libs.domain.kernel.values import Period
 from libs.domain.metrics.contracts import MatrixIndicator, MatrixRead, MatrixRow
 from libs.domain.metrics.formula import base_components
 from libs.domain.metrics.matrix import RowSpec, Sources, compute_rows, proforma_predecessors
-from libs.domain.metrics.periods import fill_from_parts, gaps, sub_periods
+from libs.domain.metrics.periods import Provenance, fill_from_parts, gaps, sub_periods
 from libs.domain.metrics.scope import city_of
 from services.metrics.analysis.commands import DivisionMatrixQuery, ReadContext, ZoneMatrixQuery
 from services.metrics.analysis.repository import AnalysisRepository
@@ -85,10 +85,12 @@ async def built_from_parts(
     """Build the missing ``cells`` (of zones, of divisions) of ``values`` (the zones', the divisions')
     from the period's halves and quarters, in place; which were built and why the rest is missing.
 
-    One more query, and only when a cell is missing and the period has parts.
+    One more query, and only when a cell is missing and the period has parts; nothing when none is.
     """
     zone_cells, division_cells = cells
-    subs = sub_periods(period) if zone_cells or division_cells else []
+    if not (zone_cells or division_cells):
+        return Sources(Provenance(), Provenance())
+    subs = sub_periods(period)
     parts: tuple[dict[tuple[str, str], dict[str, float]], ...] = (defaultdict(dict), defaultdict(dict))
     if subs:
         codes = sorted({c for _, c in zone_cells} | {c for _, c in division_cells})
