@@ -2,7 +2,8 @@
 
 The same requests are sent with ``METRICS_FAST_COPY`` on and off: new values, a batch whose
 later rows are already stored, revisions, duplicates, refused rows, a row out of scope, a
-locked period and its restatement, a file, an idempotent replay. The answers, the stored
+locked period and its restatement, a quarter and a half of a locked year (first in the batch
+or later) and a quarter's restatement, a file, an idempotent replay. The answers, the stored
 values and their histories must be the same (batch ids and times aside: those are new on every
 run), and the ledger intact. On SQLite the fast path declines every batch; on PostgreSQL it
 must have stored some.
@@ -20,7 +21,13 @@ from tests.metrics.builders import CITY, GAOXIN, XUANHUA, XUANHUA_COUNTY, ZHUOLU
 
 VARIES = {"batch", "recorded_at", "first_recorded_at", "created_at", "hash", "prev_hash", "instance", "request_id"}
 """Fields new on every run (ids, times and what hashes them)."""
-KEYS = [(XUANHUA, "gdp", "2017"), (ZHUOLU, "gdp", "2017"), (XUANHUA, "exports", "2018"), (GAOXIN, "gdp", "2017")]
+KEYS = [
+    (XUANHUA, "gdp", "2017"),
+    (ZHUOLU, "gdp", "2017"),
+    (XUANHUA, "exports", "2018"),
+    (GAOXIN, "gdp", "2017"),
+    (XUANHUA, "gdp", "2011Q2"),
+]
 
 
 def county(key: str) -> dict[str, str]:
@@ -91,6 +98,22 @@ SCENARIO: list[tuple[str, dict[str, str], dict[str, Any]]] = [
         "json",
         CITY,
         batch(obs({"zone": ZHUOLU}, "gdp", "2015", 1, "万元"), restatement_reason="audit found a double count"),
+    ),
+    ("lock", CITY, {"period": "2011", "reason": "2011 assessment published"}),
+    (  # a lock on the year holds its quarters: the first row's and a later row's
+        "json",
+        CITY,
+        batch(obs({"zone": XUANHUA}, "gdp", "2011Q4", 1, "万元"), obs({"zone": ZHUOLU}, "gdp", "2010", 1, "万元")),
+    ),
+    (
+        "json",
+        CITY,
+        batch(obs({"zone": ZHUOLU}, "gdp", "2010", 1, "万元"), obs({"zone": XUANHUA}, "gdp", "2011H1", 1, "万元")),
+    ),
+    (
+        "json",
+        CITY,
+        batch(obs({"zone": XUANHUA}, "gdp", "2011Q2", 3, "万元"), restatement_reason="audit of the second quarter"),
     ),
     ("json", county("k2"), batch(obs({"zone": XUANHUA}, "gdp", "2013", 8, "万元"))),
     ("json", county("k2"), batch(obs({"zone": XUANHUA}, "gdp", "2013", 8, "万元"))),  # replayed

@@ -210,6 +210,67 @@ class TestLockedPeriods:
         assert last["restatement_reason"] == "statistics bureau audit found a double count"
         assert last["lock"] == lock["id"]
 
+    async def test_a_lock_on_a_year_holds_its_halves_and_quarters_pushed_or_imported(self, metrics: Any) -> None:
+        parts = ["2017H1", "2017H2", "2017Q1", "2017Q2", "2017Q3", "2017Q4"]
+        async with metrics() as client:
+            lock = (await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)).json()
+            pushed = [
+                await client.post(
+                    "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", p, 1, "万元")), headers=CITY
+                )
+                for p in parts
+            ]
+            csv = f"zone,indicator,period,value,unit,note\n{XUANHUA},gdp,2017Q4,1,万元,\n".encode()
+            imported = await client.post(
+                "/v1/observations/import", files={"file": ("v.csv", csv, "text/csv")}, headers=CITY
+            )
+            next_year = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018Q1", 1, "万元")), headers=CITY
+            )
+        for r in [*pushed, imported]:
+            body = assert_problem(r, 423)
+            assert body["lock"]["id"] == lock["id"] and body["lock"]["period"] == "2017"
+        assert "period 2017 is locked (which holds 2017Q4)" in assert_problem(imported, 423)["detail"]
+        assert next_year.status_code == 200
+
+    async def test_a_lock_on_a_half_holds_its_quarters_only(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await client.post("/v1/locks", json={"period": "2017H2", "reason": "r"}, headers=CITY)
+            answers = {
+                p: await client.post(
+                    "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", p, 1, "万元")), headers=CITY
+                )
+                for p in ("2017Q3", "2017Q4", "2017Q1", "2017H1", "2017")
+            }
+        assert assert_problem(answers["2017Q3"], 423)["lock"]["period"] == "2017H2"
+        assert_problem(answers["2017Q4"], 423)
+        assert [answers[p].status_code for p in ("2017Q1", "2017H1", "2017")] == [200, 200, 200]
+
+    async def test_a_restatement_of_a_quarter_under_a_year_lock_records_the_year_s_lock(self, metrics: Any) -> None:
+        async with metrics() as client:
+            lock = (await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)).json()
+            restated = await client.post(
+                "/v1/observations",
+                json=batch(obs({"zone": XUANHUA}, "gdp", "2017Q2", 2, "万元"), restatement_reason="audit"),
+                headers=CITY,
+            )
+            history = await client.get(
+                "/v1/observations/history",
+                params={"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017Q2"},
+                headers=CITY,
+            )
+        assert restated.status_code == 200 and restated.json()["restatement"] is True
+        assert history.json()["items"][-1]["lock"] == lock["id"]
+
+    async def test_the_narrowest_lock_is_the_one_named(self, metrics: Any) -> None:
+        async with metrics() as client:
+            await client.post("/v1/locks", json={"period": "2017", "reason": "year"}, headers=CITY)
+            half = (await client.post("/v1/locks", json={"period": "2017H2", "reason": "half"}, headers=CITY)).json()
+            r = await client.post(
+                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017Q4", 1, "万元")), headers=CITY
+            )
+        assert assert_problem(r, 423)["lock"]["id"] == half["id"]
+
     async def test_the_same_lock_twice_is_409_and_only_city_admin_locks(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)

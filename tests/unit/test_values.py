@@ -35,6 +35,22 @@ class TestPeriod:
         assert str(Period.parse("2025").previous()) == "2024"
         assert str(Period.parse("2025Q3").same_period_last_year()) == "2024Q3"
 
+    def test_a_year_divides_into_halves_and_a_half_into_quarters(self) -> None:
+        assert [str(p) for p in Period.parse("2025").parts()] == ["2025H1", "2025H2"]
+        assert [str(p) for p in Period.parse("2025H2").parts()] == ["2025Q3", "2025Q4"]
+        assert Period.parse("2025Q3").parts() == ()
+
+    def test_a_period_contains_itself_and_its_sub_periods_only(self) -> None:
+        year, h2, q1, q3 = (Period.parse(t) for t in ("2025", "2025H2", "2025Q1", "2025Q3"))
+        assert year.contains(year) and year.contains(h2) and year.contains(q1)
+        assert h2.contains(q3) and not h2.contains(q1) and not h2.contains(year)
+        assert not year.contains(Period.parse("2026Q1"))
+
+    def test_enclosing_lists_the_period_then_its_half_then_its_year(self) -> None:
+        assert [str(p) for p in Period.parse("2025Q3").enclosing()] == ["2025Q3", "2025H2", "2025"]
+        assert [str(p) for p in Period.parse("2025H1").enclosing()] == ["2025H1", "2025"]
+        assert [str(p) for p in Period.parse("2025").enclosing()] == ["2025"]
+
 
 def test_a_division_code_is_six_ascii_digits() -> None:
     from pydantic import TypeAdapter, ValidationError

@@ -118,6 +118,30 @@ class Period:
         """The same half or quarter one year earlier (for year-on-year growth)."""
         return Period(self.year - 1, self.type, self.index)
 
+    def parts(self) -> tuple[Period, ...]:
+        """The periods this one divides into, in order: a year's two halves, a half's two quarters;
+        none for a quarter."""
+        if self.type == "year":
+            return (Period(self.year, "half", 1), Period(self.year, "half", 2))
+        if self.type == "half":
+            first = 2 * self.index - 1
+            return (Period(self.year, "quarter", first), Period(self.year, "quarter", first + 1))
+        return ()
+
+    def contains(self, other: Period) -> bool:
+        """Whether ``other`` lies within this period (a period contains itself): ``2025`` contains
+        ``2025H2`` and ``2025Q3``, ``2025H2`` contains ``2025Q3`` but not ``2025Q1``."""
+        return self.start <= other.start and other.end <= self.end
+
+    def enclosing(self) -> tuple[Period, ...]:
+        """This period and every period containing it, narrowest first: ``2025Q3``, ``2025H2``, ``2025``."""
+        if self.type == "year":
+            return (self,)
+        year = Period(self.year, "year", 1)
+        if self.type == "half":
+            return (self, year)
+        return (self, Period(self.year, "half", (self.index + 1) // 2), year)
+
 
 CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 """China Standard Time: UTC+8 all year (no daylight saving since 1991), so a fixed offset gives

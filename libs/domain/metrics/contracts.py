@@ -69,7 +69,25 @@ class MatrixIndicator(BaseModel):
 
 
 class MatrixRow(BaseModel):
-    """One zone's values for the period, in each indicator's canonical unit; ``None`` = missing."""
+    """One zone's values for the period, in each indicator's canonical unit; ``None`` = missing.
+
+    A value's source is ``built`` when its code is listed in ``built``, else ``pushed``.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "zone": "3f9c2a1b7d4e",
+                    "name": "宣化经济开发区",
+                    "values": {"gdp": 2400.0, "rd_intensity": 2.5, "exports": None},
+                    "proforma_from": [],
+                    "built": ["gdp", "rd_intensity"],
+                    "missing": {"exports": ["exports 2025Q2"]},
+                }
+            ]
+        }
+    )
 
     zone: str
     name: str
@@ -77,6 +95,18 @@ class MatrixRow(BaseModel):
     proforma_from: list[str] = Field(
         default_factory=list,
         description="With lineage=proforma: predecessor zones whose components were added into this row.",
+    )
+    built: list[str] = Field(
+        default_factory=list,
+        description="Codes whose value is `built`: no value was pushed for the period itself, so it was built "
+        "from its halves or quarters (a flow summed, a stock the last part's; a derived value from at least "
+        "one built component). Every other value is `pushed`.",
+    )
+    missing: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="For each missing value, what lacks: a stored code and a period, e.g. `gdp 2025Q2` (the "
+        "period cannot be built without it), `gdp 2025` (nothing of the period was pushed), or `city(gdp) "
+        "2025` for the city's total. A derived value lists what its components lack.",
     )
 
 

@@ -40,7 +40,9 @@ PeriodPath = Annotated[PeriodParam, Path(description="`2025`, `2025H1` or `2025Q
     description="What the assessment service consumes. Zones are those active on `as_of` (default: the "
     "period's end). With `lineage=proforma`, a row also adds the components of the zones merged into it "
     "after the period (listed in `proforma_from`), so growth compares like with like. Derived values are "
-    "always computed from the summed components.",
+    "always computed from the summed components. A value not pushed for the period itself is built from its "
+    "halves or quarters (a flow summed, a stock the last part's), and listed in the row's `built`; a value "
+    "that cannot be built is null, with what lacks in the row's `missing`.",
     responses=problems(422, 503),
 )
 async def matrix(
@@ -69,7 +71,8 @@ async def matrix(
     openapi_extra=PUBLIC,
     summary="Divisions' own totals for one period, one row per division code (derived values included)",
     description="Each row's `zone` holds the division code. Used for the reference scores of counties "
-    "without a provincial zone; `city(...)` in a formula reads the totals of the division's city.",
+    "without a provincial zone; `city(...)` in a formula reads the totals of the division's city. Totals are "
+    "built from sub-periods as in `/v1/matrix` (`built`, `missing`).",
     responses=problems(422),
 )
 async def division_matrix(

@@ -11,7 +11,9 @@ from libs.domain.kernel.errors import Unprocessable
 from libs.domain.kernel.values import Period
 from libs.domain.metrics.contracts import MatrixIndicator, MatrixRead, MatrixRow
 from libs.domain.metrics.formula import base_components
-from libs.domain.metrics.matrix import RowSpec, compute_rows, proforma_predecessors
+from libs.domain.metrics.matrix import RowSpec, Sources, compute_rows, proforma_predecessors
+from libs.domain.metrics.periods import Provenance, fill_from_parts, gaps, sub_periods
+from libs.domain.metrics.scope import city_of
 from services.metrics.analysis.commands import DivisionMatrixQuery, ReadContext, ZoneMatrixQuery
 from services.metrics.analysis.repository import AnalysisRepository
 from services.metrics.indicators.service import Catalog, load_catalog
@@ -34,11 +36,19 @@ def _codes(catalog: Catalog, requested: Sequence[str] | None) -> list[str]:
 
 def _components(catalog: Catalog, codes: Sequence[str]) -> list[str]:
     """The stored codes ``codes`` are computed from (a derived code's components, or itself)."""
+    own, city = _component_sides(catalog, codes)
+    return sorted(own | city)
+
+
+def _component_sides(catalog: Catalog, codes: Sequence[str]) -> tuple[set[str], set[str]]:
+    """The stored codes ``codes`` read for the subject itself, and through ``city(...)``."""
     own: set[str] = set()
+    city: set[str] = set()
     for code in codes:
         zone_codes, city_codes = base_components(code, catalog.formulas)
-        own |= zone_codes | city_codes
-    return sorted(own)
+        own |= zone_codes
+        city |= city_codes
+    return own, city
 
 
 def _columns(catalog: Catalog, codes: Sequence[str]) -> list[MatrixIndicator]:
@@ -65,6 +75,36 @@ async def period_floats(
     return zones, divisions
 
 
+async def built_from_parts(
+    session: AsyncSession,
+    catalog: Catalog,
+    period: Period,
+    values: tuple[SubjectFloats, SubjectFloats],
+    cells: tuple[list[tuple[str, str]], list[tuple[str, str]]],
+) -> Sources:
+    """Build the missing ``cells`` (of zones, of divisions) of ``values`` (the zones', the divisions')
+    from the period's halves and quarters, in place; which were built and why the rest is missing.
+
+    One more query, and only when a cell is missing and the period has parts; nothing when none is.
+    """
+    zone_cells, division_cells = cells
+    if not (zone_cells or division_cells):
+        return Sources(Provenance(), Provenance())
+    subs = sub_periods(period)
+    parts: tuple[dict[tuple[str, str], dict[str, float]], ...] = (defaultdict(dict), defaultdict(dict))
+    if subs:
+        codes = sorted({c for _, c in zone_cells} | {c for _, c in division_cells})
+        for text, subject_type, subject_id, code, value in await AnalysisRepository(session).parts_floats(
+            [str(sub) for sub in subs], codes
+        ):
+            parts[subject_type != "zone"][(subject_id, code)][text] = value
+    stocks = {c for c, i in catalog.indicators.items() if i.kind == "stock"}
+    return Sources(
+        zones=fill_from_parts(period, values[0], zone_cells, parts[0], stocks),
+        divisions=fill_from_parts(period, values[1], division_cells, parts[1], stocks),
+    )
+
+
 async def zone_matrix(query: ZoneMatrixQuery, context: ReadContext) -> MatrixRead:
     """Every zone of the kind active on the day, with its values.
 
@@ -82,9 +122,15 @@ async def zone_matrix(query: ZoneMatrixQuery, context: ReadContext) -> MatrixRea
     if query.lineage == "proforma" and zones:
         lineages = await jurisdiction.lineage_of(registry, [z.id for z in zones])
         adds = {z: tuple(proforma_predecessors(lin.predecessors, p.end)) for z, lin in lineages.items()}
-    values, division_values = await period_floats(context.session, p, _components(catalog, codes))
+    own, city = _component_sides(catalog, codes)
+    read = sorted(own | city)
+    values, division_values = await period_floats(context.session, p, read)
     specs = [RowSpec(z.id, z.name, z.authority, adds.get(z.id, ())) for z in zones]
-    rows = compute_rows(specs, values, division_values, catalog.formulas, codes)
+    subjects = dict.fromkeys(s for spec in specs for s in (spec.zone, *spec.add))
+    cities = dict.fromkeys(city_of(spec.authority) for spec in specs) if city else {}
+    cells = (gaps(values, subjects, own, len(read)), gaps(division_values, cities, city, len(read)))
+    sources = await built_from_parts(context.session, catalog, p, (values, division_values), cells)
+    rows = compute_rows(specs, values, division_values, catalog.formulas, codes, sources)
     return MatrixRead(
         period=str(p),
         kind=query.kind.value if query.kind else None,
@@ -93,7 +139,14 @@ async def zone_matrix(query: ZoneMatrixQuery, context: ReadContext) -> MatrixRea
         indicators=_columns(catalog, codes),
         # Built without validation: compute_rows gives str ids and names, float-or-None values.
         rows=[
-            MatrixRow.model_construct(zone=r.zone, name=r.name, values=r.values, proforma_from=r.proforma_from)
+            MatrixRow.model_construct(
+                zone=r.zone,
+                name=r.name,
+                values=r.values,
+                proforma_from=r.proforma_from,
+                built=r.built,
+                missing=r.missing,
+            )
             for r in rows
         ],
     )
@@ -117,14 +170,23 @@ async def division_matrix(query: DivisionMatrixQuery, session: AsyncSession) -> 
         )
     catalog = await load_catalog(session=session)
     codes = _codes(catalog, query.indicators)
-    _, division_values = await period_floats(session, query.period, _components(catalog, codes))
+    own, city = _component_sides(catalog, codes)
+    read = sorted(own | city)
+    zones, division_values = await period_floats(session, query.period, read)
     specs = [RowSpec(d, d, d) for d in dict.fromkeys(divisions)]
-    rows = compute_rows(specs, division_values, division_values, catalog.formulas, codes)
+    cities = dict.fromkeys(city_of(d) for d in divisions) if city else {}
+    # A division row reads its own totals and its city's: both are cells of the divisions' values.
+    own_gaps = gaps(division_values, [spec.zone for spec in specs], own, len(read))
+    cells = dict.fromkeys([*own_gaps, *gaps(division_values, cities, city, len(read))])
+    sources = await built_from_parts(session, catalog, query.period, (zones, division_values), ([], list(cells)))
+    rows = compute_rows(
+        specs, division_values, division_values, catalog.formulas, codes, Sources(sources.divisions, sources.divisions)
+    )
     return MatrixRead(
         period=str(query.period),
         kind=None,
         as_of=query.as_of or query.period.end,
         lineage="none",
         indicators=_columns(catalog, codes),
-        rows=[MatrixRow(zone=r.zone, name=r.name, values=r.values) for r in rows],
+        rows=[MatrixRow(zone=r.zone, name=r.name, values=r.values, built=r.built, missing=r.missing) for r in rows],
     )

@@ -80,6 +80,26 @@ class AnalysisRepository:
         )
         return [(r[0], r[1], r[2], float(r[3])) for r in await self.session.execute(stmt)]
 
+    async def parts_floats(self, periods: Sequence[str], codes: Sequence[str]) -> Sequence[Sequence[Any]]:
+        """(period, subject_type, subject_id, indicator, value as a float) of ``periods`` for ``codes``:
+        the sub-periods a matrix builds its missing values from."""
+        if not periods or not codes:
+            return []
+        if self.session.bind.dialect.name == "postgresql":
+            raw = await self._asyncpg()
+            records: list[Any] = await raw.fetch(
+                "SELECT period, subject_type, subject_id, indicator_code, value::float8 FROM observation "
+                "WHERE period = ANY($1::text[]) AND indicator_code = ANY($2::text[])",
+                list(periods),
+                list(codes),
+            )
+            return records
+        o = Observation
+        stmt = select(o.period, o.subject_type, o.subject_id, o.indicator_code, o.value).where(
+            o.period.in_(list(periods)), o.indicator_code.in_(list(codes))
+        )
+        return [(r[0], r[1], r[2], r[3], float(r[4])) for r in await self.session.execute(stmt)]
+
     async def first_pushes(self, period: str, codes: Sequence[str]) -> list[tuple[str, str, datetime]]:
         """(zone, indicator, first recorded at) of the zones' values of ``period`` for ``codes``."""
         if not codes:

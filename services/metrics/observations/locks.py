@@ -1,4 +1,7 @@
-"""Period locks met by a push: which rows they hold, and the 423 unless it is a restatement."""
+"""Period locks met by a push: which rows they hold, and the 423 unless it is a restatement.
+
+A lock on a year holds its halves and quarters too, and a lock on a half its quarters.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,30 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.errors import Locked
+from libs.domain.kernel.values import Period
 from services.metrics.ledger.repository import LockRepository
 from services.metrics.observations.checks import Checked
 from services.metrics.observations.scope import ZonePeriod
 from services.metrics.tables import PeriodLock
 
 
-def lock_for(subject_type: str, kind: str | None, period: str, locks: Sequence[PeriodLock]) -> PeriodLock | None:
-    """The lock holding a value of ``subject_type`` (a zone of ``kind``) in ``period``, if any."""
-    for lock in locks:
-        if lock.period != period:
-            continue
-        if lock.scope == "all" or subject_type == "division" or lock.scope == kind:
-            return lock
+def covering(period_text: str) -> tuple[str, ...]:
+    """The periods whose lock holds a value of ``period_text``: itself, its half, its year
+    (narrowest first), since a lock on a year covers its halves and quarters."""
+    return tuple(str(p) for p in Period.parse(period_text).enclosing())
+
+
+def lock_for(
+    subject_type: str, kind: str | None, periods: Sequence[str], locks: Sequence[PeriodLock]
+) -> PeriodLock | None:
+    """The lock holding a value of ``subject_type`` (a zone of ``kind``) whose period's
+    :func:`covering` is ``periods``, if any: the lock on the narrowest period, then the first made."""
+    for period in periods:
+        for lock in locks:
+            if lock.period != period:
+                continue
+            if lock.scope == "all" or subject_type == "division" or lock.scope == kind:
+                return lock
     return None
 
 
@@ -42,20 +56,23 @@ async def row_locks(
     restatement_reason: str | None,
 ) -> dict[int, PeriodLock]:
     """The lock holding each row to write (by index); a 423 if any, unless it is a restatement."""
-    locks = await LockRepository(session).for_periods({r.static.period_text for r in to_write})
+    periods = {text: covering(text) for text in {r.static.period_text for r in to_write}}
+    locks = await LockRepository(session).for_periods({p for around in periods.values() for p in around})
     held: dict[int, PeriodLock] = {}
     if locks:
         for r in to_write:
             kind = kinds.get((r.subject_id, r.static.period))  # type: ignore[arg-type]
-            lock = lock_for(r.subject_type, kind, r.static.period_text, locks)
+            lock = lock_for(r.subject_type, kind, periods[r.static.period_text], locks)
             if lock is not None:
                 held[r.index] = lock
     if held and restatement_reason is None:
-        first = next(iter(held.values()))
+        index, first = next(iter(held.items()))
         kind_text = f" for {first.scope} zones" if first.scope != "all" else ""
+        row_period = next(r.static.period_text for r in to_write if r.index == index)
+        within = f" (which holds {row_period})" if row_period != first.period else ""
         used = {lock.id: lock for lock in held.values()}
         raise Locked(
-            f"period {first.period}{kind_text} is locked (lock {first.id}: {first.reason}); "
+            f"period {first.period}{kind_text} is locked{within} (lock {first.id}: {first.reason}); "
             "only a city_admin restatement with a restatement_reason may change it",
             lock=lock_view(first),
             locks=[lock_view(v) for v in used.values()],

@@ -166,9 +166,10 @@ class ObservationRepository:
                 out[(r[0], r[1], r[2], r[3])] = Current(r[4], r[5], r[6], r[7])
         return out
 
-    async def before_new(self, key: Key) -> tuple[int, str, bool, bool]:
-        """:meth:`chain_head`, whether ``key`` has a current value and whether its period is
-        locked (for any scope): one round trip on PostgreSQL."""
+    async def before_new(self, key: Key, lock_periods: Sequence[str]) -> tuple[int, str, bool, bool]:
+        """:meth:`chain_head`, whether ``key`` has a current value and whether one of
+        ``lock_periods`` (those whose lock holds its period) is locked, for any scope: one round
+        trip on PostgreSQL."""
         subject_type, subject_id, code, period = key
         if not self.postgres:
             last_seq, prev_hash = await self.chain_head()
@@ -177,19 +178,20 @@ class ObservationRepository:
                 o.period == period, o.indicator_code == code, o.subject_type == subject_type, o.subject_id == subject_id
             )
             taken = (await self.session.scalar(stmt)) is not None
-            locked = await self.session.scalar(select(exists().where(PeriodLock.period == period)))
+            locked = await self.session.scalar(select(exists().where(PeriodLock.period.in_(list(lock_periods)))))
             return last_seq, prev_hash, taken, bool(locked)
         conn = await self._asyncpg()
         row = await conn.fetchrow(
             "SELECT h.first_seq + h.revisions - 1, h.hash, EXISTS (SELECT 1 FROM observation o WHERE o.period = $4 "
             "AND o.indicator_code = $3 AND o.subject_type = $1 AND o.subject_id = $2), "
-            "EXISTS (SELECT 1 FROM period_lock l WHERE l.period = $4) "
+            "EXISTS (SELECT 1 FROM period_lock l WHERE l.period = ANY($5::text[])) "
             "FROM (SELECT 1) AS one LEFT JOIN LATERAL "
             "(SELECT first_seq, revisions, hash FROM batch ORDER BY first_seq DESC LIMIT 1) AS h ON true",
             subject_type,
             subject_id,
             code,
             period,
+            list(lock_periods),
         )
         if row[0] is None:
             return 0, GENESIS_HASH, bool(row[2]), bool(row[3])

@@ -7,9 +7,9 @@ encoded. Anything unusual abandons the attempt and the plain path runs from the 
 every answer exactly as it would have: a fault in a row (the stream stops early), a key already
 stored (the primary key refuses it; the first row's key is probed first, so a re-push of stored
 values skips the attempt), a zone the registry refuses or outside the caller's scope, a lock on
-one of the periods (the first row's is looked up with the probe). Nothing is written in the
-request's transaction before the attempt, so it needs no savepoint: an abandoned attempt rolls
-the transaction back.
+one of the periods or on a period holding one (a year holds its halves and quarters; those of
+the first row are looked up with the probe). Nothing is written in the request's transaction
+before the attempt, so it needs no savepoint: an abandoned attempt rolls the transaction back.
 
 A JSON batch is read as ``msgspec`` decoded it: each row is checked and written in one pass
 (:meth:`_Attempt._encode_decoded`), its faults only detected, never described (the plain path
@@ -41,6 +41,7 @@ from services.metrics.observations.checks import DIVISION_RE, Faults, Static, ca
 from services.metrics.observations.commands import PushContext, PushValues
 from services.metrics.observations.decoding import DecodedRows, RowsRead
 from services.metrics.observations.ledger_writer import STREAM_CHUNK, LedgerWriter, first_versions
+from services.metrics.observations.locks import covering
 from services.metrics.observations.repository import Key, ObservationRepository
 from services.metrics.observations.scope import in_scope, zones_by_period
 from services.metrics.observations.summaries import summary
@@ -172,7 +173,7 @@ class _Attempt:
             return None
         key, period = probe
         await repo.lock_writes()
-        last_seq, prev_hash, taken, locked = await repo.before_new(key)
+        last_seq, prev_hash, taken, locked = await repo.before_new(key, covering(key[3]))
         if taken or locked:
             return None
         session = repo.session
@@ -206,8 +207,9 @@ class _Attempt:
         if not scoped:
             raise _Abandon
         # Every combination met is one of a stored row (any fault abandons the attempt); the
-        # first row's period was found unlocked already.
-        periods = {st.period_text for st in self.statics.values()} - {key[3]}
+        # periods holding the first row's were found unlocked already.
+        met = {st.period for st in self.statics.values() if st.period is not None}
+        periods = {str(p) for period in met for p in period.enclosing()} - set(covering(key[3]))
         if periods and await LockRepository(self.writer.repo.session).any_on(periods):
             raise _Abandon
 
