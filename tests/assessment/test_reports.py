@@ -63,6 +63,7 @@ class TestTheRunBulletin:
         assert html.headers["content-type"].startswith("text/html")
         page = html.text
         assert "<svg" in page and "综合得分" in page and "甲开发区" in page and "权重为示例" in page
+        assert "期间：2025年；" in page
         rows = list(csv.reader(io.StringIO(csv_.content.decode("utf-8-sig"))))
         assert rows[0][:5] == ["排名", "开发区", "综合得分", "上期排名", "名次变化"]
         assert rows[1][:3] == ["1", "甲开发区", "80.0"]
@@ -118,7 +119,8 @@ class TestTheHalfYearIndicatorBulletin:
             html = await client.get("/v1/rankings", params={**params, "format": "html"})
             csv_ = await client.get("/v1/rankings", params={**params, "format": "csv"})
             xlsx = await client.get("/v1/rankings", params={**params, "format": "xlsx"})
-        assert html.text.count("<svg") == 2 and "主要指标排名通报" in html.text
+        assert html.text.count("<svg") == 2 and "2025年上半年 开发区主要指标排名通报" in html.text
+        assert "对比期间：2024年下半年" in html.text and "2025H1" not in html.text
         rows = list(csv.reader(io.StringIO(csv_.content.decode("utf-8-sig"))))
         assert rows[0] == ["分项", "排名", "开发区", "数值", "单位", "上期数值", "上期排名", "名次变化"]
         assert len(rows) == 7 and rows[1][2:4] == ["乙开发区", "30.0"]

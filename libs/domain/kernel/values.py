@@ -90,6 +90,15 @@ class Period:
         return f"{self.year}{'H' if self.type == 'half' else 'Q'}{self.index}"
 
     @property
+    def label_zh(self) -> str:
+        """The period as an official text names it: 2025年, 2025年上半年, 2025年第三季度."""
+        if self.type == "year":
+            return f"{self.year}年"
+        if self.type == "half":
+            return f"{self.year}年{'上' if self.index == 1 else '下'}半年"
+        return f"{self.year}年第{'一二三四'[self.index - 1]}季度"
+
+    @property
     def months(self) -> int:
         """Length of the period in months."""
         return {"year": 12, "half": 6, "quarter": 3}[self.type]

@@ -181,9 +181,11 @@ def rankings_bulletin(report: RankingsRead) -> render.Bulletin:
                 value_label=f"{ranking.name}（{ranking.unit}）",
             )
         )
+    period, previous = Period.parse(report.period).label_zh, Period.parse(report.previous_period).label_zh
+    kind_zh = render.KIND_ZH.get(report.kind.value, report.kind.value)
     return render.Bulletin(
-        title=f"{report.period} 开发区主要指标排名通报（{render.KIND_ZH.get(report.kind.value, report.kind.value)}）",
-        subtitle=f"对比期间：{report.previous_period}；开发区登记日期：{report.as_of.isoformat()}",
+        title=f"{period} 开发区主要指标排名通报（{kind_zh}）",
+        subtitle=f"对比期间：{previous}；开发区登记日期：{report.as_of.isoformat()}",
         sections=sections,
         notes=[
             "每项指标单独排名，采用并列排名（1、2、2、4）；名次变化 = 上期排名 − 本期排名。",

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.assessment.validation import parse_methodology
+from libs.domain.kernel.values import Period
 from services.assessment.reports import bulletin_render
 from services.assessment.runs import repository
 from services.assessment.runs.reads import run_and_method
@@ -34,8 +35,9 @@ async def bulletin(*, session: AsyncSession, run_id: int) -> bulletin_render.Bul
     run, method = await run_and_method(session, run_id)
     kind_zh = KIND_ZH.get(run.kind, run.kind)
     title = f"{run.label}（{kind_zh}）"
+    period = Period.parse(run.period).label_zh
     subtitle = (
-        f"考评方法：{method.title}（{run.methodology_code} 第{run.methodology_version}版）；期间：{run.period}；"
+        f"考评方法：{method.title}（{run.methodology_code} 第{run.methodology_version}版）；期间：{period}；"
         f"开发区登记日期：{run.registry_as_of.isoformat()}；输入数据 SHA-256：{run.inputs_sha256}"
     )
     notes = [*_NOTES, *(f"说明：{n}" for n in run.notes)]
