@@ -6,7 +6,7 @@ served by FastAPI like any other. Its handler is registered here as well, and
 :class:`HotRoutesMiddleware` sends a request whose method and path match it straight to that
 handler. The handler parses the body with the same pydantic model the route declares
 (:func:`json_body`), checks the caller itself, and calls the same use case as the route, so the
-two paths answer alike; ``tests/test_hot_routes.py`` holds them to that.
+two paths answer alike; ``tests/permits/test_hot_intake.py`` holds them to that.
 
 What it saves is the per-request cost of FastAPI's machinery — route matching across every route,
 dependency solving, the exception and exit-stack layers, re-validating the answer — which for a
