@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
 
+from services.assessment.runs.commands import utc_now
 from services.assessment.tables import IdempotencyKey
 from services.common.idempotency import Idempotency
 from services.common.runtime import Runtime, runtime_dependency, runtime_of
@@ -22,6 +24,8 @@ class AssessmentRuntime(Runtime):
 
     settings: AssessmentSettings
     idempotency: Idempotency = field(init=False)
+    clock: Callable[[], datetime] = utc_now
+    """Now (UTC): when a run is stored, and which periods have ended (China's date). Tests set it."""
 
 
 RuntimeDep = Annotated[AssessmentRuntime, Depends(runtime_dependency(AssessmentRuntime))]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from libs.domain.clients.metrics import FakeMetricsClient
+from services.assessment.runtime import AssessmentRuntime
+from services.common.runtime import runtime_of
 from tests.assessment.builders import (
     ADMIN,
     CATALOG,
@@ -159,14 +162,44 @@ class TestARunScoresAndRanksEveryZoneOfTheKind:
         assert "rd_intensity" in c["excluded"]
         assert body["results"][-1]["zone"] == "C" and body["ranked"] == 2
 
-    async def test_a_kind_without_zones_gives_an_empty_run_not_an_error(self, app_client: Any) -> None:
+    async def test_a_kind_without_zones_is_refused_as_no_subjects_and_nothing_is_stored(
+        self, app_client: Any
+    ) -> None:
         async with assessment(app_client, World(registry=Registry([zone("H", kind="high_tech")]))) as client:
             await publish(client, method_doc(GDP, RD))
+            payload = {"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "2025"}
+            refused = await client.post("/v1/assessments", json=payload, headers=ADMIN)
+            listed = await client.get("/v1/assessments")
+        problem = assert_problem(refused, 422)
+        assert problem["code"] == "no_subjects" and problem["errors"][0]["type"] == "no_subjects"
+        assert listed.json()["items"] == []
+
+
+class TestOnlyEndedPeriodsAreAssessed:
+    @pytest.mark.parametrize(
+        ("period", "today"), [("2026", "2026-12-31"), ("2030", "2026-12-07"), ("2025", "2025-12-31")]
+    )
+    async def test_a_period_ending_after_today_in_china_is_refused(
+        self, app_client: Any, period: str, today: str
+    ) -> None:
+        # 16:00 UTC on the period's last day is already the next day in China: the last case is the
+        # day itself, still 23:59 in China at 15:59 UTC
+        now = datetime.fromisoformat(f"{today}T15:59:00+00:00")
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            runtime_of(client.app, AssessmentRuntime).clock = lambda: now  # type: ignore[attr-defined]
+            await publish(client, method_doc(GDP, RD))
+            payload = {"methodology": "econ-annual", "period": period, "kind": "economic", "label": period}
+            refused = await client.post("/v1/assessments", json=payload, headers=ADMIN)
+        problem = assert_problem(refused, 422)
+        assert problem["code"] == "period_not_ended" and problem["errors"][0]["loc"] == ["body", "period"]
+
+    async def test_a_period_is_assessed_from_the_first_day_after_it_in_china(self, app_client: Any) -> None:
+        now = datetime.fromisoformat("2025-12-31T16:00:00+00:00")  # 2026-01-01 00:00 in China
+        async with assessment(app_client, world(p2025=VALUES_2025)) as client:
+            runtime_of(client.app, AssessmentRuntime).clock = lambda: now  # type: ignore[attr-defined]
+            await publish(client, method_doc(GDP, RD))
             body = await run(client, "2025")
-            sensitivity = await client.get(f"/v1/assessments/{body['id']}/sensitivity")
-            bulletin = await client.get(f"/v1/assessments/{body['id']}/bulletin")
-        assert (body["results"], body["zones"], body["ranked"]) == ([], 0, 0)
-        assert sensitivity.json()["zones"] == [] and bulletin.status_code == 200
+        assert body["period"] == "2025" and body["zones"] == 3
 
 
 class TestRankChangesAgainstTheEarlierRun:

@@ -93,7 +93,9 @@ async def create_run(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     authorise_kinds(actor, [body.kind.value])
-    context = RunContext(session, registry, metrics, actor, fast_canonical_json=fast_canonical_json)
+    context = RunContext(
+        session, registry, metrics, actor, clock=runtime.clock, fast_canonical_json=fast_canonical_json
+    )
     # Fingerprinted only when a key is sent: a request without one claims nothing and stores no answer.
     keyed = Keyed(actor.sub, idempotency_key, fingerprint(body.model_dump(mode="json")) if idempotency_key else "")
     run = partial(create, CreateRun(body), context)

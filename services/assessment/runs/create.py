@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,7 @@ from libs.domain.assessment.run import RunEvaluation, build_inputs, evaluate_run
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.kernel.canonical import canonical_with_sha256
 from libs.domain.kernel.errors import NotFound, Unprocessable
-from libs.domain.kernel.values import Period
+from libs.domain.kernel.values import CHINA_TIME, Period
 from services.assessment.methodologies import repository as methodology_repo
 from services.assessment.reports.bulletin_render import KIND_ZH
 from services.assessment.runs import repository
@@ -31,9 +32,37 @@ from services.assessment.tables import Methodology
 async def create_run(command: CreateRun, context: RunContext) -> RunAnswer:
     """Compute a run from the registry and metrics services and store it (the caller is authorised)."""
     request = await _checked(context.session, command.body)
+    _refuse_unended(request.period, context.clock().astimezone(CHINA_TIME).date())
     gathered = await gather(context, request)
+    _refuse_without_subjects(request, gathered)
     evaluated = await _evaluate(context, request, gathered)
     return await _store(context, request, evaluated)
+
+
+def _refuse_unended(period: Period, today: date) -> None:
+    """422 ``period_not_ended`` unless the period is over on China's date: an official run ranks
+    finished periods only (an unfinished year would rank every zone on partial values). A period is
+    over from the day after its last day (on 31 December the year is still running)."""
+    if period.end >= today:
+        raise Unprocessable(
+            f"period {period} runs until {period.end.isoformat()} and today is {today.isoformat()} (China): "
+            "only an ended period can be assessed",
+            code="period_not_ended",
+            errors=[{"loc": ["body", "period"], "msg": "the period has not ended", "type": "period_not_ended"}],
+        )
+
+
+def _refuse_without_subjects(request: RunRequest, gathered: Gathered) -> None:
+    """422 ``no_subjects`` when no zone of the kind exists on the registry date (nothing to rank;
+    a reference-score run has no divisions to score either)."""
+    subjects = gathered.zones if request.ranks_zones else gathered.reference
+    if not subjects:
+        what = f"{request.kind} zone" if request.ranks_zones else "division without a zone"
+        raise Unprocessable(
+            f"no {what} exists on {request.period.end.isoformat()}: there is nothing to assess",
+            code="no_subjects",
+            errors=[{"loc": ["body", "kind"], "msg": f"no {what} on the registry date", "type": "no_subjects"}],
+        )
 
 
 def _period(text: str, loc: list[str | int]) -> Period:
