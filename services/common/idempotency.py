@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import JSON, DateTime, Integer, String, delete, null, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -63,7 +64,10 @@ class IdempotencyKeyColumns:
 
 def fingerprint(document: Any) -> str:
     """The request fingerprint of a JSON-like request document: SHA-256 of its JSON with sorted
-    keys and no whitespace (dates and decimals as their ``str``)."""
+    keys and no whitespace (dates and decimals as their ``str``).
+
+    Not the kernel's canonical JSON: that one refuses NaN, which a request body may hold (Python's
+    JSON parser reads ``NaN``), and a fingerprint must never turn a request into an error."""
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -275,6 +279,12 @@ class Keyed:
     subject: str
     key: str | None
     request_hash: str
+
+    @classmethod
+    def of(cls, subject: str, key: str | None, body: BaseModel) -> Keyed:
+        """``body``'s idempotency; the body is fingerprinted only when a key was sent (a request
+        without one claims nothing)."""
+        return cls(subject, key, fingerprint(body.model_dump(mode="json")) if key is not None else "")
 
 
 async def idempotent(

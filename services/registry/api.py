@@ -33,7 +33,7 @@ from libs.domain.registry.contracts import (
 )
 from services.common.auth import PUBLIC, require
 from services.common.db import SessionDep
-from services.common.idempotency import Keyed, fingerprint, idempotent
+from services.common.idempotency import Keyed, idempotent
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
 from services.common.runtime import runtime_of
@@ -121,7 +121,7 @@ async def create_reorganisation(
     command = RecordReorganisation(body=body, dry_run=dry_run)
     ctx = WriteContext(session=session, actor=actor, readmodel=runtime.readmodel)
     key = None if dry_run else idempotency_key or None  # a dry run never claims a key
-    keyed = Keyed(actor.sub, key, fingerprint(body.model_dump(mode="json")) if key else "")
+    keyed = Keyed.of(actor.sub, key, body)
     result = await idempotent(
         runtime.idempotency, session, keyed, lambda: reorganisation_service.record_reorganisation(command, ctx), _replay
     )

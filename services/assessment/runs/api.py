@@ -41,7 +41,7 @@ from services.assessment.runs.verify import verify as verify_run
 from services.assessment.runtime import RuntimeDep
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
-from services.common.idempotency import Keyed, fingerprint, idempotent
+from services.common.idempotency import Keyed, idempotent
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
 from services.common.periods import PeriodParam
 from services.common.problems import problems
@@ -96,8 +96,7 @@ async def create_run(
     context = RunContext(
         session, registry, metrics, actor, clock=runtime.clock, fast_canonical_json=fast_canonical_json
     )
-    # Fingerprinted only when a key is sent: a request without one claims nothing and stores no answer.
-    keyed = Keyed(actor.sub, idempotency_key, fingerprint(body.model_dump(mode="json")) if idempotency_key else "")
+    keyed = Keyed.of(actor.sub, idempotency_key, body)
     run = partial(create, CreateRun(body), context)
     with gc_paused():
         result = await idempotent(runtime.idempotency, session, keyed, run, _replay)

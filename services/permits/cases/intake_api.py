@@ -22,7 +22,7 @@ from libs.domain.kernel.contracts import Actor
 from libs.domain.permits.contracts import ApplicationCreate, ApplicationRead
 from services.common.auth import authenticate
 from services.common.hot import HotRoute, header, json_body
-from services.common.idempotency import Keyed, fingerprint, idempotent
+from services.common.idempotency import Keyed, idempotent
 from services.common.problems import problems
 from services.permits.cases.commands import FileApplication
 from services.permits.cases.context import IntakeContext
@@ -127,7 +127,7 @@ async def _keyed_intake(
     ``Location`` and ``ETag`` of the case it answers, as the first answer did."""
     sessions = OnDemandSession(runtime.db.sessions)
     ctx = _context(request, runtime, sessions, actor, None)  # no group commit: see the module docstring
-    keyed = Keyed(actor.sub, key, fingerprint(body.model_dump(mode="json")))
+    keyed = Keyed.of(actor.sub, key, body)
     ok = False
     try:
         case = await idempotent(
