@@ -6,8 +6,13 @@ actually has). Their **weights are illustrative**: the provincial method (《河
 note and label says so. The runs score the metrics service's synthetic demo values, so the
 rankings, rank changes and sanctions they show are samples, not official results.
 
+Each run goes through the lifecycle an official run does: computed as a draft, then published
+(which locks the demo values in the metrics service). The last year's zone run is superseded once
+by a "corrected" run with a reason, and one more draft is left unpublished, so that a newcomer
+sees a draft, published runs and a superseded one (withdrawal is shown in docs/assessment.md).
+
 Nothing is loaded unless the metrics service has indicators and values; everything is checked
-before it is written (and runs carry an Idempotency-Key), so loading twice changes nothing.
+before it is written (and every write carries an Idempotency-Key), so loading twice changes nothing.
 """
 
 from __future__ import annotations
@@ -143,10 +148,34 @@ async def _ensure_method(http: httpx.AsyncClient, base: str, doc: dict[str, Any]
     return True
 
 
-async def _ensure_run(http: httpx.AsyncClient, base: str, code: str, kind: str, year: int, subjects: str) -> None:
+async def _runs(http: httpx.AsyncClient, base: str, code: str, kind: str, year: int, subjects: str) -> list[Any]:
     r = await http.get(f"{base}/v1/assessments", params={"methodology": code, "period": str(year), "kind": kind})
-    if r.status_code == 200 and any(item["subjects"] == subjects for item in r.json()["items"]):
-        return
+    if r.status_code != 200:
+        return []
+    return [item for item in r.json()["items"] if item["subjects"] == subjects]
+
+
+async def _draft(http: httpx.AsyncClient, base: str, body: dict[str, Any], key: str) -> int | None:
+    r = await http.post(f"{base}/v1/assessments", json=body, headers={"Idempotency-Key": key})
+    if r.status_code not in (200, 201):
+        _warn(f"{body['methodology']} {body['period']} ({body['subjects']}) refused ({r.status_code}: {r.text[:300]})")
+        return None
+    return int(r.json()["id"])
+
+
+async def _publish(http: httpx.AsyncClient, base: str, run: int, body: dict[str, Any], key: str) -> bool:
+    r = await http.post(f"{base}/v1/assessments/{run}/publish", json=body, headers={"Idempotency-Key": key})
+    if r.status_code != 200:
+        _warn(f"run {run} not published ({r.status_code}: {r.text[:300]})")
+    return r.status_code == 200
+
+
+async def _ensure_run(
+    http: httpx.AsyncClient, base: str, code: str, kind: str, year: int, subjects: str, *, supersede: bool = False
+) -> None:
+    """A published run of ``year`` (made and published once); with ``supersede`` it is then replaced once
+    by a corrected run, and a further draft is left unpublished, so the demo shows every state."""
+    runs = await _runs(http, base, code, kind, year, subjects)
     suffix = "" if subjects == "zones" else "（未设省级开发区的县区参考得分）"
     body = {
         "methodology": code,
@@ -155,11 +184,21 @@ async def _ensure_run(http: httpx.AsyncClient, base: str, code: str, kind: str, 
         "label": f"{year} 年度综合考评（示例数据，非官方）{suffix}",
         "subjects": subjects,
     }
-    r = await http.post(
-        f"{base}/v1/assessments", json=body, headers={"Idempotency-Key": f"demo-{code}-{year}-{subjects}"}
-    )
-    if r.status_code not in (200, 201):
-        _warn(f"{code} {year} ({subjects}) refused ({r.status_code}: {r.text[:300]})")
+    tag = f"demo-{code}-{year}-{subjects}"
+    if not any(r["status"] in ("published", "superseded") for r in runs):
+        drafts = [r["id"] for r in runs if r["status"] == "draft"]
+        run = drafts[-1] if drafts else await _draft(http, base, body, tag)
+        if run is None or not await _publish(http, base, run, {"note": "演示数据，非官方结果"}, f"{tag}-publish"):
+            return
+    if not supersede or any(r["status"] == "superseded" for r in await _runs(http, base, code, kind, year, subjects)):
+        return
+    (first,) = [r["id"] for r in await _runs(http, base, code, kind, year, subjects) if r["status"] == "published"]
+    corrected = await _draft(http, base, {**body, "label": f"{body['label']}（更正版）"}, f"{tag}-corrected")
+    if corrected is None:
+        return
+    reason = "演示：更正示例——原结果所用数据经统计部门更正后重新计算（示例数据，非官方）"
+    await _publish(http, base, corrected, {"supersedes": first, "reason": reason}, f"{tag}-corrected-publish")
+    await _draft(http, base, {**body, "label": f"{body['label']}（草稿示例，未发布）"}, f"{tag}-draft")
 
 
 async def _county_values(http: httpx.AsyncClient, urls: dict[str, str], year: int) -> bool:
@@ -200,7 +239,7 @@ async def load(http: httpx.AsyncClient, urls: dict[str, str]) -> None:
         years = [y for y in range(FIRST_YEAR, last_year + 1) if await _has_values(http, metrics, y, kind)]
         if not years or not await _ensure_method(http, base, doc):
             continue
-        for year in years:
-            await _ensure_run(http, base, code, kind, year, "zones")
+        for year in years:  # in order: each run's rank changes compare with the previous year's published run
+            await _ensure_run(http, base, code, kind, year, "zones", supersede=year == years[-1])
         if kind == "economic" and await _county_values(http, urls, years[-1]):
             await _ensure_run(http, base, code, kind, years[-1], "divisions_without_zone")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
@@ -25,6 +25,13 @@ async def metrics_client(runtime: RuntimeDep) -> MetricsClient:
     return MetricsClient(runtime.http, runtime.settings.metrics_url)
 
 
+async def metrics_as_caller(runtime: RuntimeDep, request: Request) -> MetricsClient:
+    """The metrics client sending the caller's own bearer token (a write made on their behalf, such as
+    the period lock of a publication, is attributed to them; overridable in tests)."""
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    return MetricsClient(runtime.http, runtime.settings.metrics_url, token=lambda: token)
+
+
 async def fast_canonical_json(runtime: RuntimeDep) -> bool:
     """Whether canonical JSON may take its orjson fast path (the ``fast_canonical_json`` setting)."""
     return runtime.settings.fast_canonical_json
@@ -32,6 +39,7 @@ async def fast_canonical_json(runtime: RuntimeDep) -> bool:
 
 RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
 MetricsDep = Annotated[MetricsClient, Depends(metrics_client)]
+MetricsAsCaller = Annotated[MetricsClient, Depends(metrics_as_caller)]
 FastCanonicalJson = Annotated[bool, Depends(fast_canonical_json)]
 
 WRITERS = (Role.CITY_ADMIN, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU)

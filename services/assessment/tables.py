@@ -1,4 +1,10 @@
-"""The assessment service's tables. Everything is append-only: runs and their results never change."""
+"""The assessment service's tables.
+
+A run's inputs, results and outcomes never change. What does change is a run's standing as an
+official act (draft → published → superseded or withdrawn): its status columns, the withdrawal
+marks on its outcomes and the status of its summons. Every such change is also appended to
+``assessment_event``, which is never updated, so the history of an act is kept whole.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -107,11 +114,55 @@ class Assessment(Base):
     notes: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
+    subjects_key: Mapped[str] = mapped_column(String(600), default="zones")
+    """What a run assessed, as the key of "one published run": ``zones``, ``divisions_without_zone``
+    or ``divisions_without_zone:<code>,<code>…`` when only some divisions were asked for."""
+    coverage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    """``draft``, ``published``, ``superseded`` or ``withdrawn``."""
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    published_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    publish_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    superseded_by: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_assessment_code_kind", "methodology_code", "kind", "subjects"),
         Index("ix_assessment_kind_period", "kind", "period_type", "period_start_on"),
+        Index("ix_assessment_status", "status", "id"),
+        # At most one published run per (methodology code, kind, period, subjects): publishing
+        # another without superseding it fails here even when two requests race.
+        Index(
+            "uq_assessment_published",
+            "methodology_code",
+            "kind",
+            "period",
+            "subjects_key",
+            unique=True,
+            postgresql_where=text("status = 'published'"),
+            sqlite_where=text("status = 'published'"),
+        ),
     )
+
+
+class AssessmentEvent(Base):
+    """One step of a run's life as an official act: created, published, superseded, withdrawn."""
+
+    __tablename__ = "assessment_event"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id"))
+    event: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The note of a publication, the reason of a supersession or withdrawal."""
+    related: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
+    """The run superseded (on ``published``) or superseding (on ``superseded``)."""
+
+    __table_args__ = (Index("ix_assessment_event_run", "assessment_id", "id"),)
 
 
 class AssessmentResult(Base):
@@ -173,6 +224,9 @@ class Outcome(Base):
     numbers: Mapped[dict[str, Any]] = mapped_column(JSON)
     tie: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Set when the run is superseded or withdrawn: the outcome stays in history, no longer in force."""
 
     __table_args__ = (
         Index("ix_outcome_zone", "zone", "id"),

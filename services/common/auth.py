@@ -75,6 +75,17 @@ async def current_actor(
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
+async def optional_actor(request: Request) -> Actor | None:
+    """The caller of a public route that shows more to some roles: None without an ``Authorization``
+    header, a 401 problem with an invalid one. Read from the request, so the route stays public
+    in the OpenAPI (no security requirement)."""
+    header = request.headers.get("authorization")
+    return None if header is None else bearer_actor(request, header)
+
+
+OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
+
+
 def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Actor]]:
     """A dependency admitting callers that hold one of ``roles`` with that role's scope claims."""
 

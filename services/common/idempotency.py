@@ -281,10 +281,15 @@ class Keyed:
     request_hash: str
 
     @classmethod
-    def of(cls, subject: str, key: str | None, body: BaseModel) -> Keyed:
+    def of(cls, subject: str, key: str | None, body: BaseModel, *, route: str | None = None) -> Keyed:
         """``body``'s idempotency; the body is fingerprinted only when a key was sent (a request
-        without one claims nothing)."""
-        return cls(subject, key, fingerprint(body.model_dump(mode="json")) if key is not None else "")
+        without one claims nothing). ``route`` names the action when the body alone does not (a
+        publication's body does not say which run): the same key sent to another run is then
+        another request (a 422), never a replay of the first."""
+        if key is None:
+            return cls(subject, key, "")
+        document = body.model_dump(mode="json")
+        return cls(subject, key, fingerprint(document if route is None else {"route": route, "body": document}))
 
 
 async def idempotent(

@@ -14,7 +14,7 @@ from libs.domain.clients.metrics import FakeMetricsClient, MetricsClient
 from libs.domain.clients.registry import FakeRegistryClient, RegistryClient
 from libs.domain.metrics.contracts import IndicatorRead, MatrixIndicator, MatrixRead, MatrixRow
 from libs.domain.registry.contracts import DivisionWithZones, Lineage, LineageLink, ZoneRead
-from services.assessment.dependencies import metrics_client, registry_client
+from services.assessment.dependencies import metrics_as_caller, metrics_client, registry_client
 from services.assessment.runtime import AssessmentRuntime
 from services.common.db import Database
 from services.common.runtime import runtime_of
@@ -174,7 +174,11 @@ class World:
     metrics: Any = field(default_factory=lambda: FakeMetricsClient(indicators=CATALOG))
 
     def overrides(self) -> dict[Any, Any]:
-        return {registry_client: lambda: self.registry, metrics_client: lambda: self.metrics}
+        return {
+            registry_client: lambda: self.registry,
+            metrics_client: lambda: self.metrics,
+            metrics_as_caller: lambda: self.metrics,
+        }
 
 
 def db_of(client: httpx.AsyncClient) -> Database:
@@ -200,10 +204,16 @@ async def publish(client: httpx.AsyncClient, doc: dict[str, Any], headers: dict[
 
 
 async def run(
-    client: httpx.AsyncClient, period: str, *, headers: dict[str, str] = ADMIN, **body: Any
+    client: httpx.AsyncClient, period: str, *, headers: dict[str, str] = ADMIN, publish: bool = True, **body: Any
 ) -> dict[str, Any]:
+    """Create a run (a draft) and, unless ``publish`` is False, publish it; the answer of the creation."""
     payload = {"methodology": "econ-annual", "period": period, "kind": "economic", "label": f"{period} 示例考评"}
     payload.update(body)
     r = await client.post("/v1/assessments", json=payload, headers=headers)
     assert r.status_code in (200, 201), r.text
-    return dict(r.json())
+    created = dict(r.json())
+    if publish:
+        without_key = {k: v for k, v in headers.items() if k != "Idempotency-Key"}  # a key names one request
+        published = await client.post(f"/v1/assessments/{created['id']}/publish", headers=without_key)
+        assert published.status_code == 200, published.text
+    return created

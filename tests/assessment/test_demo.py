@@ -70,13 +70,28 @@ class TestTheDemo:
             await load_demo(client, fake)
             await load_demo(client, fake)
             methods = (await client.get("/v1/methodologies")).json()["items"]
-            runs = (await client.get("/v1/assessments")).json()["items"]
+            runs = (await client.get("/v1/assessments", headers=auth("city_admin"))).json()["items"]
+            public = (await client.get("/v1/assessments")).json()["items"]
             method = (await client.get("/v1/methodologies/demo-econ-annual")).json()
         assert [m["code"] for m in methods] == ["demo-econ-annual"]  # no high-tech values in this world
         assert "示意" in method["title"] and "Illustrative" in method["note"]
         assert method["indicators"] == ["gdp", "fiscal_revenue", "rd_intensity", "tax_per_mu"]
-        assert sorted(r["period"] for r in runs) == [str(y) for y in years]
+        # One published run a year; the last year's first run superseded by a corrected one, and a draft left.
+        states = sorted((r["period"], r["status"]) for r in runs)
+        first, second, last = (str(y) for y in years)
+        assert states == [
+            (first, "published"),
+            (second, "published"),
+            (last, "draft"),
+            (last, "published"),
+            (last, "superseded"),
+        ]
+        superseded = next(r for r in runs if r["status"] == "superseded")
+        corrected = next(r for r in runs if r["status"] == "published" and r["period"] == last)
+        assert superseded["superseded_by"] == corrected["id"] and "更正版" in corrected["label"]
+        assert sorted(r["status"] for r in public) == ["published"] * 3 + ["superseded"]  # no draft in public
         assert all("示例" in r["label"] for r in runs)
+        assert sorted({lock.period for lock in fake.locks}) == [first, second, last]  # publishing locked them
 
     async def test_without_metrics_data_it_loads_nothing(self, app_client: Any) -> None:
         empty = FakeMetricsClient(indicators=[])

@@ -57,16 +57,18 @@ def world() -> World:
 
 
 def _without_clock(answer: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in answer.items() if k != "created_at"}
+    kept = {k: v for k, v in answer.items() if k not in ("created_at", "published_at", "events")}
+    return {**kept, "events": [{k: v for k, v in e.items() if k != "at"} for e in answer.get("events", [])]}
 
 
 async def _scenario(app_client: Any, *, fast: bool) -> dict[str, Any]:
     """Publish a method, run it for two years, read and verify the runs; what was answered and stored."""
     async with assessment(app_client, world(), fast_canonical_json=fast) as client:
-        method = await publish(client, method_doc(GDP, RD, GROWTH, note="示例：含极小值"))
+        # E (merged in 2025) has no 2024 values of its own: 2 of 3 zones complete, so a lower coverage
+        method = await publish(client, method_doc(GDP, RD, GROWTH, note="示例：含极小值", min_coverage=0.5))
         keyed = {**ADMIN, "Idempotency-Key": "fast-path-2025"}
         created = [await run(client, year, headers=keyed if year == "2025" else ADMIN) for year in ("2024", "2025")]
-        replay = await run(client, "2025", headers=keyed)
+        replay = await run(client, "2025", headers=keyed, publish=False)
         fetched = [(await client.get(f"/v1/assessments/{c['id']}")).json() for c in created]
         verified = [(await client.post(f"/v1/assessments/{c['id']}/verify")).json() for c in created]
         async with db_of(client).engine.begin() as conn:

@@ -124,6 +124,14 @@ class MethodologyCreate(BaseModel):
     period_type: str = Field("year", json_schema_extra={"enum": _ENUMS["period_type"]})
     scale: float = 100
     note: str | None = Field(None, max_length=2000, description="E.g. that the weights are illustrative.")
+    min_coverage: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="The least share of the assessed zones that must have every required value (an indicator "
+        "whose missing-value rule is `zero` or `exclude_zone`; `mean` imputes) for a run to be stored; "
+        "below it the run is refused with `insufficient_coverage`.",
+    )
     root: MethodologyNode
 
 
@@ -195,6 +203,69 @@ class AssessmentCreate(BaseModel):
     divisions: list[str] | None = Field(
         None, description="With divisions_without_zone: only these division codes (default: all of them)."
     )
+    registry_as_of: date | None = Field(
+        None,
+        description="The registry date whose zones (and lineage) are assessed; default: the period's last day. "
+        "A date after today (China) is refused with `registry_in_future`.",
+    )
+    dry_run: bool = Field(
+        False,
+        description="Answer the would-be run (results, outcomes, coverage, and what would refuse it) without "
+        "storing anything; allowed for a period not yet ended, for internal use only.",
+    )
+
+
+RunStatus = Literal["draft", "published", "superseded", "withdrawn"]
+
+
+class MissingValue(BaseModel):
+    """A required value a subject lacks."""
+
+    subject: str
+    indicator: str
+
+
+class Coverage(BaseModel):
+    """How many assessed subjects have every required value, and which values are missing."""
+
+    assessed: int = Field(description="Subjects assessed (zones, or divisions for reference scores).")
+    complete: int = Field(description="Subjects with every required value.")
+    share: float | None = Field(description="complete ÷ assessed (null when nothing is assessed).")
+    min_coverage: float = Field(description="The methodology's threshold.")
+    required: list[str] = Field(description="The indicators required (missing-value rule `zero` or `exclude_zone`).")
+    missing: list[MissingValue] = Field(description="Each (subject, indicator) lacking a required value.")
+
+
+class PublishRequest(BaseModel):
+    """Publish a draft run; to replace the run in force for the same key, name it and say why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=2000, description="Optional note kept with the publication.")
+    supersedes: int | None = Field(
+        None, ge=1, description="The published run this one replaces (required when one is in force)."
+    )
+    reason: str | None = Field(
+        None, min_length=1, max_length=2000, description="Why the earlier run is replaced (required with `supersedes`)."
+    )
+
+
+class WithdrawRequest(BaseModel):
+    """Withdraw a published run and its outcomes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RunEvent(BaseModel):
+    """One step of a run's life as an official act."""
+
+    event: Literal["created", "published", "superseded", "withdrawn"]
+    at: datetime
+    by: str
+    reason: str | None = Field(None, description="The publication's note, or why it was superseded or withdrawn.")
+    related: int | None = Field(None, description="The run superseded (published) or superseding (superseded).")
 
 
 class LeafResult(TypedDict):
@@ -283,6 +354,15 @@ class AssessmentSummary(BaseModel):
     inputs_sha256: str
     created_at: datetime
     created_by: str
+    status: RunStatus = Field(
+        description="`draft` (visible to the assessing bureaus, no outcomes in force), `published` (the official "
+        "result), `superseded` (replaced by `superseded_by`; its outcomes withdrawn) or `withdrawn`."
+    )
+    published_at: datetime | None = None
+    published_by: str | None = None
+    superseded_by: int | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None
 
 
 class AssessmentRead(AssessmentSummary):
@@ -293,7 +373,51 @@ class AssessmentRead(AssessmentSummary):
     )
     outcomes: int = Field(0, description="How many outcomes the run decided (see /outcomes).")
     notes: list[str] = Field(default_factory=list)
+    coverage: Coverage | None = Field(None, description="Null for runs stored before coverage was measured.")
+    events: list[RunEvent] = Field(default_factory=list, description="The run's life, oldest first.")
     results: list[ZoneResult] = Field(description="Ranked zones by rank, then the zones not ranked.")
+    reference_scores: list[ReferenceScore] = Field(default_factory=list)
+
+
+class Refusal(BaseModel):
+    """Why a stored run would be refused (a dry run answers these instead of refusing)."""
+
+    code: Literal["period_not_ended", "insufficient_coverage"]
+    detail: str
+
+
+class OutcomeDecided(BaseModel):
+    """An outcome a dry run would decide (nothing stored, nothing in force)."""
+
+    zone: str
+    name: str = ""
+    outcome: str = Field(description="`commended`, `warned` or `revocation_review`.")
+    rule: str
+    label: str = ""
+    detail: str
+    numbers: dict[str, Any] = Field(default_factory=dict)
+    tie: bool = False
+
+
+class AssessmentDryRun(BaseModel):
+    """What a run would be, computed and not stored (``"dry_run": true``)."""
+
+    dry_run: Literal[True] = True
+    methodology: MethodologyRef
+    kind: ZoneKind
+    period: str
+    label: str
+    subjects: Subjects
+    registry_as_of: date
+    zones: int
+    ranked: int
+    inputs_sha256: str = Field(description="The SHA-256 the inputs would be stored with.")
+    previous_assessment: int | None = None
+    notes: list[str] = Field(default_factory=list)
+    coverage: Coverage
+    refusals: list[Refusal] = Field(description="What would refuse storing this run; empty when it could be stored.")
+    outcomes: list[OutcomeDecided] = Field(description="The outcomes the run would decide (not in force).")
+    results: list[ZoneResult]
     reference_scores: list[ReferenceScore] = Field(default_factory=list)
 
 
@@ -339,6 +463,13 @@ class OutcomeRead(BaseModel):
     tie: bool = Field(False, description="Included because it tied at the rule's cut-off.")
     summons: int | None = Field(None, description="The summons (约谈) record a warning created.")
     created_at: datetime | None = None
+    status: Literal["draft", "in_force", "withdrawn"] = Field(
+        "in_force",
+        description="`in_force` (its run is published), `draft` (its run is a draft: nothing in force) or "
+        "`withdrawn` (its run was superseded or withdrawn; kept as history).",
+    )
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None
 
 
 class SanctionRule(BaseModel):

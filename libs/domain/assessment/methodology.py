@@ -18,6 +18,11 @@ AGGREGATIONS = ("arithmetic", "geometric")
 TRANSFORMS = ("none", "ln", "log10", "sqrt")
 NORMALISATIONS = ("goalposts", "min_max", "z_score", "target", "rank", "distance_to_leader")
 MISSING_POLICIES = ("zero", "mean", "exclude_zone")
+IMPUTING_POLICIES = ("mean",)
+"""Missing-value rules that impute a value from the other zones: such an indicator is not required
+for coverage. ``zero`` (the zone scores nothing) and ``exclude_zone`` need the value to be there."""
+DEFAULT_MIN_COVERAGE = 0.9
+"""The least share of assessed zones with every required value, when a methodology names none."""
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 PERIOD_TYPES = ("year", "half", "quarter")
 ZONE_KINDS = ("economic", "high_tech")
@@ -115,6 +120,12 @@ class Methodology:
     scale: float
     root: Group
     document: Mapping[str, Any] = field(default_factory=dict)
+    min_coverage: float = DEFAULT_MIN_COVERAGE
+
+    @property
+    def required_indicators(self) -> list[str]:
+        """The indicators every zone must have for coverage: those no leaf imputes (each once)."""
+        return list(dict.fromkeys(leaf.indicator for leaf in self.leaves if leaf.missing not in IMPUTING_POLICIES))
 
     @property
     def leaves(self) -> list[Leaf]:
@@ -181,6 +192,7 @@ def canonical_document(method: Methodology) -> dict[str, Any]:
         "applies_to": list(method.applies_to),
         "period_type": method.period_type,
         "scale": method.scale,
+        "min_coverage": method.min_coverage,
         "root": node(method.root),
     }
     if isinstance(method.document.get("note"), str):

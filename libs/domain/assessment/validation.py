@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, cast
 
 from libs.domain.assessment.methodology import (
     AGGREGATIONS,
+    DEFAULT_MIN_COVERAGE,
     DIRECTIONS,
     MISSING_POLICIES,
     NORMALISATIONS,
@@ -228,6 +229,7 @@ def _normalisation(raw: Any, loc: Loc, transform: str, add: AddFault) -> Normali
         return Normalisation(method, target=target)
     return Normalisation(method)
 
+
 def _winsorise(raw: Any, loc: Loc, add: AddFault) -> Winsorise | None:
     """A leaf's winsorising bounds, or None (none asked for, or its faults told to ``add``)."""
     if raw is None:
@@ -299,6 +301,7 @@ class _Header(NamedTuple):
     applies_to: list[str]
     period_type: str | None
     scale: float
+    min_coverage: float
 
 
 def _header(document: Mapping[str, Any], prefix: Loc, faults: list[Fault]) -> _Header:
@@ -332,7 +335,13 @@ def _header(document: Mapping[str, Any], prefix: Loc, faults: list[Fault]) -> _H
     if scale is None or scale <= 0:
         faults.append(_fault([*prefix, "scale"], "`scale` must be a positive number", "scale"))
         scale = 100.0
-    return _Header(code, version, title, applies_to, period_type, scale)
+    min_coverage = finite_number(document.get("min_coverage", DEFAULT_MIN_COVERAGE))
+    if min_coverage is None or not 0 <= min_coverage <= 1:
+        faults.append(
+            _fault([*prefix, "min_coverage"], "`min_coverage` is a share between 0 and 1 (e.g. 0.9)", "min_coverage")
+        )
+        min_coverage = DEFAULT_MIN_COVERAGE
+    return _Header(code, version, title, applies_to, period_type, scale, min_coverage)
 
 
 def validate_methodology(
@@ -365,6 +374,7 @@ def validate_methodology(
         period_type=cast(str, header.period_type),
         scale=header.scale,
         root=_with_unique_leaf_keys(root),
+        min_coverage=header.min_coverage,
         document=document,
     )
     return method, []

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "headers", "type_"})
+"""RFC 9457 members (and the builder's own arguments) an error's extras may not use."""
+
 
 class DomainError(Exception):
     """Base of every expected error; carries what a problem document needs."""
@@ -18,6 +21,9 @@ class DomainError(Exception):
     title: ClassVar[str] = "Bad request"
 
     def __init__(self, detail: str, /, **extra: Any) -> None:
+        clash = RESERVED_MEMBERS.intersection(extra)
+        if clash:  # a programming error: the problem document's own members cannot be overwritten
+            raise TypeError(f"problem members {sorted(clash)} are reserved; name the extra otherwise")
         super().__init__(detail)
         self.detail = detail
         self.extra: dict[str, Any] = extra

@@ -13,17 +13,22 @@ from pydantic import BaseModel
 
 from libs.domain.assessment.contracts import (
     AssessmentCreate,
+    AssessmentDryRun,
     AssessmentRead,
     AssessmentSummary,
     OutcomeRead,
+    PublishRequest,
+    RunStatus,
     SensitivityRead,
     VerificationRead,
+    WithdrawRequest,
 )
 from libs.domain.assessment.sensitivity import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.values import ZoneKind
 from services.assessment.dependencies import (
     FastCanonicalJson,
+    MetricsAsCaller,
     MetricsDep,
     RegistryDep,
     Writer,
@@ -31,15 +36,17 @@ from services.assessment.dependencies import (
 )
 from services.assessment.methodologies.api import int_cursor
 from services.assessment.runs import bulletin as bulletin_service
-from services.assessment.runs import reads
+from services.assessment.runs import lifecycle, reads
 from services.assessment.runs import sensitivity as sensitivity_service
 from services.assessment.runs.commands import CreateRun, RunContext
 from services.assessment.runs.create import create_run as create
+from services.assessment.runs.dry_run import DryRunAnswer
 from services.assessment.runs.gc_pause import gc_paused
+from services.assessment.runs.lifecycle import LifecycleContext, PublishRun, WithdrawContext, WithdrawRun
 from services.assessment.runs.reads import RunAnswer
 from services.assessment.runs.verify import verify as verify_run
 from services.assessment.runtime import RuntimeDep
-from services.common.auth import PUBLIC
+from services.common.auth import PUBLIC, OptionalActor
 from services.common.db import SessionDep
 from services.common.idempotency import Keyed, idempotent
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
@@ -75,12 +82,23 @@ def json_response(model: BaseModel, status_code: int = 200, headers: dict[str, s
     "",
     response_model=AssessmentRead,
     status_code=201,
-    summary="Run a methodology on every zone of a kind for a period, and store the result",
-    description="Takes the zones of the kind active at the period's end from the registry and their values "
-    "(pro-forma lineage) from the metrics service; stores the exact inputs, their SHA-256 and every zone's "
-    "score, rank, sub-scores and rank change, and (annual runs) the rewards and warnings. A 503 problem when "
-    "either service is down; nothing is stored then.",
-    responses={**problems(401, 403, 404, 409, 422, 502, 503), 200: {"model": AssessmentRead, "description": "Replay"}},
+    summary="Run a methodology on every zone of a kind for a period, and store the result as a draft",
+    description="Takes the zones of the kind active on the registry date (default: the period's end) from the "
+    "registry and their values (pro-forma lineage) from the metrics service; stores the exact inputs, their "
+    "SHA-256 and every zone's score, rank, sub-scores and rank change (against the published run of the previous "
+    "period), and (annual runs) the rewards and warnings, as a **draft**: nothing is in force until it is "
+    "published (`POST /v1/assessments/{id}/publish`). Refused with a 422 problem whose `code` is "
+    "`period_not_ended`, `registry_in_future`, `no_subjects` or `insufficient_coverage`. With "
+    '`"dry_run": true` the answer is the would-be run (200, `AssessmentDryRun`) and nothing is stored. '
+    "A 503 problem when either service is down; nothing is stored then.",
+    responses={
+        **problems(401, 403, 404, 409, 422, 502, 503),
+        200: {
+            "description": "A replay of an earlier request with the same Idempotency-Key (`AssessmentRead`), "
+            "or a dry run (`AssessmentDryRun`)",
+            "model": AssessmentRead | AssessmentDryRun,
+        },
+    },
 )
 async def create_run(
     body: AssessmentCreate,
@@ -96,8 +114,12 @@ async def create_run(
     context = RunContext(
         session, registry, metrics, actor, clock=runtime.clock, fast_canonical_json=fast_canonical_json
     )
+    if body.dry_run:  # nothing is stored, so nothing to make idempotent
+        preview = await create(CreateRun(body), context)
+        assert isinstance(preview, DryRunAnswer)
+        return json_response(preview.answer)
     keyed = Keyed.of(actor.sub, idempotency_key, body)
-    run = partial(create, CreateRun(body), context)
+    run = partial(_create_stored, CreateRun(body), context)
     with gc_paused():
         result = await idempotent(runtime.idempotency, session, keyed, run, _replay)
     if isinstance(result, JSONResponse):  # a replay answers where the run is, as the first answer did
@@ -106,6 +128,12 @@ async def create_run(
     return Response(
         result.content, status_code=201, media_type="application/json", headers={"Location": _location(result.id)}
     )
+
+
+async def _create_stored(command: CreateRun, context: RunContext) -> RunAnswer:
+    answer = await create(command, context)
+    assert isinstance(answer, RunAnswer)
+    return answer
 
 
 def _replay(answer: RunAnswer) -> tuple[int, Any]:
@@ -121,20 +149,31 @@ def _location(run_id: int) -> str:
     "",
     response_model=Page[AssessmentSummary],
     status_code=200,
-    summary="Published runs, newest first",
+    summary="Runs, newest first: published, superseded and withdrawn for everyone, drafts for the assessing bureaus",
+    description="Drafts are listed only with a token of city_admin, commerce_bureau or science_bureau "
+    "(`status=draft` without one is a 401 or 403 problem).",
     openapi_extra=PUBLIC,
-    responses=problems(422),
+    responses=problems(401, 403, 422),
 )
 async def list_runs(
     session: SessionDep,
+    actor: OptionalActor,
     kind: ZoneKind | None = None,
     methodology: Annotated[str | None, Query(max_length=64)] = None,
     period: Annotated[PeriodParam | None, Query()] = None,
+    status: RunStatus | None = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[AssessmentSummary]:
     items, last = await reads.list_runs(
-        session=session, kind=kind, code=methodology, period=period, after=int_cursor(cursor), limit=limit
+        session=session,
+        kind=kind,
+        code=methodology,
+        period=period,
+        status=status,
+        actor=actor,
+        after=int_cursor(cursor),
+        limit=limit,
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
 
@@ -143,12 +182,59 @@ async def list_runs(
     "/{assessment_id}",
     response_model=AssessmentRead,
     status_code=200,
-    summary="A stored run with every zone's result",
+    summary="A stored run with every zone's result and its life (a draft: for the assessing bureaus only)",
     openapi_extra=PUBLIC,
-    responses=problems(404),
+    responses=problems(401, 404),
 )
-async def get_run(session: SessionDep, assessment_id: RunId) -> Response:
-    return json_response(await reads.get_run(session=session, run_id=assessment_id))
+async def get_run(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Response:
+    return json_response(await reads.get_run(session=session, run_id=assessment_id, actor=actor))
+
+
+@router.post(
+    "/{assessment_id}/publish",
+    response_model=AssessmentSummary,
+    status_code=200,
+    summary="Publish a draft: it becomes the run in force for its methodology, kind, period and subjects",
+    description="When another run is in force for the same key, name it in `supersedes` with a `reason`: it "
+    "becomes `superseded` and its outcomes are withdrawn (kept as history); without it the answer is a 409 "
+    "problem (`code` `already_published`, `published` naming the run in force). Publishing locks the period's "
+    "values of the run's zone kind in the metrics service on the caller's behalf. A draft whose comparison "
+    "basis changed since it was computed is refused (409 `stale_basis`).",
+    responses=problems(401, 403, 404, 409, 422, 502, 503),
+)
+async def publish_run(
+    session: SessionDep,
+    assessment_id: RunId,
+    actor: Writer,
+    runtime: RuntimeDep,
+    metrics: MetricsAsCaller,
+    body: PublishRequest | None = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    body = body or PublishRequest()
+    context = LifecycleContext(session, metrics, actor, runtime.clock)
+    keyed = Keyed.of(actor.sub, idempotency_key, body, route=f"publish {assessment_id}")
+    run = partial(lifecycle.publish, PublishRun(assessment_id, body), context)
+    result = await idempotent(runtime.idempotency, session, keyed, run, _summary_replay)
+    return result if isinstance(result, JSONResponse) else json_response(result)
+
+
+@router.post(
+    "/{assessment_id}/withdraw",
+    response_model=AssessmentSummary,
+    status_code=200,
+    summary="Withdraw a published run: it and its outcomes stop being in force (kept as history)",
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def withdraw_run(
+    session: SessionDep, assessment_id: RunId, actor: Writer, runtime: RuntimeDep, body: WithdrawRequest
+) -> Response:
+    context = WithdrawContext(session, actor, runtime.clock)
+    return json_response(await lifecycle.withdraw(WithdrawRun(assessment_id, body), context))
+
+
+def _summary_replay(summary: AssessmentSummary) -> tuple[int, Any]:
+    return 200, summary.model_dump(mode="json")
 
 
 @router.post(
@@ -161,8 +247,9 @@ async def get_run(session: SessionDep, assessment_id: RunId) -> Response:
     responses=problems(404),
 )
 async def verify(
-    session: SessionDep, assessment_id: RunId, fast_canonical_json: FastCanonicalJson
+    session: SessionDep, assessment_id: RunId, fast_canonical_json: FastCanonicalJson, actor: OptionalActor
 ) -> VerificationRead:
+    await reads.ensure_visible(session, assessment_id, actor)
     return await verify_run(session=session, run_id=assessment_id, fast_canonical_json=fast_canonical_json)
 
 
@@ -174,8 +261,8 @@ async def verify(
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def outcomes(session: SessionDep, assessment_id: RunId) -> Page[OutcomeRead]:
-    return Page(items=await reads.run_outcomes(session=session, run_id=assessment_id), next_cursor=None)
+async def outcomes(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Page[OutcomeRead]:
+    return Page(items=await reads.run_outcomes(session=session, run_id=assessment_id, actor=actor), next_cursor=None)
 
 
 @router.get(
@@ -193,7 +280,9 @@ async def sensitivity(
     assessment_id: RunId,
     samples: Annotated[int, Query(ge=MIN_SAMPLES, le=MAX_SAMPLES)] = DEFAULT_SAMPLES,
     seed: Annotated[int | None, Query(ge=0, le=2**32 - 1, description="Default: the run's id.")] = None,
+    actor: OptionalActor = None,
 ) -> SensitivityRead:
+    await reads.ensure_visible(session, assessment_id, actor)
     return await sensitivity_service.sensitivity(session=session, run_id=assessment_id, samples=samples, seed=seed)
 
 
@@ -208,8 +297,10 @@ async def sensitivity(
 async def bulletin(
     session: SessionDep,
     assessment_id: RunId,
+    actor: OptionalActor,
     format: bulletin_service.BulletinFormat = "html",
 ) -> Response:
+    await reads.ensure_visible(session, assessment_id, actor)
     document = await bulletin_service.bulletin(session=session, run_id=assessment_id)
     content, media_type = bulletin_service.render(document, format)
     filename = f"assessment-{assessment_id}.{format}"

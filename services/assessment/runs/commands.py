@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.assessment.contracts import AssessmentCreate
 from libs.domain.assessment.methodology import Methodology as ParsedMethodology
+from libs.domain.assessment.run import RunEvaluation
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.contracts import Actor
@@ -50,6 +52,15 @@ class RunRequest:
     period: Period
     method_row: Methodology
     method: ParsedMethodology
+    registry_as_of: date
+    """The registry date whose zones and lineage are assessed (default: the period's last day)."""
+
+    @property
+    def subjects_key(self) -> str:
+        """What the run assesses, as the key of "one published run" (``Assessment.subjects_key``)."""
+        if self.body.subjects == "zones" or self.body.divisions is None:
+            return self.body.subjects
+        return f"{self.body.subjects}:{','.join(sorted(set(self.body.divisions)))}"
 
     @property
     def kind(self) -> str:
@@ -60,3 +71,16 @@ class RunRequest:
     def ranks_zones(self) -> bool:
         """Whether the run ranks zones (else it scores divisions without a zone by reference)."""
         return self.body.subjects == "zones"
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """A run's inputs document, what it decides, and the notes stored with it."""
+
+    inputs: dict[str, Any]
+    evaluation: RunEvaluation
+    notes: list[str]
+    scored: int
+    """Subjects scored: the zones, or the divisions scored by reference."""
+    previous_id: int | None
+    """The earlier run ranks changed from."""

@@ -1,20 +1,26 @@
-"""Creating a run: check the request, gather its inputs, evaluate them, store the run and answer it.
+"""Creating a run: check the request, gather its inputs, evaluate them, store the draft and answer it.
 
-If the registry or metrics service is down the 503 propagates before anything is written.
+A run is stored as a **draft** (see :mod:`services.assessment.runs.lifecycle` for publishing).
+It is refused (422 with a ``code``) for a period not yet ended (``period_not_ended``), a registry
+date after today (``registry_in_future``), no zone to assess (``no_subjects``) and too few zones
+with every required value (``insufficient_coverage``). A dry run answers the would-be run with
+the refusals it would meet (except the last two, which leave nothing to answer or are answered as
+coverage) and stores nothing. If the registry or metrics service is down the 503 propagates
+before anything is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.assessment.contracts import AssessmentCreate
-from libs.domain.assessment.run import RunEvaluation, build_inputs, evaluate_run
+from libs.domain.assessment.contracts import AssessmentCreate, RunEvent
+from libs.domain.assessment.coverage import CoverageCount, coverage
+from libs.domain.assessment.run import build_inputs, evaluate_run
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.kernel.canonical import canonical_with_sha256
 from libs.domain.kernel.errors import NotFound, Unprocessable
@@ -22,34 +28,83 @@ from libs.domain.kernel.values import CHINA_TIME, Period
 from services.assessment.methodologies import repository as methodology_repo
 from services.assessment.reports.bulletin_render import KIND_ZH
 from services.assessment.runs import repository
-from services.assessment.runs.commands import CreateRun, RunContext, RunRequest
+from services.assessment.runs.commands import CreateRun, Evaluated, RunContext, RunRequest
+from services.assessment.runs.dry_run import DryRunAnswer, dry_run_answer
 from services.assessment.runs.gather import Gathered, cancelled, gather, predecessors
 from services.assessment.runs.reads import RunAnswer, new_run_answer, results_json
 from services.assessment.runs.store import store_evaluation
-from services.assessment.tables import Methodology
+from services.assessment.tables import Assessment, Methodology
 
 
-async def create_run(command: CreateRun, context: RunContext) -> RunAnswer:
-    """Compute a run from the registry and metrics services and store it (the caller is authorised)."""
-    request = await _checked(context.session, command.body)
-    _refuse_unended(request.period, context.clock().astimezone(CHINA_TIME).date())
+def _created(run: Assessment) -> RunEvent:
+    return RunEvent(event="created", at=run.created_at, by=run.created_by)
+
+
+async def create_run(command: CreateRun, context: RunContext) -> RunAnswer | DryRunAnswer:
+    """Compute a run from the registry and metrics services and store it as a draft, or (dry run)
+    answer it without storing (the caller is authorised)."""
+    today = context.clock().astimezone(CHINA_TIME).date()
+    dry = command.body.dry_run
+    request = await _checked(context.session, command.body, today)
+    refusals: list[Unprocessable] = []
+    unended = _unended(request.period, today)
+    if unended is not None:
+        if not dry:
+            raise unended
+        refusals.append(unended)
     gathered = await gather(context, request)
     _refuse_without_subjects(request, gathered)
     evaluated = await _evaluate(context, request, gathered)
-    return await _store(context, request, evaluated)
+    covered = coverage(request.method, gathered.zones if request.ranks_zones else gathered.reference)
+    short = _short(covered, request)
+    if dry:
+        return dry_run_answer(context, request, evaluated, covered, [*refusals, *([short] if short else [])])
+    if short is not None:
+        raise short
+    return await _store(context, request, evaluated, covered)
 
 
-def _refuse_unended(period: Period, today: date) -> None:
+def _unended(period: Period, today: date) -> Unprocessable | None:
     """422 ``period_not_ended`` unless the period is over on China's date: an official run ranks
     finished periods only (an unfinished year would rank every zone on partial values). A period is
     over from the day after its last day (on 31 December the year is still running)."""
-    if period.end >= today:
+    if period.end < today:
+        return None
+    return Unprocessable(
+        f"{period.label_zh}至 {period.end.isoformat()} 才结束，今天（北京时间）是 {today.isoformat()}："
+        "只能考评已结束的期间"
+        f"（可用 dry_run 试算，不保存）。Period {period} runs until {period.end.isoformat()}: "
+        "only an ended period can be assessed.",
+        code="period_not_ended",
+        errors=[{"loc": ["body", "period"], "msg": "the period has not ended", "type": "period_not_ended"}],
+    )
+
+
+def _refuse_future_registry(registry_as_of: date, today: date) -> None:
+    """422 ``registry_in_future``: the registry cannot say which zones exist on a day still to come."""
+    if registry_as_of > today:
         raise Unprocessable(
-            f"period {period} runs until {period.end.isoformat()} and today is {today.isoformat()} (China): "
-            "only an ended period can be assessed",
-            code="period_not_ended",
-            errors=[{"loc": ["body", "period"], "msg": "the period has not ended", "type": "period_not_ended"}],
+            f"开发区登记日期 {registry_as_of.isoformat()} 晚于今天（北京时间 {today.isoformat()}）。"
+            f"The registry date {registry_as_of.isoformat()} is after today: the registry cannot answer for it.",
+            code="registry_in_future",
+            errors=[{"loc": ["body", "registry_as_of"], "msg": "after today", "type": "registry_in_future"}],
         )
+
+
+def _short(covered: CoverageCount, request: RunRequest) -> Unprocessable | None:
+    """422 ``insufficient_coverage`` when too few subjects have every required value, listing each gap."""
+    if covered.sufficient or not covered.assessed:
+        return None
+    share = covered.share or 0.0
+    return Unprocessable(
+        f"只有 {covered.complete}/{covered.assessed} 个考评对象（{share:.0%}）具备全部必需指标，"
+        f"低于考评办法 {request.method_row.code} 要求的 {covered.min_coverage:.0%}；缺失项见 missing。"
+        f"Only {covered.complete} of {covered.assessed} have every required value "
+        f"(minimum {covered.min_coverage:.0%}).",
+        code="insufficient_coverage",
+        coverage={k: v for k, v in covered.as_dict().items() if k != "missing"},
+        missing=[{"zone": s, "indicator": i} for s, i in covered.missing],
+    )
 
 
 def _refuse_without_subjects(request: RunRequest, gathered: Gathered) -> None:
@@ -59,7 +114,8 @@ def _refuse_without_subjects(request: RunRequest, gathered: Gathered) -> None:
     if not subjects:
         what = f"{request.kind} zone" if request.ranks_zones else "division without a zone"
         raise Unprocessable(
-            f"no {what} exists on {request.period.end.isoformat()}: there is nothing to assess",
+            f"{request.registry_as_of.isoformat()} 没有可考评的对象。"
+            f"No {what} exists on {request.registry_as_of.isoformat()}: there is nothing to assess.",
             code="no_subjects",
             errors=[{"loc": ["body", "kind"], "msg": f"no {what} on the registry date", "type": "no_subjects"}],
         )
@@ -82,12 +138,16 @@ async def _methodology(session: AsyncSession, code: str, version: int | None) ->
     return row
 
 
-async def _checked(session: AsyncSession, body: AssessmentCreate) -> RunRequest:
-    """The request with its period and methodology; 404 or 422 when they do not fit."""
+async def _checked(session: AsyncSession, body: AssessmentCreate, today: date) -> RunRequest:
+    """The request with its period, methodology and registry date; 404 or 422 when they do not fit."""
     period = _period(body.period, ["body", "period"])
+    if body.registry_as_of is not None:
+        _refuse_future_registry(body.registry_as_of, today)
+    # By default the zones of the period's last day; a dry run of a period still running takes today's.
+    registry_as_of = body.registry_as_of or min(period.end, today)
     method_row = await _methodology(session, body.methodology, body.version)
     _check_request(body, method_row, period)
-    return RunRequest(body, period, method_row, parse_methodology(method_row.document))
+    return RunRequest(body, period, method_row, parse_methodology(method_row.document), registry_as_of)
 
 
 def _check_request(body: AssessmentCreate, method_row: Methodology, period: Period) -> None:
@@ -111,19 +171,6 @@ def _check_request(body: AssessmentCreate, method_row: Methodology, period: Peri
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Evaluated:
-    """A run's inputs document, what it decides, and the notes stored with it."""
-
-    inputs: dict[str, Any]
-    evaluation: RunEvaluation
-    notes: list[str]
-    scored: int
-    """Subjects scored: the zones, or the divisions scored by reference."""
-    previous_id: int | None
-    """The earlier run ranks changed from."""
-
-
 def _notes(request: RunRequest, gathered: Gathered) -> list[str]:
     """What a reader of the run should know about its inputs (the sanction notes come last)."""
     notes: list[str] = []
@@ -139,11 +186,14 @@ def _notes(request: RunRequest, gathered: Gathered) -> list[str]:
             "(参照省考核办法, 二十八); the zones' own results are not stored by this run"
         )
     elif gathered.history.previous is None:
-        notes.append(f"no earlier run of {request.method_row.code} for {request.kind} zones: no rank changes")
+        notes.append(
+            f"no published run of {request.method_row.code} for {request.kind} zones in {request.period.previous()}: "
+            "no rank changes"
+        )
     return notes
 
 
-async def _evaluate(context: RunContext, request: RunRequest, gathered: Gathered) -> _Evaluated:
+async def _evaluate(context: RunContext, request: RunRequest, gathered: Gathered) -> Evaluated:
     """The inputs document and its evaluation (again with more lineage when a warning may carry on)."""
     notes = _notes(request, gathered)
     previous, previous_ranks, preds = gathered.history
@@ -157,7 +207,7 @@ async def _evaluate(context: RunContext, request: RunRequest, gathered: Gathered
             kind=request.kind,
             period=str(request.period),
             subjects=request.body.subjects,
-            registry_as_of=request.period.end.isoformat(),
+            registry_as_of=request.registry_as_of.isoformat(),
             zones=gathered.zones,
             reference=gathered.reference,
             previous_assessment=previous.id if previous else None,
@@ -180,11 +230,11 @@ async def _evaluate(context: RunContext, request: RunRequest, gathered: Gathered
                 evaluation = evaluate_run(inputs)
     notes.extend(sanctions.notes)
     scored = len(gathered.zones) if request.ranks_zones else len(gathered.reference)
-    return _Evaluated(inputs, evaluation, notes, scored, previous.id if previous else None)
+    return Evaluated(inputs, evaluation, notes, scored, previous.id if previous else None)
 
 
-async def _store(context: RunContext, request: RunRequest, evaluated: _Evaluated) -> RunAnswer:
-    """Store the run and answer it."""
+async def _store(context: RunContext, request: RunRequest, evaluated: Evaluated, covered: CoverageCount) -> RunAnswer:
+    """Store the run as a draft and answer it."""
     session, actor, method_row, period = context.session, context.actor, request.method_row, request.period
     inputs, evaluation = evaluated.inputs, evaluated.evaluation
     canonical, sha = canonical_with_sha256(inputs, fast=context.fast_canonical_json)
@@ -205,7 +255,10 @@ async def _store(context: RunContext, request: RunRequest, evaluated: _Evaluated
             period_type=period.type,
             label=request.body.label,
             subjects=request.body.subjects,
-            registry_as_of=period.end,
+            registry_as_of=request.registry_as_of,
+            subjects_key=request.subjects_key,
+            coverage=covered.as_dict(),
+            status="draft",
             inputs=inputs,
             inputs_json=canonical,
             inputs_sha256=sha,
@@ -218,7 +271,8 @@ async def _store(context: RunContext, request: RunRequest, evaluated: _Evaluated
             created_by=actor.sub,
         )
         await store_evaluation(session, run, evaluation, now)
+        await repository.add_event(session, assessment_id=run.id, event="created", at=now, by=actor.sub)
     except BaseException:
         await cancelled(answer)
         raise
-    return RunAnswer(run.id, new_run_answer(run, method_row, *await answer))
+    return RunAnswer(run.id, new_run_answer(run, method_row, *await answer, events=[_created(run)]))

@@ -70,7 +70,7 @@ class Gathered:
 
 async def gather(context: RunContext, request: RunRequest) -> Gathered:
     """The zones of the kind with their values, the earlier run, and (annual runs) the sanction policy."""
-    period, kind, as_of = request.period, request.kind, request.period.end
+    period, kind, as_of = request.period, request.kind, request.registry_as_of
     metrics = context.metrics
     matrix_call: asyncio.Future[MatrixRead] | None = None
 
@@ -103,7 +103,7 @@ async def gather(context: RunContext, request: RunRequest) -> Gathered:
     zones = _subjects(matrix, zone_refs, codes)
     reference: list[Subject] = []
     if not request.ranks_zones:
-        reference = await _reference_subjects(context.registry, metrics, request.body, period, codes)
+        reference = await _reference_subjects(context.registry, metrics, request.body, period, codes, as_of)
     return Gathered(zones, reference, history, sanctions)
 
 
@@ -161,13 +161,22 @@ async def _sanction_inputs(
     extra_known(extra)
     earlier: list[list[str]] = []
     labels: list[str] = []
+    runs: list[int] = []
     for back in range(1, policy.consecutive_warnings_for_review):
-        run = await repository.annual_run(session, kind=kind, year_start=date(period.year - back, 1, 1))
+        # Only a published run's warnings count (a draft, superseded or withdrawn one's are not in force).
+        run = await repository.published_annual_run(session, kind=kind, year_start=date(period.year - back, 1, 1))
         if run is None:
             break
         earlier.append(await repository.warned_zones(session, run.id))
         labels.append(f"{run.period} run #{run.id} ({run.label})")
-    data = {"policy": policy.as_dict(), "policy_version": version, "earlier_warned": earlier, "earlier_labels": labels}
+        runs.append(run.id)
+    data = {
+        "policy": policy.as_dict(),
+        "policy_version": version,
+        "earlier_warned": earlier,
+        "earlier_labels": labels,
+        "earlier_runs": runs,
+    }
     return SanctionInputs(data, notes, extra)
 
 
@@ -179,10 +188,10 @@ async def _no_sanctions(extra_known: Callable[[list[str]], None]) -> SanctionInp
 async def _history(
     session: AsyncSession, registry: RegistryClient, request: RunRequest, zones: Sequence[str]
 ) -> History:
-    """The earlier run to compare with, its ranks, and the lineage of the zones it lacks."""
-    period = request.period
-    previous = await repository.previous_run(
-        session, code=request.method_row.code, kind=request.kind, period_type=period.type, before=period.start
+    """The published run of the previous period to compare with, its ranks, and the lineage of the zones it lacks
+    (never another run of the same period: a re-run is not progress)."""
+    previous = await repository.published_run(
+        session, code=request.method_row.code, kind=request.kind, period=str(request.period.previous())
     )
     if previous is None:
         return History(None, None, {})
@@ -195,10 +204,15 @@ async def _no_history() -> History:
 
 
 async def _reference_subjects(
-    registry: RegistryClient, metrics: MetricsClient, body: AssessmentCreate, period: Period, codes: Sequence[str]
+    registry: RegistryClient,
+    metrics: MetricsClient,
+    body: AssessmentCreate,
+    period: Period,
+    codes: Sequence[str],
+    as_of: date,
 ) -> list[Subject]:
     """The county-level divisions without a provincial zone (all, or those asked for) with their own values."""
-    divisions = await registry.divisions(as_of=period.end)
+    divisions = await registry.divisions(as_of=as_of)
     eligible = sorted(Named(d.code, d.name) for d in divisions if not d.is_city and not d.has_provincial_zone)
     if body.divisions is not None:
         known = {c for c, _ in eligible}
@@ -219,7 +233,7 @@ async def _reference_subjects(
     if not eligible:
         return []
     matrix = await metrics.division_matrix(
-        period=str(period), indicators=codes, divisions=[c for c, _ in eligible], as_of=period.end
+        period=str(period), indicators=codes, divisions=[c for c, _ in eligible], as_of=as_of
     )
     return _subjects(matrix, eligible, codes)
 
@@ -255,4 +269,3 @@ async def cancelled(task: asyncio.Future[Any] | None) -> None:
     task.cancel()
     with suppress(BaseException):
         await task
-

@@ -10,11 +10,20 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.domain.assessment.contracts import AssessmentRead, AssessmentSummary, MethodologyRef, OutcomeRead
+from libs.domain.assessment.contracts import (
+    AssessmentRead,
+    AssessmentSummary,
+    Coverage,
+    MethodologyRef,
+    OutcomeRead,
+    RunEvent,
+    RunStatus,
+)
 from libs.domain.assessment.run import RunEvaluation, full_detail, leaf_keys
 from libs.domain.assessment.validation import parse_methodology
-from libs.domain.kernel.errors import NotFound
-from libs.domain.kernel.values import Period, ZoneKind
+from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.errors import Forbidden, NotFound, Unauthorized
+from libs.domain.kernel.values import Period, Role, ZoneKind
 from services.assessment.methodologies import repository as methodology_repo
 from services.assessment.runs import repository
 from services.assessment.sanctions.service import outcome_read
@@ -47,6 +56,12 @@ def summary_fields(run: Assessment, method: Methodology) -> dict[str, Any]:
         "inputs_sha256": run.inputs_sha256,
         "created_at": run.created_at,
         "created_by": run.created_by,
+        "status": run.status,
+        "published_at": run.published_at,
+        "published_by": run.published_by,
+        "superseded_by": run.superseded_by,
+        "withdrawn_at": run.withdrawn_at,
+        "withdrawn_reason": run.withdrawn_reason,
     }
 
 
@@ -142,13 +157,17 @@ async def results_json(evaluation: RunEvaluation, *, zones: bool) -> tuple[bytes
     return b"[" + b",".join(parts) + b"]", references
 
 
-def new_run_answer(run: Assessment, method: Methodology, results: bytes, references: bytes) -> bytes:
+def new_run_answer(
+    run: Assessment, method: Methodology, results: bytes, references: bytes, *, events: Sequence[RunEvent]
+) -> bytes:
     """The answer of a new run: its summary (through the contract model, as :func:`get_run`) and results."""
     head = AssessmentRead.model_construct(
         **summary_fields(run, method),
         previous_assessment=run.previous_assessment_id,
         outcomes=run.outcome_count,
         notes=run.notes,
+        coverage=_coverage(run),
+        events=list(events),
         results=[],
         reference_scores=[],
     ).model_dump(mode="json")
@@ -157,16 +176,45 @@ def new_run_answer(run: Assessment, method: Methodology, results: bytes, referen
     return orjson.dumps(head)
 
 
+DRAFT_READERS = (Role.CITY_ADMIN, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU)
+"""Who sees draft runs: the bureaus that assess (a draft is not public)."""
+
+
+def sees_drafts(actor: Actor | None) -> bool:
+    """Whether ``actor`` may see draft runs."""
+    return actor is not None and actor.has(*DRAFT_READERS)
+
+
 async def run_and_method(
     session: AsyncSession, run_id: int, *, with_inputs: bool = False
 ) -> tuple[Assessment, Methodology]:
-    """A run (404 when there is none) and the methodology version it applied."""
+    """A run (404 when there is none) and the methodology version it applied (visible or not: see
+    :func:`visible_run_and_method` for what a caller may read)."""
     run = await repository.get(session, run_id, with_inputs=with_inputs)
     if run is None:
         raise NotFound(f"assessment {run_id} does not exist")
     method = await methodology_repo.by_id(session, run.methodology_id)
     assert method is not None
     return run, method
+
+
+async def visible_run_and_method(
+    session: AsyncSession, run_id: int, actor: Actor | None, *, with_inputs: bool = False
+) -> tuple[Assessment, Methodology]:
+    """:func:`run_and_method`, and 404 for a draft ``actor`` may not see (a draft is not public)."""
+    run, method = await run_and_method(session, run_id, with_inputs=with_inputs)
+    if run.status == "draft" and not sees_drafts(actor):
+        raise NotFound(
+            f"assessment {run_id} does not exist or is a draft (drafts are visible to city_admin and the assessing "
+            "bureaus)"
+        )
+    return run, method
+
+
+async def ensure_visible(session: AsyncSession, run_id: int, actor: Actor | None) -> Assessment:
+    """The run (light), or 404 when there is none or it is a draft ``actor`` may not see."""
+    run, _ = await visible_run_and_method(session, run_id, actor)
+    return run
 
 
 class Expander:
@@ -198,9 +246,22 @@ def stored_references(references: Sequence[ReferenceRow], expand: Expander) -> l
     ]
 
 
-async def get_run(*, session: AsyncSession, run_id: int) -> AssessmentRead:
-    """A stored run with every result."""
-    run, method = await run_and_method(session, run_id, with_inputs=True)
+def _coverage(run: Assessment) -> Coverage | None:
+    """A run's stored coverage (None for runs stored before it was measured)."""
+    return Coverage.model_validate(run.coverage) if run.coverage else None
+
+
+async def run_events(session: AsyncSession, run_id: int) -> list[RunEvent]:
+    """A run's life, oldest first."""
+    return [
+        RunEvent(event=e.event, at=e.at, by=e.by, reason=e.reason, related=e.related)
+        for e in await repository.events(session, run_id)
+    ]
+
+
+async def get_run(*, session: AsyncSession, run_id: int, actor: Actor | None = None) -> AssessmentRead:
+    """A stored run with every result (a draft only for those who may see drafts)."""
+    run, method = await visible_run_and_method(session, run_id, actor, with_inputs=True)
     expand = Expander(run.inputs)
     return AssessmentRead.model_validate(
         {
@@ -208,6 +269,8 @@ async def get_run(*, session: AsyncSession, run_id: int) -> AssessmentRead:
             "previous_assessment": run.previous_assessment_id,
             "outcomes": run.outcome_count,
             "notes": run.notes,
+            "coverage": _coverage(run),
+            "events": await run_events(session, run_id),
             "results": stored_results(await repository.results(session, run_id), expand),
             "reference_scores": stored_references(await repository.reference_scores(session, run_id), expand),
         }
@@ -220,15 +283,24 @@ async def list_runs(
     kind: ZoneKind | None,
     code: str | None,
     period: Period | None,
+    status: RunStatus | None,
+    actor: Actor | None,
     after: int | None,
     limit: int,
 ) -> tuple[list[AssessmentSummary], int | None]:
-    """Runs, newest first."""
+    """Runs, newest first: drafts only for those who may see them (401/403 when asked for without)."""
+    if status == "draft" and not sees_drafts(actor):
+        if actor is None:
+            raise Unauthorized("草稿仅对市级管理员和考评部门可见，请携带令牌。Drafts need a bearer token.")
+        raise Forbidden("草稿仅对市级管理员和考评部门可见。Drafts are visible to city_admin and the assessing bureaus.")
+    public = ["published", "superseded", "withdrawn"]
+    statuses = [status] if status else [*public, "draft"] if sees_drafts(actor) else public
     rows = await repository.page(
         session,
         kind=kind.value if kind else None,
         code=code,
         period=str(period) if period is not None else None,
+        statuses=statuses,
         after=after,
         limit=limit,
     )
@@ -237,9 +309,9 @@ async def list_runs(
     return items, rows[-1].id if len(rows) == limit else None
 
 
-async def run_outcomes(*, session: AsyncSession, run_id: int) -> list[OutcomeRead]:
-    """The outcomes a run decided."""
-    await run_and_method(session, run_id)
+async def run_outcomes(*, session: AsyncSession, run_id: int, actor: Actor | None = None) -> list[OutcomeRead]:
+    """The outcomes a run decided (a draft's: nothing in force)."""
+    run, _ = await visible_run_and_method(session, run_id, actor)
     rows = await repository.outcomes(session, run_id)
     summons = await repository.summons_for_outcomes(session, [r.id for r in rows])
-    return [outcome_read(r, summons.get(r.id)) for r in rows]
+    return [outcome_read(r, summons.get(r.id), draft=run.status == "draft") for r in rows]

@@ -3,28 +3,95 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, Table, insert, select
+from sqlalchemy import JSON, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from services.assessment.tables import Assessment, AssessmentResult, EncodedJSON, Outcome, ReferenceScore, Summons
+from services.assessment.tables import (
+    Assessment,
+    AssessmentEvent,
+    AssessmentResult,
+    EncodedJSON,
+    Outcome,
+    ReferenceScore,
+    Summons,
+)
 
 _LIGHT = defer(Assessment.inputs)
 """Runs are listed and compared without their (large) inputs document."""
 
 
-async def get(session: AsyncSession, run_id: int, *, with_inputs: bool = False) -> Assessment | None:
-    """A run by id (its inputs document only when asked for)."""
+async def get(
+    session: AsyncSession, run_id: int, *, with_inputs: bool = False, for_update: bool = False
+) -> Assessment | None:
+    """A run by id (its inputs document only when asked for; row-locked on PostgreSQL ``for_update``)."""
     query = select(Assessment).where(Assessment.id == run_id)
     if not with_inputs:
         query = query.options(_LIGHT)
+    if for_update:
+        query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def inputs_of(session: AsyncSession, run_id: int) -> dict[str, Any]:
+    """A run's stored inputs document."""
+    inputs = await session.scalar(select(Assessment.inputs).where(Assessment.id == run_id))
+    return dict(inputs or {})
+
+
+async def published_for_key(session: AsyncSession, run: Assessment) -> Assessment | None:
+    """The run in force for ``run``'s methodology code, kind, period and subjects (row-locked), if any."""
+    query = (
+        select(Assessment)
+        .options(_LIGHT)
+        .where(
+            Assessment.methodology_code == run.methodology_code,
+            Assessment.kind == run.kind,
+            Assessment.period == run.period,
+            Assessment.subjects_key == run.subjects_key,
+            Assessment.status == "published",
+        )
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def add_event(session: AsyncSession, **values: Any) -> None:
+    """Append a step of a run's life."""
+    session.add(AssessmentEvent(**values))
+    await session.flush()
+
+
+async def events(session: AsyncSession, run_id: int) -> Sequence[AssessmentEvent]:
+    """A run's life, oldest first."""
+    query = select(AssessmentEvent).where(AssessmentEvent.assessment_id == run_id).order_by(AssessmentEvent.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def withdraw_outcomes(session: AsyncSession, run_id: int, *, at: datetime, reason: str) -> None:
+    """Mark a run's outcomes withdrawn (they stay, as history)."""
+    await session.execute(
+        update(Outcome)
+        .where(Outcome.assessment_id == run_id, Outcome.withdrawn_at.is_(None))
+        .values(withdrawn_at=at, withdrawn_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_summons(session: AsyncSession, run_id: int) -> None:
+    """Cancel a run's summons not yet held (a withdrawn warning summons nobody)."""
+    await session.execute(
+        update(Summons)
+        .where(Summons.assessment_id == run_id, Summons.status == "pending")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def insert_run(session: AsyncSession, *, inputs: dict[str, Any], inputs_json: str, **values: Any) -> Assessment:
@@ -121,21 +188,18 @@ async def summons_for_outcomes(session: AsyncSession, outcome_ids: Sequence[int]
     return {int(o): int(s) for o, s in (await session.execute(query)).all()}
 
 
-async def previous_run(
-    session: AsyncSession, *, code: str, kind: str, period_type: str, before: date
-) -> Assessment | None:
-    """The latest run of methodology ``code`` for ``kind`` whose period started before ``before``."""
+async def published_run(session: AsyncSession, *, code: str, kind: str, period: str) -> Assessment | None:
+    """The published zone run of methodology ``code`` for ``kind`` and ``period``, if any."""
     query = (
         select(Assessment)
         .options(_LIGHT)
         .where(
             Assessment.methodology_code == code,
             Assessment.kind == kind,
-            Assessment.subjects == "zones",
-            Assessment.period_type == period_type,
-            Assessment.period_start_on < before,
+            Assessment.subjects_key == "zones",
+            Assessment.period == period,
+            Assessment.status == "published",
         )
-        .order_by(Assessment.period_start_on.desc(), Assessment.id.desc())
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
@@ -147,8 +211,9 @@ async def ranks(session: AsyncSession, run_id: int) -> dict[str, int | None]:
     return {z: r for z, r in (await session.execute(query)).all()}
 
 
-async def annual_run(session: AsyncSession, *, kind: str, year_start: date) -> Assessment | None:
-    """The latest annual zone run of ``kind`` for the year starting ``year_start`` (any methodology)."""
+async def published_annual_run(session: AsyncSession, *, kind: str, year_start: date) -> Assessment | None:
+    """The published annual zone run of ``kind`` for the year starting ``year_start`` (any methodology;
+    the newest if several methodologies have one)."""
     query = (
         select(Assessment)
         .options(_LIGHT)
@@ -157,6 +222,7 @@ async def annual_run(session: AsyncSession, *, kind: str, year_start: date) -> A
             Assessment.subjects == "zones",
             Assessment.period_type == "year",
             Assessment.period_start_on == year_start,
+            Assessment.status == "published",
         )
         .order_by(Assessment.id.desc())
         .limit(1)
@@ -176,11 +242,18 @@ async def page(
     kind: str | None,
     code: str | None,
     period: str | None,
+    statuses: Sequence[str],
     after: int | None,
     limit: int,
 ) -> Sequence[Assessment]:
-    """Runs, newest first, before the cursor ``after``."""
-    query = select(Assessment).options(_LIGHT).order_by(Assessment.id.desc()).limit(limit)
+    """Runs in one of ``statuses``, newest first, before the cursor ``after``."""
+    query = (
+        select(Assessment)
+        .options(_LIGHT)
+        .where(Assessment.status.in_(list(statuses)))
+        .order_by(Assessment.id.desc())
+        .limit(limit)
+    )
     if kind is not None:
         query = query.where(Assessment.kind == kind)
     if code is not None:

@@ -1,4 +1,4 @@
-"""Storing a run: its row with the canonical inputs, every result, reference score, outcome and summons."""
+"""Storing a run: every result, reference score and outcome of a new draft; the summons of a published one."""
 
 from __future__ import annotations
 
@@ -59,26 +59,35 @@ async def store_evaluation(session: AsyncSession, run: Assessment, evaluation: R
 
 async def _store_outcomes(session: AsyncSession, run: Assessment, evaluation: RunEvaluation, now: datetime) -> None:
     names = {z["id"]: z["name"] for z in run.inputs["zones"]}
-    stored = await repository.insert_outcomes(session, [_outcome_row(run, o, now, names) for o in evaluation.outcomes])
-    policy = (run.inputs.get("sanctions") or {}).get("policy", {})
-    if policy.get("summons_on_warning", True):
-        await repository.insert_summons(
-            session,
-            [
-                {
-                    "outcome_id": o.id,
-                    "assessment_id": run.id,
-                    "zone": o.zone,
-                    "name": o.name,
-                    "summoned": SUMMONED,
-                    "reason": f"{o.label}: {o.detail}",
-                    "status": "pending",
-                    "created_at": now,
-                }
-                for o in stored
-                if o.outcome == "warned"
-            ],
-        )
+    await repository.insert_outcomes(session, [_outcome_row(run, o, now, names) for o in evaluation.outcomes])
+
+
+async def store_summons(session: AsyncSession, run: Assessment, now: datetime) -> None:
+    """The summons (约谈) of the zones a run being published warned, unless its policy says otherwise.
+
+    Made on publication, not with the draft: a draft's warning summons nobody."""
+    warned = [o for o in await repository.outcomes(session, run.id) if o.outcome == "warned"]
+    if not warned:
+        return
+    sanctions = (await repository.inputs_of(session, run.id)).get("sanctions") or {}
+    if not sanctions.get("policy", {}).get("summons_on_warning", True):
+        return
+    await repository.insert_summons(
+        session,
+        [
+            {
+                "outcome_id": o.id,
+                "assessment_id": run.id,
+                "zone": o.zone,
+                "name": o.name,
+                "summoned": SUMMONED,
+                "reason": f"{o.label}: {o.detail}",
+                "status": "pending",
+                "created_at": now,
+            }
+            for o in warned
+        ],
+    )
 
 
 def _outcome_row(run: Assessment, outcome: DecidedOutcome, now: datetime, names: Mapping[str, str]) -> dict[str, Any]:

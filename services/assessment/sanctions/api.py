@@ -55,7 +55,10 @@ async def write_policy(
     response_model=Page[OutcomeRead],
     status_code=200,
     tags=["outcomes"],
-    summary="Rewards and warnings of a zone (published), newest first",
+    summary="Rewards and warnings of a zone in force (decided by published runs), newest first",
+    description="Only published runs' outcomes are in force; a draft's are never listed. With "
+    "`include_withdrawn=true` the outcomes of superseded and withdrawn runs are listed too, marked "
+    "`withdrawn` with the reason.",
     openapi_extra=PUBLIC,
     responses=problems(404, 503),
 )
@@ -63,11 +66,17 @@ async def zone_outcomes(
     session: SessionDep,
     registry: RegistryDep,
     zone_id: Annotated[str, Path(max_length=32)],
+    include_withdrawn: bool = False,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[OutcomeRead]:
     items, last = await service.zone_outcomes(
-        session=session, registry=registry, zone_id=zone_id, after=int_cursor(cursor), limit=limit
+        session=session,
+        registry=registry,
+        zone_id=zone_id,
+        include_withdrawn=include_withdrawn,
+        after=int_cursor(cursor),
+        limit=limit,
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.assessment.tables import Outcome, SanctionPolicy, Summons
+from services.assessment.tables import Assessment, Outcome, SanctionPolicy, Summons
 
 
 async def latest_policy(session: AsyncSession, kind: str) -> SanctionPolicy | None:
@@ -25,9 +25,19 @@ async def insert_policy(session: AsyncSession, **values: Any) -> SanctionPolicy:
     return row
 
 
-async def zone_outcomes(session: AsyncSession, zone: str, *, after: int | None, limit: int) -> Sequence[Outcome]:
-    """A zone's outcomes, newest first, before the cursor ``after``."""
-    query = select(Outcome).where(Outcome.zone == zone).order_by(Outcome.id.desc()).limit(limit)
+async def zone_outcomes(
+    session: AsyncSession, zone: str, *, include_withdrawn: bool, after: int | None, limit: int
+) -> Sequence[Outcome]:
+    """A zone's outcomes of published runs (and, ``include_withdrawn``, of superseded and withdrawn
+    ones), newest first, before the cursor ``after``."""
+    statuses = ["published", "superseded", "withdrawn"] if include_withdrawn else ["published"]
+    query = (
+        select(Outcome)
+        .join(Assessment, Assessment.id == Outcome.assessment_id)
+        .where(Outcome.zone == zone, Assessment.status.in_(statuses))
+        .order_by(Outcome.id.desc())
+        .limit(limit)
+    )
     if after is not None:
         query = query.where(Outcome.id < after)
     return (await session.execute(query)).scalars().all()

@@ -107,8 +107,9 @@ async def write_policy(
     return _read(policy, row.version, row.created_at, row.created_by)
 
 
-def outcome_read(row: Outcome, summons: int | None) -> OutcomeRead:
-    """The API view of a stored outcome."""
+def outcome_read(row: Outcome, summons: int | None, *, draft: bool = False) -> OutcomeRead:
+    """The API view of a stored outcome (``draft``: its run is a draft, so it is not in force)."""
+    status = "withdrawn" if row.withdrawn_at is not None else "draft" if draft else "in_force"
     return OutcomeRead(
         id=row.id,
         assessment=row.assessment_id,
@@ -124,15 +125,28 @@ def outcome_read(row: Outcome, summons: int | None) -> OutcomeRead:
         tie=row.tie,
         summons=summons,
         created_at=row.created_at,
+        status=status,
+        withdrawn_at=row.withdrawn_at,
+        withdrawn_reason=row.withdrawn_reason,
     )
 
 
 async def zone_outcomes(
-    *, session: AsyncSession, registry: RegistryClient, zone_id: str, after: int | None, limit: int
+    *,
+    session: AsyncSession,
+    registry: RegistryClient,
+    zone_id: str,
+    include_withdrawn: bool,
+    after: int | None,
+    limit: int,
 ) -> tuple[list[OutcomeRead], int | None]:
-    """Rewards and warnings of a zone across runs, newest first; 404 if the registry does not know it."""
+    """Rewards and warnings of a zone decided by published runs, newest first (with ``include_withdrawn``
+    also those of superseded and withdrawn runs, marked); never a draft's. 404 if the registry does not
+    know the zone."""
     await registry.get_zone(zone_id)  # NotFound / UpstreamUnavailable propagate as problems
-    rows = await repository.zone_outcomes(session, zone_id, after=after, limit=limit)
+    rows = await repository.zone_outcomes(
+        session, zone_id, include_withdrawn=include_withdrawn, after=after, limit=limit
+    )
     summons = await repository.summons_of(session, [r.id for r in rows])
     last = rows[-1].id if len(rows) == limit else None
     return [outcome_read(r, summons.get(r.id)) for r in rows], last
