@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint typecheck pytest bench clean
+.PHONY: up test lint typecheck pytest bench bulletin-demo-png clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "devzones needs Python 3.11 or newer (set PY=python3.x)")'
@@ -28,6 +28,10 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# Redraws docs/images/bulletin-demo.png from the demo (needs /usr/bin/chromium; docs/assessment.md#bulletins).
+bulletin-demo-png: $(STAMP)
+	PYTHONPATH=. $(BIN)/python docs/images/bulletin_demo.py
 
 test: lint typecheck pytest
 	$(BIN)/python -m bench --tiny

@@ -65,11 +65,11 @@ class TestTheRunBulletin:
         assert "<svg" in page and "综合得分" in page and "甲开发区" in page and "权重为示例" in page
         assert "期间：2025年；" in page
         rows = list(csv.reader(io.StringIO(csv_.content.decode("utf-8-sig"))))
-        assert rows[0][:5] == ["排名", "开发区", "综合得分", "上期排名", "名次变化"]
-        assert rows[1][:3] == ["1", "甲开发区", "80.0"]
+        assert rows[0][:5] == ["排名", "开发区", "综合得分（100分制）", "上期排名", "名次变化"]
+        assert rows[1][:3] == ["1", "甲开发区", "80.00"]  # goalposts 0–100: 80 → 0.8 × 100, two decimals
         assert "attachment" in csv_.headers["content-disposition"]
         sheet = load_workbook(io.BytesIO(xlsx.content)).active
-        assert sheet is not None and [c.value for c in sheet[4]][:3] == ["排名", "开发区", "综合得分"]
+        assert sheet is not None and [c.value for c in sheet[4]][:3] == ["排名", "开发区", "综合得分（100分制）"]
         assert_problem(bad, 422)
 
 
@@ -123,7 +123,7 @@ class TestTheHalfYearIndicatorBulletin:
         assert "对比期间：2024年下半年" in html.text and "2025H1" not in html.text
         rows = list(csv.reader(io.StringIO(csv_.content.decode("utf-8-sig"))))
         assert rows[0] == ["分项", "排名", "开发区", "数值", "单位", "上期数值", "上期排名", "名次变化"]
-        assert len(rows) == 7 and rows[1][2:4] == ["乙开发区", "30.0"]
+        assert len(rows) == 7 and rows[1][2:4] == ["乙开发区", "30.00"]  # as the HTML shows it
         assert len(load_workbook(io.BytesIO(xlsx.content)).sheetnames) == 2
 
     async def test_unknown_indicators_and_bad_periods_are_problems(self, app_client: Any) -> None:

@@ -8,14 +8,13 @@ from xml.etree import ElementTree
 
 from openpyxl import load_workbook
 
+from services.assessment.reports.bulletin_chart import Bar, render_svg_chart
 from services.assessment.reports.bulletin_render import (
-    Bar,
     Bulletin,
     Section,
     change_text,
     render_csv,
     render_html,
-    render_svg_chart,
     render_xlsx,
 )
 
@@ -56,7 +55,7 @@ class TestCsv:
         assert data.startswith(b"\xef\xbb\xbf")
         rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
         assert rows[0] == COLUMNS
-        assert rows[1] == ["1", "河北张家口经济开发区", "87.5", "↑2"]
+        assert rows[1] == ["1", "河北张家口经济开发区", "87.50", "↑2"]  # two decimals, as the HTML shows
 
     def test_several_sections_share_one_table_with_a_leading_column(self) -> None:
         rows = list(csv.reader(io.StringIO(render_csv(bulletin(2)).decode("utf-8-sig"))))

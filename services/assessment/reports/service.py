@@ -23,6 +23,7 @@ from libs.domain.kernel.errors import Unprocessable
 from libs.domain.kernel.values import Period, ZoneKind, ZoneStatus
 from libs.domain.metrics.contracts import IndicatorRead
 from services.assessment.reports import bulletin_render as render
+from services.assessment.reports.bulletin_chart import Bar
 
 MAIN_INDICATORS = (
     "gdp",
@@ -170,7 +171,7 @@ def rankings_bulletin(report: RankingsRead) -> render.Bulletin:
             ]
             for r in ranking.rows
         ]
-        chart = [render.Bar(r.name, r.value, r.rank_change) for r in ranking.rows if r.rank is not None]
+        chart = [Bar(r.name, r.value, r.rank_change) for r in ranking.rows if r.rank is not None]
         direction = "（数值越低越好）" if ranking.direction == "lower_is_better" else ""
         sections.append(
             render.Section(

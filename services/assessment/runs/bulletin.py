@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.kernel.values import Period
 from services.assessment.reports import bulletin_render
+from services.assessment.reports.bulletin_chart import Bar
 from services.assessment.runs import repository
 from services.assessment.runs.reads import run_and_method
 
@@ -18,15 +19,22 @@ KIND_ZH = bulletin_render.KIND_ZH
 BulletinFormat = Literal["html", "csv", "xlsx"]
 
 
-def _group_titles(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _group_titles(document: Mapping[str, Any]) -> tuple[list[tuple[str, str]], float]:
+    """The method's groups (key, title) below the root, and its scale."""
     method = parse_methodology(document)
-    return [(g.key, g.title or g.code or g.key) for g in method.groups if g is not method.root]
+    return [(g.key, g.title or g.code or g.key) for g in method.groups if g is not method.root], method.scale
+
+
+def _on_scale(scale: float) -> str:
+    """A score column's header suffix naming its scale: （100分制）."""
+    return f"（{scale:g}分制）"
 
 
 _VERDICT_ZH = {"commended": "表扬", "warned": "警告", "revocation_review": "提请撤销审查"}
 _NOTES = (
     "排名按综合得分（保留6位小数）采用并列排名（1、2、2、4）；名次变化 = 上期排名 − 本期排名（↑为进位，↓为退位）。",
     "经合并组建的开发区沿用其前身在上期的最好名次；新设开发区标注“新设”。",
+    "分项得分与综合得分采用同一分制（分项得分 = 该分项的加权值 × 分制）；得分四舍五入保留2位小数，排名依6位小数。",
 )
 
 
@@ -41,10 +49,11 @@ async def bulletin(*, session: AsyncSession, run_id: int) -> bulletin_render.Bul
         f"开发区登记日期：{run.registry_as_of.isoformat()}；输入数据 SHA-256：{run.inputs_sha256}"
     )
     notes = [*_NOTES, *(f"说明：{n}" for n in run.notes)]
+    groups, scale = _group_titles(method.document)
     if run.subjects == "zones":
-        section = await _ranking_section(session, run_id, _group_titles(method.document))
+        section = await _ranking_section(session, run_id, groups, scale)
     else:
-        section = await _reference_section(session, run_id)
+        section = await _reference_section(session, run_id, scale)
     return bulletin_render.Bulletin(title=title, subtitle=subtitle, sections=[section], notes=notes)
 
 
@@ -59,23 +68,24 @@ async def _verdicts(session: AsyncSession, run_id: int) -> dict[str, list[str]]:
 
 
 async def _ranking_section(
-    session: AsyncSession, run_id: int, groups: list[tuple[str, str]]
+    session: AsyncSession, run_id: int, groups: list[tuple[str, str]], scale: float
 ) -> bulletin_render.Section:
-    """The zones' ranking with their sub-scores, rank changes and outcomes."""
+    """The zones' ranking with their group scores (on the total's scale), rank changes and outcomes."""
     verdicts = await _verdicts(session, run_id)
     results = await repository.results(session, run_id)
+    total = f"综合得分{_on_scale(scale)}"
     columns = [
         "排名",
         "开发区",
-        "综合得分",
+        total,
         "上期排名",
         "名次变化",
-        *(t for _, t in groups),
+        *(f"{t}{_on_scale(scale)}" for _, t in groups),
         "缺失指标",
         "奖惩及说明",
     ]
     rows: list[list[bulletin_render.Cell]] = []
-    chart: list[bulletin_render.Bar] = []
+    chart: list[Bar] = []
     for r in results:
         detail = r.detail
         remark = "；".join(verdicts.get(r.zone, []))
@@ -88,20 +98,26 @@ async def _ranking_section(
                 r.score,
                 r.previous_rank,
                 bulletin_render.change_text(r.rank_change, r.movement),
-                *(detail["groups"].get(key) for key, _ in groups),
+                *(_scaled(detail["groups"].get(key), scale) for key, _ in groups),
                 "、".join(detail["missing"]) or None,
                 remark or None,
             ]
         )
         if r.rank is not None:
-            chart.append(bulletin_render.Bar(r.name, r.score, r.rank_change))
-    return bulletin_render.Section("综合排名", columns, rows, chart=chart, value_label="综合得分")
+            chart.append(Bar(r.name, r.score, r.rank_change))
+    return bulletin_render.Section("综合排名", columns, rows, chart=chart, value_label=total)
 
 
-async def _reference_section(session: AsyncSession, run_id: int) -> bulletin_render.Section:
+def _scaled(value: float | None, scale: float) -> float | None:
+    """A group's value (0–1 before the scale) on the total's scale."""
+    return None if value is None else value * scale
+
+
+async def _reference_section(session: AsyncSession, run_id: int, scale: float) -> bulletin_render.Section:
     """The reference scores of the divisions without a provincial zone."""
     references = await repository.reference_scores(session, run_id)
-    columns = ["县（区）", "区划代码", "参考得分", "相当于开发区排名", "优先推荐申报", "缺失指标", "说明"]
+    score = f"参考得分{_on_scale(scale)}"
+    columns = ["县（区）", "区划代码", score, "相当于开发区排名", "优先推荐申报", "缺失指标", "说明"]
     rows: list[list[bulletin_render.Cell]] = [
         [
             r.name,
@@ -114,10 +130,8 @@ async def _reference_section(session: AsyncSession, run_id: int) -> bulletin_ren
         ]
         for r in references
     ]
-    chart = [bulletin_render.Bar(r.name, r.score) for r in references if r.score is not None]
-    return bulletin_render.Section(
-        "未设省级开发区的县（区）参考得分", columns, rows, chart=chart, value_label="参考得分"
-    )
+    chart = [Bar(r.name, r.score) for r in references if r.score is not None]
+    return bulletin_render.Section("未设省级开发区的县（区）参考得分", columns, rows, chart=chart, value_label=score)
 
 
 def render(document: bulletin_render.Bulletin, fmt: BulletinFormat) -> tuple[bytes, str]:
