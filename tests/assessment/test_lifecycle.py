@@ -355,3 +355,22 @@ class TestOnlyPublishedRunsCount:
             changes = {r["zone"]: r["rank_change"] for r in body["results"]}
             # Z01: 12th → 1st = +11; Z12: 1st → 12th = −11 (previous − current)
             assert (changes["Z01"], changes["Z12"], body["previous_assessment"]) == (11, -11, draft_2024["id"])
+
+
+class TestBulletinsOfRunsNotInForce:
+    async def test_a_drafts_bulletin_is_watermarked_and_a_superseded_one_says_so(self, app_client: Any) -> None:
+        async with assessment(app_client, econ_world(p2025=descending())) as client:
+            await publish(client, method_doc())
+            first = await run(client, "2025")
+            draft = await run(client, "2025", publish=False)
+            draft_html = (await client.get(f"/v1/assessments/{draft['id']}/bulletin", headers=ADMIN)).text
+            draft_csv = (await client.get(f"/v1/assessments/{draft['id']}/bulletin?format=csv", headers=ADMIN)).text
+            hidden = await client.get(f"/v1/assessments/{draft['id']}/bulletin")
+            published_html = (await client.get(f"/v1/assessments/{first['id']}/bulletin")).text
+            body = {"supersedes": first["id"], "reason": "更正"}
+            await client.post(f"/v1/assessments/{draft['id']}/publish", json=body, headers=ADMIN)
+            superseded_html = (await client.get(f"/v1/assessments/{first['id']}/bulletin")).text
+        assert "草稿" in draft_html and draft_csv.lstrip("\ufeff").startswith("草稿 – 未发布")
+        assert_problem(hidden, 404)  # a draft's bulletin is not public
+        assert "草稿" not in published_html
+        assert f"本通报已被考评 #{draft['id']} 替代" in superseded_html and "草稿" not in superseded_html

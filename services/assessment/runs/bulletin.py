@@ -13,6 +13,7 @@ from services.assessment.reports import bulletin_render
 from services.assessment.reports.bulletin_chart import Bar
 from services.assessment.runs import repository
 from services.assessment.runs.reads import run_and_method
+from services.assessment.tables import Assessment
 
 KIND_ZH = bulletin_render.KIND_ZH
 
@@ -48,13 +49,26 @@ async def bulletin(*, session: AsyncSession, run_id: int) -> bulletin_render.Bul
         f"考评方法：{method.title}（{run.methodology_code} 第{run.methodology_version}版）；期间：{period}；"
         f"开发区登记日期：{run.registry_as_of.isoformat()}；输入数据 SHA-256：{run.inputs_sha256}"
     )
-    notes = [*_NOTES, *(f"说明：{n}" for n in run.notes)]
+    notes = [*_standing(run), *_NOTES, *(f"说明：{n}" for n in run.notes)]
     groups, scale = _group_titles(method.document)
     if run.subjects == "zones":
         section = await _ranking_section(session, run_id, groups, scale)
     else:
         section = await _reference_section(session, run_id, scale)
-    return bulletin_render.Bulletin(title=title, subtitle=subtitle, sections=[section], notes=notes)
+    return bulletin_render.Bulletin(
+        title=title, subtitle=subtitle, sections=[section], notes=notes, draft=run.status == "draft"
+    )
+
+
+def _standing(run: Assessment) -> list[str]:
+    """What a reader must know first about a run that is not (or no longer) in force."""
+    if run.status == "draft":
+        return ["本通报为草稿，尚未发布，其中的奖惩不生效。"]
+    if run.status == "superseded":
+        return [f"本通报已被考评 #{run.superseded_by} 替代，其中的奖惩已撤销。"]
+    if run.status == "withdrawn":
+        return [f"本通报已撤回（{run.withdrawn_reason}），其中的奖惩已撤销。"]
+    return []
 
 
 async def _verdicts(session: AsyncSession, run_id: int) -> dict[str, list[str]]:
