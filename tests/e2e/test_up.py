@@ -83,6 +83,8 @@ class TestDevzonesUpWithDemo:
                     f"{met}/v1/matrix", params={"period": "2020", "indicators": "gdp", "kind": "economic"}
                 ).json()
                 runs = http.get(f"{ass}/v1/assessments", params={"limit": 500}).json()["items"]
+                admin = {"Authorization": f"Bearer {first.token('--role', 'city_admin')}"}
+                locks = http.get(f"{met}/v1/locks", params={"limit": 500}, headers=admin).json()["items"]
                 zones = http.get(f"{reg}/v1/zones", params={"status": "active"}).json()["items"]
                 catalogs = [http.get(f"{per}/v1/catalog", params={"zone": z["id"]}).json() for z in zones]
         finally:
@@ -96,6 +98,10 @@ class TestDevzonesUpWithDemo:
         assert len(matrix["rows"]) == 12
         assert all(r["values"]["gdp"] is not None for r in matrix["rows"])
         assert runs
+        # Publishing a run locked its period in metrics, over HTTP, in the name of the demo's token.
+        published = {(r["period"], r["kind"]) for r in runs if r["status"] == "published"}
+        assert published and published <= {(lock["period"], lock["kind"]) for lock in locks}
+        assert {lock["created_by"] for lock in locks} == {"demo-loader"}
         assert any(c["items"] for c in catalogs)
 
         second = start_up(tmp_path, demo_env)  # same data: the demo must not load twice
