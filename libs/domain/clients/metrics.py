@@ -111,6 +111,8 @@ class FakeMetricsClient:
         self.division_matrices = dict(division_matrices or {})
         self.created_by = created_by
         self.calls: list[tuple[str, object]] = []
+        self.matrix_requests: list[dict[str, object]] = []
+        """Every :meth:`matrix` call's arguments, to check what a caller asked for."""
         self.locks: list[LockRead] = []
 
     async def indicators(self) -> list[IndicatorRead]:
@@ -177,6 +179,9 @@ class FakeMetricsClient:
     ) -> MatrixRead:
         """The matrix stored for ``period``, restricted to ``indicators``."""
         self.calls.append(("matrix", period))
+        self.matrix_requests.append(
+            {"period": period, "indicators": list(indicators), "kind": kind, "as_of": as_of, "lineage": lineage}
+        )
         base = self.matrices.get(period)
         if base is None:
             return MatrixRead(
