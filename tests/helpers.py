@@ -1,4 +1,5 @@
-"""Helpers shared by tests: problem assertions, a TCP proxy to simulate a database outage, free ports."""
+"""Helpers shared by tests: problem assertions, a TCP proxy to simulate a database outage, free ports,
+an app served over real HTTP."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,6 +50,28 @@ async def fetch(url: str, sql: str) -> list[Any]:
 def free_port() -> int:
     """A port free right now, for a server started a moment later (see :func:`free_port_base`)."""
     return free_port_base(1)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 in the test's event loop, for a client in another app that
+    must talk real HTTP to it; yields its base URL. The app's lifespan is the caller's (``app_client``)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        await task
+        raise AssertionError(f"uvicorn did not start on port {port}")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def _ephemeral_low() -> int:

@@ -78,7 +78,7 @@ MATRIX: dict[str, dict[str, str | frozenset[str]]] = {
             {"city_admin", "county", "statistics_bureau", "zone_committee"}
         ),
         "POST /v1/indicators": frozenset({"city_admin"}),
-        "POST /v1/locks": frozenset({"city_admin"}),
+        "POST /v1/locks": frozenset({"city_admin", "commerce_bureau", "science_bureau"}),
         # a push is authenticated before its (up to 10,000-row) body is read
         "POST /v1/observations": frozenset({"city_admin", "county", "statistics_bureau", "zone_committee"}),
         "POST /v1/observations/import": frozenset({"city_admin", "county", "statistics_bureau", "zone_committee"}),

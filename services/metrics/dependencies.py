@@ -22,6 +22,8 @@ async def registry_client(runtime: RuntimeDep) -> Registry:
 RegistryDep = Annotated[Registry, Depends(registry_client)]
 
 CityAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN))]
+Locker = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU))]
+"""Who may lock a period: the city, or a bureau publishing its kind's assessment (the use case checks the kind)."""
 Pusher = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.STATISTICS_BUREAU, Role.COUNTY, Role.ZONE_COMMITTEE))]
 Reader = Annotated[
     Actor,

@@ -172,13 +172,15 @@ class World:
 
     registry: Any = field(default_factory=Registry)
     metrics: Any = field(default_factory=lambda: FakeMetricsClient(indicators=CATALOG))
+    caller_metrics: bool = True
+    """Whether writes made on the caller's behalf (the lock of a publication) go to ``metrics`` too;
+    False: to the real dependency, which forwards the caller's token to the configured ``metrics_url``."""
 
     def overrides(self) -> dict[Any, Any]:
-        return {
-            registry_client: lambda: self.registry,
-            metrics_client: lambda: self.metrics,
-            metrics_as_caller: lambda: self.metrics,
-        }
+        out: dict[Any, Any] = {registry_client: lambda: self.registry, metrics_client: lambda: self.metrics}
+        if self.caller_metrics:
+            out[metrics_as_caller] = lambda: self.metrics
+        return out
 
 
 def db_of(client: httpx.AsyncClient) -> Database:

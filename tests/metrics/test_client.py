@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from libs.domain.clients.metrics import MetricsClient
+from libs.domain.clients.metrics import FakeMetricsClient, MetricsClient
 from libs.domain.kernel.errors import UpstreamError
 from tests.conftest import make_token
 from tests.metrics.builders import CITY, XUANHUA, batch, obs
@@ -31,3 +31,37 @@ class TestTheClient:
         assert "gdp" in {i.code for i in catalog}
         assert lock.period == "2017" and lock.kind == "economic"
         assert again.value.extra["upstream_status"] == 409
+
+
+class TestTheFakeLocksAsTheServiceDoes:
+    async def test_the_same_calls_get_the_same_locks_and_the_same_refusals(self, metrics: Any) -> None:
+        # A bureau's token, as the assessment service forwards its publisher's: the lock, then the
+        # same lock again (409), then a period that does not parse (422).
+        calls: list[dict[str, Any]] = [
+            {"period": "2025", "kind": "economic", "reason": "2025 assessment published"},
+            {"period": "2025", "kind": "economic", "reason": "published twice"},
+            {"period": "2025H2", "kind": "economic", "reason": "half-year"},
+            {"period": "2025q4", "kind": "economic", "reason": "lower-case quarter"},
+        ]
+
+        async def answers(typed: Any) -> list[Any]:
+            out: list[Any] = []
+            for call in calls:
+                try:
+                    lock = await typed.lock_period(**call)
+                    out.append(("lock", lock.period, lock.kind, lock.reason, lock.created_by))
+                except UpstreamError as exc:
+                    out.append(("refused", type(exc), str(exc), exc.extra))
+            return out
+
+        async with metrics() as client:
+            http = httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app))  # type: ignore[attr-defined]
+            real = MetricsClient(
+                http, "http://metrics.test", token=lambda: make_token("commerce_bureau", sub="shangwu-wang")
+            )
+            from_service = await answers(real)
+        from_fake = await answers(FakeMetricsClient(created_by="shangwu-wang"))
+        assert from_fake == from_service
+        assert [a[0] for a in from_service] == ["lock", "refused", "lock", "refused"]
+        assert from_service[1][2] == "metrics service answered 409: period 2025 is already locked for economic zones"
+        assert [from_service[i][3]["upstream_status"] for i in (1, 3)] == [409, 422]

@@ -271,7 +271,7 @@ class TestLockedPeriods:
             )
         assert assert_problem(r, 423)["lock"]["id"] == half["id"]
 
-    async def test_the_same_lock_twice_is_409_and_only_city_admin_locks(self, metrics: Any) -> None:
+    async def test_the_same_lock_twice_is_409_and_a_county_may_not_lock(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)
             twice = await client.post("/v1/locks", json={"period": "2017", "reason": "again"}, headers=CITY)

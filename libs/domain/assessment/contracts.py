@@ -430,17 +430,47 @@ class Difference(BaseModel):
     recomputed: Any = None
 
 
+class RestatedValue(BaseModel):
+    """A value a run was computed from that the metrics service now answers differently (a
+    restatement after the run, or a value that has appeared or gone)."""
+
+    zone: str
+    indicator: str
+    stored: float | None = Field(description="The value in the run's stored inputs (null: it had none).")
+    current: float | None = Field(description="The value the metrics service answers today (null: none).")
+
+
 class VerificationRead(BaseModel):
-    """The result of recomputing a run from its stored inputs."""
+    """The result of recomputing a run from its stored inputs, and of comparing those inputs with
+    the values the metrics service answers today."""
 
     assessment: int
-    identical: bool
+    identical: bool = Field(
+        description="The recomputation from the stored inputs gives exactly what was stored and the inputs "
+        "are intact. It is about the stored run only: a value restated in the metrics service after "
+        "the run leaves it true and is listed in `restated`."
+    )
     inputs_intact: bool = Field(description="The stored inputs still hash to the stored SHA-256.")
     inputs_sha256: str
     recomputed_sha256: str
     subjects_checked: int
     outcomes_checked: int
     differences: list[Difference] = Field(description="The first 200 differences.")
+    values_checked: bool = Field(
+        False,
+        description="The stored input values of a zone run were compared with the metrics service's matrix "
+        "today (same period, indicators, kind, registry date and pro-forma lineage). False when they could "
+        "not be (the metrics service unreachable, or a run of divisions without a zone): `values_note` says why.",
+    )
+    values_note: str | None = Field(
+        None, description="Why the values were not compared, or that `restated` is cut short (Chinese first)."
+    )
+    restated: list[RestatedValue] = Field(
+        default_factory=list,
+        description="The first 200 stored input values the metrics service now answers differently (beyond "
+        "half a unit of the sixth decimal, the precision values are stored at). Empty when nothing was "
+        "restated, or when `values_checked` is false. A difference here does not make `identical` false.",
+    )
 
 
 # --- outcomes, policies, summons ----------------------------------------------------------------------

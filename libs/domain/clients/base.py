@@ -27,6 +27,14 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
 
+def upstream_error(service: str, status: int, detail: str) -> UpstreamError:
+    """The error a client raises for an answer it cannot use (a 4xx other than 404): the test
+    doubles raise it too, so a caller handles the fake's refusals exactly as the real ones."""
+    err = UpstreamError(f"{service} service answered {status}: {detail}", service=service)
+    err.extra["upstream_status"] = status
+    return err
+
+
 class ServiceClient:
     """Shared plumbing for the typed clients: headers, timeouts, retries, error mapping."""
 
@@ -114,9 +122,7 @@ class ServiceClient:
             raise NotFound(detail, service=self.service)
         if response.status_code >= 500:
             raise UpstreamUnavailable(f"{self.service} service failed: {detail}", service=self.service)
-        err = UpstreamError(f"{self.service} service answered {response.status_code}: {detail}", service=self.service)
-        err.extra["upstream_status"] = response.status_code
-        raise err
+        raise upstream_error(self.service, response.status_code, detail)
 
     def _parse(self, response: httpx.Response, model: type[M]) -> M:
         self._raise_for(response)
@@ -130,4 +136,4 @@ class ServiceClient:
         return self._parse(await self.request("GET", path, params=params), model)
 
 
-__all__ = ["DomainError", "ServiceClient", "request_id_var"]
+__all__ = ["DomainError", "ServiceClient", "request_id_var", "upstream_error"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
-from libs.domain.clients.base import ServiceClient
+from libs.domain.clients.base import ServiceClient, upstream_error
 from libs.domain.kernel.contracts import Page
+from libs.domain.kernel.values import Period
 from libs.domain.metrics.contracts import IndicatorRead, LockCreate, LockRead, MatrixRead
 
 INDICATOR_PAGE = 500
@@ -93,7 +94,8 @@ class FakeMetricsClient:
     """In-memory stand-in for :class:`MetricsClient`: answers matrices given per period.
 
     ``indicators`` is the catalog it answers (default: one entry per indicator of the matrices);
-    ``division_matrices`` the divisions' values per period (rows keyed by division code).
+    ``division_matrices`` the divisions' values per period (rows keyed by division code);
+    ``created_by`` the ``sub`` its locks record (the real service records the token's).
     """
 
     def __init__(
@@ -102,11 +104,15 @@ class FakeMetricsClient:
         *,
         indicators: Sequence[IndicatorRead] | None = None,
         division_matrices: dict[str, MatrixRead] | None = None,
+        created_by: str = "fake",
     ) -> None:
         self.matrices = dict(matrices or {})
         self.catalog = list(indicators) if indicators is not None else None
         self.division_matrices = dict(division_matrices or {})
+        self.created_by = created_by
         self.calls: list[tuple[str, object]] = []
+        self.matrix_requests: list[dict[str, object]] = []
+        """Every :meth:`matrix` call's arguments, to check what a caller asked for."""
         self.locks: list[LockRead] = []
 
     async def indicators(self) -> list[IndicatorRead]:
@@ -173,6 +179,9 @@ class FakeMetricsClient:
     ) -> MatrixRead:
         """The matrix stored for ``period``, restricted to ``indicators``."""
         self.calls.append(("matrix", period))
+        self.matrix_requests.append(
+            {"period": period, "indicators": list(indicators), "kind": kind, "as_of": as_of, "lineage": lineage}
+        )
         base = self.matrices.get(period)
         if base is None:
             return MatrixRead(
@@ -191,16 +200,25 @@ class FakeMetricsClient:
         )
 
     async def lock_period(self, *, period: str, reason: str, kind: str | None = None) -> LockRead:
-        """Record the lock in memory (``self.locks``) and answer as the service would."""
+        """Record the lock in memory (``self.locks``) and answer as the service would: an
+        ``UpstreamError`` with ``upstream_status`` 422 for a period that does not parse, 409 when
+        the lock exists (the same error, and detail, the real client raises)."""
         self.calls.append(("lock_period", period))
         body = LockCreate.model_validate({"period": period, "kind": kind, "reason": reason})
+        try:
+            period = str(Period.parse(body.period))
+        except ValueError as exc:
+            raise upstream_error("metrics", 422, str(exc)) from exc
+        if any(held.period == period and held.kind == body.kind for held in self.locks):
+            scope = "" if body.kind is None else f" for {body.kind.value} zones"
+            raise upstream_error("metrics", 409, f"period {period} is already locked{scope}")
         lock = LockRead(
             id=len(self.locks) + 1,
-            period=body.period,
+            period=period,
             kind=body.kind,
             reason=body.reason,
             created_at=datetime.now(UTC),
-            created_by="fake",
+            created_by=self.created_by,
         )
         self.locks.append(lock)
         return lock

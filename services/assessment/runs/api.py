@@ -241,16 +241,27 @@ def _summary_replay(summary: AssessmentSummary) -> tuple[int, Any]:
     "/{assessment_id}/verify",
     response_model=VerificationRead,
     status_code=200,
-    summary="Recompute a run from its stored inputs: identical, or the differences",
-    description="Anyone may check a published result: nothing is written.",
+    summary="Recompute a run from its stored inputs: identical, or the differences; and list the values restated since",
+    description="Anyone may check a published result: nothing is written. `identical` is about the stored run "
+    "alone (its inputs recompute to what was stored). A zone run's stored input values are also compared with "
+    "the metrics service's matrix today (same period, indicators, kind, registry date, pro-forma lineage): "
+    "`restated` lists each value answered differently since, e.g. after a city_admin restatement of the "
+    "locked period. When the metrics service cannot be asked, `values_checked` is false and `values_note` "
+    "says why; the answer is still the recomputation's.",
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
 async def verify(
-    session: SessionDep, assessment_id: RunId, fast_canonical_json: FastCanonicalJson, actor: OptionalActor
+    session: SessionDep,
+    metrics: MetricsDep,
+    assessment_id: RunId,
+    fast_canonical_json: FastCanonicalJson,
+    actor: OptionalActor,
 ) -> VerificationRead:
     await reads.ensure_visible(session, assessment_id, actor)
-    return await verify_run(session=session, run_id=assessment_id, fast_canonical_json=fast_canonical_json)
+    return await verify_run(
+        session=session, metrics=metrics, run_id=assessment_id, fast_canonical_json=fast_canonical_json
+    )
 
 
 @router.get(

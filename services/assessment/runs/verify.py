@@ -1,4 +1,5 @@
-"""Verifying a run: recompute it from its stored inputs and compare with what was stored."""
+"""Verifying a run: recompute it from its stored inputs and compare with what was stored, and compare
+those inputs with the values the metrics service answers today (:mod:`.restated`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.assessment.contracts import Difference, VerificationRead
 from libs.domain.assessment.run import differences, evaluate_run
+from libs.domain.clients.metrics import MetricsClient
 from libs.domain.kernel.canonical import inputs_sha256
 from services.assessment.runs import repository
+from services.assessment.runs.gather import alongside
 from services.assessment.runs.reads import (
     Expander,
     reference_result,
@@ -19,6 +22,8 @@ from services.assessment.runs.reads import (
     stored_results,
     zone_result,
 )
+from services.assessment.runs.restated import check_values
+from services.assessment.tables import Assessment
 
 MAX_DIFFERENCES = 200
 
@@ -71,9 +76,23 @@ def _outcome_rows(outcomes: Iterable[_AnOutcome]) -> list[dict[str, Any]]:
     ]
 
 
-async def verify(*, session: AsyncSession, run_id: int, fast_canonical_json: bool = True) -> VerificationRead:
-    """Recompute a run from its stored inputs and compare with what was stored."""
+async def verify(
+    *, session: AsyncSession, metrics: MetricsClient, run_id: int, fast_canonical_json: bool = True
+) -> VerificationRead:
+    """Recompute a run from its stored inputs and compare with what was stored; meanwhile compare
+    its stored input values with the metrics service's today (``restated``, never ``identical``)."""
     run, _ = await run_and_method(session, run_id, with_inputs=True)
+    values, recomputed = await alongside(
+        check_values(metrics, run), _recompute(session, run, fast_canonical_json=fast_canonical_json)
+    )
+    return recomputed.model_copy(
+        update={"values_checked": values.checked, "values_note": values.note, "restated": values.restated}
+    )
+
+
+async def _recompute(session: AsyncSession, run: Assessment, *, fast_canonical_json: bool) -> VerificationRead:
+    """The verification of the stored run by itself: its inputs' digest and its recomputation."""
+    run_id = run.id
     recomputed_sha = inputs_sha256(run.inputs, fast=fast_canonical_json)
     evaluation = evaluate_run(run.inputs)
     expand = Expander(run.inputs)

@@ -12,7 +12,7 @@ from services.common.db import SessionDep
 from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.periods import PeriodParam
 from services.common.problems import problems
-from services.metrics.dependencies import CityAdmin, Reader, Supervisor
+from services.metrics.dependencies import Locker, Reader, Supervisor
 from services.metrics.ledger import service as ledger_service
 
 router = APIRouter(prefix="/v1")
@@ -38,10 +38,13 @@ async def verify_ledger(session: SessionDep, actor: Supervisor) -> LedgerVerific
     summary="Lock a period (optionally one kind of zone) once an assessment uses it",
     description="Later writes changing a value of a locked period get a 423 problem naming the lock, unless "
     "a city_admin restates with a `restatement_reason` (the history marks those revisions). Division "
-    "totals are covered by every lock of the period, since shares of the city are computed from them.",
+    "totals are covered by every lock of the period, since shares of the city are computed from them. "
+    "A city_admin locks any scope; the bureaus lock the kind whose assessment they publish: "
+    "commerce_bureau `kind=economic`, science_bureau `kind=high_tech` (any other kind, or none, is a 403 "
+    "problem with code `lock_kind_not_allowed`). The lock records the caller's `sub` as `created_by`.",
     responses=problems(401, 403, 409, 422),
 )
-async def create_lock(body: LockCreate, session: SessionDep, actor: CityAdmin) -> LockRead:
+async def create_lock(body: LockCreate, session: SessionDep, actor: Locker) -> LockRead:
     return await ledger_service.create_lock(session=session, actor=actor, body=body)
 
 

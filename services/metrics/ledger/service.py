@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
-from libs.domain.kernel.errors import Conflict, Unprocessable
-from libs.domain.kernel.values import Period, ZoneKind
+from libs.domain.kernel.errors import Conflict, Forbidden, Unprocessable
+from libs.domain.kernel.values import Period, Role, ZoneKind
 from libs.domain.metrics.contracts import (
     LedgerBreak,
     LedgerVerification,
@@ -24,6 +24,10 @@ from services.metrics.observations.repository import Key
 from services.metrics.tables import Batch, PeriodLock
 
 MAX_MISMATCHES = 100
+
+BUREAU_LOCKS = {Role.COMMERCE_BUREAU: ZoneKind.ECONOMIC, Role.SCIENCE_BUREAU: ZoneKind.HIGH_TECH}
+"""The kind each bureau may lock: the kind whose assessment it publishes (docs/domain.md#assessment-and-sanctions)."""
+_KIND_ZH = {ZoneKind.ECONOMIC: "经济开发区", ZoneKind.HIGH_TECH: "高新技术产业开发区"}
 
 
 def _header(b: Batch) -> dict[str, object]:
@@ -143,8 +147,32 @@ def lock_read(row: PeriodLock) -> LockRead:
     )
 
 
+def _authorise_scope(actor: Actor, kind: ZoneKind | None) -> None:
+    """403 ``lock_kind_not_allowed`` unless ``actor`` may lock ``kind`` (None: every zone).
+
+    A city_admin locks any scope. A bureau locks only its own kind, never every zone: publishing
+    an economic-zone assessment must not freeze the high-tech zones' values.
+    """
+    if actor.has(Role.CITY_ADMIN):
+        return
+    allowed = sorted(BUREAU_LOCKS[r].value for r in actor.roles if r in BUREAU_LOCKS)
+    if kind is not None and kind.value in allowed:
+        return
+    asked = "所有开发区" if kind is None else _KIND_ZH[kind]
+    asked_en = "every zone (no kind)" if kind is None else f"{kind.value} zones"
+    raise Forbidden(
+        f"商务局只能锁定经济开发区、科技局只能锁定高新技术产业开发区的期间，本令牌不能锁定{asked}"
+        f"（the commerce bureau locks economic zones and the science bureau high-tech zones only: "
+        f"this token may not lock {asked_en}）",
+        code="lock_kind_not_allowed",
+        allowed_kinds=allowed,
+    )
+
+
 async def create_lock(*, session: AsyncSession, actor: Actor, body: LockCreate) -> LockRead:
-    """Lock a period (for every zone, or one kind); 409 when that lock exists."""
+    """Lock a period (for every zone, or one kind) in the name of ``actor``; 403 when a bureau asks for
+    another kind or for every zone, 409 when that lock exists."""
+    _authorise_scope(actor, body.kind)
     try:
         period = str(Period.parse(body.period))
     except ValueError as exc:
