@@ -210,3 +210,12 @@ def assert_period_problem(response: httpx.Response, loc: list[str]) -> None:
     assert body["type"] == "urn:devzones:problem:validation"
     [error] = body["errors"]
     assert error["loc"] == loc and error["type"] == "period" and error["msg"]
+
+
+def conflicts(problem: dict[str, Any]) -> list[dict[str, Any]]:
+    """A 422 push or import problem's conflicts (its ``errors``, each listed once) as the import
+    summary names them: row index, field, code, message, file line."""
+    return [
+        {"index": e["loc"][1], "field": e["loc"][2], "code": e["type"], "message": e["msg"], "line": e.get("line")}
+        for e in problem["errors"]
+    ]

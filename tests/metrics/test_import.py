@@ -9,7 +9,7 @@ from openpyxl import Workbook, load_workbook
 
 from tests.conftest import auth
 from tests.helpers import assert_problem
-from tests.metrics.builders import CITY, GAOXIN, XUANHUA, ZHUOLU, Registry, values, zone
+from tests.metrics.builders import CITY, GAOXIN, XUANHUA, ZHUOLU, Registry, conflicts, values, zone
 
 HEADER = "zone,indicator,period,value,unit,note\n"
 ZHUOLU_COUNTY = auth("county", division="130731")
@@ -70,7 +70,7 @@ class TestCsvImport:
         async with metrics() as client:
             r = await upload(client, text.encode(), "push.csv", CITY)
             stored = await values(client)
-        conflict = assert_problem(r, 422)["summary"]["conflicts"][0]
+        conflict = conflicts(assert_problem(r, 422))[0]
         assert (conflict["index"], conflict["line"], conflict["code"]) == (1, 3, "unknown_zone")
         assert stored == []
 
@@ -78,7 +78,7 @@ class TestCsvImport:
         async with metrics() as client:
             r = await upload(client, b"zone,indicator,value\nx,gdp,1\n", "push.csv", CITY)
         body = assert_problem(r, 422)
-        assert body["summary"]["conflicts"][0]["code"] == "missing_column"
+        assert body["errors"][0]["type"] == "missing_column" and body["errors"][0]["line"] == 1
         assert "period" in body["detail"] and "unit" in body["detail"]
 
     async def test_a_name_carried_by_two_zones_is_ambiguous(self, metrics: Any, registry: Registry) -> None:
@@ -86,7 +86,7 @@ class TestCsvImport:
         text = HEADER + "河北张家口高新技术产业开发区,gdp,2017,1,万元,\n"
         async with metrics() as client:
             r = await upload(client, text.encode(), "push.csv", CITY)
-        conflict = assert_problem(r, 422)["summary"]["conflicts"][0]
+        conflict = conflicts(assert_problem(r, 422))[0]
         assert conflict["code"] == "ambiguous_zone"
         assert GAOXIN in conflict["message"] and "zdup" in conflict["message"]
 

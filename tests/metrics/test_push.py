@@ -22,6 +22,7 @@ from tests.metrics.builders import (
     ZHUOLU,
     Registry,
     batch,
+    conflicts,
     obs,
     values,
     zone,
@@ -164,7 +165,7 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
             stored = await values(client)
-        found = {(c["index"], c["code"]) for c in assert_problem(r, 422)["summary"]["conflicts"]}
+        found = {(c["index"], c["code"]) for c in conflicts(assert_problem(r, 422))}
         assert found == {(1, "bad_subject"), (2, "bad_subject")}
         assert stored == []
 
@@ -193,7 +194,7 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
         body = assert_problem(r, 422)
         summary = body["summary"]
         assert summary["status"] == "conflict"
-        found = {(c["index"], c["code"]) for c in summary["conflicts"]}
+        found = {(c["index"], c["code"]) for c in conflicts(body)}
         assert found == {
             (1, "bad_subject"),
             (2, "bad_subject"),
@@ -253,7 +254,7 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
                 json=batch(obs({"zone": XUANHUA}, "occupancy_rate", "2017", "100.5", "%")),
                 headers=CITY,
             )
-        assert assert_problem(r, 422)["summary"]["conflicts"][0]["code"] == "out_of_range"
+        assert conflicts(assert_problem(r, 422))[0]["code"] == "out_of_range"
 
 
 def _divisions_batch() -> list[dict[str, Any]]:
@@ -299,7 +300,7 @@ class TestALargeBatchIsCheckedWhileItIsStored:
             verify = await client.get("/v1/ledger/verify", headers=CITY)
         assert r.status_code == 422, r.text
         summary = r.json()["summary"]
-        assert [(c["index"], c["field"], c["code"]) for c in summary["conflicts"]] == [
+        assert [(c["index"], c["field"], c["code"]) for c in conflicts(r.json())] == [
             (1200, "subject", "duplicate_row"),
             (1499, "unit", "incompatible_unit"),
         ]
@@ -337,7 +338,13 @@ class TestACountyWritesOnlyForItsZones:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=body, headers=XUANHUA_COUNTY | {"Idempotency-Key": "b"})
             stored = await values(client)
-        assert assert_problem(r, 403)["rows"] == [1, 2]
+        problem = assert_problem(r, 403)
+        # every refused row, with the division it belongs to (涿鹿县 130731 for the zone and its totals)
+        assert problem["code"] == "outside_scope"
+        assert problem["rows"] == [
+            {"index": 1, "line": None, "zone": ZHUOLU, "division": "130731"},
+            {"index": 2, "line": None, "division": "130731"},
+        ]
         assert stored == []
 
     async def test_the_entrusted_division_writes_for_a_city_zone(self, metrics: Any) -> None:
@@ -360,7 +367,7 @@ class TestACountyWritesOnlyForItsZones:
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=committee
             )
         assert own.status_code == 200
-        assert assert_problem(other, 403)["rows"] == [0]
+        assert assert_problem(other, 403)["rows"] == [{"index": 0, "line": None, "zone": XUANHUA, "division": "130705"}]
 
     async def test_scope_follows_the_registry_state_during_the_period(self, metrics: Any, registry: Registry) -> None:
         # 东山 was managed by 宣化县 (130721) until its merger on 2016-10-14: 宣化县 may push its 2015 values.

@@ -47,7 +47,13 @@ class TestParsingNumbers:
         assert parse_decimal("1,234.50") == Decimal("1234.50")
         assert parse_decimal(0.1) == Decimal("0.1")
 
-    @pytest.mark.parametrize("text", ["", "abc", "NaN", "Infinity", True])
+    @pytest.mark.parametrize(
+        ("text", "value"), [("1,234,567", "1234567"), ("-12,345.5", "-12345.5"), ("1，234", "1234"), ("1 234", "1234")]
+    )
+    def test_thousands_grouped_by_threes_are_read(self, text: str, value: str) -> None:
+        assert parse_decimal(text) == Decimal(value)
+
+    @pytest.mark.parametrize("text", ["", "abc", "NaN", "Infinity", True, "1,5", "12,34", "1,2345", ",123", "约3000"])
     def test_non_numbers_are_refused(self, text: object) -> None:
         with pytest.raises(ValueError):
             parse_decimal(text)  # type: ignore[arg-type]

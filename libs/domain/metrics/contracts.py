@@ -174,8 +174,10 @@ class ObservationIn(BaseModel):
     subject: Subject
     indicator: str = Field(max_length=64)
     period: str = Field(max_length=16, description="`2025`, `2025H1` or `2025Q3`.")
-    value: Decimal = Field(
-        description="A finite number; send it as a string to keep more than 15 significant digits exactly."
+    value: Decimal | str | None = Field(
+        description="A finite number; send it as a string to keep more than 15 significant digits exactly. "
+        "A text that is not a number (`约3000`) or null is the row's `bad_value` conflict, reported with "
+        "every other row's (as in a file), not a validation error of the whole body."
     )
     unit: str = Field(
         max_length=32, description="Any unit of the indicator's dimension, e.g. 亿元 for a 万元 indicator."
@@ -241,7 +243,8 @@ class ImportConflict(BaseModel):
 
 
 class ImportSummary(BaseModel):
-    """The answer to a push or an import; also the body of its 422 problem when rows conflict."""
+    """The answer to a push or an import; also the ``summary`` of its 422 problem when rows conflict
+    (without ``conflicts`` there: the problem's ``errors`` list each conflict once)."""
 
     status: Literal["ok", "conflict"]
     dry_run: bool

@@ -11,6 +11,7 @@ rounds to 666.67 m².
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from fractions import Fraction
@@ -140,6 +141,10 @@ def scale(value: Decimal) -> Decimal:
     return value.quantize(SCALE, context=_CONTEXT)
 
 
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:[,，][0-9]{3})+(?:\.[0-9]+)?").fullmatch
+"""A number whose thousands are separated by commas (ASCII or full-width), as spreadsheets print them."""
+
+
 def parse_decimal(text: str | int | float | Decimal) -> Decimal:
     """A finite decimal from a number or a text such as ``"1,234.5"``; ``ValueError`` otherwise."""
     if isinstance(text, Decimal):
@@ -149,7 +154,11 @@ def parse_decimal(text: str | int | float | Decimal) -> Decimal:
     elif isinstance(text, int | float):
         value = Decimal(repr(text)) if isinstance(text, float) else Decimal(text)
     else:
-        cleaned = text.strip().replace(",", "").replace("，", "").replace(" ", "")
+        stripped = text.strip().replace(" ", "")
+        if ("," in stripped or "，" in stripped) and not _GROUPED(stripped):
+            # "1,5" is 1.5 in some notations and 15 after removing the comma: refuse, never guess.
+            raise ValueError(f"not a number: {text!r} (thousands are separated as 1,234.5; the decimal mark is '.')")
+        cleaned = stripped.replace(",", "").replace("，", "")
         if not cleaned:
             raise ValueError("empty value")
         try:

@@ -34,8 +34,8 @@ async def rows_from_file(*, content: bytes, registry: Registry, jurisdiction: Ju
         summary = ImportSummary(status="conflict", dry_run=False, counts=ImportCounts(rejected=0), conflicts=[conflict])
         raise Unprocessable(
             conflict.message,
-            errors=[{"loc": ["file", "header"], "msg": conflict.message, "type": "missing_column"}],
-            summary=summary.model_dump(mode="json"),
+            errors=[{"loc": ["file", "header"], "msg": conflict.message, "type": "missing_column", "line": 1}],
+            summary=summary.model_dump(mode="json", exclude={"conflicts"}),
         )
     rows: list[RowIn] = []
     conflicts: list[ImportConflict] = []

@@ -54,8 +54,13 @@ async def _checked_push(command: PushValues, context: PushContext, catalog: Cata
         checked, actor=context.actor, registry=context.registry, jurisdiction=context.jurisdiction, faults=faults
     )
     if outside:
+        indices = [o.index for o in outside]
         raise Forbidden(
-            f"{len(outside)} row(s) are outside the caller's scope: {first_rows(outside)}", rows=sorted(outside)
+            f"{len(outside)} 行不在本账号可报送的范围内（{first_rows(indices)}），"
+            "`rows` 列出每一行及其开发区所属的县（区）。"
+            f"{len(outside)} row(s) are outside the caller's scope: {first_rows(indices)}",
+            code="outside_scope",
+            rows=[o.view(faults.lines) for o in sorted(outside)],
         )
     rejected = faults.rows
     good = [r for r in checked if r.index not in rejected] if rejected else checked

@@ -25,11 +25,31 @@ class Refusal(NamedTuple):
 
 
 class ZoneVerdict(NamedTuple):
-    """What the registry says of a (zone, period): its refusal if any, its kind, whether the caller's."""
+    """What the registry says of a (zone, period): its refusal if any, its kind, whether the caller's,
+    and the division administering it at the period's end (what a refused caller is told)."""
 
     refusal: Refusal | None
     kind: str | None
     allowed: bool
+    division: str | None = None
+
+
+class Outside(NamedTuple):
+    """A row the caller may not write: its index, its subject, and the division it belongs to."""
+
+    index: int
+    subject_type: str
+    subject_id: str
+    division: str | None
+
+    def view(self, lines: dict[int, int | None]) -> dict[str, object]:
+        """As a 403 problem lists it (with the file line of a row read from a file)."""
+        return {
+            "index": self.index,
+            "line": lines.get(self.index),
+            self.subject_type: self.subject_id,
+            "division": self.division,
+        }
 
 
 def zones_by_period(rows: Sequence[Checked], into: dict[Period, set[str]]) -> None:
@@ -55,18 +75,23 @@ async def check_zones(
     registry: Registry,
     jurisdiction: Jurisdiction,
     faults: Faults,
-) -> tuple[list[int], dict[ZonePeriod, str | None]]:
+) -> tuple[list[Outside], dict[ZonePeriod, str | None]]:
     """Existence of each zone in its period and the caller's scope.
 
-    Returns the indices out of scope and the kind of each (zone, period) pushed (for locks).
+    Returns the rows out of scope (with the division each zone belongs to) and the kind of each
+    (zone, period) pushed (for locks).
     The registry is asked once per distinct zone and period, not once per row; its change feed
     is polled first.
     """
-    outside: list[int] = []
+    outside: list[Outside] = []
     zone_rows = [r for r in rows if r.subject_type == "zone"]
     if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
         own = actor.division if actor.has(Role.COUNTY) else None
-        outside.extend(r.index for r in rows if r.subject_type == "division" and r.subject_id != own)
+        outside.extend(
+            Outside(r.index, "division", r.subject_id, r.subject_id)
+            for r in rows
+            if r.subject_type == "division" and r.subject_id != own
+        )
     if not zone_rows:
         return outside, {}
     zones_of: dict[Period, set[str]] = {}
@@ -80,10 +105,10 @@ async def check_zones(
             if pair not in refused:
                 continue
             refusal = refused[pair]
-            if refusal is None:
-                outside.append(r.index)
-            else:
+            if isinstance(refusal, Refusal):
                 faults.add(r.index, "subject", refusal.code, refusal.message)
+            else:
+                outside.append(Outside(r.index, "zone", r.subject_id, refusal))
     return outside, kinds
 
 
@@ -116,10 +141,10 @@ async def zone_verdicts(
     registry: Registry,
     jurisdiction: Jurisdiction,
     refreshed: bool,
-) -> tuple[dict[ZonePeriod, Refusal | None], dict[ZonePeriod, str | None]]:
-    """Per (zone, period) pushed: the refused ones (with their refusal, or ``None`` when outside the
-    caller's scope) and the zone kind of the others. The registry's change feed is polled first,
-    unless the caller has just done so (``refreshed``)."""
+) -> tuple[dict[ZonePeriod, Refusal | str | None], dict[ZonePeriod, str | None]]:
+    """Per (zone, period) pushed: the refused ones (with their refusal, or, when outside the caller's
+    scope, the division administering the zone then) and the zone kind of the others. The
+    registry's change feed is polled first, unless the caller has just done so (``refreshed``)."""
     unrestricted = actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU)
     county_scope = not unrestricted and actor.has(Role.COUNTY)
     kinds: dict[ZonePeriod, str | None] = {}
@@ -132,7 +157,7 @@ async def zone_verdicts(
             active[p] = {z.id: z for z in await jurisdiction.active_zones(registry, p.end)}
     need = {zone for zone, p in pairs if county_scope or zone not in active[p]}
     histories = await jurisdiction.histories_of(registry, need)
-    refused: dict[ZonePeriod, Refusal | None] = {}  # None: outside the scope
+    refused: dict[ZonePeriod, Refusal | str | None] = {}  # not a Refusal: outside the scope (its division)
     for zone_id, period in pairs:
         verdict = zone_verdict(
             zone_id, period, active[period].get(zone_id), histories.get(zone_id), actor, county_scope
@@ -142,7 +167,7 @@ async def zone_verdicts(
             continue
         kinds[(zone_id, period)] = verdict.kind
         if not (unrestricted or verdict.allowed):
-            refused[(zone_id, period)] = None
+            refused[(zone_id, period)] = verdict.division
     return refused, kinds
 
 
@@ -170,9 +195,11 @@ def zone_verdict(
             return ZoneVerdict(Refusal(fault, msg), None, False)
         at_end = state_on(states, period.end)
         kind = at_end.kind.value if at_end else None
+        division = at_end.authority if at_end else None
     else:
         kind = zone.kind.value
+        division = zone.authority
     allowed = bool(actor.has(Role.ZONE_COMMITTEE) and zone_id == actor.zone) or bool(
         county_scope and actor.division in managing_divisions(states or [], period)
     )
-    return ZoneVerdict(None, kind, allowed)
+    return ZoneVerdict(None, kind, allowed, division)

@@ -40,14 +40,19 @@ def summary(
 
 
 def conflicted(faults: Faults, counts: ImportCounts, *, dry_run: bool) -> Unprocessable:
-    """The 422 of a batch with faulty rows: nothing is stored; its summary names every fault."""
+    """The 422 of a batch with faulty rows: nothing is stored. Each fault is listed once, in ``errors``
+    (``loc`` = ``["observations", row index, field]``, ``type`` = the conflict's code, ``line`` = the
+    file line of a row read from a file); ``summary`` holds the counts (its ``conflicts`` are those
+    errors, not repeated: a 10,000-row batch of duplicates answered each one twice)."""
     answer = summary(faults, counts, dry_run=dry_run)
     return Unprocessable(
+        f"{answer.counts.rejected} 行有误，未保存任何数据；每个问题见 errors。"
         f"{answer.counts.rejected} row(s) conflict; nothing was stored",
         errors=[
-            {"loc": ["observations", c.index, c.field], "msg": c.message, "type": c.code} for c in answer.conflicts
+            {"loc": ["observations", c.index, c.field], "msg": c.message, "type": c.code, "line": c.line}
+            for c in answer.conflicts
         ],
-        summary=answer.model_dump(mode="json"),
+        summary=answer.model_dump(mode="json", exclude={"conflicts"}),
     )
 
 
