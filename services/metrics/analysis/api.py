@@ -32,6 +32,7 @@ PeriodPath = Annotated[PeriodParam, Path(description="`2025`, `2025H1` or `2025Q
 
 @router.get(
     "/matrix",
+    operation_id="getZoneMatrix",
     response_model=MatrixRead,
     status_code=200,
     tags=["matrix"],
@@ -65,6 +66,7 @@ async def matrix(
 
 @router.get(
     "/matrix/divisions",
+    operation_id="getDivisionMatrix",
     response_model=MatrixRead,
     status_code=200,
     tags=["matrix"],
@@ -90,6 +92,7 @@ async def division_matrix(
 
 @router.get(
     "/completeness",
+    operation_id="getCompleteness",
     response_model=CompletenessRead,
     status_code=200,
     tags=["quality"],
@@ -114,6 +117,7 @@ async def completeness(
 
 @router.get(
     "/quality",
+    operation_id="getQualityFindings",
     response_model=QualityReport,
     status_code=200,
     tags=["quality"],
@@ -136,6 +140,7 @@ async def quality(
 
 @router.get(
     "/deadlines/{period}",
+    operation_id="getReportingDeadline",
     response_model=DeadlineRead,
     status_code=200,
     tags=["quality"],
@@ -148,6 +153,7 @@ async def get_deadline(session: SessionDep, actor: Reader, period: PeriodPath) -
 
 @router.put(
     "/deadlines/{period}",
+    operation_id="setReportingDeadline",
     response_model=DeadlineRead,
     status_code=200,
     tags=["quality"],
