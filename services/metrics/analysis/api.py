@@ -22,6 +22,8 @@ from services.metrics.dependencies import CityAdmin, Reader, RegistryDep, Superv
 from services.metrics.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
+
+
 def _codes(listed: str | None) -> list[str] | None:
     """A comma-separated list of codes (``None`` when not given)."""
     return [c.strip() for c in listed.split(",") if c.strip()] if listed else None

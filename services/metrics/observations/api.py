@@ -120,9 +120,7 @@ async def push_observations(
 ) -> ImportSummary | JSONResponse:
     keyed = _keyed(actor, idempotency_key, body.request_hash, body.dry_run)
     command = PushValues(body.rows, body.dry_run, body.restatement_reason, source="json")
-    context = PushContext(
-        session, actor, registry, runtime.jurisdiction, runtime.catalogs, runtime.settings.fast_copy
-    )
+    context = PushContext(session, actor, registry, runtime.jurisdiction, runtime.catalogs, runtime.settings.fast_copy)
 
     async def run() -> ImportSummary:
         return await push(command, context)
