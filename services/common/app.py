@@ -20,6 +20,7 @@ from services.common.hot import HotRoute, HotRoutesMiddleware, hot_routes
 from services.common.logging import configure_logging
 from services.common.middleware import RequestContextMiddleware, RequestMetrics
 from services.common.migrations import current_revision_async, head_revision
+from services.common.openapi_info import Tag, openapi_metadata
 from services.common.problems import install_problem_handlers, problems
 from services.common.ratelimit import RateLimiter
 from services.common.runtime import Runtime
@@ -43,7 +44,7 @@ def build_app(
     description: str,
     routers: Sequence[APIRouter],
     lifespan_hook: Hook | None = None,
-    version: str = "0.1.0",
+    tags: Sequence[Tag] = (),
     hot: Sequence[HotRoute] = (),
     runtime: type[Runtime] = Runtime,
 ) -> FastAPI:
@@ -51,6 +52,7 @@ def build_app(
 
     ``hot``: handlers of routes that skip FastAPI's routing and dependency solving (see
     :mod:`services.common.hot`); each must also be declared as a route of ``routers``.
+    ``tags``: the service's OpenAPI tags with their descriptions (the probes' tag is added here).
     ``runtime``: the service's :class:`~services.common.runtime.Runtime` class, made here and kept
     as ``app.state.runtime``."""
     configure_logging(level=settings.log_level, json=settings.log_json)
@@ -58,7 +60,7 @@ def build_app(
     app = FastAPI(
         title=title,
         description=description,
-        version=version,
+        **openapi_metadata(settings, tags),
         lifespan=_lifespan(settings, lifespan_hook),
         responses=problems(422, 429, 500),
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
@@ -133,12 +135,19 @@ def _add_middleware(
 def _ops_router(service: str) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", response_model=Health, openapi_extra=PUBLIC, summary="Liveness: the process answers")
+    @router.get(
+        "/healthz",
+        operation_id="getHealth",
+        response_model=Health,
+        openapi_extra=PUBLIC,
+        summary="Liveness: the process answers",
+    )
     async def healthz() -> Health:
         return Health(service=service)
 
     @router.get(
         "/readyz",
+        operation_id="getReadiness",
         response_model=Readiness,
         openapi_extra=PUBLIC,
         summary="Readiness: the database answers and its migrations are at head",
@@ -160,7 +169,7 @@ def _ops_router(service: str) -> APIRouter:
             )
         return Readiness(service=service, revision=revision)
 
-    @router.get("/metrics", include_in_schema=False)
+    @router.get("/metrics", operation_id="getMetrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
         return Response(generate_latest(request.app.state.runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from libs.domain.metrics.contracts import ObservationBatch
 from services.common.app import build_app
 from services.common.idempotency import Idempotency
+from services.common.openapi_info import Tag
 from services.common.runtime import runtime_of
 from services.common.settings import MetricsSettings
 from services.metrics.api import router
@@ -22,6 +23,43 @@ from services.metrics.runtime import MetricsRuntime
 from services.metrics.tables import IdempotencyKey
 
 log = structlog.get_logger("devzones.metrics")
+
+
+TAGS: list[Tag] = [
+    Tag(
+        name="indicators",
+        description=("指标目录：指标代码、中英文名称、单位、方向与公式，带版本 (the indicator catalog, versioned)."),
+    ),
+    Tag(
+        name="observations",
+        description=(
+            "统计数据：县区系统推送、文件导入、模板、修订历史 "
+            "(values pushed or imported by county systems, the template, revision history)."
+        ),
+    ),
+    Tag(
+        name="ledger",
+        description=("电子台账：修订记录的哈希链校验 (the revision ledger's hash chain, verified)."),
+    ),
+    Tag(
+        name="locks",
+        description=("期别锁定：考评使用后锁定期别，不再接受修改 (period locks once an assessment uses a period)."),
+    ),
+    Tag(
+        name="matrix",
+        description=(
+            "数据矩阵：某期全部开发区或区划的基础、存量与派生值 "
+            "(every zone's or division's base, stock and derived values for a period)."
+        ),
+    ),
+    Tag(
+        name="quality",
+        description=(
+            "数据质量：报送完整性、质量发现与报送期限 (completeness, data-quality findings and reporting deadlines)."
+        ),
+    ),
+]
+"""The OpenAPI tags of the service's routes, in the order the docs show them."""
 
 
 @contextlib.asynccontextmanager
@@ -70,6 +108,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         settings or MetricsSettings(),
         title="devzones metrics",
         description="Indicator catalog and zone statistics pushed by county systems: attributable, versioned, checked.",
+        tags=TAGS,
         routers=[router],
         lifespan_hook=_lifespan,
         runtime=MetricsRuntime,

@@ -101,6 +101,7 @@ def _cursor_int(cursor: str | None) -> int | None:
 
 @router.post(
     "/reorganisations",
+    operation_id="recordReorganisation",
     response_model=ReorganisationRead,
     status_code=201,
     tags=["reorganisations"],
@@ -142,6 +143,7 @@ def _replay(act: ReorganisationRead) -> tuple[int, Any]:
 
 @router.get(
     "/reorganisations",
+    operation_id="listReorganisations",
     response_model=Page[ReorganisationSummary],
     tags=["reorganisations"],
     summary="Recorded acts, oldest first (annulled ones included and marked)",
@@ -161,6 +163,7 @@ async def list_reorganisations(
 
 @router.get(
     "/reorganisations/{act_id}",
+    operation_id="getReorganisation",
     response_model=ReorganisationRead,
     tags=["reorganisations"],
     summary="One recorded act",
@@ -173,6 +176,7 @@ async def get_reorganisation(session: SessionDep, act_id: int) -> Reorganisation
 
 @router.post(
     "/reorganisations/{act_id}/annul",
+    operation_id="annulReorganisation",
     response_model=ReorganisationRead,
     tags=["reorganisations"],
     summary="Annul an act that is still the latest on every zone it touched (recorded, never erased)",
@@ -192,6 +196,7 @@ async def annul_reorganisation(
 
 @router.get(
     "/zones",
+    operation_id="listZones",
     response_model=Page[ZoneRead],
     tags=["zones"],
     summary="Zones in force on a date",
@@ -230,6 +235,7 @@ async def list_zones(
 
 @router.get(
     "/zones/counts",
+    operation_id="countZones",
     response_model=ZoneCounts,
     tags=["zones"],
     summary="Active zones by kind and level on a date (plaques never counted)",
@@ -241,6 +247,7 @@ async def zone_counts(request: Request, as_of: AsOf = None) -> ZoneCounts:
 
 @router.get(
     "/zones/resolve",
+    operation_id="resolveZoneName",
     response_model=ResolveResult,
     tags=["zones"],
     summary="Which zones carry a name on a date: official, former name, plaque or park",
@@ -259,6 +266,7 @@ async def resolve(
 
 @router.post(
     "/zones/lineages",
+    operation_id="getZoneLineagesInBulk",
     response_model=LineageBulk,
     tags=["zones"],
     summary="Lineages of up to 5,000 zones in one call (a read; POST only for the size of the list)",
@@ -270,6 +278,7 @@ async def zone_lineages(request: Request, body: ZoneIds) -> LineageBulk:
 
 @router.post(
     "/zones/histories",
+    operation_id="getZoneHistoriesInBulk",
     response_model=HistoryBulk,
     tags=["zones"],
     summary="Histories of up to 5,000 zones in one call (a read; POST only for the size of the list)",
@@ -281,6 +290,7 @@ async def zone_histories(session: SessionDep, body: ZoneIds) -> HistoryBulk:
 
 @router.get(
     "/zones/{zone_id}",
+    operation_id="getZone",
     response_model=ZoneRead,
     tags=["zones"],
     summary="A zone as it stood on a date",
@@ -294,6 +304,7 @@ async def get_zone(request: Request, zone_id: ZoneId, as_of: AsOf = None) -> Res
 
 @router.get(
     "/zones/{zone_id}/history",
+    operation_id="getZoneHistory",
     response_model=ZoneHistory,
     tags=["zones"],
     summary="Every state of a zone with the act that produced it",
@@ -306,6 +317,7 @@ async def zone_history(session: SessionDep, zone_id: ZoneId) -> ZoneHistory:
 
 @router.get(
     "/zones/{zone_id}/lineage",
+    operation_id="getZoneLineage",
     response_model=Lineage,
     tags=["zones"],
     summary="All predecessors of a zone (transitively) and its successors",
@@ -322,6 +334,7 @@ async def zone_lineage(request: Request, zone_id: ZoneId) -> Lineage:
 
 @router.post(
     "/divisions",
+    operation_id="recordDivision",
     response_model=DivisionRead,
     status_code=201,
     tags=["divisions"],
@@ -345,6 +358,7 @@ async def create_division(
 
 @router.get(
     "/divisions",
+    operation_id="listDivisions",
     response_model=DivisionList,
     tags=["divisions"],
     summary="Divisions in force on a date, the zones each administers or hosts, and those without a zone",
@@ -360,6 +374,7 @@ async def list_divisions(
 
 @router.get(
     "/divisions/{code}",
+    operation_id="listDivisionVersions",
     response_model=list[DivisionRead],
     tags=["divisions"],
     summary="Every recorded state of a division code",
@@ -372,6 +387,7 @@ async def division_versions(session: SessionDep, code: Annotated[str, Path(patte
 
 @router.get(
     "/compliance",
+    operation_id="getComplianceReport",
     response_model=ComplianceReport,
     tags=["compliance"],
     summary="Findings against the policy's rules on a date (never refusals)",
@@ -383,6 +399,7 @@ async def compliance(session: SessionDep, as_of: AsOf = None) -> ComplianceRepor
 
 @router.get(
     "/changes",
+    operation_id="listChanges",
     response_model=ChangeFeed,
     tags=["changes"],
     summary="The ordered feed of registry changes, for other services' caches",

@@ -201,9 +201,7 @@ class ReadModel(Generic[S]):
     """Holds the current :class:`ZoneIndex` and decides whether it may be used; ``serve`` makes
     what answers from a snapshot (once per snapshot)."""
 
-    def __init__(
-        self, db: Database, to_read: Callable[[ZoneState], ZoneRead], serve: Callable[[ZoneIndex], S]
-    ) -> None:
+    def __init__(self, db: Database, to_read: Callable[[ZoneState], ZoneRead], serve: Callable[[ZoneIndex], S]) -> None:
         self.db = db
         self.to_read = to_read
         self.serve = serve

@@ -163,9 +163,7 @@ class TestARunScoresAndRanksEveryZoneOfTheKind:
         assert "rd_intensity" in c["excluded"]
         assert body["results"][-1]["zone"] == "C" and body["ranked"] == 2
 
-    async def test_a_kind_without_zones_is_refused_as_no_subjects_and_nothing_is_stored(
-        self, app_client: Any
-    ) -> None:
+    async def test_a_kind_without_zones_is_refused_as_no_subjects_and_nothing_is_stored(self, app_client: Any) -> None:
         async with assessment(app_client, World(registry=Registry([zone("H", kind="high_tech")]))) as client:
             await publish(client, method_doc(GDP, RD))
             payload = {"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "2025"}
@@ -356,7 +354,6 @@ RUN_2025 = {"methodology": "econ-annual", "period": "2025", "kind": "economic", 
 
 
 class TestRetries:
-
     async def test_the_same_idempotency_key_returns_the_stored_run(self, app_client: Any) -> None:
         body = RUN_2025
         async with assessment(app_client, world(p2025=VALUES_2025)) as client:

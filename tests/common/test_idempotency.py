@@ -66,9 +66,7 @@ async def _age(policy: Idempotency, key: str, by: timedelta) -> None:
 
 
 class TestAFirstRequestRunsAndLaterOnesReplayItsAnswer:
-    async def test_the_first_claim_runs_and_a_retry_gets_the_stored_status_and_body(
-        self, policy: Idempotency
-    ) -> None:
+    async def test_the_first_claim_runs_and_a_retry_gets_the_stored_status_and_body(self, policy: Idempotency) -> None:
         first = await policy.claim(subject="county", key="k1", request_hash="h")
         assert not first.replay
         await _finish(policy, "k1", 201, {"id": "a1", "zones": ["x"]})

@@ -24,8 +24,6 @@ CASE_ACTIONS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
 }
 
 
-
-
 class TestEveryIllegalTransitionIsAConflict:
     @pytest.mark.parametrize("state", STATES)
     async def test_illegal_case_actions_name_the_state_and_the_allowed_actions(self, window: Any, state: str) -> None:

@@ -89,9 +89,9 @@ _scalars = (
 _keys = st.text(max_size=8) | st.integers(min_value=-5, max_value=5)
 _documents = st.recursive(
     _scalars,
-    lambda inner: st.lists(inner, max_size=6)
-    | st.lists(inner, max_size=4).map(tuple)
-    | st.dictionaries(_keys, inner, max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=6) | st.lists(inner, max_size=4).map(tuple) | st.dictionaries(_keys, inner, max_size=6)
+    ),
     max_leaves=40,
 )
 

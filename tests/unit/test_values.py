@@ -67,8 +67,14 @@ def test_a_division_code_is_six_ascii_digits() -> None:
 class TestAPeriodInChinese:
     @pytest.mark.parametrize(
         ("text", "label"),
-        [("2025", "2025年"), ("2025H1", "2025年上半年"), ("2025H2", "2025年下半年"), ("2025Q1", "2025年第一季度"),
-         ("2025Q3", "2025年第三季度"), ("2025Q4", "2025年第四季度")],
+        [
+            ("2025", "2025年"),
+            ("2025H1", "2025年上半年"),
+            ("2025H2", "2025年下半年"),
+            ("2025Q1", "2025年第一季度"),
+            ("2025Q3", "2025年第三季度"),
+            ("2025Q4", "2025年第四季度"),
+        ],
     )
     def test_reads_as_an_official_text_names_it(self, text: str, label: str) -> None:
         assert Period.parse(text).label_zh == label

@@ -72,8 +72,7 @@ class MethodologyNode(BaseModel):
 
 
 EXAMPLE_METHOD: dict[str, Any] = {
-    "code": "econ-annual",
-    "version": 1,
+    "code": "demo-econ-annual",
     "title": "经济开发区年度综合考评（示例权重）",
     "applies_to": ["economic"],
     "period_type": "year",
@@ -180,7 +179,7 @@ class AssessmentCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "methodology": "econ-annual",
+                    "methodology": "demo-econ-annual",
                     "version": 1,
                     "period": "2025",
                     "kind": "economic",

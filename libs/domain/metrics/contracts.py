@@ -79,7 +79,7 @@ class MatrixRow(BaseModel):
             "examples": [
                 {
                     "zone": "3f9c2a1b7d4e",
-                    "name": "宣化经济开发区",
+                    "name": "河北宣化经济开发区",
                     "values": {"gdp": 2400.0, "rd_intensity": 2.5, "exports": None},
                     "proforma_from": [],
                     "built": ["gdp", "rd_intensity"],

@@ -200,8 +200,13 @@ class ItemCreate(BaseModel):
                         {"departments": ["planning", "environment"], "share": "0.6"},
                         {"departments": ["construction"], "share": "0.4"},
                     ],
-                    "materials": [{"code": "m1", "name": "建设工程规划许可证申请表", "mandatory": True}],
+                    "materials": [
+                        {"code": "gh1", "name": "建设工程规划许可申请表", "mandatory": True},
+                        {"code": "gh2", "name": "建设工程设计方案", "mandatory": True},
+                        {"code": "gh3", "name": "其他说明材料", "mandatory": False},
+                    ],
                     "accept_pending_minor": False,
+                    "land_use_check": True,
                 }
             ]
         }
@@ -332,11 +337,14 @@ class ApplicationCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "item": "b1c2d3e4f5a6",
+                    "item": "6f1d0c3b9a8e47d2b5c4a3f2e1d0c9b8",
                     "zone": "3f9c2a1b7d4e",
                     "project_name": "年产10万吨新材料项目（示例）",
-                    "applicant": {"name": "张家口某新材料有限公司（示例）", "credit_code": "91130700MA0A1B2C3D"},
-                    "materials": [{"code": "m1", "file_id": "9f8e7d6c5b4a"}],
+                    "applicant": {"name": "示例新材料有限公司（示例）", "credit_code": "91130700MA0DEM001X"},
+                    "materials": [
+                        {"code": "gh1", "file_id": "0b7e4c2a9d6f41e8a3c5b7d9e1f2a4c6"},
+                        {"code": "gh2", "file_id": "8d2f6a1c4e9b47a0b3d5c7e9f1a2b4d6"},
+                    ],
                     "land_use": {
                         "plot_ratio": "1.2",
                         "building_coverage_percent": "45",

@@ -34,6 +34,7 @@ def int_cursor(cursor: str | None) -> int | None:
 
 @router.post(
     "",
+    operation_id="publishMethodology",
     response_model=MethodologyRead,
     status_code=201,
     summary="Publish a methodology version (immutable; omit `version` for the next one)",
@@ -61,6 +62,7 @@ async def publish(
 
 @router.get(
     "",
+    operation_id="listMethodologies",
     response_model=Page[MethodologySummary],
     status_code=200,
     summary="Published methodology versions",
@@ -82,6 +84,7 @@ async def list_versions(
 
 @router.get(
     "/{code}",
+    operation_id="getLatestMethodology",
     response_model=MethodologyRead,
     status_code=200,
     summary="The latest version of a methodology",
@@ -94,6 +97,7 @@ async def get_latest(session: SessionDep, code: Code) -> MethodologyRead:
 
 @router.get(
     "/{code}/{version}",
+    operation_id="getMethodologyVersion",
     response_model=MethodologyRead,
     status_code=200,
     summary="A methodology version",

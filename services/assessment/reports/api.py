@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1")
 
 @router.get(
     "/rankings",
+    operation_id="getRankings",
     response_model=RankingsRead,
     status_code=200,
     tags=["bulletins"],
@@ -54,6 +55,7 @@ async def rankings(
 
 @router.get(
     "/targets/progress",
+    operation_id="getTargetsProgress",
     response_model=TargetProgressRead,
     status_code=200,
     tags=["targets"],

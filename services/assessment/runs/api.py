@@ -80,6 +80,7 @@ def json_response(model: BaseModel, status_code: int = 200, headers: dict[str, s
 
 @router.post(
     "",
+    operation_id="createAssessment",
     response_model=AssessmentRead,
     status_code=201,
     summary="Run a methodology on every zone of a kind for a period, and store the result as a draft",
@@ -147,6 +148,7 @@ def _location(run_id: int) -> str:
 
 @router.get(
     "",
+    operation_id="listAssessments",
     response_model=Page[AssessmentSummary],
     status_code=200,
     summary="Runs, newest first: published, superseded and withdrawn for everyone, drafts for the assessing bureaus",
@@ -180,6 +182,7 @@ async def list_runs(
 
 @router.get(
     "/{assessment_id}",
+    operation_id="getAssessment",
     response_model=AssessmentRead,
     status_code=200,
     summary="A stored run with every zone's result and its life (a draft: for the assessing bureaus only)",
@@ -192,6 +195,7 @@ async def get_run(session: SessionDep, assessment_id: RunId, actor: OptionalActo
 
 @router.post(
     "/{assessment_id}/publish",
+    operation_id="publishAssessment",
     response_model=AssessmentSummary,
     status_code=200,
     summary="Publish a draft: it becomes the run in force for its methodology, kind, period and subjects",
@@ -221,6 +225,7 @@ async def publish_run(
 
 @router.post(
     "/{assessment_id}/withdraw",
+    operation_id="withdrawAssessment",
     response_model=AssessmentSummary,
     status_code=200,
     summary="Withdraw a published run: it and its outcomes stop being in force (kept as history)",
@@ -239,6 +244,7 @@ def _summary_replay(summary: AssessmentSummary) -> tuple[int, Any]:
 
 @router.post(
     "/{assessment_id}/verify",
+    operation_id="verifyAssessment",
     response_model=VerificationRead,
     status_code=200,
     summary="Recompute a run from its stored inputs: identical, or the differences; and list the values restated since",
@@ -266,6 +272,7 @@ async def verify(
 
 @router.get(
     "/{assessment_id}/outcomes",
+    operation_id="listAssessmentOutcomes",
     response_model=Page[OutcomeRead],
     status_code=200,
     summary="Rewards, warnings and revocation-review flags a run decided, each with its rule and numbers",
@@ -278,6 +285,7 @@ async def outcomes(session: SessionDep, assessment_id: RunId, actor: OptionalAct
 
 @router.get(
     "/{assessment_id}/sensitivity",
+    operation_id="getAssessmentSensitivity",
     response_model=SensitivityRead,
     status_code=200,
     summary="How robust each rank is when the method's choices vary",
@@ -299,6 +307,7 @@ async def sensitivity(
 
 @router.get(
     "/{assessment_id}/bulletin",
+    operation_id="getAssessmentBulletin",
     response_model=None,
     status_code=200,
     summary="The ranking bulletin (通报) as HTML (with an SVG chart), CSV or XLSX, with Chinese headers",

@@ -25,6 +25,7 @@ SummonsReader = Annotated[
 
 @router.get(
     "/sanction-policies",
+    operation_id="listSanctionPolicies",
     response_model=list[SanctionPolicyRead],
     status_code=200,
     tags=["sanctions"],
@@ -38,6 +39,7 @@ async def list_policies(session: SessionDep) -> list[SanctionPolicyRead]:
 
 @router.put(
     "/sanction-policies/{kind}",
+    operation_id="setSanctionPolicy",
     response_model=SanctionPolicyRead,
     status_code=200,
     tags=["sanctions"],
@@ -52,6 +54,7 @@ async def write_policy(
 
 @router.get(
     "/zones/{zone_id}/outcomes",
+    operation_id="listZoneOutcomes",
     response_model=Page[OutcomeRead],
     status_code=200,
     tags=["outcomes"],
@@ -83,6 +86,7 @@ async def zone_outcomes(
 
 @router.get(
     "/summons",
+    operation_id="listSummons",
     response_model=Page[SummonsRead],
     status_code=200,
     tags=["sanctions"],

@@ -22,6 +22,8 @@ from services.metrics.dependencies import CityAdmin, Reader, RegistryDep, Superv
 from services.metrics.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
+
+
 def _codes(listed: str | None) -> list[str] | None:
     """A comma-separated list of codes (``None`` when not given)."""
     return [c.strip() for c in listed.split(",") if c.strip()] if listed else None
@@ -32,6 +34,7 @@ PeriodPath = Annotated[PeriodParam, Path(description="`2025`, `2025H1` or `2025Q
 
 @router.get(
     "/matrix",
+    operation_id="getZoneMatrix",
     response_model=MatrixRead,
     status_code=200,
     tags=["matrix"],
@@ -65,6 +68,7 @@ async def matrix(
 
 @router.get(
     "/matrix/divisions",
+    operation_id="getDivisionMatrix",
     response_model=MatrixRead,
     status_code=200,
     tags=["matrix"],
@@ -90,6 +94,7 @@ async def division_matrix(
 
 @router.get(
     "/completeness",
+    operation_id="getCompleteness",
     response_model=CompletenessRead,
     status_code=200,
     tags=["quality"],
@@ -114,6 +119,7 @@ async def completeness(
 
 @router.get(
     "/quality",
+    operation_id="getQualityFindings",
     response_model=QualityReport,
     status_code=200,
     tags=["quality"],
@@ -136,6 +142,7 @@ async def quality(
 
 @router.get(
     "/deadlines/{period}",
+    operation_id="getReportingDeadline",
     response_model=DeadlineRead,
     status_code=200,
     tags=["quality"],
@@ -148,6 +155,7 @@ async def get_deadline(session: SessionDep, actor: Reader, period: PeriodPath) -
 
 @router.put(
     "/deadlines/{period}",
+    operation_id="setReportingDeadline",
     response_model=DeadlineRead,
     status_code=200,
     tags=["quality"],

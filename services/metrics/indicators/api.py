@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1", tags=["indicators"])
 
 @router.get(
     "/indicators",
+    operation_id="listIndicators",
     response_model=Page[IndicatorRead],
     status_code=200,
     openapi_extra=PUBLIC,
@@ -38,6 +39,7 @@ async def list_indicators(
 
 @router.get(
     "/indicators/{code}/versions",
+    operation_id="listIndicatorVersions",
     response_model=list[IndicatorRead],
     status_code=200,
     openapi_extra=PUBLIC,
@@ -50,6 +52,7 @@ async def indicator_versions(session: SessionDep, code: Annotated[str, Path(max_
 
 @router.post(
     "/indicators",
+    operation_id="createIndicator",
     response_model=IndicatorRead,
     status_code=201,
     summary="Add an indicator or a new version of one",

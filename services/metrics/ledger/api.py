@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1")
 
 @router.get(
     "/ledger/verify",
+    operation_id="verifyLedger",
     response_model=LedgerVerification,
     status_code=200,
     tags=["ledger"],
@@ -32,6 +33,7 @@ async def verify_ledger(session: SessionDep, actor: Supervisor) -> LedgerVerific
 
 @router.post(
     "/locks",
+    operation_id="lockPeriod",
     response_model=LockRead,
     status_code=201,
     tags=["locks"],
@@ -50,6 +52,7 @@ async def create_lock(body: LockCreate, session: SessionDep, actor: Locker) -> L
 
 @router.get(
     "/locks",
+    operation_id="listLocks",
     response_model=Page[LockRead],
     status_code=200,
     tags=["locks"],

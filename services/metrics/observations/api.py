@@ -102,6 +102,7 @@ def _answer(summary: ImportSummary) -> tuple[int, Any]:
 
 @router.post(
     "/observations",
+    operation_id="pushObservations",
     response_model=ImportSummary,
     status_code=200,
     summary="Push a batch of values (atomic, idempotent with Idempotency-Key)",
@@ -119,9 +120,7 @@ async def push_observations(
 ) -> ImportSummary | JSONResponse:
     keyed = _keyed(actor, idempotency_key, body.request_hash, body.dry_run)
     command = PushValues(body.rows, body.dry_run, body.restatement_reason, source="json")
-    context = PushContext(
-        session, actor, registry, runtime.jurisdiction, runtime.catalogs, runtime.settings.fast_copy
-    )
+    context = PushContext(session, actor, registry, runtime.jurisdiction, runtime.catalogs, runtime.settings.fast_copy)
 
     async def run() -> ImportSummary:
         return await push(command, context)
@@ -131,6 +130,7 @@ async def push_observations(
 
 @router.post(
     "/observations/import",
+    operation_id="importObservations",
     response_model=ImportSummary,
     status_code=200,
     summary="Import a CSV (UTF-8 or GB18030) or xlsx file of values",
@@ -173,6 +173,7 @@ async def import_observations(
 
 @router.get(
     "/templates/observations.xlsx",
+    operation_id="getObservationsTemplate",
     response_class=Response,
     response_model=None,
     status_code=200,
@@ -206,6 +207,7 @@ async def observations_template(
 
 @router.get(
     "/observations",
+    operation_id="listObservations",
     response_model=Page[ObservationRead],
     status_code=200,
     summary="Current values (paginated)",
@@ -230,6 +232,7 @@ async def list_observations(
 
 @router.get(
     "/observations/history",
+    operation_id="getObservationHistory",
     response_model=Page[RevisionRead],
     status_code=200,
     summary="Every revision of one value: who, when, old and new value, note, restatements",

@@ -267,7 +267,6 @@ class ObservationRepository:
         await self.session.execute(insert(BATCH_TABLE), values)
 
 
-
 class ObservationReads:
     """Current values and the versions of one value, for the readers."""
 

@@ -28,6 +28,7 @@ router = APIRouter(prefix="/v1")
 
 @router.get(
     "/calendar/deadline",
+    operation_id="computeDeadline",
     response_model=DeadlineRead,
     tags=["calendar"],
     openapi_extra=PUBLIC,
@@ -44,6 +45,7 @@ async def get_deadline(
 
 @router.get(
     "/calendar/days",
+    operation_id="listCalendarDays",
     response_model=list[CalendarDay],
     tags=["calendar"],
     openapi_extra=PUBLIC,
@@ -68,6 +70,7 @@ EditContext = Annotated[CalendarEdit, Depends(calendar_edit)]
 
 @router.put(
     "/calendar/days/{day}",
+    operation_id="setCalendarDay",
     response_model=CalendarDay,
     tags=["calendar"],
     summary="Override one day (the bureau's calendar adjustments); open deadlines move with it",
@@ -80,6 +83,7 @@ async def put_day(ctx: EditContext, runtime: RuntimeDep, day: date, body: Calend
 
 @router.put(
     "/calendar/years/{year}",
+    operation_id="loadCalendarYear",
     response_model=CalendarYearRead,
     tags=["calendar"],
     summary="Load a year's State Council holiday notice before the packaged calendar carries it",

@@ -169,4 +169,3 @@ async def load_year(year: int, body: CalendarYearCreate, ctx: CalendarEdit) -> C
         loaded_by=row.loaded_by,
         recomputed_cases=count,
     )
-

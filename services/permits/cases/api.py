@@ -59,6 +59,7 @@ router = APIRouter(prefix="/v1")
 
 @router.get(
     "/applications",
+    operation_id="listApplications",
     response_model=Page[ApplicationRead],
     tags=["applications"],
     summary="The cases the caller may see (an applicant: their own; a clerk: their zone's)",
@@ -89,6 +90,7 @@ async def list_applications(
 
 @router.get(
     "/applications/{case_id}",
+    operation_id="getApplication",
     response_model=ApplicationRead,
     tags=["applications"],
     summary="One case: state, stage, tasks, deadline, working days used and left, decision",
@@ -100,6 +102,7 @@ async def get_application(ctx: ReaderContext, case_id: CaseId, response: Respons
 
 @router.post(
     "/applications/{case_id}/accept",
+    operation_id="acceptApplication",
     response_model=ApplicationRead,
     tags=["intake"],
     summary="Accept (受理): the clock starts and the first stage's departments get their tasks",
@@ -113,6 +116,7 @@ async def accept(
 
 @router.post(
     "/applications/{case_id}/request-supplements",
+    operation_id="requestApplicationSupplements",
     response_model=ApplicationRead,
     tags=["intake"],
     summary="Ask for everything missing or defective in one notice (一次性告知)",
@@ -127,6 +131,7 @@ async def request_supplements(
 
 @router.post(
     "/applications/{case_id}/decline",
+    operation_id="declineApplication",
     response_model=ApplicationRead,
     tags=["intake"],
     summary="Decline as out of scope (不予受理), with reasons",
@@ -140,6 +145,7 @@ async def decline(
 
 @router.post(
     "/applications/{case_id}/supplements",
+    operation_id="submitSupplements",
     response_model=ApplicationRead,
     tags=["applications"],
     summary="Hand in supplements (the applicant, or the window on their behalf); a stopped clock restarts",
@@ -153,6 +159,7 @@ async def supplements(
 
 @router.post(
     "/applications/{case_id}/special-procedures",
+    operation_id="startSpecialProcedure",
     response_model=ClockStopRead,
     status_code=201,
     tags=["review"],
@@ -167,6 +174,7 @@ async def start_special_procedure(
 
 @router.get(
     "/applications/{case_id}/special-procedures",
+    operation_id="listClockStops",
     response_model=list[ClockStopRead],
     tags=["review"],
     summary="Every clock stop of a case (special procedures and supplements during review)",
@@ -178,6 +186,7 @@ async def list_special_procedures(ctx: StaffContext, case_id: CaseId) -> list[Cl
 
 @router.post(
     "/applications/{case_id}/special-procedures/{procedure_id}/end",
+    operation_id="endSpecialProcedure",
     response_model=ApplicationRead,
     tags=["review"],
     summary="End a special procedure: the clock runs again where it stopped",
@@ -197,6 +206,7 @@ async def end_special_procedure(
 
 @router.post(
     "/applications/{case_id}/extensions",
+    operation_id="grantExtension",
     response_model=ApplicationRead,
     tags=["review"],
     summary="Grant the case's one extension (up to the item's statutory maximum), with a reason",
@@ -210,6 +220,7 @@ async def extend(
 
 @router.post(
     "/applications/{case_id}/decision",
+    operation_id="issueDecision",
     response_model=ApplicationRead,
     tags=["decision"],
     summary="Issue the decision at the window (统一反馈), numbered and sealed by the bureau",
@@ -223,6 +234,7 @@ async def decide(
 
 @router.post(
     "/applications/{case_id}/rating",
+    operation_id="rateApplication",
     response_model=RatingRead,
     status_code=201,
     tags=["decision"],
@@ -235,6 +247,7 @@ async def rate(ctx: ApplicantContext, case_id: CaseId, body: RatingCreate) -> Ra
 
 @router.get(
     "/applications/{case_id}/history",
+    operation_id="getApplicationHistory",
     response_model=list[TransitionRead],
     tags=["applications"],
     summary="Every transition of a case: who, when, from, to, note (staff only)",
@@ -246,6 +259,7 @@ async def history(ctx: StaffContext, case_id: CaseId) -> list[TransitionRead]:
 
 @router.get(
     "/applications/{case_id}/messages",
+    operation_id="listApplicationMessages",
     response_model=list[MessageRead],
     tags=["applications"],
     summary="Every message addressed to the applicant",

@@ -45,6 +45,7 @@ IDEMPOTENCY_KEY = TypeAdapter(Annotated[str, StringConstraints(max_length=IDEMPO
 
 @router.post(
     "/applications",
+    operation_id="submitApplication",
     response_model=ApplicationRead,
     status_code=201,
     tags=["applications"],

@@ -24,9 +24,7 @@ async def get_application(case_id: str, ctx: CaseContext) -> ApplicationRead:
     return case_read(case, b, cal, ctx.today, ctx.actor)
 
 
-async def list_applications(
-    query: ListCases, ctx: CaseContext
-) -> tuple[list[ApplicationRead], tuple[str, str] | None]:
+async def list_applications(query: ListCases, ctx: CaseContext) -> tuple[list[ApplicationRead], tuple[str, str] | None]:
     """The cases the caller may see, oldest first; the second value is the next cursor."""
     repo, limit = ctx.repo, query.limit
     rows = await repo.list_cases(

@@ -34,6 +34,7 @@ router = APIRouter(prefix="/v1")
 
 @router.put(
     "/catalog/bureaus/{zone}",
+    operation_id="setBureau",
     response_model=BureauRead,
     tags=["catalog"],
     summary="Configure a zone's approval bureau (name, document prefix, seal)",
@@ -54,6 +55,7 @@ async def put_bureau(
 
 @router.get(
     "/catalog/bureaus/{zone}",
+    operation_id="getBureau",
     response_model=BureauRead,
     tags=["catalog"],
     summary="A zone's approval bureau",
@@ -66,6 +68,7 @@ async def get_bureau(session: SessionDep, zone: Annotated[str, Path(max_length=6
 
 @router.post(
     "/catalog/items",
+    operation_id="createCatalogItem",
     response_model=ItemRead,
     status_code=201,
     tags=["catalog"],
@@ -90,6 +93,7 @@ async def create_item(
 
 @router.put(
     "/catalog/items/{item_id}",
+    operation_id="replaceCatalogItem",
     response_model=ItemRead,
     tags=["catalog"],
     summary="Replace an approval item (cases already submitted keep the version they were submitted under)",
@@ -114,6 +118,7 @@ async def update_item(
 
 @router.get(
     "/catalog/items/{item_id}",
+    operation_id="getCatalogItem",
     response_model=ItemRead,
     tags=["catalog"],
     summary="One approval item",
@@ -126,6 +131,7 @@ async def get_item(session: SessionDep, item_id: Annotated[str, Path(max_length=
 
 @router.get(
     "/catalog",
+    operation_id="listCatalogItems",
     response_model=Page[ItemRead],
     tags=["catalog"],
     summary="The catalog of approval items (of one zone)",
@@ -143,6 +149,7 @@ async def list_items(
 
 @router.get(
     "/catalog/power-list",
+    operation_id="getPowerList",
     response_model=Page[PowerListEntry],
     tags=["catalog"],
     summary="The public list of powers and responsibilities (权力清单、责任清单)",

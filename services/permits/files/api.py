@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1")
 
 @router.post(
     "/files",
+    operation_id="uploadFile",
     response_model=FileRead,
     status_code=201,
     tags=["files"],
@@ -48,6 +49,7 @@ async def upload_file(session: SessionDep, actor: Filer, file: Annotated[UploadF
 
 @router.get(
     "/files/{file_id}",
+    operation_id="getFile",
     response_model=FileRead,
     tags=["files"],
     summary="A material file's metadata",
@@ -59,6 +61,7 @@ async def get_file(session: SessionDep, actor: AnyCaseReader, file_id: Annotated
 
 @router.get(
     "/files/{file_id}/content",
+    operation_id="downloadFile",
     response_class=Response,
     response_model=None,
     tags=["files"],

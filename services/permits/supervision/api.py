@@ -26,6 +26,7 @@ router = APIRouter(prefix="/v1")
 
 @router.get(
     "/escalations",
+    operation_id="listEscalations",
     response_model=Page[EscalationRead],
     tags=["supervision"],
     summary="Overdue events recorded by the sweeper (the bureau's head: their zone)",
@@ -47,6 +48,7 @@ async def list_escalations(
 
 @router.get(
     "/rectifications",
+    operation_id="listRectifications",
     response_model=Page[RectificationRead],
     tags=["supervision"],
     summary="Rectification items opened by poor ratings",
@@ -68,6 +70,7 @@ async def list_rectifications(
 
 @router.post(
     "/rectifications/{rect_id}/close",
+    operation_id="closeRectification",
     response_model=RectificationRead,
     tags=["supervision"],
     summary="Close a rectification item with what was done",
@@ -81,6 +84,7 @@ async def close_rectification(
 
 @router.get(
     "/stats",
+    operation_id="getStatistics",
     response_model=StatsRead,
     tags=["statistics"],
     summary="Figures per item and per department of the cases submitted in a period (public)",

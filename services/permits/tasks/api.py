@@ -29,6 +29,7 @@ TaskId = Annotated[str, Path(max_length=64)]
 
 @router.get(
     "/tasks",
+    operation_id="listTasks",
     response_model=Page[TaskRead],
     tags=["review"],
     summary="Tasks the caller may see (a reviewer: their department's in their zone)",
@@ -55,6 +56,7 @@ async def list_tasks(
 
 @router.get(
     "/tasks/{task_id}",
+    operation_id="getTask",
     response_model=TaskRead,
     tags=["review"],
     summary="One task",
@@ -66,6 +68,7 @@ async def get_task(ctx: StaffContext, task_id: TaskId, response: Response) -> Ta
 
 @router.post(
     "/tasks/{task_id}/approve",
+    operation_id="approveTask",
     response_model=TaskRead,
     tags=["review"],
     summary="Approve a department's part; the next stage opens when its stage is complete",
@@ -79,6 +82,7 @@ async def approve_task(
 
 @router.post(
     "/tasks/{task_id}/reject",
+    operation_id="rejectTask",
     response_model=TaskRead,
     tags=["review"],
     summary="Refuse: the case goes to the window for a refusal decision",
@@ -92,6 +96,7 @@ async def reject_task(
 
 @router.post(
     "/tasks/{task_id}/request-supplements",
+    operation_id="requestTaskSupplements",
     response_model=TaskRead,
     tags=["review"],
     summary="Ask the applicant for supplements during review: the case's clock stops",

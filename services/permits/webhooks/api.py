@@ -22,6 +22,7 @@ Subscriber = Annotated[Actor, Depends(require(Role.APPLICANT, Role.WINDOW_CLERK,
 
 @router.post(
     "/webhooks",
+    operation_id="registerWebhook",
     response_model=WebhookRead,
     status_code=201,
     tags=["webhooks"],
@@ -40,6 +41,7 @@ async def register(runtime: RuntimeDep, session: SessionDep, actor: Subscriber, 
 
 @router.get(
     "/webhooks",
+    operation_id="listWebhooks",
     response_model=list[WebhookRead],
     tags=["webhooks"],
     summary="The webhooks you registered",
@@ -51,6 +53,7 @@ async def list_webhooks(session: SessionDep, actor: Subscriber) -> list[WebhookR
 
 @router.delete(
     "/webhooks/{webhook_id}",
+    operation_id="deleteWebhook",
     status_code=204,
     response_class=Response,
     response_model=None,
