@@ -54,7 +54,7 @@ async def _checked_push(command: PushValues, context: PushContext, catalog: Cata
         checked, actor=context.actor, registry=context.registry, jurisdiction=context.jurisdiction, faults=faults
     )
     if outside:
-        indices = [o.index for o in outside]
+        indices = [o.position for o in outside]
         raise Forbidden(
             f"{len(outside)} 行不在本账号可报送的范围内（{first_rows(indices)}），"
             "`rows` 列出每一行及其开发区所属的县（区）。"

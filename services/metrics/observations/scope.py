@@ -37,7 +37,8 @@ class ZoneVerdict(NamedTuple):
 class Outside(NamedTuple):
     """A row the caller may not write: its index, its subject, and the division it belongs to."""
 
-    index: int
+    position: int
+    """The row's index in the batch."""
     subject_type: str
     subject_id: str
     division: str | None
@@ -45,8 +46,8 @@ class Outside(NamedTuple):
     def view(self, lines: dict[int, int | None]) -> dict[str, object]:
         """As a 403 problem lists it (with the file line of a row read from a file)."""
         return {
-            "index": self.index,
-            "line": lines.get(self.index),
+            "index": self.position,
+            "line": lines.get(self.position),
             self.subject_type: self.subject_id,
             "division": self.division,
         }
