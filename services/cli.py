@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import httpx
 
 from libs.domain.kernel.values import Role
-from services.common.settings import PORT_OFFSETS, SERVICES, SETTINGS_CLASSES, ServiceSettings
+from services.common.settings import PORT_OFFSETS, SERVICES, SETTINGS_CLASSES, ServiceSettings, browser_origin
 
 READY_TIMEOUT_SECONDS = 60.0
 
@@ -79,7 +80,6 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def openapi_document(service: str) -> str:
     """The service's OpenAPI as the text ``devzones openapi`` writes (keys in FastAPI's order, indented, UTF-8)."""
-    import json
     import tempfile
 
     module = importlib.import_module(f"services.{service}.main")
@@ -129,14 +129,26 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> Non
             proc.wait()
 
 
+def up_environment(
+    args: argparse.Namespace, environ: Mapping[str, str], data_dir: Path, urls: dict[str, str]
+) -> dict[str, str]:
+    """The environment ``devzones up`` gives each service: ``environ`` with the data dir, the
+    services' URLs and, when ``--cors-origin`` is given, the origins (which replace any
+    ``DEVZONES_CORS_ORIGINS`` of ``environ``, as ``--data-dir`` replaces ``DEVZONES_DATA_DIR``)."""
+    env = dict(environ)
+    env["DEVZONES_DATA_DIR"] = str(data_dir)
+    for service, url in urls.items():
+        env[f"{service.upper()}_URL"] = url
+    if args.cors_origin:
+        env["DEVZONES_CORS_ORIGINS"] = json.dumps(args.cors_origin)
+    return env
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     urls = {s: f"http://{args.host}:{args.port_base + PORT_OFFSETS[s]}" for s in SERVICES}
-    env = dict(os.environ)
-    env["DEVZONES_DATA_DIR"] = str(data_dir)
-    for service, url in urls.items():
-        env[f"{service.upper()}_URL"] = url
+    env = up_environment(args, os.environ, data_dir, urls)
     # Create the signing key once, before four processes race to create it.
     from services.common.security import signing_key
 
@@ -208,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port-base", type=int, default=8000)
     up.add_argument("--data-dir", type=Path, default=Path("var"))
     up.add_argument("--no-demo", action="store_true", help="start empty, without demo data")
+    up.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        type=browser_origin,
+        metavar="URL",
+        help="a browser origin allowed to call the APIs (repeatable; replaces DEVZONES_CORS_ORIGINS)",
+    )
     up.set_defaults(func=cmd_up)
 
     serve = sub.add_parser("serve", help="run one service")

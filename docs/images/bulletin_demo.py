@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.assessment.chromium import CHROMIUM, INSTALL_HINT, Chromium
+from tests.chromium import CHROMIUM, INSTALL_HINT, Chromium
 from tests.e2e.stack import start_up, stop
 
 OUT = Path(__file__).with_name("bulletin-demo.png")

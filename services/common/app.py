@@ -16,6 +16,7 @@ from libs.domain.kernel.contracts import Health, Readiness
 from libs.domain.kernel.errors import UpstreamUnavailable
 from services.common.auth import PUBLIC
 from services.common.db import Database
+from services.common.docs import install_docs
 from services.common.hot import HotRoute, HotRoutesMiddleware, hot_routes
 from services.common.logging import configure_logging
 from services.common.middleware import RequestContextMiddleware, RequestMetrics
@@ -35,6 +36,19 @@ GC_THRESHOLDS = (20_000, 20, 20)
 until the response; with Python's default (700, 10, 10) that is ~150 young collections and a full
 one per request, a quarter of its time. Almost nothing a request makes forms cycles (reference
 counting frees it), so rarer collections cost little memory (peak RSS of the benchmarks unchanged)."""
+
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "X-Request-ID",
+    "Accept-Language",
+)
+"""The request headers a browser frontend may send beyond the CORS-safelisted ones."""
+CORS_EXPOSED_HEADERS = ("Retry-After", "Content-Disposition", "ETag", "Location", "X-Request-ID", "Idempotent-Replayed")
+"""The response headers a frontend's script may read: when to retry (429, 503), a download's file
+name, the version for ``If-Match``, a created resource, the id to quote in a support call, a replay."""
 
 
 def build_app(
@@ -64,11 +78,14 @@ def build_app(
         lifespan=_lifespan(settings, lifespan_hook),
         responses=problems(422, 429, 500),
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: install_docs serves ours
+        redoc_url=None,
     )
     metrics = RequestMetrics(settings.service)
     app.state.runtime = runtime(settings=settings, signing_key=key, metrics=metrics)
     install_problem_handlers(app)
     _add_middleware(app, settings, key, metrics, hot)
+    install_docs(app)
     app.include_router(_ops_router(settings.service))
     for router in routers:
         app.include_router(router)
@@ -111,18 +128,12 @@ def _lifespan(settings: ServiceSettings, hook: Hook | None) -> Hook:
 def _add_middleware(
     app: FastAPI, settings: ServiceSettings, key: str, metrics: RequestMetrics, hot: Sequence[HotRoute]
 ) -> None:
-    """Hot routes innermost (inside CORS and the request context, like the routes they stand in
-    for), then CORS for browser frontends, then the request context (ids, logs, metrics, limits)."""
+    """Hot routes innermost (inside the request context and CORS, like the routes they stand in
+    for), then the request context (ids, logs, metrics, limits), then CORS outermost: the 429 and
+    413 problems the request context answers itself must carry the CORS headers too, or a browser
+    hides them (and their ``Retry-After``) from the frontend as a network error."""
     if hot:
         app.add_middleware(HotRoutesMiddleware, routes=hot_routes(*hot))
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "ETag", "Location"],
-        )
     app.add_middleware(
         RequestContextMiddleware,
         service=settings.service,
@@ -130,6 +141,18 @@ def _add_middleware(
         metrics=metrics,
         limiter=RateLimiter.from_settings(settings.rate_limit, key, settings.jwt_algorithm),
     )
+    if settings.cors_origins:
+        # No credentials: the APIs authenticate with a bearer token the frontend sends itself, never
+        # with cookies, so a browser need not attach (and an allowed origin cannot ride on) any.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
 
 
 def _ops_router(service: str) -> APIRouter:

@@ -8,6 +8,8 @@ Shared settings use the ``DEVZONES_`` prefix (``DEVZONES_ENV``, ``DEVZONES_DATA_
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -18,6 +20,7 @@ from libs.domain.permits.webhook_policy import WebhookPolicy, policy_from
 
 SERVICES = ("registry", "metrics", "assessment", "permits")
 PORT_OFFSETS = {"registry": 1, "metrics": 2, "assessment": 3, "permits": 4}
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s:\[\]]+)(:[0-9]{1,5})?", re.IGNORECASE)
 
 
 class ServiceSettings(BaseSettings):
@@ -33,7 +36,13 @@ class ServiceSettings(BaseSettings):
         None, description="HS256 signing key; generated in the data dir in development."
     )
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Browser origins allowed to call the APIs (`DEVZONES_CORS_ORIGINS`: comma-separated or a JSON "
+            "list; `devzones up --cors-origin`); none by default, so no CORS headers are sent."
+        ),
+    )
     max_body_bytes: int = Field(1_048_576, gt=0)
     rate_limit: str | None = Field(
         "100/second;3000/minute",
@@ -62,9 +71,21 @@ class ServiceSettings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
+        """``DEVZONES_CORS_ORIGINS`` is a JSON list (what ``devzones up --cors-origin`` writes) or
+        comma-separated origins (what a person types)."""
         if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)  # a JSONDecodeError is a ValueError: the service refuses to start
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        """A browser sends ``Origin: scheme://host[:port]`` and CORS compares it as a string, so an
+        origin written with a path or a trailing slash would never match: refused at start-up
+        rather than silently blocking the frontend. ``*`` is taken only when written out."""
+        return [browser_origin(origin) for origin in origins]
 
     @property
     def resolved_database_url(self) -> str:
@@ -72,6 +93,14 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service}.db').resolve()}"
+
+
+def browser_origin(value: str) -> str:
+    """``value`` if it is ``*`` or an origin as a browser sends it (``scheme://host[:port]``, in
+    lower case as browsers write it: CORS compares it as a string), else ValueError."""
+    if value != "*" and not _ORIGIN.fullmatch(value):
+        raise ValueError(f"not a browser origin (scheme://host[:port], no path, no trailing slash): {value!r}")
+    return value.lower()
 
 
 def _db_field(service: str) -> object:

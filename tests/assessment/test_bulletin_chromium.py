@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.assessment.reports.bulletin_render import Bar, Bulletin, Section, render_html
-from tests.assessment.chromium import CHROMIUM, INSTALL_HINT, Chromium
+from tests.chromium import CHROMIUM, INSTALL_HINT, Chromium
 
 LONG_NAMES = [
     "张家口经济技术开发区高新技术产业园区配套服务区",  # 23 full-width characters

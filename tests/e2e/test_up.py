@@ -13,6 +13,7 @@ import pytest
 from tests.e2e.stack import SERVICES, Running, start_up, stop
 
 pytestmark = pytest.mark.e2e
+UI = "https://ui.example.gov.cn"
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def system(tmp_path: Path, backend: str, databases: Any) -> Iterator[Running]:
     if backend == "postgresql":
         for service in SERVICES:
             env[f"{service.upper()}_DATABASE_URL"] = databases.new_pg_database(f"e2e_{service}")
-    running = start_up(tmp_path, env, "--no-demo")
+    running = start_up(tmp_path, env, "--no-demo", "--cors-origin", UI)
     try:
         yield running
     finally:
@@ -33,9 +34,11 @@ class TestDevzonesUp:
     def test_four_services_ready_talking_and_stopping_cleanly(self, system: Running) -> None:
         with httpx.Client(timeout=10) as http:
             for service, url in system.urls.items():
-                ready = http.get(f"{url}/readyz")
+                ready = http.get(f"{url}/readyz", headers={"Origin": UI})
                 assert ready.status_code == 200, (service, ready.text)
                 assert ready.json()["service"] == service
+                # `devzones up --cors-origin` reached every service process.
+                assert ready.headers["access-control-allow-origin"] == UI, service
 
             # A token from `devzones token` with the same data dir is accepted.
             admin = system.token("--role", "city_admin", "--sub", "e2e-admin")

@@ -3,7 +3,9 @@
 Debian's ``chromium`` reads protocol commands from its file descriptor 3 and answers on 4, one
 JSON message per NUL-terminated chunk. Driving it that way needs no Python library, no browser
 download and no network port: the bulletin tests and ``docs/images/bulletin_demo.py`` open a
-local file, measure its layout, ask which fonts it really used and take a screenshot.
+local file, measure its layout, ask which fonts it really used and take a screenshot; the docs
+test opens a service's ``/docs`` with the network limited to the service and reads which requests
+the page made.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +29,12 @@ INSTALL_HINT = "apt-get install -y chromium fonts-noto-cjk (.ci/run does this wh
 class Chromium:
     """One headless browser with one page; use as a context manager."""
 
-    def __init__(self, *, width: int = 1000, height: int = 800, timeout: float = 30.0) -> None:
+    def __init__(
+        self, *, width: int = 1000, height: int = 800, timeout: float = 30.0, extra_args: Sequence[str] = ()
+    ) -> None:
         self.width, self.height, self.timeout = width, height, timeout
+        self.events: list[dict[str, Any]] = []
+        """The protocol's events met while waiting for answers, in order (e.g. ``Network.requestWillBeSent``)."""
         self._next_id = 0
         self._buffer = b""
         self._profile = tempfile.mkdtemp(prefix="devzones-chromium-")
@@ -53,6 +60,7 @@ class Chromium:
             "--hide-scrollbars",
             f"--user-data-dir={self._profile}",
             f"--window-size={width},{height}",
+            *extra_args,
             "about:blank",
         ]
         self._proc = subprocess.Popen(
@@ -114,6 +122,8 @@ class Chromium:
             while b"\0" in self._buffer:
                 raw, self._buffer = self._buffer.split(b"\0", 1)
                 message = json.loads(raw)
+                if "method" in message:
+                    self.events.append(message)
                 if wanted(message):
                     if "error" in message:
                         raise RuntimeError(f"chromium: {message['error']}")
@@ -133,6 +143,20 @@ class Chromium:
         self.page("Page.navigate", url=path.resolve().as_uri())
         self._wait(lambda m: m.get("method") == "Page.loadEventFired")
         self.evaluate("document.fonts.ready.then(() => true)")
+
+    def navigate(self, url: str) -> None:
+        """Load ``url`` and wait for its load event."""
+        self.page("Page.navigate", url=url)
+        self._wait(lambda m: m.get("method") == "Page.loadEventFired")
+
+    def wait_for(self, expression: str, timeout: float | None = None) -> Any:
+        """Evaluate ``expression`` until it is truthy (a page that renders after loading); its value."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            value = self.evaluate(expression)
+            if value or time.monotonic() > deadline:
+                return value
+            time.sleep(0.1)
 
     def evaluate(self, expression: str) -> Any:
         """The JSON value of a script run in the page (promises are awaited)."""
