@@ -33,7 +33,7 @@ def install_docs(app: FastAPI) -> None:
     FastAPI's own pages do, so the docs also work behind a proxy that mounts the service on a path)."""
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
 
-    @app.get(DOCS_URL, include_in_schema=False)
+    @app.get(DOCS_URL, include_in_schema=False, operation_id="getSwaggerUi")
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
@@ -47,11 +47,11 @@ def install_docs(app: FastAPI) -> None:
             swagger_ui_parameters=app.swagger_ui_parameters,
         )
 
-    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
+    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False, operation_id="getSwaggerOauth2Redirect")
     async def swagger_ui_oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get(REDOC_URL, include_in_schema=False)
+    @app.get(REDOC_URL, include_in_schema=False, operation_id="getRedoc")
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         return get_redoc_html(
