@@ -22,7 +22,7 @@ from services.common.logging import configure_logging
 from services.common.middleware import RequestContextMiddleware, RequestMetrics
 from services.common.migrations import current_revision_async, head_revision
 from services.common.openapi_info import Tag, openapi_metadata
-from services.common.problems import install_problem_handlers, problems
+from services.common.problems import document_problems, install_problem_handlers, problems
 from services.common.ratelimit import RateLimiter
 from services.common.runtime import Runtime
 from services.common.security import signing_key
@@ -84,6 +84,7 @@ def build_app(
     metrics = RequestMetrics(settings.service)
     app.state.runtime = runtime(settings=settings, signing_key=key, metrics=metrics)
     install_problem_handlers(app)
+    document_problems(app, without_database={"/healthz"})
     _add_middleware(app, settings, key, metrics, hot)
     install_docs(app)
     app.include_router(_ops_router(settings.service))

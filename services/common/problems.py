@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Collection
 from http import HTTPStatus
 from typing import Any
 
@@ -194,13 +195,74 @@ _DESCRIPTIONS = {
 }
 
 
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
+
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries declaring problem+json answers for ``codes``."""
+    """OpenAPI ``responses=`` entries declaring problem+json answers for ``codes``.
+
+    The schema is a reference, not a ``model``: FastAPI files a ``model`` under the route's own
+    media type (``application/json``), which no error is ever sent as. :func:`document_problems`
+    puts ``Problem`` in the components."""
     return {
         code: {
-            "model": Problem,
             "description": _DESCRIPTIONS.get(code, HTTPStatus(code).phrase),
-            "content": {PROBLEM_JSON: {}},
+            "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
         }
         for code in codes
     }
+
+
+BODY_PROBLEMS = (400, 413)
+"""What any operation that reads a body may answer before its own code runs: 400 when the body
+cannot be read at all (bytes that are not UTF-8 text, a broken multipart form), 413 when it is
+over the service's limit (:class:`~services.common.middleware.RequestContextMiddleware`)."""
+
+
+def document_problems(app: FastAPI, *, without_database: Collection[str] = ()) -> None:
+    """Make the app's OpenAPI tell the truth about its errors (done once, where the document is built).
+
+    - ``Problem`` and ``ProblemError`` are components, referenced by every error response;
+    - every error response is ``application/problem+json`` only (FastAPI's default 422
+      ``HTTPValidationError``, should a route get it, is replaced by the problem);
+    - every operation with a request body documents 400 and 413 (:data:`BODY_PROBLEMS`);
+    - every operation that takes an ``Idempotency-Key`` documents 409 (the same key still in flight);
+    - every operation but those on the paths ``without_database`` documents 503: any of them can
+      meet a database that is down (:func:`_unexpected`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = build()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        for path, item in spec.get("paths", {}).items():
+            for operation in item.values():
+                _truthful_errors(operation, database=path not in without_database)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if unused not in json.dumps(spec.get("paths", {})):
+                schemas.pop(unused, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _truthful_errors(operation: dict[str, Any], *, database: bool) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    headers = {p["name"].lower() for p in operation.get("parameters", ()) if p.get("in") == "header"}
+    implied = [
+        *(BODY_PROBLEMS if "requestBody" in operation else ()),
+        *((409,) if "idempotency-key" in headers else ()),
+        *((503,) if database else ()),
+    ]
+    for code, entry in problems(*implied).items():
+        responses.setdefault(str(code), entry)
+    for code, response in responses.items():
+        if code[0] in "45":
+            content = response.setdefault("content", {})
+            content.clear()
+            content[PROBLEM_JSON] = {"schema": {"$ref": PROBLEM_SCHEMA_REF}}

@@ -250,6 +250,27 @@ class TestFiles:
             assert got.content == content
             assert_problem(await w.client.get(f"/v1/files/{a['id']}", headers=CLERK), 404)
 
+    async def test_the_content_is_octet_stream_whatever_was_declared_and_the_metadata_keeps_the_type(
+        self, window: Any
+    ) -> None:
+        async with window() as w:
+            r = await w.client.post(
+                "/v1/files", headers=ENTERPRISE, files={"file": ("note.html", b"<b>hi</b>", "text/html")}
+            )
+            assert r.status_code == 201, r.text
+            got = await w.client.get(f"/v1/files/{r.json()['id']}/content", headers=ENTERPRISE)
+            # the one media type the OpenAPI documents; never rendered as a page of ours
+            assert got.headers["content-type"] == "application/octet-stream"
+            assert got.headers["x-content-type-options"] == "nosniff" and got.content == b"<b>hi</b>"
+            meta = await w.client.get(f"/v1/files/{r.json()['id']}", headers=ENTERPRISE)
+            assert meta.json()["content_type"] == "text/html"
+
+    async def test_a_form_that_cannot_be_parsed_is_the_documented_400(self, window: Any) -> None:
+        async with window() as w:
+            broken = {**ENTERPRISE, "content-type": "multipart/form-data; boundary=xyz"}
+            r = await w.client.post("/v1/files", headers=broken, content=b"--xyz\r\nno headers, no end")
+            assert "errors" not in assert_problem(r, 400)  # nothing in it can be located
+
     async def test_a_file_over_the_limit_is_413_and_the_limit_is_in_the_openapi(self, window: Any) -> None:
         async with window() as w:
             r = await w.client.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,8 +22,28 @@ class FieldError(BaseModel):
     type: str
 
 
+class ProblemError(BaseModel):
+    """One faulty field or row of a problem's ``errors``: where, what, and which kind of fault.
+
+    Extra members are allowed (a refused reorganisation operation carries its ``index``), so a
+    client reads the three it knows and keeps the rest."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int] = Field(
+        description="Path to the fault: where it was (`body`, `query`, `path`, `header`, `file`), "
+        "then keys and indices.",
+        examples=[["body", "observations", 3, "value"]],
+    )
+    msg: str = Field(description="What is wrong, in words.", examples=["Field required"])
+    type: str = Field(description="The kind of fault, stable for machines.", examples=["missing"])
+
+
 class Problem(BaseModel):
-    """An RFC 9457 problem document (``application/problem+json``)."""
+    """An RFC 9457 problem document (``application/problem+json``).
+
+    Extra members are allowed: a problem adds what helps its caller (``required_roles``,
+    ``allowed_actions``, an import ``summary``)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -32,7 +52,8 @@ class Problem(BaseModel):
     status: int = Field(examples=[404])
     detail: str | None = Field(None, examples=["zone 42 does not exist"])
     instance: str | None = Field(None, examples=["/v1/zones/42"])
-    errors: list[dict[str, Any]] | None = Field(
+    code: str | None = Field(None, description="A stable machine-readable code for this problem, when it has one.")
+    errors: list[ProblemError] | None = Field(
         None, description="Field-level or row-level faults, when there are several."
     )
 

@@ -308,6 +308,7 @@ async def sensitivity(
 @router.get(
     "/{assessment_id}/bulletin",
     operation_id="getAssessmentBulletin",
+    response_class=Response,
     response_model=None,
     status_code=200,
     summary="The ranking bulletin (通报) as HTML (with an SVG chart), CSV or XLSX, with Chinese headers",

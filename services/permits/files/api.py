@@ -65,15 +65,24 @@ async def get_file(session: SessionDep, actor: AnyCaseReader, file_id: Annotated
     response_class=Response,
     response_model=None,
     tags=["files"],
-    summary="A material file's content",
-    responses={**problems(401, 403, 404), 200: {"content": {"application/octet-stream": {}}}},
+    summary="A material file's content (always `application/octet-stream`; its uploaded type is in its metadata)",
+    responses={
+        **problems(401, 403, 404),
+        200: {
+            "description": "The file's bytes, as uploaded",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
 )
 async def get_file_content(
     session: SessionDep, actor: AnyCaseReader, file_id: Annotated[str, Path(max_length=64)]
 ) -> Response:
+    # Always octet-stream, whatever the uploader declared: one documented media type for clients,
+    # and a browser never renders an uploaded file (say, HTML) as a page of ours. The declared
+    # type stays in the metadata (`GET /v1/files/{file_id}`).
     meta, content = await files_service.file_content(session=session, actor=actor, file_id=file_id)
     return Response(
         content,
-        media_type=meta.content_type,
-        headers={"ETag": f'"{meta.sha256}"', "Content-Disposition": "attachment"},
+        media_type="application/octet-stream",
+        headers={"ETag": f'"{meta.sha256}"', "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff"},
     )
