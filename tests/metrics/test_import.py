@@ -124,7 +124,31 @@ class TestXlsxImport:
 
 
 class TestTheTemplate:
-    async def test_it_lists_the_divisions_zones_and_required_indicators_and_imports_back(self, metrics: Any) -> None:
+    async def test_it_lists_the_divisions_zones_and_required_indicators_in_chinese(self, metrics: Any) -> None:
+        async with metrics() as client:
+            r = await client.get(
+                "/v1/templates/observations.xlsx",
+                params={"division": "130731", "period": "2017"},
+                headers=ZHUOLU_COUNTY,
+            )
+        book = load_workbook(io.BytesIO(r.content))
+        assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+        assert book.sheetnames == ["数据填报", "填写说明", "指标与单位"]
+        sheet = book["数据填报"]
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0][:6] == ("开发区", "指标", "期间", "数值", "单位", "备注")
+        assert sheet["D1"].comment is not None and "1,234.5" in sheet["D1"].comment.text
+        assert {row[0] for row in rows[1:]} == {ZHUOLU, "130731"}
+        indicators = {row[1] for row in rows[1:]}
+        assert "地区生产总值（gdp）" in indicators and "从业人员（employment）" in indicators
+        assert not any("rd_intensity" in i for i in indicators)  # derived: its components are pushed
+        instructions = "\n".join(str(row[0]) for row in book["填写说明"].iter_rows(values_only=True))
+        assert "POST /v1/observations/import" in instructions and "1,234.5" in instructions
+        assert "2025H1" in instructions and "2025Q3" in instructions
+        units = {row[0]: row[4] for row in book["指标与单位"].iter_rows(min_row=2, values_only=True)}
+        assert units["gdp"] == "元、千元、万元、百万元、亿元" and units["land_area_mu"] == "平方米、亩、公顷、平方公里"
+
+    async def test_a_template_with_two_cells_filled_imports_without_other_edits(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await client.get(
                 "/v1/templates/observations.xlsx",
@@ -132,22 +156,25 @@ class TestTheTemplate:
                 headers=ZHUOLU_COUNTY,
             )
             book = load_workbook(io.BytesIO(r.content))
-            sheet = book["observations"]
-            rows = list(sheet.iter_rows(values_only=True))
-            # fill one value and send the file back
-            sheet.cell(row=2, column=4, value=42)
+            sheet = book["数据填报"]
+            filled = 0
+            for row in sheet.iter_rows(min_row=2):
+                if (row[0].value, row[1].value) == (ZHUOLU, "地区生产总值（gdp）"):
+                    row[3].value = 42
+                    filled += 1
+                elif (row[0].value, row[1].value) == ("130731", "外贸出口总额（exports）"):
+                    row[3].value = "1,234.5"
+                    filled += 1
             out = io.BytesIO()
             book.save(out)
             back = await upload(client, out.getvalue(), "filled.xlsx", ZHUOLU_COUNTY | {"Idempotency-Key": "t"})
-        assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
-        assert rows[0][:6] == ("zone", "indicator", "period", "value", "unit", "note")
-        zones = {row[0] for row in rows[1:]}
-        assert zones == {ZHUOLU, "130731"}
-        indicators = {row[1] for row in rows[1:]}
-        assert "gdp" in indicators and "employment" in indicators and "rd_intensity" not in indicators
+            stored = by_subject(await values(client))
+        assert filled == 2
         assert back.status_code == 200, back.text
-        assert back.json()["counts"]["created"] == 1
-        assert back.json()["counts"]["skipped"] == len(rows) - 2
+        total = sheet.max_row - 1  # data rows below the header
+        assert back.json()["counts"]["created"] == 2 and back.json()["counts"]["skipped"] == total - 2
+        # 42 万元 is gdp's own unit; 1,234.5 万美元 is exports' own unit
+        assert stored == {(ZHUOLU, "gdp", "2017"): "42.000000", ("130731", "exports", "2017"): "1234.500000"}
 
     async def test_a_county_cannot_fetch_another_divisions_template(self, metrics: Any) -> None:
         async with metrics() as client:
@@ -161,5 +188,5 @@ class TestTheTemplate:
     async def test_xuanhua_is_in_the_city_template(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await client.get("/v1/templates/observations.xlsx", params={"period": "2017"}, headers=CITY)
-        rows = list(load_workbook(io.BytesIO(r.content))["observations"].iter_rows(values_only=True))
+        rows = list(load_workbook(io.BytesIO(r.content))["数据填报"].iter_rows(values_only=True))
         assert XUANHUA in {row[0] for row in rows[1:]}

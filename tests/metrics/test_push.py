@@ -341,10 +341,29 @@ class TestACountyWritesOnlyForItsZones:
         problem = assert_problem(r, 403)
         # every refused row, with the division it belongs to (涿鹿县 130731 for the zone and its totals)
         assert problem["code"] == "outside_scope"
-        assert problem["rows"] == [
-            {"index": 1, "line": None, "zone": ZHUOLU, "division": "130731"},
-            {"index": 2, "line": None, "division": "130731"},
+        # and what 宣化区 (130705) may write for in 2017: its one zone (东山 merged into it in 2016),
+        # or its own totals under its division code
+        keys = ("index", "line", "column", "zone", "division", "accepted", "accepted_count")
+        assert [{k: row[k] for k in keys if k in row} for row in problem["rows"]] == [
+            {
+                "index": 1,
+                "line": None,
+                "column": None,
+                "zone": ZHUOLU,
+                "division": "130731",
+                "accepted": [f"{XUANHUA} 河北宣化经济开发区"],
+                "accepted_count": 1,
+            },
+            {
+                "index": 2,
+                "line": None,
+                "column": None,
+                "division": "130731",
+                "accepted": ["130705"],
+                "accepted_count": 1,
+            },
         ]
+        assert problem["rows"][1]["msg"].startswith("130731 不是本账号的县（区）")
         assert stored == []
 
     async def test_the_entrusted_division_writes_for_a_city_zone(self, metrics: Any) -> None:
@@ -367,7 +386,16 @@ class TestACountyWritesOnlyForItsZones:
                 "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=committee
             )
         assert own.status_code == 200
-        assert assert_problem(other, 403)["rows"] == [{"index": 0, "line": None, "zone": XUANHUA, "division": "130705"}]
+        [row] = assert_problem(other, 403)["rows"]
+        keys = ("index", "line", "zone", "division", "accepted", "accepted_count")
+        assert {k: row[k] for k in keys} == {
+            "index": 0,
+            "line": None,
+            "zone": XUANHUA,
+            "division": "130705",
+            "accepted": [f"{ZHUOLU} 河北涿鹿经济开发区"],  # the committee's own zone, named as in 2017
+            "accepted_count": 1,
+        }
 
     async def test_scope_follows_the_registry_state_during_the_period(self, metrics: Any, registry: Registry) -> None:
         # 东山 was managed by 宣化县 (130721) until its merger on 2016-10-14: 宣化县 may push its 2015 values.

@@ -233,13 +233,27 @@ class ImportCounts(BaseModel):
 
 
 class ImportConflict(BaseModel):
-    """One bad row: its index in the batch (0-based), the field, a code and a message."""
+    """One bad row: its index in the batch (0-based), the field, a code and a message (Chinese,
+    then English after " / "); for a row read from a file, also its row number and column, and
+    what the column accepts."""
 
     index: int
     field: str
     code: ConflictCode
     message: str
-    line: int | None = Field(None, description="For imported files: the line (CSV) or row (xlsx) number.")
+    line: int | None = Field(
+        None,
+        description="For imported files: the row number as Excel shows it (the header is row 1, the first "
+        "data row 2), for CSV and xlsx alike. Null for JSON pushes.",
+    )
+    column: str | None = Field(
+        None, description="For imported files: the column's header as the file writes it (`value`, `数值`…)."
+    )
+    accepted: list[str] | None = Field(
+        None,
+        description="What the field accepts, where that helps: the indicator's units, the successor of an "
+        "ended zone, close indicator names, the periods an indicator is reported per.",
+    )
 
 
 class ImportSummary(BaseModel):

@@ -102,6 +102,16 @@ def canonical_symbol(name: str) -> str:
     return unit.symbol if unit else name.strip()
 
 
+def accepted_units(unit: str) -> list[str]:
+    """The units a value of an indicator in ``unit`` may be given in: every symbol of its
+    dimension, smallest first (only ``unit`` itself when it is outside the table)."""
+    own = lookup(unit)
+    if own is None:
+        return [unit.strip()]
+    symbols = {u.symbol: u for u in _UNITS.values() if u.dimension == own.dimension}
+    return sorted(symbols, key=lambda s: symbols[s].factor)
+
+
 def conversion_factor(from_unit: str, to_unit: str) -> Fraction:
     """The exact factor turning a value in ``from_unit`` into ``to_unit``.
 

@@ -134,9 +134,11 @@ async def push_observations(
     response_model=ImportSummary,
     status_code=200,
     summary="Import a CSV (UTF-8 or GB18030) or xlsx file of values",
-    description="Header `zone,indicator,period,value,unit,note`; a zone by id or by name (official, former, "
-    "plaque or park name as of the period), or a 6-digit division code for that division's totals. Rows "
-    "without a value are skipped. " + PUSH_DESCRIPTION,
+    description="Header `zone,indicator,period,value,unit,note` or `开发区,指标,期间,数值,单位,备注`; a zone by "
+    "id or by name (official, former, plaque or park name as of the period), or a 6-digit division code for "
+    "that division's totals; an indicator by code or by its Chinese name (`name_zh`). Rows without a value "
+    "are skipped. Each conflict names the row as Excel shows it (`line`, header = row 1), the `column` and "
+    "what it `accepted`; messages are Chinese, then English after ` / `. " + PUSH_DESCRIPTION,
     responses=problems(400, 401, 403, 409, 413, 422, 423, 503),
 )
 async def import_observations(
@@ -164,7 +166,10 @@ async def import_observations(
     context = PushContext(session, actor, registry, jurisdiction, runtime.catalogs, runtime.settings.fast_copy)
 
     async def run() -> ImportSummary:
-        rows, skipped = await file_import.rows_from_file(content=content, registry=registry, jurisdiction=jurisdiction)
+        catalog = await runtime.catalogs.get(session=session)
+        rows, skipped = await file_import.rows_from_file(
+            content=content, registry=registry, jurisdiction=jurisdiction, indicators=catalog.indicators
+        )
         command = PushValues(rows, dry_run, restatement_reason, source, filename=filename, skipped=skipped)
         return await push(command, context)
 

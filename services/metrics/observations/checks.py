@@ -8,7 +8,7 @@ loop per row stays tight.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal
@@ -17,30 +17,78 @@ from fractions import Fraction
 import msgspec
 
 from libs.domain.kernel.values import Period
+from libs.domain.metrics import messages
 from libs.domain.metrics.contracts import ConflictCode, ImportConflict, IndicatorRead
 from libs.domain.metrics.ledger import NULL, copy_text, line_template
-from libs.domain.metrics.units import MAX_ABS, SCALE, UnitError, apply_factor, conversion_factor, parse_decimal
+from libs.domain.metrics.messages import Text
+from libs.domain.metrics.naming import close_matches, named
+from libs.domain.metrics.units import (
+    MAX_ABS,
+    SCALE,
+    UnitError,
+    accepted_units,
+    apply_factor,
+    conversion_factor,
+    parse_decimal,
+)
 from services.metrics.indicators.service import Catalog
 from services.metrics.observations.decoding import RowIn
 from services.metrics.observations.repository import Key
 
 DIVISION_RE = re.compile(r"\A[1-9][0-9]{5}\Z")  # ASCII digits only, nothing after (not even a newline)
+NUMBER_EXAMPLES = ["1234.5", "1,234.5"]  # what a value that does not read is told is accepted
 MAX_DIGITS = 25  # values of 10^25 or more are refused before any arithmetic
 _EXACT = Context(prec=40)  # as wide as metrics_units' conversions: exact for any value below MAX_ABS
 
 
-class Faults:
-    """Every fault of a batch, and the row indices they name."""
+Fault = tuple[str, ConflictCode, Text, list[str] | None]
+"""A fault of a row: its field, code, message and what the field accepts (if that helps)."""
 
-    def __init__(self, items: Sequence[ImportConflict] = (), lines: dict[int, int | None] | None = None) -> None:
+
+def conflict(
+    index: int,
+    field_: str,
+    code: ConflictCode,
+    text: Text,
+    *,
+    line: int | None = None,
+    column: str | None = None,
+    accepted: Sequence[str] | None = None,
+) -> ImportConflict:
+    """A conflict of row ``index``; a row read from a file says where it is (row as in Excel, column)."""
+    return ImportConflict(
+        index=index,
+        field=field_,
+        code=code,
+        message=str(text.at(line, column)),
+        line=line,
+        column=column if line is not None else None,
+        accepted=list(accepted) if accepted is not None else None,
+    )
+
+
+class Faults:
+    """Every fault of a batch, and the row indices they name; for a file, each row's number (as
+    in Excel) and the header of each field's column."""
+
+    def __init__(
+        self,
+        items: Sequence[ImportConflict] = (),
+        lines: dict[int, int | None] | None = None,
+        columns: Mapping[str, str] | None = None,
+    ) -> None:
         self.items: list[ImportConflict] = list(items)
         self.lines = lines if lines is not None else {}
+        self.columns: Mapping[str, str] = columns if columns is not None else {}
         self.rows: set[int] = {c.index for c in self.items}
 
-    def add(self, index: int, field_: str, code: ConflictCode, message: str) -> None:
+    def add(
+        self, index: int, field_: str, code: ConflictCode, text: Text, accepted: Sequence[str] | None = None
+    ) -> None:
         """Record a fault of row ``index``."""
+        line = self.lines.get(index)
         self.items.append(
-            ImportConflict(index=index, field=field_, code=code, message=message, line=self.lines.get(index))
+            conflict(index, field_, code, text, line=line, column=self.columns.get(field_), accepted=accepted)
         )
         self.rows.add(index)
 
@@ -63,11 +111,11 @@ class Static:
     indicator: IndicatorRead | None
     period: Period | None
     period_text: str
-    faults: list[tuple[str, ConflictCode, str]]
+    faults: list[Fault]
     fatal: bool
     ok: bool
     factor: Fraction | None
-    unit_fault: tuple[ConflictCode, str] | None
+    unit_fault: tuple[ConflictCode, Text, list[str] | None] | None
     identity: bool = False
     low: Decimal | None = None
     high: Decimal | None = None
@@ -86,36 +134,55 @@ class Static:
     end: str = ""
 
 
-def static_checks(indicator: IndicatorRead | None, code: str, period_text: str, unit: str, today: date) -> Static:
-    """The checks of a row that depend only on its indicator, period and unit texts."""
-    faults: list[tuple[str, ConflictCode, str]] = []
+def static_checks(
+    indicator: IndicatorRead | None,
+    code: str,
+    period_text: str,
+    unit: str,
+    today: date,
+    known: Mapping[str, IndicatorRead] | None = None,
+) -> Static:
+    """The checks of a row that depend only on its indicator, period and unit texts (``known``:
+    the catalog, to name close matches of an unknown indicator)."""
+    faults: list[Fault] = []
     if indicator is None:
-        faults.append(("indicator", "unknown_indicator", f"no indicator {code!r} in the catalog"))
+        same = named(code, known) if known else []
+        if len(same) > 1:  # a Chinese name several indicators carry: name them all
+            close = [f"{c}（{known[c].name_zh}）" for c in same] if known else []
+            text = messages.unknown_indicator(code, [], close)
+        else:
+            close = close_matches(code, known) if known else []
+            text = messages.unknown_indicator(code, close)
+        faults.append(("indicator", "unknown_indicator", text, close or None))
         return Static(None, None, "", faults, fatal=True, ok=False, factor=None, unit_fault=None)
     ok = True
     if indicator.kind == "derived":
-        msg = f"{indicator.code} is derived ({indicator.formula}); push its components instead"
-        faults.append(("indicator", "derived_indicator", msg))
+        faults.append(
+            ("indicator", "derived_indicator", messages.derived_indicator(indicator.code, indicator.formula), None)
+        )
         ok = False
     try:
         period = Period.parse(period_text)
     except ValueError as exc:
-        faults.append(("period", "bad_period", str(exc)))
+        faults.append(("period", "bad_period", messages.bad_period(period_text, str(exc)), None))
         return Static(indicator, None, "", faults, fatal=True, ok=False, factor=None, unit_fault=None)
     if period.type not in indicator.period_types:
-        msg = f"{indicator.code} is reported per {', '.join(indicator.period_types)}, not per {period.type}"
-        faults.append(("period", "period_type_not_allowed", msg))
+        text = messages.period_type_not_allowed(indicator.code, indicator.period_types, period.type)
+        faults.append(("period", "period_type_not_allowed", text, list(indicator.period_types)))
         ok = False
     if period.start > today:
-        faults.append(("period", "future_period", f"period {period} has not started yet"))
+        faults.append(("period", "future_period", messages.future_period(str(period)), None))
         ok = False
     factor: Fraction | None = None
-    unit_fault: tuple[ConflictCode, str] | None = None
+    unit_fault: tuple[ConflictCode, Text, list[str] | None] | None = None
     try:
         factor = conversion_factor(unit, indicator.unit)
     except UnitError as exc:
-        unit_code: ConflictCode = "unknown_unit" if exc.code == "unknown_unit" else "incompatible_unit"
-        unit_fault = (unit_code, f"{exc} (the indicator's unit is {indicator.unit})")
+        accepted = accepted_units(indicator.unit)
+        if exc.code == "unknown_unit":
+            unit_fault = ("unknown_unit", messages.unknown_unit(unit, indicator.unit, accepted), accepted)
+        else:
+            unit_fault = ("incompatible_unit", messages.incompatible_unit(unit, indicator.unit, accepted), accepted)
     static = Static(indicator, period, str(period), faults, fatal=False, ok=ok, factor=factor, unit_fault=unit_fault)
     _storing(static, indicator, period, unit)
     return static
@@ -153,7 +220,7 @@ def _storing(static: Static, indicator: IndicatorRead, period: Period, unit: str
     )
 
 
-def canonical_value(original: Decimal, static: Static, unit: str) -> Decimal | tuple[ConflictCode, str]:
+def canonical_value(original: Decimal, static: Static, unit: str) -> Decimal | tuple[ConflictCode, Text]:
     """A value read (``original``, in the unit pushed) in its indicator's unit with six decimals,
     or its fault: too large to store, or outside the indicator's range.
 
@@ -161,7 +228,7 @@ def canonical_value(original: Decimal, static: Static, unit: str) -> Decimal | t
     ``-0.000000`` reads back as ``0.000000``, and the ledger must hash what is stored.
     """
     if original.adjusted() >= MAX_DIGITS:
-        return "bad_value", f"{original} {unit} is too large to store"
+        return "bad_value", messages.bad_value(str(original), "too_large", unit)
     if static.identity:
         value = original.quantize(SCALE, context=_EXACT)
     else:
@@ -170,12 +237,12 @@ def canonical_value(original: Decimal, static: Static, unit: str) -> Decimal | t
     if not value:
         value = value.copy_abs()
     if abs(value) >= MAX_ABS:
-        return "bad_value", f"{original} {unit} is too large to store"
+        return "bad_value", messages.bad_value(str(original), "too_large", unit)
     if (static.low is not None and value < static.low) or (static.high is not None and value > static.high):
         low = static.low if static.low is not None else "-∞"
         high = static.high if static.high is not None else "∞"
         assert static.indicator is not None
-        return "out_of_range", f"{value} {static.indicator.unit} is outside [{low}, {high}]"
+        return "out_of_range", messages.out_of_range(str(value), static.indicator.unit, str(low), str(high))
     return value
 
 
@@ -194,16 +261,16 @@ class Checked(msgspec.Struct, gc=False):
     key: Key
 
 
-def _read_value(raw: Decimal | str | None) -> Decimal | str:
+def _read_value(raw: Decimal | str | None) -> Decimal | Text:
     """A value as given (a decimal from JSON, a text from a file); the fault's message if it does not read."""
     if type(raw) is Decimal:
-        return raw if raw.is_finite() else f"not a finite number: {raw}"
+        return raw if raw.is_finite() else messages.bad_value(str(raw))
     try:
         if raw is None:
             raise ValueError("no value")
         return parse_decimal(raw)
-    except ValueError as exc:
-        return str(exc)
+    except ValueError:
+        return messages.bad_value("" if raw is None else str(raw))
 
 
 def check_rows(
@@ -228,7 +295,7 @@ def check_rows(
         index, note, subject, unit = row.position, row.note, row.subject, row.unit
         ok = True
         if note is not None and "\x00" in note:  # no database text type holds NUL; refuse it everywhere
-            add(index, "note", "bad_text", "the note contains a NUL character (U+0000)")
+            add(index, "note", "bad_text", messages.bad_text())
             ok = False
         if subject is None:
             ok = False
@@ -240,22 +307,25 @@ def check_rows(
                 if good is None:
                     good = divisions_ok[subject_id] = DIVISION_RE.match(subject_id) is not None
                 if not good:
-                    add(index, "subject", "bad_subject", f"{subject_id!r} is not a 6-digit division code")
+                    add(index, "subject", "bad_subject", messages.bad_subject("division", subject_id))
                     ok = False
         combo = (row.indicator, row.period, unit)
         static = statics.get(combo)
         if static is None:
-            static = statics[combo] = static_checks(catalog.get(row.indicator), row.indicator, row.period, unit, today)
+            indicator = catalog.get(row.indicator)
+            static = statics[combo] = static_checks(
+                indicator, row.indicator, row.period, unit, today, catalog.indicators
+            )
         if static.faults:
-            for field_, fault_code, message in static.faults:
-                add(index, field_, fault_code, message)
+            for field_, fault_code, message, accepted in static.faults:
+                add(index, field_, fault_code, message, accepted)
             if static.fatal:
                 continue
             ok = False
         raw = row.value
         original = raw if type(raw) is Decimal and raw.is_finite() else _read_value(raw)
-        if isinstance(original, str):
-            add(index, "value", "bad_value", original)
+        if isinstance(original, Text):
+            add(index, "value", "bad_value", original, NUMBER_EXAMPLES)
             continue
         if static.unit_fault is not None:
             add(index, "unit", *static.unit_fault)
@@ -269,7 +339,7 @@ def check_rows(
         key = (subject_type, subject_id, static.code, static.period_text)
         first = seen.setdefault(key, index)
         if first != index:
-            add(index, "subject", "duplicate_row", f"the same value as row {first} (subject, indicator, period)")
+            add(index, "subject", "duplicate_row", messages.duplicate_row(faults.lines.get(first) or first))
             continue
         out.append(
             Checked(

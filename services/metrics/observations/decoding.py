@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
 from typing import Annotated, Any
@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import msgspec
 
 from libs.domain.kernel.errors import PayloadTooLarge
+from libs.domain.metrics import messages
 from libs.domain.metrics.contracts import MAX_BATCH_ROWS, ImportConflict, ObservationBatch
 
 
@@ -35,10 +36,12 @@ class RowIn(msgspec.Struct, gc=False):
 
 @dataclass(frozen=True, slots=True)
 class RowsRead:
-    """Rows read by ``ObservationBatch`` or from a file, with the conflicts found while reading them."""
+    """Rows read by ``ObservationBatch`` or from a file, with the conflicts found while reading them
+    (and, for a file, each field's column header as the file writes it)."""
 
     rows: list[RowIn]
     conflicts: list[ImportConflict]
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -50,6 +53,10 @@ class RowsRead:
     def lines(self) -> dict[int, int | None]:
         """The file line of each row that came from one."""
         return {r.position: r.line for r in self.rows if r.line is not None}
+
+    def columns(self) -> dict[str, str]:
+        """The header of each field's column (``subject`` → ``开发区``…) for a file; empty for JSON."""
+        return self.headers
 
 
 class _FastSubject(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -87,6 +94,10 @@ class DecodedRows:
         """No file lines: a JSON batch."""
         return {}
 
+    def columns(self) -> dict[str, str]:
+        """No file columns: a JSON batch."""
+        return {}
+
 
 BatchRows = RowsRead | DecodedRows
 """The rows of a batch to push, in either of the shapes they are read in."""
@@ -112,7 +123,6 @@ class _FastBatch(msgspec.Struct, forbid_unknown_fields=True):
 _FAST_DECODER = msgspec.json.Decoder(_FastBatch)
 _PLAIN_LIST = re.compile(r"(?:-?[0-9]++(?:\.[0-9]++)?+,)*+").fullmatch  # possessive: nothing to backtrack
 _VALUE = attrgetter("value")
-_SUBJECT_BOTH_OR_NEITHER = "give exactly one of zone and division"
 
 
 def _plain_values(rows: Sequence[DecodedRow]) -> bool:
@@ -170,7 +180,7 @@ def too_many(n: int) -> PayloadTooLarge:
 
 
 def _subject_conflict(index: int) -> ImportConflict:
-    return ImportConflict(index=index, field="subject", code="bad_subject", message=_SUBJECT_BOTH_OR_NEITHER)
+    return ImportConflict(index=index, field="subject", code="bad_subject", message=str(messages.bad_subject("both")))
 
 
 def decoded_rows(decoded: Sequence[DecodedRow]) -> tuple[list[RowIn], list[ImportConflict]]:

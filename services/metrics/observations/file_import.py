@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,47 +10,46 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unprocessable
 from libs.domain.kernel.values import Period, Role, today_in_china
-from libs.domain.metrics.contracts import ConflictCode, ImportConflict, ImportCounts, ImportSummary
+from libs.domain.metrics import messages
+from libs.domain.metrics.contracts import ImportConflict, ImportCounts, ImportSummary, IndicatorRead
+from libs.domain.metrics.naming import named
 from services.metrics.indicators.service import load_catalog
 from services.metrics.jurisdiction import Jurisdiction, Registry
-from services.metrics.observations.checks import DIVISION_RE
+from services.metrics.observations.checks import DIVISION_RE, conflict
 from services.metrics.observations.decoding import RowIn, RowsRead
 
 
-async def rows_from_file(*, content: bytes, registry: Registry, jurisdiction: Jurisdiction) -> tuple[RowsRead, int]:
+async def rows_from_file(
+    *, content: bytes, registry: Registry, jurisdiction: Jurisdiction, indicators: Mapping[str, IndicatorRead]
+) -> tuple[RowsRead, int]:
     """Rows of an imported file (and how many lines without a value were skipped), zones given by
-    name resolved through the registry as of the period."""
+    name resolved through the registry as of the period, indicators given by a Chinese name
+    (one indicator's) read as its code; an unknown or ambiguous name is left for the checks,
+    which name the close matches."""
     from services.metrics.observations.files import read_table  # openpyxl only once a file comes
 
-    file_rows, missing, skipped = read_table(content)
-    if missing:
-        conflict = ImportConflict(
-            index=0,
-            field=missing[0],
-            code="missing_column",
-            message=f"the header lacks the column(s): {', '.join(missing)} "
-            "(expected zone,indicator,period,value,unit,note)",
-            line=1,
-        )
-        summary = ImportSummary(status="conflict", dry_run=False, counts=ImportCounts(rejected=0), conflicts=[conflict])
+    table = read_table(content)
+    if table.missing:
+        text = messages.missing_column(table.missing)
+        summary = ImportSummary(status="conflict", dry_run=False, counts=ImportCounts(rejected=0))
+        error = {"loc": ["file", "header"], "msg": str(text), "type": "missing_column", "line": 1}
         raise Unprocessable(
-            conflict.message,
-            errors=[{"loc": ["file", "header"], "msg": conflict.message, "type": "missing_column", "line": 1}],
+            str(text),
+            errors=[error | {"accepted": table.missing}],
             summary=summary.model_dump(mode="json", exclude={"conflicts"}),
         )
     rows: list[RowIn] = []
     conflicts: list[ImportConflict] = []
-    names = [r for r in file_rows if r.zone and not DIVISION_RE.match(r.zone)]
+    zone_column = table.headers.get("subject")
+    codes: dict[str, str] = {}
+    names = [r for r in table.rows if r.zone and not DIVISION_RE.match(r.zone)]
     if names:
         await jurisdiction.refresh(registry)
-    for i, fr in enumerate(file_rows):
+    for i, fr in enumerate(table.rows):
         subject: tuple[str, str] | None = None
         if not fr.zone:
-            conflicts.append(
-                ImportConflict(
-                    index=i, field="subject", code="bad_subject", message="the zone cell is empty", line=fr.line
-                )
-            )
+            text = messages.bad_subject("empty")
+            conflicts.append(conflict(i, "subject", "bad_subject", text, line=fr.line, column=zone_column))
         elif DIVISION_RE.match(fr.zone):
             subject = ("division", fr.zone)
         else:
@@ -60,15 +60,21 @@ async def rows_from_file(*, content: bytes, registry: Registry, jurisdiction: Ju
             subject, fault = await _resolve_zone(fr.zone, day, registry, jurisdiction)
             if fault is not None:
                 conflicts.append(
-                    ImportConflict(index=i, field="subject", code=fault[0], message=fault[1], line=fr.line)
+                    conflict(
+                        i, "subject", "ambiguous_zone", fault[0], line=fr.line, column=zone_column, accepted=fault[1]
+                    )
                 )
-        rows.append(RowIn(i, subject, fr.indicator, fr.period, fr.value, fr.unit, fr.note, line=fr.line))
-    return RowsRead(rows, conflicts), skipped
+        code = codes.get(fr.indicator)
+        if code is None:
+            found = named(fr.indicator, indicators)
+            code = codes[fr.indicator] = found[0] if len(found) == 1 else fr.indicator
+        rows.append(RowIn(i, subject, code, fr.period, fr.value, fr.unit, fr.note, line=fr.line))
+    return RowsRead(rows, conflicts, table.headers), table.skipped
 
 
 async def _resolve_zone(
     text: str, day: date, registry: Registry, jurisdiction: Jurisdiction
-) -> tuple[tuple[str, str] | None, tuple[ConflictCode, str] | None]:
+) -> tuple[tuple[str, str] | None, tuple[messages.Text, list[str]] | None]:
     """A zone cell as a subject: a zone id active on ``day``, else a name, else an id to check."""
     active = await jurisdiction.active_zones(registry, day)
     if any(z.id == text for z in active):
@@ -78,8 +84,8 @@ async def _resolve_zone(
     if len(ids) == 1:
         return ("zone", ids[0]), None
     if len(ids) > 1:
-        names = ", ".join(f"{m.zone.name} ({m.zone.id}, {m.match})" for m in found.matches)
-        return None, ("ambiguous_zone", f"{text!r} names several zones on {day}: {names}; use the zone id")
+        matches = [f"{m.zone.id} {m.zone.name}（{m.match}）" for m in found.matches]
+        return None, (messages.ambiguous_zone(text, day.isoformat(), matches), ids)
     return ("zone", text), None  # not a name on that day: checked as an id (unknown, ended…)
 
 
@@ -94,7 +100,7 @@ async def template(
 ) -> bytes:
     """An xlsx template pre-filled with the division's zones (active at the period's end), its own
     totals, and every required indicator reported per that kind of period."""
-    from services.metrics.observations.files import build_template  # openpyxl only once a template is asked
+    from services.metrics.observations.template import build_template  # openpyxl only once a template is asked
 
     if division is not None and not DIVISION_RE.match(division):
         raise Unprocessable(

@@ -1,9 +1,14 @@
-"""Reading imported files (CSV in UTF-8 or GB18030, xlsx) and writing the xlsx template.
+"""Reading imported files (CSV in UTF-8 or GB18030, xlsx).
 
-Header: ``zone,indicator,period,value,unit,note`` (Chinese headers 开发区/指标/期间/数值/单位/备注
-are accepted too; other columns are ignored). A ``zone`` cell holds a zone id, a zone name
-(official, former, plaque or park name, resolved through the registry as of the period), or a
-6-digit division code for that division's own totals.
+Header: ``zone,indicator,period,value,unit,note`` or in Chinese ``开发区,指标,期间,数值,单位,备注``
+(as the template writes it; other columns are ignored). A ``zone`` cell holds a zone id, a zone
+name (official, former, plaque or park name, resolved through the registry as of the period),
+or a 6-digit division code for that division's own totals. An ``indicator`` cell holds a code,
+a Chinese name, or both as the template writes them (``地区生产总值（gdp）``).
+
+Rows are numbered as Excel shows them, in both formats: the header is row 1 and the first data
+row below it row 2. A CSV row is a record (a quoted cell may span lines, as Excel shows it in
+one row; a blank line is a row); an xlsx row is the sheet's row, blank rows included.
 """
 
 from __future__ import annotations
@@ -16,15 +21,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl import load_workbook
 
 from libs.domain.kernel.errors import PayloadTooLarge, Unprocessable
-from libs.domain.metrics.contracts import MAX_BATCH_ROWS, IndicatorRead
-from libs.domain.registry.contracts import ZoneRead
+from libs.domain.metrics.contracts import MAX_BATCH_ROWS
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-COLUMNS = ("zone", "indicator", "period", "value", "unit", "note")
+DATA_SHEETS = ("数据填报", "observations")  # the template's data sheet (and its former name); else the first
+FIELDS = {"zone": "subject"}  # a column's name → the field a conflict names (others are the same)
 REQUIRED = ("zone", "indicator", "period", "value", "unit")
 ALIASES: dict[str, tuple[str, ...]] = {
     "zone": ("zone", "开发区", "园区", "开发区名称", "subject"),
@@ -49,14 +53,29 @@ class FileRow:
     note: str | None
 
 
-def _column_map(header: Sequence[Any]) -> tuple[dict[str, int], list[str]]:
+@dataclass(slots=True)
+class Table:
+    """An imported file read: its data rows, the required columns its header lacks, how many rows
+    without a value were skipped, and the header of each field's column as the file writes it
+    (keyed by the field a conflict names: ``subject``, ``indicator``, ``period``, ``value``…)."""
+
+    rows: list[FileRow]
+    missing: list[str]
+    skipped: int
+    headers: dict[str, str]
+
+
+def _column_map(header: Sequence[Any]) -> tuple[dict[str, int], list[str], dict[str, str]]:
     lookup = {alias.casefold(): name for name, aliases in ALIASES.items() for alias in aliases}
     found: dict[str, int] = {}
+    headers: dict[str, str] = {}
     for i, cell in enumerate(header):
-        name = lookup.get(str(cell or "").strip().lstrip("\ufeff").casefold())
+        text = str(cell or "").strip().lstrip("\ufeff").strip()
+        name = lookup.get(text.casefold())
         if name and name not in found:
             found[name] = i
-    return found, [c for c in REQUIRED if c not in found]
+            headers[FIELDS.get(name, name)] = text
+    return found, [c for c in REQUIRED if c not in found], headers
 
 
 def decode_text(content: bytes) -> str:
@@ -84,8 +103,8 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _rows_to_file_rows(rows: Iterable[tuple[int, Sequence[Any]]]) -> tuple[list[FileRow], list[str], int]:
-    """Data rows after the header; (rows, missing columns, rows without a value)."""
+def _rows_to_file_rows(rows: Iterable[tuple[int, Sequence[Any]]]) -> Table:
+    """The data rows after the header (the first row with any text), numbered as given."""
     it = iter(rows)
     header: Sequence[Any] | None = None
     for _line, cells in it:
@@ -96,9 +115,9 @@ def _rows_to_file_rows(rows: Iterable[tuple[int, Sequence[Any]]]) -> tuple[list[
         raise Unprocessable(
             "the file is empty", errors=[{"loc": ["body", "file"], "msg": "no header row", "type": "empty"}]
         )
-    columns, missing = _column_map(header)
+    columns, missing, headers = _column_map(header)
     if missing:
-        return [], missing, 0
+        return Table([], missing, 0, headers)
     out: list[FileRow] = []
     skipped = 0
 
@@ -134,18 +153,20 @@ def _rows_to_file_rows(rows: Iterable[tuple[int, Sequence[Any]]]) -> tuple[list[
                 note=note,
             )
         )
-    return out, [], skipped
+    return Table(out, [], skipped, headers)
 
 
-def read_csv(content: bytes) -> tuple[list[FileRow], list[str], int]:
-    """Rows of a CSV file (comma-separated; UTF-8 with or without BOM, or GB18030)."""
+def read_csv(content: bytes) -> Table:
+    """Rows of a CSV file (comma-separated; UTF-8 with or without BOM, or GB18030), numbered by
+    record from 1, as Excel opens the file (a quoted cell spanning lines stays one row)."""
     text = decode_text(content)
     reader = csv.reader(io.StringIO(text, newline=""))
     return _rows_to_file_rows((i + 1, row) for i, row in enumerate(reader))
 
 
-def read_xlsx(content: bytes) -> tuple[list[FileRow], list[str], int]:
-    """Rows of the first sheet (or the sheet named ``observations``) of an xlsx workbook."""
+def read_xlsx(content: bytes) -> Table:
+    """Rows of the template's data sheet (``数据填报``, formerly ``observations``) or else the first
+    sheet of an xlsx workbook, numbered by sheet row (openpyxl yields the blank rows too)."""
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a corrupt file
@@ -154,7 +175,8 @@ def read_xlsx(content: bytes) -> tuple[list[FileRow], list[str], int]:
             errors=[{"loc": ["body", "file"], "msg": type(exc).__name__, "type": "xlsx"}],
         ) from exc
     try:
-        sheet = workbook["observations"] if "observations" in workbook.sheetnames else workbook.worksheets[0]
+        named = [workbook[n] for n in DATA_SHEETS if n in workbook.sheetnames]
+        sheet = named[0] if named else workbook.worksheets[0]
         rows: Iterator[tuple[int, Sequence[Any]]] = (
             (i + 1, row) for i, row in enumerate(sheet.iter_rows(values_only=True))
         )
@@ -163,55 +185,8 @@ def read_xlsx(content: bytes) -> tuple[list[FileRow], list[str], int]:
         workbook.close()
 
 
-def read_table(content: bytes) -> tuple[list[FileRow], list[str], int]:
+def read_table(content: bytes) -> Table:
     """Rows of an xlsx workbook (recognised by its zip signature) or else a CSV file."""
     if content[:4] == b"PK\x03\x04":
         return read_xlsx(content)
     return read_csv(content)
-
-
-def build_template(
-    *,
-    period: str,
-    zones: Sequence[ZoneRead],
-    divisions: Sequence[str],
-    indicators: Sequence[IndicatorRead],
-) -> bytes:
-    """An xlsx workbook pre-filled with a row per zone (and division total) and required indicator."""
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "observations"
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    sheet.append([*COLUMNS, "zone_name (ignored)", "indicator_name (ignored)"])
-    for cell in sheet[1]:
-        cell.font = bold
-        cell.fill = fill
-    for zone in zones:
-        for ind in indicators:
-            sheet.append([zone.id, ind.code, period, None, ind.unit, None, zone.name, ind.name_zh])
-    for division in divisions:
-        for ind in indicators:
-            sheet.append([division, ind.code, period, None, ind.unit, None, f"division {division} total", ind.name_zh])
-    for col, width in zip("ABCDEFGH", (16, 30, 10, 16, 12, 30, 36, 40), strict=True):
-        sheet.column_dimensions[col].width = width
-    sheet.freeze_panes = "A2"
-    catalog = workbook.create_sheet("indicators")
-    catalog.append(["code", "name_zh", "name_en", "unit", "kind", "period_types"])
-    for cell in catalog[1]:
-        cell.font = bold
-    for ind in indicators:
-        catalog.append([ind.code, ind.name_zh, ind.name_en, ind.unit, ind.kind, ",".join(ind.period_types)])
-    readme = workbook.create_sheet("README")
-    for line in (
-        "Fill in the value column and upload this file to POST /v1/observations/import.",
-        "zone: a zone id or name (official, former, plaque or park name), or a 6-digit division code for "
-        "that division's own totals.",
-        "unit: any unit of the indicator's dimension (元/万元/亿元, 美元/万美元, 亩/公顷/平方公里, …).",
-        "Rows without a value are skipped; extra columns are ignored.",
-    ):
-        readme.append([line])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()

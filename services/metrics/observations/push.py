@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden
-from libs.domain.kernel.values import Role, today_in_china
+from libs.domain.kernel.values import Period, Role, today_in_china
 from libs.domain.metrics.contracts import MAX_BATCH_ROWS, ImportSummary
 from services.metrics.indicators.service import Catalog, load_catalog
 from services.metrics.observations.checks import Faults, check_rows
@@ -22,7 +23,7 @@ from services.metrics.observations.fast_paths import copy
 from services.metrics.observations.ledger_writer import LedgerWriter
 from services.metrics.observations.locks import row_locks
 from services.metrics.observations.repository import ObservationRepository
-from services.metrics.observations.scope import check_zones
+from services.metrics.observations.scope import Outside, check_zones, writable_zones
 from services.metrics.observations.summaries import conflicted, counts, first_rows, summary
 
 
@@ -42,25 +43,40 @@ async def push(command: PushValues, context: PushContext) -> ImportSummary:
     return await _checked_push(command, context, catalog, today)
 
 
+def _accepted(row: Outside, zones: dict[Period, list[str]], actor: Actor) -> list[str]:
+    """What a refused row may name instead: the caller's zones then, or for a division's totals
+    the county's own division."""
+    if row.subject_type == "division":
+        return [actor.division] if actor.division and actor.has(Role.COUNTY) else []
+    return zones[row.period]
+
+
 async def _checked_push(command: PushValues, context: PushContext, catalog: Catalog, today: date) -> ImportSummary:
     """The plain path: every check, then the values stored (or the first fault raised)."""
     dry_run, restatement_reason = command.dry_run, command.restatement_reason
     rows, conflicts = command.rows.read()
-    faults = Faults(conflicts, command.rows.lines())
+    faults = Faults(conflicts, command.rows.lines(), command.rows.columns())
     checked = check_rows(rows, catalog, faults, today)
     if faults.rows:
         checked = [r for r in checked if r.index not in faults.rows]
     outside, kinds = await check_zones(
         checked, actor=context.actor, registry=context.registry, jurisdiction=context.jurisdiction, faults=faults
     )
-    if outside:
-        indices = [o.position for o in outside]
+    if outside:  # rows of a file are named as Excel shows them, rows of a JSON batch by index
+        indices = [faults.lines.get(o.position) or o.position for o in outside]
+        accepted = {
+            o.period: await writable_zones(
+                context.actor, o.period, registry=context.registry, jurisdiction=context.jurisdiction
+            )
+            for o in {o.period: o for o in outside}.values()
+        }
         raise Forbidden(
             f"{len(outside)} 行不在本账号可报送的范围内（{first_rows(indices)}），"
-            "`rows` 列出每一行及其开发区所属的县（区）。"
-            f"{len(outside)} row(s) are outside the caller's scope: {first_rows(indices)}",
+            "`rows` 列出每一行、其开发区所属的县（区）以及本账号可报送的开发区 / "
+            f"{len(outside)} row(s) are outside the caller's scope: {first_rows(indices)}; `rows` lists each "
+            "with the division of its zone and the zones the caller may write for",
             code="outside_scope",
-            rows=[o.view(faults.lines) for o in sorted(outside)],
+            rows=[o.view(faults.lines, faults.columns, _accepted(o, accepted, context.actor)) for o in sorted(outside)],
         )
     rejected = faults.rows
     good = [r for r in checked if r.index not in rejected] if rejected else checked

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple, cast
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.values import Period, Role
+from libs.domain.metrics import messages
 from libs.domain.metrics.contracts import ConflictCode
 from libs.domain.metrics.scope import existence_fault, managing_divisions, state_on
 from libs.domain.registry.contracts import ZoneRead
@@ -16,12 +17,16 @@ from services.metrics.observations.checks import Checked, Faults
 ZonePeriod = tuple[str, Period]
 """A zone id and a period pushed for it."""
 
+MAX_ACCEPTED = 20
+"""How many of the zones a caller may write for a refused row lists (with their count)."""
+
 
 class Refusal(NamedTuple):
-    """Why the registry refuses a zone in a period."""
+    """Why the registry refuses a zone in a period, and what the row may name instead."""
 
     code: ConflictCode
-    message: str
+    message: messages.Text
+    accepted: list[str] | None = None
 
 
 class ZoneVerdict(NamedTuple):
@@ -35,22 +40,50 @@ class ZoneVerdict(NamedTuple):
 
 
 class Outside(NamedTuple):
-    """A row the caller may not write: its index, its subject, and the division it belongs to."""
+    """A row the caller may not write: its index, its subject, the division it belongs to, and the
+    period pushed (what the caller may write for instead depends on it)."""
 
     position: int
     """The row's index in the batch."""
     subject_type: str
     subject_id: str
     division: str | None
+    period: Period
 
-    def view(self, lines: dict[int, int | None]) -> dict[str, object]:
-        """As a 403 problem lists it (with the file line of a row read from a file)."""
+    def view(
+        self, lines: Mapping[int, int | None], columns: Mapping[str, str], accepted: Sequence[str]
+    ) -> dict[str, object]:
+        """As a 403 problem lists it: with the row as Excel shows it and the column of a row read
+        from a file, a message, and the first :data:`MAX_ACCEPTED` of the ``accepted`` subjects
+        with their count."""
+        line = lines.get(self.position)
+        column = columns.get("subject") if line is not None else None
+        shown = list(accepted[:MAX_ACCEPTED])
+        totals = self.subject_type == "division"
+        text = messages.outside_scope(self.subject_id, self.division, len(shown), len(accepted), totals=totals)
         return {
             "index": self.position,
-            "line": lines.get(self.position),
+            "line": line,
+            "column": column,
             self.subject_type: self.subject_id,
             "division": self.division,
+            "msg": str(text.at(line, column)),
+            "accepted": shown,
+            "accepted_count": len(accepted),
         }
+
+
+async def writable_zones(actor: Actor, period: Period, *, registry: Registry, jurisdiction: Jurisdiction) -> list[str]:
+    """The zones the caller may write for in ``period`` (``id name``, by name): a county's zones
+    active at the period's end that it administers or manages by entrustment, a zone
+    committee's own zone. (A county's own totals go under its division code.)"""
+    active = await jurisdiction.active_zones(registry, period.end)
+    if actor.has(Role.COUNTY) and actor.division:
+        mine = [z for z in active if actor.division in (z.authority, z.entrusted_to)]
+        return [f"{z.id} {z.name}" for z in sorted(mine, key=lambda z: (z.name, z.id))]
+    if actor.has(Role.ZONE_COMMITTEE) and actor.zone:
+        return [f"{z.id} {z.name}" for z in active if z.id == actor.zone] or [actor.zone]
+    return []
 
 
 def zones_by_period(rows: Sequence[Checked], into: dict[Period, set[str]]) -> None:
@@ -89,7 +122,7 @@ async def check_zones(
     if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
         own = actor.division if actor.has(Role.COUNTY) else None
         outside.extend(
-            Outside(r.index, "division", r.subject_id, r.subject_id)
+            Outside(r.index, "division", r.subject_id, r.subject_id, cast(Period, r.static.period))
             for r in rows
             if r.subject_type == "division" and r.subject_id != own
         )
@@ -107,9 +140,9 @@ async def check_zones(
                 continue
             refusal = refused[pair]
             if isinstance(refusal, Refusal):
-                faults.add(r.index, "subject", refusal.code, refusal.message)
+                faults.add(r.index, "subject", refusal.code, refusal.message, refusal.accepted)
             else:
-                outside.append(Outside(r.index, "zone", r.subject_id, refusal))
+                outside.append(Outside(r.index, "zone", r.subject_id, refusal, pair[1]))
     return outside, kinds
 
 
@@ -161,7 +194,7 @@ async def zone_verdicts(
     refused: dict[ZonePeriod, Refusal | str | None] = {}  # not a Refusal: outside the scope (its division)
     for zone_id, period in pairs:
         verdict = zone_verdict(
-            zone_id, period, active[period].get(zone_id), histories.get(zone_id), actor, county_scope
+            zone_id, period, active[period].get(zone_id), histories.get(zone_id), actor, county_scope, active[period]
         )
         if verdict.refusal is not None:
             refused[(zone_id, period)] = verdict.refusal
@@ -179,21 +212,22 @@ def zone_verdict(
     states: list[ZoneRead] | None,
     actor: Actor,
     county_scope: bool,
+    active: Mapping[str, ZoneRead] | None = None,
 ) -> ZoneVerdict:
     """The verdict on one zone in one period: ``zone`` is its state active at the period's end, if
-    any, ``states`` its history (needed when it is not active, or for a county's scope)."""
+    any, ``states`` its history (needed when it is not active, or for a county's scope), ``active``
+    the zones active then (to name an ended zone's successor)."""
     kind: str | None
     if zone is None:
         if not states:
-            return ZoneVerdict(Refusal("unknown_zone", f"the registry has no zone {zone_id!r}"), None, False)
+            return ZoneVerdict(Refusal("unknown_zone", messages.unknown_zone(zone_id)), None, False)
         fault = existence_fault(states, period)
+        if fault == "zone_not_existing":
+            return ZoneVerdict(Refusal(fault, messages.zone_not_existing(zone_id, str(period))), None, False)
         if fault is not None:
-            msg = (
-                f"zone {zone_id} did not exist yet at the end of {period}"
-                if fault == "zone_not_existing"
-                else f"zone {zone_id} had ended by the end of {period}; its successor reports it"
-            )
-            return ZoneVerdict(Refusal(fault, msg), None, False)
+            successor = _successor(states, period, active or {})
+            text = messages.zone_ended(zone_id, str(period), successor)
+            return ZoneVerdict(Refusal(fault, text, [successor] if successor else None), None, False)
         at_end = state_on(states, period.end)
         kind = at_end.kind.value if at_end else None
         division = at_end.authority if at_end else None
@@ -204,3 +238,14 @@ def zone_verdict(
         county_scope and actor.division in managing_divisions(states or [], period)
     )
     return ZoneVerdict(None, kind, allowed, division)
+
+
+def _successor(states: Sequence[ZoneRead], period: Period, active: Mapping[str, ZoneRead]) -> str | None:
+    """The successor of a zone ended by the period's end, as ``id name`` (the name as active then;
+    the id alone when the successor is not active then either), or ``None`` when it has none."""
+    ended = [s for s in states if s.valid_from <= period.end]
+    successor = next((s.successor for s in reversed(ended) if s.successor), None)
+    if successor is None:
+        return None
+    heir = active.get(successor)
+    return f"{successor} {heir.name}" if heir is not None else successor

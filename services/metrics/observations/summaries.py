@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from libs.domain.kernel.errors import Unprocessable
-from libs.domain.metrics.contracts import ImportCounts, ImportSummary
+from libs.domain.metrics.contracts import ImportConflict, ImportCounts, ImportSummary
 from services.metrics.observations.checks import Checked, Faults
 from services.metrics.observations.repository import Current, Key
 
@@ -41,19 +42,33 @@ def summary(
 
 def conflicted(faults: Faults, counts: ImportCounts, *, dry_run: bool) -> Unprocessable:
     """The 422 of a batch with faulty rows: nothing is stored. Each fault is listed once, in ``errors``
-    (``loc`` = ``["observations", row index, field]``, ``type`` = the conflict's code, ``line`` = the
-    file line of a row read from a file); ``summary`` holds the counts (its ``conflicts`` are those
+    (``loc`` = ``["observations", row index, field]``, ``type`` = the conflict's code; for a row read
+    from a file ``line`` = its row as Excel shows it and ``column`` = its column's header; ``accepted``
+    = what the field accepts, where that helps); ``summary`` holds the counts (its ``conflicts`` are those
     errors, not repeated: a 10,000-row batch of duplicates answered each one twice)."""
     answer = summary(faults, counts, dry_run=dry_run)
     return Unprocessable(
-        f"{answer.counts.rejected} 行有误，未保存任何数据；每个问题见 errors。"
-        f"{answer.counts.rejected} row(s) conflict; nothing was stored",
-        errors=[
-            {"loc": ["observations", c.index, c.field], "msg": c.message, "type": c.code, "line": c.line}
-            for c in answer.conflicts
-        ],
+        f"{answer.counts.rejected} 行有误，未保存任何数据；每个问题见 errors / "
+        f"{answer.counts.rejected} row(s) conflict; nothing was stored; each is listed in errors",
+        errors=[_error(c) for c in answer.conflicts],
         summary=answer.model_dump(mode="json", exclude={"conflicts"}),
     )
+
+
+def _error(c: ImportConflict) -> dict[str, Any]:
+    """A conflict as the problem's ``errors`` lists it; ``column`` and ``accepted`` only when known
+    (a JSON push has no column, and a 10,000-row batch of duplicates should not carry 20,000 nulls)."""
+    error: dict[str, Any] = {
+        "loc": ["observations", c.index, c.field],
+        "msg": c.message,
+        "type": c.code,
+        "line": c.line,
+    }
+    if c.column is not None:
+        error["column"] = c.column
+    if c.accepted is not None:
+        error["accepted"] = c.accepted
+    return error
 
 
 def first_rows(indices: Sequence[int], n: int = 10) -> str:
