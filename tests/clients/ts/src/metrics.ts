@@ -41,7 +41,7 @@ export async function importFile(token: string, file: File): Promise<number> {
     },
   });
   if (error) throw new Error(describe(error));
-  return data.counts.created + data.counts.updated;
+  return (data.counts.created ?? 0) + (data.counts.updated ?? 0); // fields with a default are optional in the spec
 }
 
 /** The county's template downloaded as a file. */
