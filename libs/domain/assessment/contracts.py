@@ -338,10 +338,9 @@ class MethodologyRef(BaseModel):
     sha256: str
 
 
-class AssessmentSummary(BaseModel):
-    """A run in a list."""
+class RunFacts(BaseModel):
+    """What a run is about and what it scored: the part a stored run and a dry run share."""
 
-    id: int
     methodology: MethodologyRef
     kind: ZoneKind
     period: str
@@ -351,6 +350,12 @@ class AssessmentSummary(BaseModel):
     zones: int
     ranked: int
     inputs_sha256: str
+
+
+class AssessmentSummary(RunFacts):
+    """A run in a list."""
+
+    id: int
     created_at: datetime
     created_by: str
     status: RunStatus = Field(
@@ -386,31 +391,24 @@ class Refusal(BaseModel):
 
 
 class OutcomeDecided(BaseModel):
-    """An outcome a dry run would decide (nothing stored, nothing in force)."""
+    """A reward or warning a run decides, with the rule that triggered it (as a dry run answers it:
+    nothing stored, nothing in force)."""
 
     zone: str
     name: str = ""
     outcome: str = Field(description="`commended`, `warned` or `revocation_review`.")
     rule: str
-    label: str = ""
+    label: str = Field("", description="The source policy's wording of the rule.")
     detail: str
     numbers: dict[str, Any] = Field(default_factory=dict)
-    tie: bool = False
+    tie: bool = Field(False, description="Included because it tied at the rule's cut-off.")
 
 
-class AssessmentDryRun(BaseModel):
-    """What a run would be, computed and not stored (``"dry_run": true``)."""
+class AssessmentDryRun(RunFacts):
+    """What a run would be, computed and not stored (``"dry_run": true``; ``inputs_sha256``: the
+    SHA-256 its inputs would be stored with)."""
 
     dry_run: Literal[True] = True
-    methodology: MethodologyRef
-    kind: ZoneKind
-    period: str
-    label: str
-    subjects: Subjects
-    registry_as_of: date
-    zones: int
-    ranked: int
-    inputs_sha256: str = Field(description="The SHA-256 the inputs would be stored with.")
     previous_assessment: int | None = None
     notes: list[str] = Field(default_factory=list)
     coverage: Coverage
@@ -475,21 +473,13 @@ class VerificationRead(BaseModel):
 # --- outcomes, policies, summons ----------------------------------------------------------------------
 
 
-class OutcomeRead(BaseModel):
-    """A reward or warning decided by an assessment run, with the rule that triggered it."""
+class OutcomeRead(OutcomeDecided):
+    """A reward or warning decided by a stored run: its run, kind and period, summons and standing."""
 
     id: int | None = None
     assessment: int
-    zone: str
-    name: str = ""
     kind: ZoneKind | None = None
     period: str | None = None
-    outcome: str = Field(description="`commended`, `warned` or `revocation_review`.")
-    rule: str
-    label: str = Field("", description="The source policy's wording of the rule.")
-    detail: str
-    numbers: dict[str, Any] = Field(default_factory=dict)
-    tie: bool = Field(False, description="Included because it tied at the rule's cut-off.")
     summons: int | None = Field(None, description="The summons (约谈) record a warning created.")
     created_at: datetime | None = None
     status: Literal["draft", "in_force", "withdrawn"] = Field(
