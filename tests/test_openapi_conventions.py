@@ -102,3 +102,15 @@ class TestTheDocumentDescribesItself:
         servers = _spec(service)["servers"]
         assert [s["url"] for s in servers] == ["/"]
         assert servers[0]["description"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_header_parameters_are_named_in_their_canonical_casing(service: str) -> None:
+    # HTTP header names are case-insensitive, but a generated client uses the documented spelling:
+    # one spelling everywhere (Idempotency-Key, If-Match), each word capitalised as RFC 9110 writes them.
+    headers = {
+        p["name"] for _, _, op in _operations(_spec(service)) for p in op.get("parameters", []) if p["in"] == "header"
+    }
+    assert headers, service
+    canonical = {name: "-".join(w[:1].upper() + w[1:].lower() for w in name.split("-")) for name in headers}
+    assert all(name == canonical[name] for name in headers), canonical

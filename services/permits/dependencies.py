@@ -65,7 +65,10 @@ TodayDep = Annotated[date, Depends(today)]
 RegistryDep = Annotated[RegistryClient, Depends(registry_client)]
 ZoneCacheDep = Annotated[dict[str, float], Depends(zone_cache)]
 IfMatch = Annotated[
-    str | None, Header(max_length=200, description="The ETag read before (optimistic concurrency); 412 if stale.")
+    str | None,
+    Header(
+        alias="If-Match", max_length=200, description="The ETag read before (optimistic concurrency); 412 if stale."
+    ),
 ]
 CaseId = Annotated[str, Path(max_length=64)]
 CalendarAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN, Role.BUREAU_ADMIN))]

@@ -138,6 +138,6 @@ async def test_the_hot_intake_answers_as_the_declared_route(run_scenario: Callab
     assert answers["replay of the same key"] == answers["accept on the spot"]
     assert [e["loc"] for e in answers["missing field"]["errors"]] == [["body", "project_name"]]
     assert [e["loc"] for e in answers["wrong nested type"]["errors"]] == [["body", "applicant", "name"]]
-    assert [e["loc"] for e in answers["key too long"]["errors"]] == [["header", "idempotency-key"]]
+    assert [e["loc"] for e in answers["key too long"]["errors"]] == [["header", "Idempotency-Key"]]
     assert [e["loc"] for e in answers["the key with another body"]["errors"]] == [["header", "Idempotency-Key"]]
     assert answers["empty body"][1] == ["body"]

@@ -61,7 +61,7 @@ async def create_application(
     request: Request,
     actor: Filer,
     body: ApplicationCreate,
-    idempotency_key: Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_MAX)] = None,
 ) -> Response:
     return await _intake(request, actor, body, idempotency_key)
 
@@ -69,7 +69,7 @@ async def create_application(
 async def create_application_hot(request: Request) -> Response:
     """``POST /v1/applications`` as a hot route: the same checks in the same order as the route above."""
     actor = authenticate(request, *FILERS)
-    key = header(request, "idempotency-key", IDEMPOTENCY_KEY)
+    key = header(request, "Idempotency-Key", IDEMPOTENCY_KEY)
     body = json_body(ApplicationCreate, request, await request.body())
     return await _intake(request, actor, body, key)
 
