@@ -42,7 +42,7 @@ from services.assessment.runs.commands import CreateRun, RunContext
 from services.assessment.runs.create import create_run as create
 from services.assessment.runs.dry_run import DryRunAnswer
 from services.assessment.runs.gc_pause import gc_paused
-from services.assessment.runs.lifecycle import LifecycleContext, PublishRun, WithdrawContext, WithdrawRun
+from services.assessment.runs.lifecycle import LifecycleContext, PublishRun, WithdrawRun
 from services.assessment.runs.reads import RunAnswer
 from services.assessment.runs.verify import verify as verify_run
 from services.assessment.runtime import RuntimeDep
@@ -232,9 +232,14 @@ async def publish_run(
     responses=problems(401, 403, 404, 409, 422),
 )
 async def withdraw_run(
-    session: SessionDep, assessment_id: RunId, actor: Writer, runtime: RuntimeDep, body: WithdrawRequest
+    session: SessionDep,
+    assessment_id: RunId,
+    actor: Writer,
+    runtime: RuntimeDep,
+    metrics: MetricsAsCaller,
+    body: WithdrawRequest,
 ) -> Response:
-    context = WithdrawContext(session, actor, runtime.clock)
+    context = LifecycleContext(session, metrics, actor, runtime.clock)
     return json_response(await lifecycle.withdraw(WithdrawRun(assessment_id, body), context))
 
 

@@ -78,7 +78,11 @@ async def publish(command: PublishRun, context: LifecycleContext) -> AssessmentS
         )
     current = await repository.published_for_key(session, run)
     _check_supersession(run, current, command.body)
-    await _refuse_stale(session, run)
+    # The sanction part of the run's inputs (read once: the inputs of a national run are large).
+    sanctions: dict[str, Any] = {}
+    if run.subjects == "zones":
+        sanctions = (await repository.inputs_of(session, run.id)).get("sanctions") or {}
+    await _refuse_stale(session, run, sanctions)
     now = context.clock()
     await _lock_values(context, run)
     try:
@@ -106,11 +110,11 @@ async def publish(command: PublishRun, context: LifecycleContext) -> AssessmentS
         reason=command.body.note,
         related=current.id if current else None,
     )
-    await store_summons(session, run, now)
+    await store_summons(session, run, now, sanctions)
     return await _summary(session, run)
 
 
-async def withdraw(command: WithdrawRun, context: WithdrawContext) -> AssessmentSummary:
+async def withdraw(command: WithdrawRun, context: LifecycleContext) -> AssessmentSummary:
     """Withdraw a published run: it and its outcomes stop being in force (kept as history)."""
     session, actor = context.session, context.actor
     run = await _run(session, command.run_id, actor)
@@ -128,15 +132,6 @@ async def withdraw(command: WithdrawRun, context: WithdrawContext) -> Assessment
     run.withdrawn_reason = command.body.reason
     await session.flush()
     return await _summary(session, run)
-
-
-@dataclass(frozen=True, slots=True)
-class WithdrawContext:
-    """The request's session, the caller and the clock."""
-
-    session: AsyncSession
-    actor: Actor
-    clock: Callable[[], datetime]
 
 
 async def _run(session: AsyncSession, run_id: int, actor: Actor) -> Assessment:
@@ -180,8 +175,9 @@ def _check_supersession(run: Assessment, current: Assessment | None, body: Publi
         )
 
 
-async def _refuse_stale(session: AsyncSession, run: Assessment) -> None:
-    """409 ``stale_basis`` when the published runs a draft was compared with are no longer those in force."""
+async def _refuse_stale(session: AsyncSession, run: Assessment, sanctions: dict[str, Any]) -> None:
+    """409 ``stale_basis`` when the published runs a draft was compared with (``sanctions``: the
+    sanction part of its inputs) are no longer those in force."""
     if run.subjects != "zones":
         return
     period = Period.parse(run.period)
@@ -189,7 +185,6 @@ async def _refuse_stale(session: AsyncSession, run: Assessment) -> None:
         session, code=run.methodology_code, kind=run.kind, period=str(period.previous())
     )
     changed = (previous.id if previous else None) != run.previous_assessment_id
-    sanctions: dict[str, Any] = (await repository.inputs_of(session, run.id)).get("sanctions") or {}
     if "earlier_runs" in sanctions:
         consecutive = int(sanctions.get("policy", {}).get("consecutive_warnings_for_review", 2))
         now_runs: list[int] = []

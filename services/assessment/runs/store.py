@@ -62,16 +62,14 @@ async def _store_outcomes(session: AsyncSession, run: Assessment, evaluation: Ru
     await repository.insert_outcomes(session, [_outcome_row(run, o, now, names) for o in evaluation.outcomes])
 
 
-async def store_summons(session: AsyncSession, run: Assessment, now: datetime) -> None:
-    """The summons (约谈) of the zones a run being published warned, unless its policy says otherwise.
+async def store_summons(session: AsyncSession, run: Assessment, now: datetime, sanctions: Mapping[str, Any]) -> None:
+    """The summons (约谈) of the zones a run being published warned, unless its policy (``sanctions``:
+    the sanction part of its inputs) says otherwise.
 
     Made on publication, not with the draft: a draft's warning summons nobody."""
-    warned = [o for o in await repository.outcomes(session, run.id) if o.outcome == "warned"]
-    if not warned:
-        return
-    sanctions = (await repository.inputs_of(session, run.id)).get("sanctions") or {}
     if not sanctions.get("policy", {}).get("summons_on_warning", True):
         return
+    warned = [o for o in await repository.outcomes(session, run.id) if o.outcome == "warned"]
     await repository.insert_summons(
         session,
         [
