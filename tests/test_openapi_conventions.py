@@ -114,3 +114,191 @@ def test_header_parameters_are_named_in_their_canonical_casing(service: str) -> 
     assert headers, service
     canonical = {name: "-".join(w[:1].upper() + w[1:].lower() for w in name.split("-")) for name in headers}
     assert all(name == canonical[name] for name in headers), canonical
+
+
+# --- One set of conventions over the four documents (docs/api-conventions.md#one-set-of-conventions) ---
+
+ID_NAME = re.compile(r"^(id|.+_id|.+_ids)$")
+"""A field or parameter that holds ids: ``id``, ``zone_id``, ``item_ids``."""
+
+ID_LIKE_NAMES = frozenset({"supersedes", "superseded_by", "assessment", "previous_assessment", "lock", "act", "run"})
+"""Fields that hold another resource's id without saying so in their name."""
+
+ZONE_NAMES_NOT_ALLOWED = frozenset({"zone", "zones", "subject", "subjects", "zoneId"})
+"""A zone is ``zone_id`` (``zone_ids``) everywhere: in a path, a query, a body and an answer."""
+
+PAGING_PARAMETERS = {"limit", "cursor"}
+
+
+def _deref(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _walk(spec: dict[str, Any], schema: Any, seen: set[str]) -> Any:
+    """Yield (name, subschema, owner) for every property of ``schema`` and what it refers to."""
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if ref is not None:
+        name = ref.rsplit("/", 1)[-1]
+        if name in seen:
+            return
+        seen.add(name)
+        yield from _walk(spec, spec["components"]["schemas"][name], seen)
+        return
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for sub in schema.get(key, []):
+            yield from _walk(spec, sub, seen)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            yield from _walk(spec, schema[key], seen)
+    for prop, sub in schema.get("properties", {}).items():
+        yield prop, sub, schema
+        yield from _walk(spec, sub, seen)
+
+
+def _leaf_types(spec: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives of a (possibly nullable) schema, arrays unwrapped to their items."""
+    schema = _deref(spec, schema)
+    alternatives = schema.get("anyOf") or schema.get("oneOf") or [schema]
+    leaves = []
+    for alt in alternatives:
+        alt = _deref(spec, alt)
+        if alt.get("type") == "array" and isinstance(alt.get("items"), dict):
+            leaves.extend(_leaf_types(spec, alt["items"]))
+        elif alt.get("type") != "null":
+            leaves.append(alt)
+    return leaves
+
+
+def _response_schemas(spec: dict[str, Any]) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+    found = []
+    for method, path, op in _operations(spec):
+        for status, response in op.get("responses", {}).items():
+            for media, content in response.get("content", {}).items():
+                if media == "application/json":
+                    found.append((method, path, status, media, content.get("schema", {})))
+    return found
+
+
+def _request_schemas(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for method, path, op in _operations(spec):
+        for content in op.get("requestBody", {}).get("content", {}).values():
+            found.append((method, path, content.get("schema", {})))
+    return found
+
+
+def _all_properties(spec: dict[str, Any], schemas: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], dict]]:
+    seen: set[str] = set()
+    return [p for schema in schemas for p in _walk(spec, schema, seen)]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+class TestOneSetOfConventions:
+    def test_every_id_is_a_string(self, service: str) -> None:
+        spec = _spec(service)
+        schemas = [s for *_, s in _response_schemas(spec)] + [s for *_, s in _request_schemas(spec)]
+        offending = set()
+        for name, sub, _ in _all_properties(spec, schemas):
+            if ID_NAME.match(name) or name in ID_LIKE_NAMES:
+                if any(leaf.get("type") != "string" for leaf in _leaf_types(spec, sub)):
+                    offending.add(name)
+        for method, path, op in _operations(spec):
+            for p in op.get("parameters", []):
+                if (ID_NAME.match(p["name"]) or p["name"] in ID_LIKE_NAMES) and any(
+                    leaf.get("type") != "string" for leaf in _leaf_types(spec, p.get("schema", {}))
+                ):
+                    offending.add(f"{method.upper()} {path} {p['name']}")
+        assert not offending, f"{service}: ids that are not strings: {sorted(offending)}"
+
+    def test_a_zone_is_named_zone_id_in_paths_queries_bodies_and_answers(self, service: str) -> None:
+        spec = _spec(service)
+        wrong = set()
+        for method, path, op in _operations(spec):
+            wrong.update(
+                f"{method.upper()} {path} ?{p['name']}"
+                for p in op.get("parameters", [])
+                if p["name"] in ZONE_NAMES_NOT_ALLOWED
+            )
+            wrong.update(
+                f"{method.upper()} {path}" for seg in re.findall(r"\{([^}]+)\}", path) if seg in ZONE_NAMES_NOT_ALLOWED
+            )
+        schemas = [s for *_, s in _response_schemas(spec)] + [s for *_, s in _request_schemas(spec)]
+        wrong.update(f"field {name}" for name, _, _ in _all_properties(spec, schemas) if name in ZONE_NAMES_NOT_ALLOWED)
+        assert not wrong, f"{service}: a zone named otherwise than zone_id: {sorted(wrong)}"
+
+    def test_every_number_in_an_answer_states_its_precision(self, service: str) -> None:
+        # Computed quantities are numbers rounded to a stated number of places; stored
+        # measurements and money are decimal strings ("format": "decimal").
+        spec = _spec(service)
+        unstated = set()
+        for name, sub, _ in _all_properties(spec, [s for *_, s in _response_schemas(spec)]):
+            for leaf in _leaf_types(spec, sub):
+                if leaf.get("type") == "number" and not isinstance(leaf.get("x-devzones-decimals"), int):
+                    unstated.add(name)
+        assert not unstated, f"{service}: numbers without x-devzones-decimals: {sorted(unstated)}"
+
+    def test_every_list_is_a_page_with_limit_and_cursor(self, service: str) -> None:
+        spec = _spec(service)
+        bare = [
+            f"{m.upper()} {p}"
+            for m, p, status, _, s in _response_schemas(spec)
+            if status.startswith("2") and _deref(spec, s).get("type") == "array"
+        ]
+        assert not bare, f"{service}: lists answered as bare arrays: {bare}"
+        for method, path, op in _operations(spec):
+            if not op["operationId"].startswith("list"):
+                continue
+            params = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+            assert PAGING_PARAMETERS <= params, f"{service}: {op['operationId']} lacks limit/cursor"
+            page = _deref(spec, op["responses"]["200"]["content"]["application/json"]["schema"])
+            assert page.get("properties", {}).get("items", {}).get("type") == "array", op["operationId"]
+            assert "next_cursor" in page["properties"], op["operationId"]
+            assert {"items", "next_cursor"} <= set(page.get("required", [])), op["operationId"]
+
+    def test_one_media_type_per_operation_and_status(self, service: str) -> None:
+        spec = _spec(service)
+        several = [
+            f"{method.upper()} {path} {status}: {sorted(response['content'])}"
+            for method, path, op in _operations(spec)
+            for status, response in op["responses"].items()
+            if len(response.get("content", {})) > 1
+        ]
+        assert not several, f"{service}: answers with more than one media type: {several}"
+        switches = [
+            f"{m.upper()} {p}"
+            for m, p, op in _operations(spec)
+            for q in op.get("parameters", [])
+            if q["name"] == "format"
+        ]
+        assert not switches, f"{service}: a ?format= switch instead of an operation per file: {switches}"
+
+    def test_action_names_are_spelled_as_their_paths(self, service: str) -> None:
+        spec = _spec(service)
+        segments = {path.rstrip("/").rsplit("/", 1)[-1] for path, item in spec["paths"].items() if "post" in item}
+        for name, sub, _ in _all_properties(spec, [s for *_, s in _response_schemas(spec)]):
+            if name != "allowed_actions":
+                continue
+            leaves = _leaf_types(spec, sub)
+            enums = {v for leaf in leaves for v in leaf.get("enum", [])}
+            assert enums, f"{service}: allowed_actions is not an enumeration"
+            assert enums <= segments, (
+                f"{service}: actions spelled otherwise than their paths: {sorted(enums - segments)}"
+            )
+
+    def test_every_field_of_an_answer_is_present(self, service: str) -> None:
+        # The service writes every field of an answer (null where there is none), so the output
+        # schema requires each: a generated client then needs no `?? 0` for a count.
+        spec = _spec(service)
+        optional = set()
+        seen: set[str] = set()
+        for *_, schema in _response_schemas(spec):
+            for name, _, owner in _walk(spec, schema, seen):
+                if owner.get("additionalProperties") is True and owner.get("title") in {"Problem", "ProblemError"}:
+                    continue
+                if name not in owner.get("required", []):
+                    optional.add(f"{owner.get('title')}.{name}")
+        assert not optional, f"{service}: answer fields not required: {sorted(optional)}"

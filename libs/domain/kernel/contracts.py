@@ -14,6 +14,17 @@ MAX_PAGE_LIMIT = 500
 DEFAULT_PAGE_LIMIT = 50
 
 
+class ApiModel(BaseModel):
+    """Base of every model the API answers with (docs/api-conventions.md#one-set-of-conventions).
+
+    Its output schema lists every field as required, defaults included, because the service
+    always writes every field (``null`` where there is none): a generated client then types
+    ``summary.accepted`` as a number, not as possibly missing. Request models may use it too;
+    their input schema keeps the defaults optional."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class FieldError(BaseModel):
     """One field-level fault inside a problem document."""
 
@@ -58,21 +69,21 @@ class Problem(BaseModel):
     )
 
 
-class Page(BaseModel, Generic[T]):
+class Page(ApiModel, Generic[T]):
     """A page of a cursor-paginated list."""
 
     items: list[T]
     next_cursor: str | None = Field(None, description="Pass as `cursor` to get the next page; null on the last page.")
 
 
-class Health(BaseModel):
+class Health(ApiModel):
     """Liveness answer."""
 
     status: str = "ok"
     service: str
 
 
-class Readiness(BaseModel):
+class Readiness(ApiModel):
     """Readiness answer: the database is reachable and migrations are at head."""
 
     status: str = "ready"

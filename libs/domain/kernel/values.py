@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 
 class ZoneKind(StrEnum):
@@ -160,3 +161,61 @@ the same dates as the tz database's Asia/Shanghai for every date the system deal
 def today_in_china() -> date:
     """Today's date in Asia/Shanghai, the calendar dates of legal effect are counted in."""
     return datetime.now(CHINA_TIME).date()
+
+
+# --- How the API writes identifiers and quantities (docs/api-conventions.md#one-set-of-conventions) ---
+
+SERIAL_ID_PATTERN = r"^[1-9][0-9]{0,18}$"
+
+
+def _id_text(value: int) -> str:
+    return str(value)
+
+
+SerialId = Annotated[
+    int,
+    Field(ge=1, le=2**62),
+    PlainSerializer(_id_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": SERIAL_ID_PATTERN, "examples": ["42"]}),
+]
+"""A row id the database numbers (a reorganisation act, an assessment run, a lock). Every id is a
+string in the API, because JavaScript numbers hold integers exactly only up to 2^53: the JSON is
+``"42"``; a request may send ``"42"`` (or, leniently, ``42``)."""
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+DecimalText = Annotated[
+    Decimal,
+    PlainSerializer(_decimal_text, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "examples": ["12.5"]},
+        mode="serialization",
+    ),
+]
+"""A stored measurement or an amount of money: an exact decimal, written in the API as a decimal
+string in plain notation without trailing zeros (``"3000"``, ``"12.5"``, ``"-0.25"``), never as a
+binary floating-point number. Requests may send a string or a number."""
+
+COMPUTED_DECIMALS = 6
+"""Computed quantities (scores, normalised values, shares, weights) are JSON numbers rounded to
+this many decimal places."""
+
+
+def _rounded(value: float) -> float:
+    return round(value, COMPUTED_DECIMALS)
+
+
+Computed = Annotated[
+    float,
+    PlainSerializer(_rounded, return_type=float, when_used="json"),
+    Field(json_schema_extra={"x-devzones-decimals": COMPUTED_DECIMALS}),
+]
+"""A quantity the system computes (a score, a normalised value, a share): a JSON number rounded to
+``COMPUTED_DECIMALS`` places, declared in the schema as ``x-devzones-decimals``. Ranks and sorting
+use the unrounded value inside the service; only the answer is rounded."""
