@@ -193,7 +193,11 @@ def app_client(settings_for: Callable[..., Any]) -> Callable[..., Any]:
             app.dependency_overrides.update(overrides)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url=f"http://{service}.test") as client:
+            # The suite reads the English prose of problems (its assertions predate the Chinese
+            # default); tests/common/test_languages.py holds the Chinese default and the choice.
+            async with httpx.AsyncClient(
+                transport=transport, base_url=f"http://{service}.test", headers={"Accept-Language": "en"}
+            ) as client:
                 client.app = app  # type: ignore[attr-defined]
                 try:
                     yield client

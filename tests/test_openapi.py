@@ -60,10 +60,10 @@ class TestErrorsAreDocumentedAsTheyAreSent:
         schemas = spec["components"]["schemas"]
         problem, error = schemas["Problem"], schemas["ProblemError"]
         assert set(problem["properties"]) == {"type", "title", "status", "detail", "instance", "code", "errors"}
-        assert problem["required"] == ["title", "status"] and problem["additionalProperties"] is True
+        assert problem["required"] == ["title", "status", "code"] and problem["additionalProperties"] is True
         items = problem["properties"]["errors"]["anyOf"][0]["items"]
         assert items == {"$ref": "#/components/schemas/ProblemError"}
-        assert error["required"] == ["loc", "msg", "type"] and error["additionalProperties"] is True
+        assert error["required"] == ["loc", "msg", "type", "code"] and error["additionalProperties"] is True
         assert error["properties"]["loc"]["items"] == {"anyOf": [{"type": "string"}, {"type": "integer"}]}
 
     def test_every_operation_that_reads_a_body_documents_400_and_413(self, spec: dict[str, Any]) -> None:

@@ -203,9 +203,9 @@ class TestOneSetOfConventions:
         schemas = [s for *_, s in _response_schemas(spec)] + [s for *_, s in _request_schemas(spec)]
         offending = set()
         for name, sub, _ in _all_properties(spec, schemas):
-            if ID_NAME.match(name) or name in ID_LIKE_NAMES:
-                if any(leaf.get("type") != "string" for leaf in _leaf_types(spec, sub)):
-                    offending.add(name)
+            is_id = ID_NAME.match(name) or name in ID_LIKE_NAMES
+            if is_id and any(leaf.get("type") != "string" for leaf in _leaf_types(spec, sub)):
+                offending.add(name)
         for method, path, op in _operations(spec):
             for p in op.get("parameters", []):
                 if (ID_NAME.match(p["name"]) or p["name"] in ID_LIKE_NAMES) and any(
@@ -249,11 +249,11 @@ class TestOneSetOfConventions:
             if status.startswith("2") and _deref(spec, s).get("type") == "array"
         ]
         assert not bare, f"{service}: lists answered as bare arrays: {bare}"
-        for method, path, op in _operations(spec):
+        for _, _, op in _operations(spec):
             if not op["operationId"].startswith("list"):
                 continue
             params = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
-            assert PAGING_PARAMETERS <= params, f"{service}: {op['operationId']} lacks limit/cursor"
+            assert params >= PAGING_PARAMETERS, f"{service}: {op['operationId']} lacks limit/cursor"
             page = _deref(spec, op["responses"]["200"]["content"]["application/json"]["schema"])
             assert page.get("properties", {}).get("items", {}).get("type") == "array", op["operationId"]
             assert "next_cursor" in page["properties"], op["operationId"]

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.domain.kernel.contracts import Health, Readiness
 from libs.domain.kernel.errors import UpstreamUnavailable
+from libs.domain.kernel.i18n import Text
 from services.common.auth import PUBLIC
 from services.common.db import Database
 from services.common.docs import install_docs
@@ -184,11 +185,19 @@ def _ops_router(service: str) -> APIRouter:
             async with db.engine.connect() as conn:
                 revision = await current_revision_async(conn)
         except Exception as exc:
-            raise UpstreamUnavailable(f"database unreachable: {type(exc).__name__}", service="database") from exc
+            raise UpstreamUnavailable(
+                Text(f"数据库无法连接：{type(exc).__name__}", f"database unreachable: {type(exc).__name__}"),
+                code="database_unavailable",
+                service="database",
+            ) from exc
         head = head_revision(service)
         if revision != head:
             raise UpstreamUnavailable(
-                f"database schema at {revision or 'none'}, expected {head}: run `devzones migrate {service}`",
+                Text(
+                    f"数据库结构版本为 {revision or '无'}，应为 {head}：请运行 `devzones migrate {service}`",
+                    f"database schema at {revision or 'none'}, expected {head}: run `devzones migrate {service}`",
+                ),
+                code="schema_not_at_head",
                 service="database",
             )
         return Readiness(service=service, revision=revision)

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unauthorized
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from services.common.security import decode_token
 
@@ -37,7 +38,13 @@ def bearer_actor(request: Request, authorization: str | None) -> Actor:
     """The caller named by an ``Authorization`` header value; 401 problem without a valid bearer token."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("this route needs an 'Authorization: Bearer <token>' header")
+        raise Unauthorized(
+            Text(
+                "此接口需要“Authorization: Bearer <令牌>”请求头",
+                "this route needs an 'Authorization: Bearer <token>' header",
+            ),
+            code="token_missing",
+        )
     runtime = request.app.state.runtime
     return decode_token(token.strip(), runtime.signing_key, runtime.settings.jwt_algorithm)
 
@@ -47,14 +54,25 @@ def admit(actor: Actor, roles: tuple[Role, ...]) -> Actor:
     held = [r for r in roles if r in actor.roles]
     if not held:
         raise Forbidden(
-            f"this action needs one of the roles: {', '.join(sorted(roles))}",
+            Text(
+                f"此操作需要以下角色之一：{'、'.join(sorted(roles))}",
+                f"this action needs one of the roles: {', '.join(sorted(roles))}",
+            ),
+            code="role_required",
             required_roles=sorted(roles),
         )
     for role in held:
         missing = [c for c in REQUIRED_SCOPE.get(role, ()) if getattr(actor, c) is None]
         if not missing:
             return actor
-    raise Forbidden(f"the token's role needs the scope claim(s): {', '.join(REQUIRED_SCOPE[held[0]])}")
+    claims = REQUIRED_SCOPE[held[0]]
+    raise Forbidden(
+        Text(
+            f"令牌中的角色还需要范围声明：{'、'.join(claims)}",
+            f"the token's role needs the scope claim(s): {', '.join(claims)}",
+        ),
+        code="scope_claim_missing",
+    )
 
 
 def authenticate(request: Request, *roles: Role) -> Actor:

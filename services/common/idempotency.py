@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.domain.kernel.errors import Conflict, Unprocessable
+from libs.domain.kernel.i18n import Text
 from services.common.db import Database, UtcDateTime
 
 RETENTION = timedelta(hours=48)
@@ -197,7 +198,11 @@ class SqlKeyStore:
 
 
 def _in_flight(key: str) -> Conflict:
-    return Conflict("a request with this Idempotency-Key is still being processed", idempotency_key=key)
+    return Conflict(
+        Text("使用此 Idempotency-Key 的请求仍在处理中", "a request with this Idempotency-Key is still being processed"),
+        code="idempotency_key_in_flight",
+        idempotency_key=key,
+    )
 
 
 @dataclass(eq=False)
@@ -239,7 +244,14 @@ class Idempotency:
         """The answer to a claim of a key the store already holds (raises a problem, or returns)."""
         existing = await store.get(subject, key)
         if existing is None:  # released between our insert and our read: a plain retry is fine
-            raise Conflict("a request with this Idempotency-Key is finishing; retry", idempotency_key=key)
+            raise Conflict(
+                Text(
+                    "使用此 Idempotency-Key 的请求即将完成，请重试",
+                    "a request with this Idempotency-Key is finishing; retry",
+                ),
+                code="idempotency_key_in_flight",
+                idempotency_key=key,
+            )
         expired = now - self.retention
         if existing.status == "done" and existing.created_at < expired:
             if not await store.renew(subject, key, request_hash, expired, now):
@@ -247,9 +259,19 @@ class Idempotency:
             return Claim()
         if existing.request_hash != request_hash:
             raise Unprocessable(
-                "this Idempotency-Key was used for a different request; use a new key for new content",
+                Text(
+                    "此 Idempotency-Key 已用于另一个请求；新的内容请使用新的键",
+                    "this Idempotency-Key was used for a different request; use a new key for new content",
+                ),
+                code="idempotency_key_reused",
                 idempotency_key=key,
-                errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "reuse"}],
+                errors=[
+                    {
+                        "loc": ["header", "Idempotency-Key"],
+                        "msg": Text("此键已随另一个请求体使用过", "reused with another body"),
+                        "type": "reuse",
+                    }
+                ],
             )
         if existing.status == "done":
             return Claim(existing.response_status or 200, existing.response_body)

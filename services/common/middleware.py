@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.domain.clients.base import request_id_var
+from libs.domain.kernel.i18n import Text, negotiate, reset_lang, use_lang
 from services.common.problems import problem_response
 from services.common.ratelimit import EXEMPT_PATHS, RateLimiter
 
@@ -54,6 +55,20 @@ class RequestMetrics:
         pair[1].observe(seconds)
 
 
+def _vary_on_language(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers with ``Accept-Language`` in ``Vary``: messages in an answer follow it."""
+    out, found = [], False
+    for key, value in headers:
+        if key.lower() == b"vary" and not found:
+            found = True
+            if b"accept-language" not in value.lower():
+                value = value + b", Accept-Language"
+        out.append((key, value))
+    if not found:
+        out.append((b"vary", b"Accept-Language"))
+    return out
+
+
 class RequestContextMiddleware:
     """Assigns the request id, enforces the body limit, logs and measures each request."""
 
@@ -80,6 +95,7 @@ class RequestContextMiddleware:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE_ID.match(given) else os.urandom(16).hex()  # 128 random bits, as uuid4
         token = request_id_var.set(request_id)
+        lang_token = use_lang(negotiate(headers.get(b"accept-language", b"").decode("latin-1")))
         structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
         started = time.perf_counter()
         status = 500
@@ -90,7 +106,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                headers_out = _vary_on_language(message.get("headers", []))
+                message["headers"] = [*headers_out, (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
@@ -100,8 +117,12 @@ class RequestContextMiddleware:
                 if wait is not None:
                     response = problem_response(
                         429,
-                        title="Too many requests",
-                        detail=f"this client has exceeded its request rate; retry in {wait} s",
+                        code="rate_limited",
+                        title=Text("请求过于频繁", "Too many requests"),
+                        detail=Text(
+                            f"本客户端已超过请求频率上限，请 {wait} 秒后重试",
+                            f"this client has exceeded its request rate; retry in {wait} s",
+                        ),
                         type_="urn:devzones:problem:rate-limited",
                         instance=scope.get("path"),
                         headers={"Retry-After": str(wait)},
@@ -113,8 +134,12 @@ class RequestContextMiddleware:
             if length is not None and length.isdigit() and int(length) > self.max_body:
                 response = problem_response(
                     413,
-                    title="Payload too large",
-                    detail=f"request body of {int(length)} bytes exceeds the limit of {self.max_body} bytes",
+                    code="payload_too_large",
+                    title=Text("请求内容过大", "Payload too large"),
+                    detail=Text(
+                        f"请求内容 {int(length)} 字节，超过上限 {self.max_body} 字节",
+                        f"request body of {int(length)} bytes exceeds the limit of {self.max_body} bytes",
+                    ),
                     instance=scope.get("path"),
                     limit_bytes=self.max_body,
                 )
@@ -150,3 +175,4 @@ class RequestContextMiddleware:
             access_log.info("request", **fields)
             structlog.contextvars.unbind_contextvars("request_id", "service")
             request_id_var.reset(token)
+            reset_lang(lang_token)

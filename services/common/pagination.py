@@ -10,6 +10,7 @@ from fastapi import Query
 
 from libs.domain.kernel.contracts import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 
 LimitParam = Annotated[
     int,
@@ -36,6 +37,13 @@ def decode_cursor(cursor: str | None) -> Any:
         return json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unprocessable(
-            "malformed cursor",
-            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor from this API", "type": "cursor"}],
+            Text("翻页游标格式有误", "malformed cursor"),
+            code="cursor_invalid",
+            errors=[
+                {
+                    "loc": ["query", "cursor"],
+                    "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "not a cursor from this API"),
+                    "type": "cursor",
+                }
+            ],
         ) from exc

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Any, NewType
 
 from pydantic import PlainSerializer, PlainValidator, StringConstraints
-from pydantic_core import PydanticCustomError
 
+from libs.domain.kernel.i18n import Text, invalid
 from libs.domain.kernel.values import Period
 
 MAX_PERIOD_LENGTH = 16
@@ -20,11 +20,13 @@ MAX_PERIOD_LENGTH = 16
 
 def _parse(value: Any) -> Period:
     if not isinstance(value, str) or len(value) > MAX_PERIOD_LENGTH:
-        raise PydanticCustomError("period", "expected a period such as 2025, 2025H1 or 2025Q3")
+        raise invalid(
+            "period", Text("应为报告期，如 2025、2025H1 或 2025Q3", "expected a period such as 2025, 2025H1 or 2025Q3")
+        )
     try:
         return Period.parse(value)
     except ValueError as exc:
-        raise PydanticCustomError("period", "{reason}", {"reason": str(exc)}) from None
+        raise invalid("period", Text(f"报告期无效：{exc}", str(exc))) from None
 
 
 _Parsed = NewType("_Parsed", Period)

@@ -16,22 +16,37 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from libs.domain.kernel.contracts import Problem
 from libs.domain.kernel.errors import DomainError
+from libs.domain.kernel.i18n import CONTENT_LANGUAGE, Lang, Text, current_lang, localise, negotiate
+from services.common.validation_messages import validation_errors
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("devzones.problems")
 
 
+def request_lang(request: Request | None) -> Lang:
+    """The language a problem for ``request`` is written in (docs/api-conventions.md#languages)."""
+    if request is None:
+        return current_lang()
+    return negotiate(request.headers.get("accept-language"))
+
+
 def problem_response(
     status: int,
     *,
-    title: str | None = None,
-    detail: str | None = None,
+    code: str,
+    title: str | Text | None = None,
+    detail: str | Text | None = None,
     type_: str = "about:blank",
     instance: str | None = None,
     headers: dict[str, str] | None = None,
+    lang: Lang | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """Build an ``application/problem+json`` response."""
+    """Build an ``application/problem+json`` response in ``lang`` (default: the current request's).
+
+    Every :class:`Text` in it (title, detail, anything in ``extra``) is written in that language;
+    ``code`` is the stable machine-readable code, and each of ``errors`` gets its own ``code``."""
+    lang = lang or current_lang()
     body: dict[str, Any] = {
         "type": type_,
         "title": title or HTTPStatus(status).phrase,
@@ -41,8 +56,20 @@ def problem_response(
         body["detail"] = detail
     if instance is not None:
         body["instance"] = instance
+    body["code"] = code
     body.update(extra)
-    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    if isinstance(body.get("errors"), list):
+        body["errors"] = [_with_code(e) for e in body["errors"]]
+    all_headers = {"Content-Language": CONTENT_LANGUAGE[lang], "Vary": "Accept-Language", **(headers or {})}
+    return JSONResponse(
+        jsonable_encoder(localise(body, lang)), status_code=status, media_type=PROBLEM_JSON, headers=all_headers
+    )
+
+
+def _with_code(error: Any) -> Any:
+    if isinstance(error, dict) and "code" not in error:
+        return {**error, "code": error.get("type", "invalid")}
+    return error
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
@@ -50,42 +77,66 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="devzones"'} if exc.status == 401 else None
     return problem_response(
         exc.status,
+        code=exc.code,
         title=exc.title,
         detail=exc.detail,
         type_=exc.type_uri,
         instance=request.url.path,
         headers=headers,
+        lang=request_lang(request),
         **exc.extra,
     )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-        for e in exc.errors()
-    ]
+    errors = validation_errors(exc.errors())
     fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:10])
     return problem_response(
         422,
-        title="Request validation failed",
-        detail=f"{len(errors)} invalid field(s): {fields}",
+        code="validation_failed",
+        title=Text("请求校验未通过", "Request validation failed"),
+        detail=Text(f"{len(errors)} 处字段无效：{fields}", f"{len(errors)} invalid field(s): {fields}"),
         type_="urn:devzones:problem:validation",
         instance=request.url.path,
+        lang=request_lang(request),
         errors=errors,
     )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else None
-    if exc.status_code == 404 and detail == "Not Found":
-        detail = f"no route matches {request.url.path}"
-    if exc.status_code == 405:
-        detail = f"method {request.method} is not allowed on {request.url.path}"
+    given = exc.detail if isinstance(exc.detail, str) else None
+    code, title, detail = _HTTP_TEXTS.get(exc.status_code, (HTTPStatus(exc.status_code).name.lower(), None, None))
+    path = request.url.path
+    if exc.status_code == 404 and given == "Not Found":
+        detail = Text(f"没有与 {path} 对应的接口", f"no route matches {path}")
+    elif exc.status_code == 405:
+        detail = Text(f"{path} 不接受 {request.method} 方法", f"method {request.method} is not allowed on {path}")
+    elif exc.status_code == 400:
+        detail = Text("无法读取请求内容（不是 UTF-8 文本，或表单无法解析）", given or "the request body cannot be read")
+    elif exc.status_code == 413:
+        detail = Text("请求内容超过本服务的大小上限", given or "the request body exceeds the limit")
+    elif given is not None:
+        detail = given
     return problem_response(
-        exc.status_code, detail=detail, instance=request.url.path, headers=getattr(exc, "headers", None)
+        exc.status_code,
+        code=code,
+        title=title,
+        detail=detail,
+        instance=path,
+        headers=getattr(exc, "headers", None),
+        lang=request_lang(request),
     )
+
+
+_HTTP_TEXTS: dict[int, tuple[str, Text | None, str | Text | None]] = {
+    400: ("bad_request", Text("请求无法读取", "Bad Request"), None),
+    404: ("no_route", Text("未找到", "Not Found"), None),
+    405: ("method_not_allowed", Text("不允许的方法", "Method Not Allowed"), None),
+    413: ("payload_too_large", Text("请求内容过大", "Payload too large"), None),
+}
+"""The stable code and the title of the HTTP errors Starlette raises itself."""
 
 
 def _database_unreachable(exc: Exception) -> bool:
@@ -129,29 +180,41 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.warning("value_refused_by_database", path=request.url.path, error_type=type(exc).__name__)
         return problem_response(
             422,
-            title="A value in this request cannot be stored or compared",
-            detail="a number is out of range or a text contains a character the database refuses "
-            "(such as NUL); correct the value and retry",
+            code="value_out_of_range",
+            title=Text("请求中的某个值无法保存或比较", "A value in this request cannot be stored or compared"),
+            detail=Text(
+                "某个数值超出范围，或某段文字含有数据库不接受的字符（如 NUL）；请更正后重试",
+                "a number is out of range or a text contains a character the database refuses "
+                "(such as NUL); correct the value and retry",
+            ),
             type_="urn:devzones:problem:value-out-of-range",
             instance=request.url.path,
+            lang=request_lang(request),
         )
     if _database_unreachable(exc):
         log.warning("database_unreachable", path=request.url.path, error_type=type(exc).__name__)
         return problem_response(
             503,
-            title="A service this request needs is unavailable",
-            detail="the database cannot be reached; retry later",
+            code="database_unavailable",
+            title=Text("本请求所需的服务暂不可用", "A service this request needs is unavailable"),
+            detail=Text("数据库暂时无法连接，请稍后重试", "the database cannot be reached; retry later"),
             type_="urn:devzones:problem:upstream-unavailable",
             instance=request.url.path,
+            lang=request_lang(request),
             service="database",
         )
     # Never leak a stack trace, SQL or parameters: log them, answer generically.
     log.exception("unhandled_exception", path=request.url.path, error_type=type(exc).__name__)
     return problem_response(
         500,
-        title="Internal server error",
-        detail="The server failed to handle this request; it has been logged with the request id.",
+        code="internal_error",
+        title=Text("服务器内部错误", "Internal server error"),
+        detail=Text(
+            "服务器未能处理本请求，已连同请求编号记入日志",
+            "The server failed to handle this request; it has been logged with the request id.",
+        ),
         instance=request.url.path,
+        lang=request_lang(request),
     )
 
 

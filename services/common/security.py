@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Unauthorized
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from services.common.settings import ServiceSettings
 
@@ -91,8 +92,11 @@ def decode_token(token: str, key: str, algorithm: str = "HS256") -> Actor:
     """
     actor, expires = _verified(token, key, algorithm)
     if expires <= time.time():
-        raise Unauthorized("the token has expired")
+        raise Unauthorized(EXPIRED, code="token_expired")
     return actor
+
+
+EXPIRED = Text("令牌已过期", "the token has expired")
 
 
 @lru_cache(maxsize=4096)
@@ -102,9 +106,9 @@ def _verified(token: str, key: str, algorithm: str) -> tuple[Actor, float]:
             token, key, algorithms=[algorithm], issuer=ISSUER, options={"require": ["sub", "exp", "iss"]}
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("the token has expired") from exc
+        raise Unauthorized(EXPIRED, code="token_expired") from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized(f"the token is not valid: {exc}") from exc
+        raise Unauthorized(Text(f"令牌无效：{exc}", f"the token is not valid: {exc}"), code="token_invalid") from exc
     try:
         actor = Actor.model_validate(
             {
@@ -116,5 +120,11 @@ def _verified(token: str, key: str, algorithm: str) -> tuple[Actor, float]:
             }
         )
     except ValidationError as exc:
-        raise Unauthorized("the token's claims are malformed (roles, division, zone or department)") from exc
+        raise Unauthorized(
+            Text(
+                "令牌的声明格式有误（roles、division、zone 或 department）",
+                "the token's claims are malformed (roles, division, zone or department)",
+            ),
+            code="token_claims_malformed",
+        ) from exc
     return actor, float(claims["exp"])

@@ -46,8 +46,16 @@ class ProblemError(BaseModel):
         "then keys and indices.",
         examples=[["body", "observations", 3, "value"]],
     )
-    msg: str = Field(description="What is wrong, in words.", examples=["Field required"])
+    msg: str = Field(
+        description="What is wrong, in words: Chinese, or English when `Accept-Language` prefers it.",
+        examples=["缺少必填字段"],
+    )
     type: str = Field(description="The kind of fault, stable for machines.", examples=["missing"])
+    code: str = Field(
+        description="A stable machine-readable code for this fault (often the same as `type`); "
+        "clients branch on it, never on `msg`.",
+        examples=["missing"],
+    )
 
 
 class Problem(BaseModel):
@@ -59,11 +67,22 @@ class Problem(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str = Field("about:blank", examples=["urn:devzones:problem:not-found"])
-    title: str = Field(examples=["Not found"])
+    title: str = Field(
+        description="The kind of problem in words: Chinese, or English when `Accept-Language` prefers it.",
+        examples=["未找到"],
+    )
     status: int = Field(examples=[404])
-    detail: str | None = Field(None, examples=["zone 42 does not exist"])
-    instance: str | None = Field(None, examples=["/v1/zones/42"])
-    code: str | None = Field(None, description="A stable machine-readable code for this problem, when it has one.")
+    detail: str | None = Field(
+        None,
+        description="What went wrong in this request, in the same language as `title`.",
+        examples=["没有开发区 3f9c2a1b7d4e"],
+    )
+    instance: str | None = Field(None, examples=["/v1/zones/3f9c2a1b7d4e"])
+    code: str = Field(
+        description="A stable machine-readable code for this problem (`not_found`, `already_published`, "
+        "`validation_failed`…); it never changes with the language.",
+        examples=["not_found"],
+    )
     errors: list[ProblemError] | None = Field(
         None, description="Field-level or row-level faults, when there are several."
     )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "headers", "type_"})
+from libs.domain.kernel.i18n import Text
+
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "headers", "type_", "code"})
 """RFC 9457 members (and the builder's own arguments) an error's extras may not use."""
 
 
@@ -18,14 +20,18 @@ class DomainError(Exception):
 
     status: ClassVar[int] = 400
     slug: ClassVar[str] = "bad-request"
-    title: ClassVar[str] = "Bad request"
+    title: ClassVar[Text] = Text("请求有误", "Bad request")
 
-    def __init__(self, detail: str, /, **extra: Any) -> None:
+    def __init__(self, detail: str | Text, /, *, code: str | None = None, **extra: Any) -> None:
+        """``detail`` says what went wrong in this request (a :class:`Text`: Chinese and English;
+        a plain ``str`` only for text that is the same in both, such as a name); ``code`` is the
+        stable machine-readable code (default: the kind's, e.g. ``not_found``)."""
         clash = RESERVED_MEMBERS.intersection(extra)
         if clash:  # a programming error: the problem document's own members cannot be overwritten
             raise TypeError(f"problem members {sorted(clash)} are reserved; name the extra otherwise")
-        super().__init__(detail)
+        super().__init__(str(detail))
         self.detail = detail
+        self.code = code or self.slug.replace("-", "_")
         self.extra: dict[str, Any] = extra
 
     @property
@@ -39,7 +45,7 @@ class Unauthorized(DomainError):
 
     status = 401
     slug = "unauthorized"
-    title = "Authentication required"
+    title = Text("需要登录凭据", "Authentication required")
 
 
 class Forbidden(DomainError):
@@ -47,7 +53,7 @@ class Forbidden(DomainError):
 
     status = 403
     slug = "forbidden"
-    title = "Not allowed"
+    title = Text("无权进行此操作", "Not allowed")
 
 
 class NotFound(DomainError):
@@ -55,7 +61,7 @@ class NotFound(DomainError):
 
     status = 404
     slug = "not-found"
-    title = "Not found"
+    title = Text("未找到", "Not found")
 
 
 class Conflict(DomainError):
@@ -63,7 +69,7 @@ class Conflict(DomainError):
 
     status = 409
     slug = "conflict"
-    title = "Conflict with the current state"
+    title = Text("与当前状态冲突", "Conflict with the current state")
 
 
 class PreconditionFailed(DomainError):
@@ -71,7 +77,7 @@ class PreconditionFailed(DomainError):
 
     status = 412
     slug = "precondition-failed"
-    title = "Precondition failed"
+    title = Text("前提条件不成立", "Precondition failed")
 
 
 class PayloadTooLarge(DomainError):
@@ -79,7 +85,7 @@ class PayloadTooLarge(DomainError):
 
     status = 413
     slug = "payload-too-large"
-    title = "Payload too large"
+    title = Text("请求内容过大", "Payload too large")
 
 
 class Unprocessable(DomainError):
@@ -87,10 +93,18 @@ class Unprocessable(DomainError):
 
     status = 422
     slug = "unprocessable"
-    title = "The request breaks a rule"
+    title = Text("请求违反规则", "The request breaks a rule")
 
-    def __init__(self, detail: str, /, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
-        super().__init__(detail, **extra)
+    def __init__(
+        self,
+        detail: str | Text,
+        /,
+        errors: list[dict[str, Any]] | None = None,
+        *,
+        code: str | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail, code=code, **extra)
         self.errors: list[dict[str, Any]] = list(errors or [])
         if self.errors:
             self.extra["errors"] = self.errors
@@ -101,7 +115,7 @@ class Locked(DomainError):
 
     status = 423
     slug = "locked"
-    title = "Locked"
+    title = Text("已锁定", "Locked")
 
 
 class UpstreamError(DomainError):
@@ -109,7 +123,7 @@ class UpstreamError(DomainError):
 
     status = 502
     slug = "upstream-error"
-    title = "Upstream service error"
+    title = Text("上游服务出错", "Upstream service error")
 
 
 class UpstreamUnavailable(DomainError):
@@ -117,4 +131,4 @@ class UpstreamUnavailable(DomainError):
 
     status = 503
     slug = "upstream-unavailable"
-    title = "A service this request needs is unavailable"
+    title = Text("本请求所需的服务暂不可用", "A service this request needs is unavailable")

@@ -9,28 +9,9 @@ one place. The conflict codes themselves never change; clients read those, not t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    """A message in Chinese and in English."""
-
-    zh: str
-    en: str
-
-    def __str__(self) -> str:
-        return f"{self.zh} / {self.en}"
-
-    def at(self, line: int | None, column: str | None) -> Text:
-        """The text prefixed with where its fault is in a file: the row as Excel shows it (the
-        header is row 1) and the column's header as the file writes it; unchanged without a row."""
-        if line is None:
-            return self
-        zh = f"第 {line} 行“{column}”列" if column else f"第 {line} 行"
-        en = f"row {line}, column {column}" if column else f"row {line}"
-        return Text(f"{zh}：{self.zh}", f"{en}: {self.en}")
+from libs.domain.kernel.i18n import Text as Text
 
 
 def _listed(items: Sequence[str], n: int = 10) -> str:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from libs.domain.kernel.contracts import Actor, Page
 from libs.domain.kernel.errors import DomainError, PayloadTooLarge
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.metrics.contracts import (
     MAX_BATCH_ROWS,
@@ -84,7 +85,7 @@ def _key_cursor(after: Any) -> tuple[str, str, str, str] | None:
 class _Missing(DomainError):
     status = 400
     slug = "idempotency-key-required"
-    title = "Idempotency-Key required"
+    title = Text("需要 Idempotency-Key", "Idempotency-Key required")
 
 
 def _keyed(actor: Actor, key: str | None, request_hash: str, dry_run: bool) -> Keyed:
