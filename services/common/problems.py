@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from libs.domain.kernel.contracts import Problem
 from libs.domain.kernel.errors import DomainError
 from libs.domain.kernel.i18n import CONTENT_LANGUAGE, Lang, Text, current_lang, localise, negotiate
+from services.common.ratelimit import EXEMPT_PATHS
 from services.common.validation_messages import validation_errors
 
 PROBLEM_JSON = "application/problem+json"
@@ -305,6 +306,7 @@ def document_problems(app: FastAPI, *, without_database: Collection[str] = ()) -
         for path, item in spec.get("paths", {}).items():
             for operation in item.values():
                 _truthful_errors(operation, database=path not in without_database)
+                _only_what_can_happen(operation, rate_limited=path not in EXEMPT_PATHS)
         for unused in ("HTTPValidationError", "ValidationError"):
             if unused not in json.dumps(spec.get("paths", {})):
                 schemas.pop(unused, None)
@@ -312,6 +314,16 @@ def document_problems(app: FastAPI, *, without_database: Collection[str] = ()) -
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _only_what_can_happen(operation: dict[str, Any], *, rate_limited: bool) -> None:
+    """Drop the shared statuses an operation cannot answer: 422 when it reads no parameter and
+    no body (``/healthz``), 429 on the probes, which the rate limit exempts."""
+    responses: dict[str, Any] = operation.get("responses", {})
+    if not operation.get("parameters") and "requestBody" not in operation:
+        responses.pop("422", None)
+    if not rate_limited:
+        responses.pop("429", None)
 
 
 def _truthful_errors(operation: dict[str, Any], *, database: bool) -> None:
