@@ -118,10 +118,16 @@ def draw_act(data: st.DataObject, reg: InMemoryRegistry, last_day: date) -> tupl
             )
         elif kind == "change_kind":
             ops.append(
-                {"op": "change_kind", "zone_id": zone.id, "kind": "economic" if zone.kind == "high_tech" else "high_tech"}
+                {
+                    "op": "change_kind",
+                    "zone_id": zone.id,
+                    "kind": "economic" if zone.kind == "high_tech" else "high_tech",
+                }
             )
         elif kind == "change_area":
-            ops.append({"op": "change_area", "zone_id": zone.id, "approved_area_km2": str(data.draw(st.integers(1, 99)))})
+            ops.append(
+                {"op": "change_area", "zone_id": zone.id, "approved_area_km2": str(data.draw(st.integers(1, 99)))}
+            )
         elif kind == "revoke":
             ops.append({"op": "revoke", "zone_id": zone.id, "reason": "test"})
     if not ops:

@@ -362,7 +362,11 @@ class TestReads:
         assert set(feed) == {"items", "next_cursor"}
         assert feed["items"][1]["payload"]["zone_ids"] == [a]
         assert feed["items"][1]["payload"]["reorganisation"] == act["id"]
-        assert feed["items"][2]["payload"] == {"reorganisation": act["id"], "effective_on": "2015-01-01", "zone_ids": [a]}
+        assert feed["items"][2]["payload"] == {
+            "reorganisation": act["id"],
+            "effective_on": "2015-01-01",
+            "zone_ids": [a],
+        }
         assert all(isinstance(c["id"], str) and c["id"].isdigit() for c in feed["items"])
         assert tail["items"] == []
         assert tail["next_cursor"] == feed["next_cursor"]  # set on the last page too: a follower keeps polling
@@ -394,7 +398,9 @@ class TestTheConventions:
             zero = await w.client.get("/v1/reorganisations/0")
         assert isinstance(act["id"], str) and act["id"].isdigit()
         assert got.status_code == 200 and got.json()["id"] == act["id"]
-        assert got.json()["operations"] == [{"op": "rename", "zone_id": a, "name": "乙区", "keep_old_name_as_plaque": False}]
+        assert got.json()["operations"] == [
+            {"op": "rename", "zone_id": a, "name": "乙区", "keep_old_name_as_plaque": False}
+        ]
         assert got.json()["changes"][0]["zone_id"] == a
         assert [x["id"] for x in listed][-1] == act["id"] and len(listed) == 2  # the establishing act and this one
         assert others == []
