@@ -132,9 +132,9 @@ SELECT z.*, up.via FROM up JOIN bench_zone z ON z.id = up.id ORDER BY z.id
 def _lineage(zone_id: str, rows: Any) -> Lineage:
     """Predecessors, transitively: zones whose successor chain leads here."""
     links = [
-        LineageLink(zone=_zone(r), on=r["valid_to"], operation="merge", reorganisation=1, via=r["via"]) for r in rows
+        LineageLink(state=_zone(r), on=r["valid_to"], operation="merge", reorganisation=1, via=r["via"]) for r in rows
     ]
-    return Lineage(zone=zone_id, predecessors=links, successors=[])
+    return Lineage(zone_id=zone_id, predecessors=links, successors=[])
 
 
 @registry_app.get("/v1/zones/{zone_id}/lineage")
@@ -149,8 +149,8 @@ async def lineages(body: ZoneIds) -> Response:
     """The bulk read of the real registry: lineages of several zones, unknown ids left out."""
     out: dict[str, Lineage] = {}
     async with registry_app.state.pool.acquire() as conn:
-        known = {r["id"] for r in await conn.fetch("SELECT id FROM bench_zone WHERE id = ANY($1)", body.zones)}
-        for zone_id in dict.fromkeys(body.zones):
+        known = {r["id"] for r in await conn.fetch("SELECT id FROM bench_zone WHERE id = ANY($1)", body.zone_ids)}
+        for zone_id in dict.fromkeys(body.zone_ids):
             if zone_id in known:
                 out[zone_id] = _lineage(zone_id, await conn.fetch(LINEAGE_OF, zone_id))
     return Response(LineageBulk(lineages=out).model_dump_json(), media_type="application/json")

@@ -97,13 +97,13 @@ async def build(url: str, zones: int) -> tuple[list[str], list[str], list[str], 
                     group = [group[0], *group[2:]]
                 for zone_id in group:
                     if rnd % 3 == 0:
-                        ops.append({"op": "add_plaque", "zone": zone_id, "name": f"{names[zone_id]}牌{rnd}"})
+                        ops.append({"op": "add_plaque", "zone_id": zone_id, "name": f"{names[zone_id]}牌{rnd}"})
                     elif rnd % 3 == 1:
                         new = f"{names[zone_id].split('（')[0]}（{rnd}期）"
-                        ops.append({"op": "rename", "zone": zone_id, "name": new})
+                        ops.append({"op": "rename", "zone_id": zone_id, "name": new})
                         names[zone_id] = new
                     else:
-                        ops.append({"op": "change_area", "zone": zone_id, "approved_area_km2": str(rnd + 1)})
+                        ops.append({"op": "change_area", "zone_id": zone_id, "approved_area_km2": str(rnd + 1)})
                 await act(day, ops)
                 survivors.extend(group)
             active = survivors

@@ -67,7 +67,7 @@ ZONES: list[dict[str, Any]] = DATA["zones"]
 BY_ID: dict[str, list[dict[str, Any]]] = {z["id"]: [z] for z in ZONES}
 for _i, _p in DATA["preds"].items():
     BY_ID[_p["id"]] = [_p, DATA["merged"][_i]]
-EMPTY_FEED = b'{"items":[],"next_cursor":"0","has_more":false}'
+EMPTY_FEED = b'{"items":[],"next_cursor":"0"}'
 
 app = FastAPI()
 
@@ -102,7 +102,7 @@ def _history(zone_id: str) -> dict[str, Any] | None:
     entries = [
         {
             "state": s,
-            "reorganisation": 1,
+            "reorganisation": "1",
             "legal_basis": "bench",
             "effective_on": s["valid_from"],
             "title": "bench",
@@ -110,7 +110,7 @@ def _history(zone_id: str) -> dict[str, Any] | None:
         }
         for s in states
     ]
-    return {"zone": zone_id, "entries": entries}
+    return {"zone_id": zone_id, "entries": entries}
 
 
 @app.get("/v1/zones/{zone_id}/history")
@@ -121,13 +121,13 @@ async def history(zone_id: str) -> Response:
 
 @app.post("/v1/zones/histories")
 async def histories(request: Request) -> Response:
-    ids = (await request.json())["zones"]
+    ids = (await request.json())["zone_ids"]
     return _json({"histories": {z: h for z in ids if (h := _history(z)) is not None}})
 
 
 @app.post("/v1/zones/lineages")
 async def lineages(request: Request) -> Response:
-    ids = (await request.json())["zones"]
+    ids = (await request.json())["zone_ids"]
     return _json({"lineages": {z: _lineage(z) for z in ids if z in BY_ID}})
 
 
@@ -144,11 +144,11 @@ def _lineage(zone_id: str) -> dict[str, Any]:
     if zone_id.startswith("bz") and i in DATA["preds"]:
         preds = [
             {
-                "zone": DATA["preds"][i],
+                "state": DATA["preds"][i],
                 "on": MERGE_DAY.isoformat(),
                 "operation": "merge",
-                "reorganisation": 1,
+                "reorganisation": "1",
                 "via": zone_id,
             }
         ]
-    return {"zone": zone_id, "predecessors": preds, "successors": []}
+    return {"zone_id": zone_id, "predecessors": preds, "successors": []}

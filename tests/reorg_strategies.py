@@ -65,7 +65,7 @@ def draw_act(data: st.DataObject, reg: InMemoryRegistry, last_day: date) -> tupl
         zone = data.draw(st.sampled_from(active), label="zone")
         if kind == "rename":
             ops.append(
-                {"op": "rename", "zone": zone.id, "name": name, "keep_old_name_as_plaque": data.draw(st.booleans())}
+                {"op": "rename", "zone_id": zone.id, "name": name, "keep_old_name_as_plaque": data.draw(st.booleans())}
             )
         elif kind == "merge":
             others = [s.id for s in active if s.id != zone.id]
@@ -87,43 +87,49 @@ def draw_act(data: st.DataObject, reg: InMemoryRegistry, last_day: date) -> tupl
             ops.append(
                 {
                     "op": "split",
-                    "zone": zone.id,
+                    "zone_id": zone.id,
                     "parks": [zone.parks[0].name],
                     "into": data.draw(st.sampled_from(others)),
                 }
             )
         elif kind == "add_plaque":
-            ops.append({"op": "add_plaque", "zone": zone.id, "name": name + "牌"})
+            ops.append({"op": "add_plaque", "zone_id": zone.id, "name": name + "牌"})
         elif kind == "revoke_plaque":
             if zone.plaques:
-                ops.append({"op": "revoke_plaque", "zone": zone.id, "name": zone.plaques[0]})
+                ops.append({"op": "revoke_plaque", "zone_id": zone.id, "name": zone.plaques[0]})
         elif kind == "add_park":
-            ops.append({"op": "add_park", "zone": zone.id, "name": data.draw(st.sampled_from(PARKS))})
+            ops.append({"op": "add_park", "zone_id": zone.id, "name": data.draw(st.sampled_from(PARKS))})
         elif kind == "remove_park":
             if zone.parks:
-                ops.append({"op": "remove_park", "zone": zone.id, "name": zone.parks[-1].name})
+                ops.append({"op": "remove_park", "zone_id": zone.id, "name": zone.parks[-1].name})
         elif kind == "transfer":
-            ops.append({"op": "transfer", "zone": zone.id, "authority": data.draw(st.sampled_from(DIVISIONS))})
+            ops.append({"op": "transfer", "zone_id": zone.id, "authority": data.draw(st.sampled_from(DIVISIONS))})
         elif kind == "entrust":
-            ops.append({"op": "entrust", "zone": zone.id, "to": data.draw(st.sampled_from(DIVISIONS))})
+            ops.append({"op": "entrust", "zone_id": zone.id, "to": data.draw(st.sampled_from(DIVISIONS))})
         elif kind == "end_entrustment":
-            ops.append({"op": "end_entrustment", "zone": zone.id})
+            ops.append({"op": "end_entrustment", "zone_id": zone.id})
         elif kind == "change_level":
             ops.append(
                 {
                     "op": "change_level",
-                    "zone": zone.id,
+                    "zone_id": zone.id,
                     "level": "national" if zone.level == "provincial" else "provincial",
                 }
             )
         elif kind == "change_kind":
             ops.append(
-                {"op": "change_kind", "zone": zone.id, "kind": "economic" if zone.kind == "high_tech" else "high_tech"}
+                {
+                    "op": "change_kind",
+                    "zone_id": zone.id,
+                    "kind": "economic" if zone.kind == "high_tech" else "high_tech",
+                }
             )
         elif kind == "change_area":
-            ops.append({"op": "change_area", "zone": zone.id, "approved_area_km2": str(data.draw(st.integers(1, 99)))})
+            ops.append(
+                {"op": "change_area", "zone_id": zone.id, "approved_area_km2": str(data.draw(st.integers(1, 99)))}
+            )
         elif kind == "revoke":
-            ops.append({"op": "revoke", "zone": zone.id, "reason": "test"})
+            ops.append({"op": "revoke", "zone_id": zone.id, "reason": "test"})
     if not ops:
         ops.append(
             {

@@ -83,19 +83,19 @@ class Jurisdiction:
                 moved = bool(feed.next_cursor) and feed.next_cursor != self.cursor
                 if feed.next_cursor:
                     self.cursor = feed.next_cursor
-                if not feed.has_more or not moved:
+                if len(feed.items) < FEED_PAGE or not moved:  # a short page: the end of the feed for now
                     return
 
     def _apply(self, change: ChangeRead) -> None:
         if change.type.startswith("reorganisation."):
-            zones = change.payload.get("zones") or []
+            zones = change.payload.get("zone_ids") or []
             touched = {str(z) for z in zones} if isinstance(zones, list) else set()
             for zone_id in touched:
                 self.histories.pop(zone_id, None)
             # A lineage changes when its zone or any zone on it is touched (a merge touches both sides).
             for zone_id, lineage in list(self.lineages.items()):
                 links = [*lineage.predecessors, *lineage.successors]
-                linked = {link.zone.id for link in links} | {link.via for link in links}
+                linked = {link.state.id for link in links} | {link.via for link in links}
                 if not touched or zone_id in touched or linked & touched:
                     del self.lineages[zone_id]
         self.lists.clear()
@@ -152,7 +152,7 @@ class Jurisdiction:
         try:
             lineage = await registry.lineage(zone_id)
         except NotFound:
-            lineage = Lineage(zone=zone_id, predecessors=[], successors=[])
+            lineage = Lineage(zone_id=zone_id, predecessors=[], successors=[])
         self.lineages[zone_id] = lineage
         return lineage
 
@@ -163,7 +163,7 @@ class Jurisdiction:
         if len(missing) > 1:  # one bulk call instead of one call per zone
             got = await registry.lineages(missing)
             for z in missing:
-                self.lineages[z] = got.get(z, Lineage(zone=z, predecessors=[], successors=[]))
+                self.lineages[z] = got.get(z, Lineage(zone_id=z, predecessors=[], successors=[]))
         else:
             await _bounded(missing, lambda z: self.lineage(registry, z))
         return {z: self.lineages[z] for z in ids}

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from libs.domain.kernel.contracts import Actor, Page
 from libs.domain.kernel.errors import Unprocessable
-from libs.domain.kernel.values import DivisionCode, Role, ZoneKind, ZoneLevel, ZoneStatus, today_in_china
+from libs.domain.kernel.values import DivisionCode, Role, SerialId, ZoneKind, ZoneLevel, ZoneStatus, today_in_china
 from libs.domain.registry.contracts import (
     Annulment,
     ChangeFeed,
@@ -65,8 +65,10 @@ def _json(body: bytes) -> Response:
 
 
 MAX_ZONE_PAGE = 5000
+MAX_CHANGE_PAGE = 1000
 AsOf = Annotated[date | None, Query(description="Date to answer for (Asia/Shanghai); default today.")]
 ZoneId = Annotated[str, Path(max_length=32, description="A zone's stable id.")]
+ActId = Annotated[SerialId, Path(description="A recorded act's id (decimal digits).")]
 CityAdmin = Annotated[Actor, Depends(require(Role.CITY_ADMIN))]
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -151,12 +153,12 @@ def _replay(act: ReorganisationRead) -> tuple[int, Any]:
 )
 async def list_reorganisations(
     session: SessionDep,
-    zone: Annotated[str | None, Query(max_length=32, description="Only acts that touched this zone.")] = None,
+    zone_id: Annotated[str | None, Query(max_length=32, description="Only acts that touched this zone.")] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[ReorganisationSummary]:
     items, last = await reorganisation_service.list_reorganisations(
-        session=session, zone=zone, after=_cursor_int(cursor), limit=limit
+        session=session, zone_id=zone_id, after=_cursor_int(cursor), limit=limit
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
 
@@ -170,7 +172,7 @@ async def list_reorganisations(
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def get_reorganisation(session: SessionDep, act_id: int) -> ReorganisationRead:
+async def get_reorganisation(session: SessionDep, act_id: ActId) -> ReorganisationRead:
     return await reorganisation_service.get_reorganisation(session=session, act_id=act_id)
 
 
@@ -183,7 +185,7 @@ async def get_reorganisation(session: SessionDep, act_id: int) -> Reorganisation
     responses=problems(401, 403, 404, 409, 422),
 )
 async def annul_reorganisation(
-    session: SessionDep, actor: CityAdmin, act_id: int, body: Annulment, runtime: RuntimeDep
+    session: SessionDep, actor: CityAdmin, act_id: ActId, body: Annulment, runtime: RuntimeDep
 ) -> ReorganisationRead:
     return await reorganisation_service.annul_reorganisation(
         AnnulReorganisation(act_id=act_id, reason=body.reason),
@@ -273,7 +275,7 @@ async def resolve(
     openapi_extra=PUBLIC,
 )
 async def zone_lineages(request: Request, body: ZoneIds) -> LineageBulk:
-    return await zone_reads.lineages_bulk(await reads(request), body.zones)
+    return await zone_reads.lineages_bulk(await reads(request), body.zone_ids)
 
 
 @router.post(
@@ -285,7 +287,7 @@ async def zone_lineages(request: Request, body: ZoneIds) -> LineageBulk:
     openapi_extra=PUBLIC,
 )
 async def zone_histories(session: SessionDep, body: ZoneIds) -> HistoryBulk:
-    return await zone_service.histories_bulk(session=session, zone_ids=body.zones)
+    return await zone_service.histories_bulk(session=session, zone_ids=body.zone_ids)
 
 
 @router.get(
@@ -375,14 +377,19 @@ async def list_divisions(
 @router.get(
     "/divisions/{code}",
     operation_id="listDivisionVersions",
-    response_model=list[DivisionRead],
+    response_model=Page[DivisionRead],
     tags=["divisions"],
-    summary="Every recorded state of a division code",
+    summary="Every recorded state of a division code, oldest first",
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def division_versions(session: SessionDep, code: Annotated[str, Path(pattern=r"^\d{6}$")]) -> list[DivisionRead]:
-    return await division_service.division_versions(session=session, code=code)
+async def division_versions(
+    session: SessionDep,
+    code: Annotated[str, Path(pattern=r"^\d{6}$")],
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[DivisionRead]:
+    return await division_service.division_versions(session=session, code=code, after=_cursor_str(cursor), limit=limit)
 
 
 @router.get(
@@ -403,12 +410,14 @@ async def compliance(session: SessionDep, as_of: AsOf = None) -> ComplianceRepor
     response_model=ChangeFeed,
     tags=["changes"],
     summary="The ordered feed of registry changes, for other services' caches",
-    description="Start without `after`; pass back `next_cursor` (always set) to continue.",
+    description="Start without `cursor`; pass back `next_cursor` to continue. `next_cursor` is always set, "
+    "also on the last page, so a follower keeps polling from it; a page with fewer than `limit` items "
+    f"is the end of the feed for now. `limit` up to {MAX_CHANGE_PAGE} on this list.",
     openapi_extra=PUBLIC,
 )
 async def changes(
     session: SessionDep,
-    after: Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous call.")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    limit: Annotated[int, Query(ge=1, le=MAX_CHANGE_PAGE, description=f"Page size (at most {MAX_CHANGE_PAGE}).")] = 500,
+    cursor: CursorParam = None,
 ) -> ChangeFeed:
-    return await change_service.change_feed(session=session, after=_cursor_int(after) or 0, limit=limit)
+    return await change_service.change_feed(session=session, after=_cursor_int(cursor) or 0, limit=limit)

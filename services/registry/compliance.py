@@ -35,7 +35,7 @@ async def compliance(*, session: AsyncSession, as_of: date) -> ComplianceReport:
                             message=f"{d.name} directly administers {len(of_kind)} {kind.value} zones; "
                             "the policy allows one economic and one high-tech zone (二(四))",
                             division=d.code,
-                            zones=[zone_brief(z) for z in of_kind],
+                            affected_zones=[zone_brief(z) for z in of_kind],
                         )
                     )
         elif len(held) > 1:
@@ -45,7 +45,7 @@ async def compliance(*, session: AsyncSession, as_of: date) -> ComplianceReport:
                     message=f"{d.name} administers {len(held)} zones; the policy asks for one zone per "
                     "county-level division, with several parks (一县一区、一区多园, 二(五))",
                     division=d.code,
-                    zones=[zone_brief(z) for z in held],
+                    affected_zones=[zone_brief(z) for z in held],
                 )
             )
         elif not held:
@@ -55,7 +55,7 @@ async def compliance(*, session: AsyncSession, as_of: date) -> ComplianceReport:
                     message=f"{d.name} has no provincial zone; the policy aims for one in every county-level "
                     "division (一(二)1) and assesses it by reference (二十八)",
                     division=d.code,
-                    zones=[],
+                    affected_zones=[],
                 )
             )
     return ComplianceReport(as_of=as_of, findings=findings)

@@ -42,7 +42,7 @@ def zone_read(row: ZoneState) -> ZoneRead:
         approved_area_km2=row.approved_area_km2,
         established_on=row.established_on,
         legal_basis=row.legal_basis,
-        reorganisation=row.reorganisation_id,
+        reorganisation=row.reorganisation_id or None,  # 0: a dry run's state, recorded by no act
         successor=row.successor,
         status_reason=row.status_reason,
         valid_from=row.valid_from,

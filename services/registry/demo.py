@@ -128,7 +128,7 @@ def reorganisation_2016(ids: dict[str, str]) -> dict[str, Any]:
             "sources_become": "absorbed",
             "keep_names_as_plaques": ["河北张家口西山经济开发区"],
         },
-        {"op": "rename", "zone": z["xishan_ht"], "name": "河北张家口高新技术产业开发区"},
+        {"op": "rename", "zone_id": z["xishan_ht"], "name": "河北张家口高新技术产业开发区"},
         # (五) 南山 transferred to 怀安县 and merged with 怀安工业园: one zone, two parks, both plaques revoked.
         {
             "op": "establish",
@@ -138,22 +138,22 @@ def reorganisation_2016(ids: dict[str, str]) -> dict[str, Any]:
             "level": "provincial",
             "authority": "130728",
         },
-        {"op": "transfer", "zone": z["nanshan"], "authority": "130728"},
+        {"op": "transfer", "zone_id": z["nanshan"], "authority": "130728"},
         {"op": "merge", "sources": [z["nanshan"], z["huaian_park"]], "into": "huaian", "sources_become": "parks"},
         # 东山高新 transferred to 宣化区 and merged into 河北宣化经济开发区: two parks, plaque kept.
-        {"op": "transfer", "zone": z["dongshan"], "authority": "130705"},
+        {"op": "transfer", "zone_id": z["dongshan"], "authority": "130705"},
         {"op": "merge", "sources": [z["dongshan"]], "into": z["xuanhua"], "sources_become": "parks"},
-        {"op": "add_plaque", "zone": z["xuanhua"], "name": "河北张家口东山高新技术产业开发区"},
+        {"op": "add_plaque", "zone_id": z["xuanhua"], "name": "河北张家口东山高新技术产业开发区"},
         # 沙城 + 怀来高新: two parks, plaque 河北怀来高新技术产业开发区, plaque 怀来新兴产业示范区 revoked.
         {"op": "merge", "sources": [z["huailai_ht"]], "into": z["shacheng"], "sources_become": "parks"},
-        {"op": "add_plaque", "zone": z["shacheng"], "name": "河北怀来高新技术产业开发区"},
+        {"op": "add_plaque", "zone_id": z["shacheng"], "name": "河北怀来高新技术产业开发区"},
         # 涿鹿工业园 (= 涿鹿高新) renamed 河北涿鹿经济开发区, plaque 河北涿鹿高新技术产业开发区.
         {"op": "merge", "sources": [z["zhuolu_ht"]], "into": z["zhuolu_park"], "sources_become": "absorbed"},
-        {"op": "rename", "zone": z["zhuolu_park"], "name": "河北涿鹿经济开发区"},
-        {"op": "add_plaque", "zone": z["zhuolu_park"], "name": "河北涿鹿高新技术产业开发区"},
+        {"op": "rename", "zone_id": z["zhuolu_park"], "name": "河北涿鹿经济开发区"},
+        {"op": "add_plaque", "zone_id": z["zhuolu_park"], "name": "河北涿鹿高新技术产业开发区"},
         # 赤城: the 赤城新兴产业示范园 joins as a second park; plaque 赤城新兴产业示范区 revoked.
-        {"op": "add_park", "zone": z["chicheng"], "name": "赤城新兴产业示范园"},
-        {"op": "revoke_plaque", "zone": z["chicheng"], "name": "赤城新兴产业示范区"},
+        {"op": "add_park", "zone_id": z["chicheng"], "name": "赤城新兴产业示范园"},
+        {"op": "revoke_plaque", "zone_id": z["chicheng"], "name": "赤城新兴产业示范区"},
     ]
     return {
         "legal_basis": LEGAL_BASIS_2016,
@@ -180,9 +180,9 @@ async def load(http: httpx.AsyncClient, urls: dict[str, str]) -> None:
             f"{base}/v1/reorganisations", json=baseline_act(), headers={"Idempotency-Key": "demo-baseline-2016"}
         )
         r.raise_for_status()
-        ids = r.json()["zones"]
+        ids = r.json()["zone_ids_by_ref"]
     else:
-        ids = (await http.get(f"{base}/v1/reorganisations/{baseline['id']}")).json()["zones"]
+        ids = (await http.get(f"{base}/v1/reorganisations/{baseline['id']}")).json()["zone_ids_by_ref"]
     r = await http.post(
         f"{base}/v1/reorganisations", json=reorganisation_2016(ids), headers={"Idempotency-Key": "demo-2016"}
     )

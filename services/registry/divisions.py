@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import NotFound, Unprocessable
 from libs.domain.registry.contracts import DivisionCreate, DivisionList, DivisionRead, DivisionWithZones
 from services.common.pagination import encode_cursor
@@ -106,12 +107,18 @@ async def _already_recorded(divisions: repo.DivisionRepository, latest: Division
     return True
 
 
-async def division_versions(*, session: AsyncSession, code: str) -> list[DivisionRead]:
-    """Every recorded state of a division code."""
+async def division_versions(*, session: AsyncSession, code: str, after: str | None, limit: int) -> Page[DivisionRead]:
+    """Every recorded state of a division code, oldest first, a page after the cursor (a ``valid_from``)."""
     rows = await repo.DivisionRepository(session).versions(code)
     if not rows:
         raise NotFound(f"division {code} is not recorded", division=code)
-    return [division_read(r) for r in rows]
+    rest = [r for r in rows if after is None or r.valid_from.isoformat() > after]
+    page = rest[:limit]
+    more = len(rest) > limit
+    return Page(
+        items=[division_read(r) for r in page],
+        next_cursor=encode_cursor(page[-1].valid_from.isoformat()) if more and page else None,
+    )
 
 
 async def list_divisions(*, session: AsyncSession, as_of: date, after: str | None, limit: int) -> DivisionList:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,7 +53,7 @@ async def record_reorganisation(command: RecordReorganisation, ctx: WriteContext
     body = command.body
     outcome = await _apply(ctx.session, body)
     changes = [
-        ZoneChange(op_index=c.op_index, op=c.op, zone=c.zone, description=c.description) for c in outcome.changes
+        ZoneChange(op_index=c.op_index, op=c.op, zone_id=c.zone, description=c.description) for c in outcome.changes
     ]
     if command.dry_run:
         return _dry_run(body, outcome, changes)
@@ -110,7 +111,7 @@ def _dry_run(body: ReorganisationCreate, outcome: ActOutcome, changes: list[Zone
         title=body.title,
         note=body.note,
         operations=[op.model_dump(mode="json") for op in body.operations],
-        zones=outcome.created,
+        zone_ids_by_ref=outcome.created,
         touched=outcome.touched,
         changes=changes,
         resulting=resulting,
@@ -131,7 +132,7 @@ async def _store(ctx: WriteContext, act: Reorganisation, outcome: ActOutcome, ch
         previous = open_states.get(zone_id)
         if previous is not None:
             previous.valid_to = on
-        notes = [c.model_dump() for c in changes if c.zone == zone_id]
+        notes = [c.model_dump() for c in changes if c.zone_id == zone_id]
         snap = outcome.states[zone_id]
         await zones.add_state(state_row(snap, act, on, notes), alias_rows(snap))
     await zones.add_edges(
@@ -165,8 +166,8 @@ async def get_reorganisation(*, session: AsyncSession, act_id: int) -> Reorganis
         effective_on=act.effective_on,
         title=act.title,
         note=act.note,
-        operations=list(act.operations),
-        zones=dict(act.zone_refs),
+        operations=[_operation_as_answered(op) for op in act.operations],
+        zone_ids_by_ref=dict(act.zone_refs),
         touched=list(act.touched),
         changes=[ZoneChange.model_validate(c) for c in act.changes],
         resulting=resulting,
@@ -178,11 +179,18 @@ async def get_reorganisation(*, session: AsyncSession, act_id: int) -> Reorganis
     )
 
 
+def _operation_as_answered(op: dict[str, Any]) -> dict[str, Any]:
+    """A stored operation as the API writes it: acts recorded before the field was renamed store ``zone``."""
+    if "zone" in op and "zone_id" not in op:
+        return {("zone_id" if k == "zone" else k): v for k, v in op.items()}
+    return dict(op)
+
+
 async def list_reorganisations(
-    *, session: AsyncSession, zone: str | None, after: int | None, limit: int
+    *, session: AsyncSession, zone_id: str | None, after: int | None, limit: int
 ) -> tuple[list[ReorganisationSummary], int | None]:
     """Acts in recording order (annulled ones included, marked)."""
-    rows = await repo.ReorganisationRepository(session).page(zone=zone, after=after, limit=limit + 1)
+    rows = await repo.ReorganisationRepository(session).page(zone=zone_id, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     items = [
@@ -216,7 +224,7 @@ async def annul_reorganisation(command: AnnulReorganisation, ctx: WriteContext) 
     if later:
         raise Conflict(
             f"reorganisation {act_id} is not the latest act on zone(s) {', '.join(later)}: annul the later acts first",
-            zones=later,
+            zone_ids=later,
         )
     await zones.delete_act_projection(act.id)
     await zones.reopen_latest(act.touched)

@@ -28,13 +28,13 @@ from services.registry.conversions import history_entry, zone_read
 def zone_missing(zone_id: str, as_of: date, exists: bool) -> NotFound:
     """The 404 for a zone with no state on ``as_of``: out of force then, or never recorded."""
     if exists:
-        return NotFound(f"zone {zone_id} was not in force on {as_of.isoformat()}", zone=zone_id)
-    return NotFound(f"zone {zone_id} does not exist", zone=zone_id)
+        return NotFound(f"zone {zone_id} was not in force on {as_of.isoformat()}", zone_id=zone_id)
+    return NotFound(f"zone {zone_id} does not exist", zone_id=zone_id)
 
 
 def unknown_zone(zone_id: str) -> NotFound:
     """The 404 for a zone id never recorded."""
-    return NotFound(f"zone {zone_id} does not exist", zone=zone_id)
+    return NotFound(f"zone {zone_id} does not exist", zone_id=zone_id)
 
 
 async def get_zone(*, session: AsyncSession, zone_id: str, as_of: date) -> ZoneRead:
@@ -61,7 +61,7 @@ async def zone_history(*, session: AsyncSession, zone_id: str) -> ZoneHistory:
     rows = await repo.ZoneRepository(session).history(zone_id)
     if not rows:
         raise unknown_zone(zone_id)
-    return ZoneHistory(zone=zone_id, entries=[history_entry(row.state, row.act) for row in rows])
+    return ZoneHistory(zone_id=zone_id, entries=[history_entry(row.state, row.act) for row in rows])
 
 
 async def histories_bulk(*, session: AsyncSession, zone_ids: list[str]) -> HistoryBulk:
@@ -70,7 +70,7 @@ async def histories_bulk(*, session: AsyncSession, zone_ids: list[str]) -> Histo
     grouped: dict[str, list[HistoryEntry]] = defaultdict(list)
     for row in rows:
         grouped[row.state.zone_id].append(history_entry(row.state, row.act))
-    return HistoryBulk(histories={z: ZoneHistory(zone=z, entries=e) for z, e in grouped.items()})
+    return HistoryBulk(histories={z: ZoneHistory(zone_id=z, entries=e) for z, e in grouped.items()})
 
 
 async def zone_lineage(*, session: AsyncSession, zone_id: str) -> Lineage:
@@ -96,7 +96,7 @@ async def zone_lineage(*, session: AsyncSession, zone_id: str) -> Lineage:
                 frontier.add(other)
                 links.append(
                     LineageLink(
-                        zone=zone_read(state),
+                        state=zone_read(state),
                         on=edge.on,
                         operation="merge" if edge.operation == "merge" else "split",
                         reorganisation=edge.reorganisation_id,
@@ -105,14 +105,14 @@ async def zone_lineage(*, session: AsyncSession, zone_id: str) -> Lineage:
                 )
         return links
 
-    return Lineage(zone=zone_id, predecessors=await walk(False), successors=await walk(True))
+    return Lineage(zone_id=zone_id, predecessors=await walk(False), successors=await walk(True))
 
 
 async def resolve_name(*, session: AsyncSession, name: str, as_of: date) -> ResolveResult:
     """Every active zone that carries ``name`` on ``as_of``, with the strongest way it does."""
     rows = await repo.ZoneRepository(session).resolve(normalise_name(name), as_of)
     matches = [
-        ResolveMatch(zone=zone_read(m.found), match=m.match, matched_name=m.matched_name)
+        ResolveMatch(state=zone_read(m.found), match=m.match, matched_name=m.matched_name)
         for m in strongest_matches(name, rows)
     ]
     return ResolveResult(name=name, as_of=as_of, matches=matches)

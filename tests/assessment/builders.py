@@ -112,10 +112,10 @@ def matrix(period: str, rows: Mapping[str, Values], *, names: Mapping[str, str] 
 
 def lineage(zone_id: str, *predecessors: str, on: str = "2025-06-30") -> Lineage:
     return Lineage(
-        zone=zone_id,
+        zone_id=zone_id,
         predecessors=[
             LineageLink(
-                zone=zone(p, valid_to=on, status="merged"), on=on, operation="merge", reorganisation=1, via=zone_id
+                state=zone(p, valid_to=on, status="merged"), on=on, operation="merge", reorganisation=1, via=zone_id
             )
             for p in predecessors
         ],

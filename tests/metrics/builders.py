@@ -110,9 +110,9 @@ def dongshan_into_xuanhua() -> Lineage:
     """宣化's lineage: 东山 merged into it on 2016-10-14."""
     dongshan_before = zhangjiakou_states()[1]
     return Lineage(
-        zone=XUANHUA,
+        zone_id=XUANHUA,
         predecessors=[
-            LineageLink(zone=dongshan_before, on=MERGE_DAY, operation="merge", reorganisation=1, via=XUANHUA)
+            LineageLink(state=dongshan_before, on=MERGE_DAY, operation="merge", reorganisation=1, via=XUANHUA)
         ],
         successors=[],
     )
@@ -136,9 +136,9 @@ class Registry(FakeRegistryClient):
                 occurred_at=datetime.now(UTC),
                 type="reorganisation.recorded",
                 payload={
-                    "reorganisation": len(self.events) + 1,
+                    "reorganisation": str(len(self.events) + 1),
                     "effective_on": effective_on.isoformat(),
-                    "zones": zones,
+                    "zone_ids": zones,
                 },
             )
         )
@@ -151,9 +151,7 @@ class Registry(FakeRegistryClient):
         self.calls.append(("changes", after))
         start = int(after or 0)
         items = self.events[start : start + limit]
-        return ChangeFeed(
-            items=items, next_cursor=str(start + len(items)), has_more=start + len(items) < len(self.events)
-        )
+        return ChangeFeed(items=items, next_cursor=str(start + len(items)))
 
     async def history(self, zone_id: str) -> ZoneHistory:
         if self.gate is not None:

@@ -71,7 +71,7 @@ class World:
         body = await self.act(
             on, {"op": "establish", "ref": "z", "name": name, "kind": kind, "authority": authority, **extra}
         )
-        return str(body["zones"]["z"])
+        return str(body["zone_ids_by_ref"]["z"])
 
     async def get(self, zone_id: str, as_of: str) -> dict[str, Any]:
         r = await self.client.get(f"/v1/zones/{zone_id}", params={"as_of": as_of})
@@ -93,7 +93,7 @@ async def demo_ids(client: httpx.AsyncClient) -> dict[str, str]:
     ids: dict[str, str] = {}
     for act in acts:
         if act["legal_basis"] in (demo.BASELINE_BASIS, demo.LEGAL_BASIS_2016):
-            ids.update((await client.get(f"/v1/reorganisations/{act['id']}")).json()["zones"])
+            ids.update((await client.get(f"/v1/reorganisations/{act['id']}")).json()["zone_ids_by_ref"])
     return ids
 
 
@@ -106,22 +106,22 @@ async def demo_with_later_history(client: httpx.AsyncClient) -> list[str]:
     world = World(client)
     await world.act(
         "2018-03-01",
-        {"op": "rename", "zone": z["zhangbei"], "name": "河北张北经济开发区", "keep_old_name_as_plaque": True},
-        {"op": "entrust", "zone": z["yuxian"], "to": "130705"},
-        {"op": "split", "zone": z["huaian"], "into": z["zhuolu_park"], "parks": ["河北张家口南山经济开发区"]},
+        {"op": "rename", "zone_id": z["zhangbei"], "name": "河北张北经济开发区", "keep_old_name_as_plaque": True},
+        {"op": "entrust", "zone_id": z["yuxian"], "to": "130705"},
+        {"op": "split", "zone_id": z["huaian"], "into": z["zhuolu_park"], "parks": ["河北张家口南山经济开发区"]},
     )
     await world.act(
         "2018-03-01",
-        {"op": "rename", "zone": z["qiaodong"], "name": "河北桥东经济开发区"},
-        {"op": "add_plaque", "zone": z["zhangbei"], "name": "张北云计算产业园"},
+        {"op": "rename", "zone_id": z["qiaodong"], "name": "河北桥东经济开发区"},
+        {"op": "add_plaque", "zone_id": z["zhangbei"], "name": "张北云计算产业园"},
     )
     await world.act(
         "2019-05-01",
-        {"op": "revoke", "zone": z["xiahuayuan"], "reason": "连续两年考核排名末位"},
-        {"op": "transfer", "zone": z["guyuan"], "authority": "130722"},
-        {"op": "end_entrustment", "zone": z["xishan_ht"]},
-        {"op": "change_level", "zone": z["zjk_econ"], "level": "national"},
-        {"op": "change_area", "zone": z["shacheng"], "approved_area_km2": "31.5"},
+        {"op": "revoke", "zone_id": z["xiahuayuan"], "reason": "连续两年考核排名末位"},
+        {"op": "transfer", "zone_id": z["guyuan"], "authority": "130722"},
+        {"op": "end_entrustment", "zone_id": z["xishan_ht"]},
+        {"op": "change_level", "zone_id": z["zjk_econ"], "level": "national"},
+        {"op": "change_area", "zone_id": z["shacheng"], "approved_area_km2": "31.5"},
     )
     merged = await world.act(
         "2020-01-01",
@@ -133,7 +133,7 @@ async def demo_with_later_history(client: httpx.AsyncClient) -> list[str]:
     await world.act(
         "2021-07-01",
         {"op": "merge", "sources": [z["guyuan"]], "into": z["zhangbei"], "sources_become": "absorbed"},
-        {"op": "rename", "zone": z["huaian"], "name": "河北怀安高新技术产业开发区"},
-        {"op": "change_kind", "zone": z["huaian"], "kind": "high_tech"},
+        {"op": "rename", "zone_id": z["huaian"], "name": "河北怀安高新技术产业开发区"},
+        {"op": "change_kind", "zone_id": z["huaian"], "kind": "high_tech"},
     )
     return ["2016-01-01", "2016-10-14", "2018-03-01", "2019-05-01", "2020-01-01", "2021-07-01"]

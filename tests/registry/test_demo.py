@@ -56,7 +56,7 @@ class TestTheDemoZonesAfter2016:
                 "/v1/zones/resolve", params={"name": "张家口东山高新技术产业开发区", "as_of": "2016-10-14"}
             )
         matches = r.json()["matches"]
-        assert [(m["zone"]["name"], m["match"]) for m in matches] == [("河北宣化经济开发区", "plaque")]
+        assert [(m["state"]["name"], m["match"]) for m in matches] == [("河北宣化经济开发区", "plaque")]
 
     async def test_before_the_act_dongshan_resolves_to_itself(self, registry: Any) -> None:
         async with registry() as client:
@@ -64,7 +64,7 @@ class TestTheDemoZonesAfter2016:
             r = await client.get(
                 "/v1/zones/resolve", params={"name": "张家口东山高新技术产业开发区", "as_of": "2016-10-13"}
             )
-        assert [(m["zone"]["name"], m["match"]) for m in r.json()["matches"]] == [
+        assert [(m["state"]["name"], m["match"]) for m in r.json()["matches"]] == [
             ("张家口东山高新技术产业开发区", "official")
         ]
 
@@ -73,7 +73,7 @@ class TestTheDemoZonesAfter2016:
             await load_demo(client)
             huaian = (await _zones(client, "2016-10-14"))["河北怀安经济开发区"]
             lineage = (await client.get(f"/v1/zones/{huaian['id']}/lineage")).json()
-        names = sorted(p["zone"]["name"] for p in lineage["predecessors"])
+        names = sorted(p["state"]["name"] for p in lineage["predecessors"])
         assert names == ["河北张家口南山经济开发区", "河北怀安工业园"]
         assert {p["on"] for p in lineage["predecessors"]} == {"2016-10-14"}
         assert {p["operation"] for p in lineage["predecessors"]} == {"merge"}
@@ -88,7 +88,7 @@ class TestTheDemoZonesAfter2016:
             nanshan = before["河北张家口南山经济开发区"]
             lineage = (await client.get(f"/v1/zones/{nanshan['id']}/lineage")).json()
             after = (await client.get(f"/v1/zones/{nanshan['id']}", params={"as_of": "2016-10-14"})).json()
-        assert [s["zone"]["name"] for s in lineage["successors"]] == ["河北怀安经济开发区"]
+        assert [s["state"]["name"] for s in lineage["successors"]] == ["河北怀安经济开发区"]
         assert after["status"] == "merged"
         assert nanshan["entrusted_to"] == "130728"
         assert after["authority"] == "130728"  # 划归怀安县直管 before merging
@@ -100,10 +100,10 @@ class TestTheDemoZonesAfter2016:
                 "/v1/zones/resolve", params={"name": "张家口西山高新技术产业开发区", "as_of": "2020-01-01"}
             )
             zhuolu = await client.get("/v1/zones/resolve", params={"name": "河北涿鹿工业园", "as_of": "2020-01-01"})
-        assert [(m["zone"]["name"], m["match"]) for m in r.json()["matches"]] == [
+        assert [(m["state"]["name"], m["match"]) for m in r.json()["matches"]] == [
             ("河北张家口高新技术产业开发区", "former_name")
         ]
-        assert [(m["zone"]["name"], m["match"]) for m in zhuolu.json()["matches"]] == [
+        assert [(m["state"]["name"], m["match"]) for m in zhuolu.json()["matches"]] == [
             ("河北涿鹿经济开发区", "former_name")
         ]
 
@@ -150,7 +150,7 @@ class TestDivisionsAndComplianceInTheDemo:
             await load_demo(client)
             r2015 = (await client.get("/v1/divisions", params={"as_of": "2015-06-01", "limit": 500})).json()
             r2017 = (await client.get("/v1/divisions", params={"as_of": "2017-06-01", "limit": 500})).json()
-            history = (await client.get("/v1/divisions/130721")).json()
+            history = (await client.get("/v1/divisions/130721")).json()["items"]
         assert "130721" in {d["code"] for d in r2015["items"]}
         assert "130721" not in {d["code"] for d in r2017["items"]}
         assert history == [
@@ -162,7 +162,7 @@ class TestDivisionsAndComplianceInTheDemo:
             await load_demo(client)
             before = (await client.get("/v1/compliance", params={"as_of": "2016-10-13"})).json()["findings"]
             after = (await client.get("/v1/compliance", params={"as_of": "2016-10-14"})).json()["findings"]
-        city_before = sorted(len(f["zones"]) for f in before if f["rule"] == "city_at_most_one_per_kind")
+        city_before = sorted(len(f["affected_zones"]) for f in before if f["rule"] == "city_at_most_one_per_kind")
         assert city_before == [2, 3]  # 3 economic (张家口, 西山, 南山), 2 high-tech (西山, 东山)
         counties_before = sorted(f["division"] for f in before if f["rule"] == "one_zone_per_county")
         assert counties_before == ["130730", "130731"]  # 怀来 and 涿鹿 each had two

@@ -33,7 +33,7 @@ class TestARetryWithTheSameKey:
     async def test_answers_the_first_act_as_answered_then_and_records_nothing(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            body = _act("2015-01-01", {"op": "rename", "zone": a, "name": "乙区"})
+            body = _act("2015-01-01", {"op": "rename", "zone_id": a, "name": "乙区"})
             first = await _post(w, body, "k1")
             again = await _post(w, body, "k1")
             acts = await _acts(w)
@@ -48,8 +48,8 @@ class TestARetryWithTheSameKey:
     async def test_with_another_body_is_refused_on_the_header(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            first = await _post(w, _act("2015-01-01", {"op": "rename", "zone": a, "name": "乙区"}), "k1")
-            other = await _post(w, _act("2015-01-01", {"op": "rename", "zone": a, "name": "丙区"}), "k1")
+            first = await _post(w, _act("2015-01-01", {"op": "rename", "zone_id": a, "name": "乙区"}), "k1")
+            other = await _post(w, _act("2015-01-01", {"op": "rename", "zone_id": a, "name": "丙区"}), "k1")
             acts = await _acts(w)
             now = await w.get(a, "2016-01-01")
         assert first.status_code == 201
@@ -61,7 +61,7 @@ class TestARetryWithTheSameKey:
     async def test_a_key_belongs_to_the_caller_who_sent_it(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            body = _act("2015-01-01", {"op": "rename", "zone": a, "name": "乙区"})
+            body = _act("2015-01-01", {"op": "rename", "zone_id": a, "name": "乙区"})
             first = await _post(w, body, "k1")
             other = await w.client.post(
                 "/v1/reorganisations", headers={**auth("city_admin", sub="another"), "Idempotency-Key": "k1"}, json=body
@@ -75,7 +75,7 @@ class TestConcurrentRequestsWithOneKey:
     async def test_exactly_one_records_the_act(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            body = _act("2015-01-01", {"op": "rename", "zone": a, "name": "乙区"})
+            body = _act("2015-01-01", {"op": "rename", "zone_id": a, "name": "乙区"})
             answers = await asyncio.gather(*(_post(w, body, "race") for _ in range(5)))
             acts = await _acts(w)
         statuses = sorted(r.status_code for r in answers)
@@ -106,7 +106,7 @@ class TestAKeyIsNotTaken:
     async def test_by_a_dry_run(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            rename = {"op": "rename", "zone": a, "name": "乙区"}
+            rename = {"op": "rename", "zone_id": a, "name": "乙区"}
             tried = await _post(w, _act("2015-01-01", rename), "k1", dry_run="true")
             recorded = await _post(w, _act("2015-01-01", {**rename, "name": "丙区"}), "k1")
         assert tried.status_code == 200

@@ -87,7 +87,7 @@ async def requests_about(client: httpx.AsyncClient, dates: list[str]) -> list[tu
         out += [("GET", f"/v1/zones/{z}", {"as_of": as_of}) for z in ids]
         out += [("GET", "/v1/zones/resolve", {"name": n, "as_of": as_of}) for n in sorted(names | variants)]
     out += [("GET", f"/v1/zones/{z}/lineage", {}) for z in ids]
-    out.append(("POST", "/v1/zones/lineages", {"zones": [*reversed(ids), ids[0]]}))
+    out.append(("POST", "/v1/zones/lineages", {"zone_ids": [*reversed(ids), ids[0]]}))
     return out
 
 

@@ -105,7 +105,7 @@ async def scenario(settings_obj: Any, data: st.DataObject) -> None:
                         json={"legal_basis": "test", "effective_on": day.isoformat(), "title": "t", "operations": raw},
                     )
                     try:
-                        ids = iter((r.json().get("zones") or {}).values())
+                        ids = iter((r.json().get("zone_ids_by_ref") or {}).values())
                         act = model.record(
                             day, OPS.validate_python(raw), lambda ids=ids: next(ids, f"refused{next(spare)}")
                         )

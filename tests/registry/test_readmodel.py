@@ -31,7 +31,7 @@ async def _setup(client: Any) -> str:
         },
     )
     assert r.status_code == 201
-    return str(r.json()["zones"]["a"])
+    return str(r.json()["zone_ids_by_ref"]["a"])
 
 
 class TestReadYourWrites:
@@ -47,7 +47,7 @@ class TestReadYourWrites:
                         "legal_basis": "t",
                         "effective_on": f"201{i + 1}-01-01",
                         "title": "t",
-                        "operations": [{"op": "rename", "zone": zone, "name": name}],
+                        "operations": [{"op": "rename", "zone_id": zone, "name": name}],
                     },
                 )
                 assert r.status_code == 201
@@ -64,7 +64,7 @@ class TestReadYourWrites:
                     "legal_basis": "t",
                     "effective_on": "2011-01-01",
                     "title": "t",
-                    "operations": [{"op": "rename", "zone": zone, "name": "甲区"}],
+                    "operations": [{"op": "rename", "zone_id": zone, "name": "甲区"}],
                 },
             )
             got = await client.get(f"/v1/zones/{zone}", params={"as_of": "2030-01-01"})
@@ -119,7 +119,7 @@ class TestSeveralInstances:
                     "legal_basis": "t",
                     "effective_on": "2012-01-01",
                     "title": "t",
-                    "operations": [{"op": "rename", "zone": zone, "name": "丙区"}],
+                    "operations": [{"op": "rename", "zone_id": zone, "name": "丙区"}],
                 },
             )
             assert r.status_code == 201
@@ -153,7 +153,7 @@ class TestSeveralInstances:
                     "legal_basis": "t",
                     "effective_on": "2012-01-01",
                     "title": "t",
-                    "operations": [{"op": "rename", "zone": zone, "name": "丁区"}],
+                    "operations": [{"op": "rename", "zone_id": zone, "name": "丁区"}],
                 },
             )
             assert r.status_code == 201
@@ -206,8 +206,8 @@ class TestIncrementalReload:
                     "2011-01-01",
                     {"op": "establish", "ref": "b", "name": "乙区", "kind": "economic", "authority": "130728"},
                 )
-            )["zones"]["b"]
-            await act("2012-01-01", {"op": "rename", "zone": zone_a, "name": "甲新区"})
+            )["zone_ids_by_ref"]["b"]
+            await act("2012-01-01", {"op": "rename", "zone_id": zone_a, "name": "甲新区"})
             merged = await act(
                 "2013-01-01",
                 {"op": "establish", "ref": "n", "name": "丙区", "kind": "economic", "authority": "130728"},
@@ -224,7 +224,7 @@ class TestIncrementalReload:
             assert annulled.status_code == 200
             resolved = await client.get("/v1/zones/resolve", params={"name": "甲新区", "as_of": "2020-01-01"})
             assert resolved.status_code == 200
-            assert [m["zone"]["id"] for m in resolved.json()["matches"]] == [zone_a]
+            assert [m["state"]["id"] for m in resolved.json()["matches"]] == [zone_a]
             await act("2014-01-01", {"op": "merge", "sources": [b], "into": zone_a, "sources_become": "parks"})
             lineage = await client.get(f"/v1/zones/{b}/lineage")
             assert lineage.status_code == 200

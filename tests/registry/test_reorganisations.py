@@ -29,20 +29,20 @@ class TestEachOperation:
                     "approved_area_km2": "12.5",
                 },
             )
-            zone = await w.get(body["zones"]["a"], "2012-03-01")
-            missing = await w.client.get(f"/v1/zones/{body['zones']['a']}", params={"as_of": "2012-02-29"})
+            zone = await w.get(body["zone_ids_by_ref"]["a"], "2012-03-01")
+            missing = await w.client.get(f"/v1/zones/{body['zone_ids_by_ref']['a']}", params={"as_of": "2012-02-29"})
         assert zone["name"] == "甲区"
         assert zone["parks"] == [{"name": "一园", "former_zone": None}]
         assert zone["plaques"] == ["甲牌"]
-        assert zone["approved_area_km2"] == "12.5000"
+        assert zone["approved_area_km2"] == "12.5"
         assert zone["established_on"] == "2012-03-01"
         assert missing.status_code == 404
 
     async def test_rename_keeps_the_old_name_as_former_name_or_plaque(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            await w.act("2013-01-01", {"op": "rename", "zone": a, "name": "乙区"})
-            await w.act("2014-01-01", {"op": "rename", "zone": a, "name": "丙区", "keep_old_name_as_plaque": True})
+            await w.act("2013-01-01", {"op": "rename", "zone_id": a, "name": "乙区"})
+            await w.act("2014-01-01", {"op": "rename", "zone_id": a, "name": "丙区", "keep_old_name_as_plaque": True})
             z2013 = await w.get(a, "2013-06-01")
             z2014 = await w.get(a, "2014-06-01")
             old = await w.get(a, "2012-06-01")
@@ -85,27 +85,27 @@ class TestEachOperation:
             body = await w.act(
                 "2016-01-01",
                 {"op": "establish", "ref": "new", "name": "乙区", "kind": "economic", "authority": "130730"},
-                {"op": "split", "zone": a, "parks": ["西园"], "into": "new"},
+                {"op": "split", "zone_id": a, "parks": ["西园"], "into": "new"},
             )
-            new = await w.get(body["zones"]["new"], "2016-01-01")
+            new = await w.get(body["zone_ids_by_ref"]["new"], "2016-01-01")
             old = await w.get(a, "2016-01-01")
-            lineage = (await w.client.get(f"/v1/zones/{body['zones']['new']}/lineage")).json()
+            lineage = (await w.client.get(f"/v1/zones/{body['zone_ids_by_ref']['new']}/lineage")).json()
         assert [p["name"] for p in new["parks"]] == ["西园"]
         assert [p["name"] for p in old["parks"]] == ["东园"]
-        assert [(p["zone"]["id"], p["operation"]) for p in lineage["predecessors"]] == [(a, "split")]
+        assert [(p["state"]["id"], p["operation"]) for p in lineage["predecessors"]] == [(a, "split")]
 
     async def test_plaques_and_parks_come_and_go(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
             await w.act(
                 "2013-01-01",
-                {"op": "add_plaque", "zone": a, "name": "甲牌"},
-                {"op": "add_park", "zone": a, "name": "新园"},
+                {"op": "add_plaque", "zone_id": a, "name": "甲牌"},
+                {"op": "add_park", "zone_id": a, "name": "新园"},
             )
             await w.act(
                 "2014-01-01",
-                {"op": "revoke_plaque", "zone": a, "name": "甲牌"},
-                {"op": "remove_park", "zone": a, "name": "甲区"},
+                {"op": "revoke_plaque", "zone_id": a, "name": "甲牌"},
+                {"op": "remove_park", "zone_id": a, "name": "甲区"},
             )
             z13 = await w.get(a, "2013-01-01")
             z14 = await w.get(a, "2014-01-01")
@@ -115,10 +115,10 @@ class TestEachOperation:
     async def test_transfer_entrust_and_end_entrustment(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区", authority="130700")
-            await w.act("2013-01-01", {"op": "entrust", "zone": a, "to": "130728"})
-            await w.act("2014-01-01", {"op": "end_entrustment", "zone": a})
-            await w.act("2015-01-01", {"op": "entrust", "zone": a, "to": "130705"})
-            await w.act("2016-01-01", {"op": "transfer", "zone": a, "authority": "130705"})
+            await w.act("2013-01-01", {"op": "entrust", "zone_id": a, "to": "130728"})
+            await w.act("2014-01-01", {"op": "end_entrustment", "zone_id": a})
+            await w.act("2015-01-01", {"op": "entrust", "zone_id": a, "to": "130705"})
+            await w.act("2016-01-01", {"op": "transfer", "zone_id": a, "authority": "130705"})
             z13, z14, z15, z16 = [await w.get(a, f"{y}-06-01") for y in (2013, 2014, 2015, 2016)]
         assert (z13["entrusted_to"], z14["entrusted_to"], z15["entrusted_to"]) == ("130728", None, "130705")
         assert (z16["authority"], z16["entrusted_to"]) == ("130705", None)  # transfer to the host ends it
@@ -128,16 +128,16 @@ class TestEachOperation:
             a = await w.zone("甲区")
             await w.act(
                 "2013-01-01",
-                {"op": "change_level", "zone": a, "level": "national"},
-                {"op": "change_kind", "zone": a, "kind": "high_tech"},
-                {"op": "change_area", "zone": a, "approved_area_km2": "30"},
+                {"op": "change_level", "zone_id": a, "level": "national"},
+                {"op": "change_kind", "zone_id": a, "kind": "high_tech"},
+                {"op": "change_area", "zone_id": a, "approved_area_km2": "30"},
             )
-            await w.act("2014-01-01", {"op": "revoke", "zone": a, "reason": "连续两年被警告"})
+            await w.act("2014-01-01", {"op": "revoke", "zone_id": a, "reason": "连续两年被警告"})
             z13 = await w.get(a, "2013-01-01")
             z14 = await w.get(a, "2014-01-01")
             counts = (await w.client.get("/v1/zones/counts", params={"as_of": "2013-06-01"})).json()
             after = (await w.client.get("/v1/zones/counts", params={"as_of": "2014-06-01"})).json()
-        assert (z13["level"], z13["kind"], z13["approved_area_km2"]) == ("national", "high_tech", "30.0000")
+        assert (z13["level"], z13["kind"], z13["approved_area_km2"]) == ("national", "high_tech", "30")
         assert (z14["status"], z14["status_reason"]) == ("revoked", "连续两年被警告")
         assert counts["by_level"]["national"] == 1
         assert after["total"] == 0
@@ -151,17 +151,17 @@ class TestRefusals:
             c = await w.zone("戊区")
             body = await w.act(
                 "2015-01-01",
-                {"op": "rename", "zone": "nope", "name": "丙区"},
-                {"op": "transfer", "zone": a, "authority": "130799"},
-                {"op": "add_plaque", "zone": c, "name": "甲牌"},
-                {"op": "remove_park", "zone": a, "name": "没有的园"},
-                {"op": "revoke_plaque", "zone": a, "name": "没有的牌"},
+                {"op": "rename", "zone_id": "nope", "name": "丙区"},
+                {"op": "transfer", "zone_id": a, "authority": "130799"},
+                {"op": "add_plaque", "zone_id": c, "name": "甲牌"},
+                {"op": "remove_park", "zone_id": a, "name": "没有的园"},
+                {"op": "revoke_plaque", "zone_id": a, "name": "没有的牌"},
                 {"op": "merge", "sources": [a], "into": a},
-                {"op": "revoke", "zone": b, "reason": "x"},
-                {"op": "rename", "zone": b, "name": "丁区"},
-                {"op": "end_entrustment", "zone": a},
-                {"op": "entrust", "zone": a, "to": "130728"},
-                {"op": "change_level", "zone": a, "level": "provincial"},
+                {"op": "revoke", "zone_id": b, "reason": "x"},
+                {"op": "rename", "zone_id": b, "name": "丁区"},
+                {"op": "end_entrustment", "zone_id": a},
+                {"op": "entrust", "zone_id": a, "to": "130728"},
+                {"op": "change_level", "zone_id": a, "level": "provincial"},
                 expect=422,
             )
             unchanged = await w.get(b, "2015-06-01")
@@ -185,17 +185,17 @@ class TestRefusals:
     async def test_a_zone_not_in_force_on_the_date_is_refused(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区", on="2015-01-01")
-            early = await w.act("2014-01-01", {"op": "rename", "zone": a, "name": "乙区"}, expect=422)
-            await w.act("2016-01-01", {"op": "revoke", "zone": a, "reason": "x"})
-            late = await w.act("2017-01-01", {"op": "rename", "zone": a, "name": "乙区"}, expect=422)
+            early = await w.act("2014-01-01", {"op": "rename", "zone_id": a, "name": "乙区"}, expect=422)
+            await w.act("2016-01-01", {"op": "revoke", "zone_id": a, "reason": "x"})
+            late = await w.act("2017-01-01", {"op": "rename", "zone_id": a, "name": "乙区"}, expect=422)
         assert faults(early) == [(0, "inactive_zone")]
         assert faults(late) == [(0, "inactive_zone")]
 
     async def test_an_act_dated_before_a_later_event_on_its_zone_is_refused(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区", on="2010-01-01")
-            await w.act("2016-01-01", {"op": "add_plaque", "zone": a, "name": "甲牌"})
-            body = await w.act("2015-01-01", {"op": "add_park", "zone": a, "name": "新园"}, expect=422)
+            await w.act("2016-01-01", {"op": "add_plaque", "zone_id": a, "name": "甲牌"})
+            body = await w.act("2015-01-01", {"op": "add_park", "zone_id": a, "name": "新园"}, expect=422)
         assert faults(body) == [(0, "effective_date_before_later_event")]
 
     async def test_duplicate_refs_unknown_entrusted_division_and_duplicate_name_in_one_act(self, world: Any) -> None:
@@ -238,7 +238,7 @@ class TestRefusals:
             first = await w.client.post("/v1/divisions", headers=ADMIN, json=state)
             again = await w.client.post("/v1/divisions", headers=ADMIN, json=state)
             renamed = await w.client.post("/v1/divisions", headers=ADMIN, json={**state, "name": "万全新区"})
-            versions = (await w.client.get("/v1/divisions/130708")).json()
+            versions = (await w.client.get("/v1/divisions/130708")).json()["items"]
             feed = (await w.client.get("/v1/changes")).json()["items"]
         assert (first.status_code, again.status_code) == (201, 200)
         assert again.json() == first.json()
@@ -248,7 +248,7 @@ class TestRefusals:
 
     async def test_a_malformed_operation_is_a_validation_problem(self, world: Any) -> None:
         async with world() as w:
-            body = await w.act("2015-01-01", {"op": "teleport", "zone": "x"}, expect=422)
+            body = await w.act("2015-01-01", {"op": "teleport", "zone_id": "x"}, expect=422)
         assert body["errors"][0]["loc"][:3] == ["body", "operations", 0]
 
     async def test_only_the_city_office_records_acts(self, world: Any) -> None:
@@ -260,7 +260,7 @@ class TestRefusals:
                     "legal_basis": "x",
                     "effective_on": "2015-01-01",
                     "title": "t",
-                    "operations": [{"op": "revoke", "zone": "x", "reason": "r"}],
+                    "operations": [{"op": "revoke", "zone_id": "x", "reason": "r"}],
                 },
             )
             anonymous = await w.client.post("/v1/reorganisations", json={})
@@ -272,7 +272,7 @@ class TestDryRunAndAnnulment:
     async def test_dry_run_shows_the_result_and_saves_nothing(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            body = await w.act("2015-01-01", {"op": "rename", "zone": a, "name": "乙区"}, expect=200, dry_run="true")
+            body = await w.act("2015-01-01", {"op": "rename", "zone_id": a, "name": "乙区"}, expect=200, dry_run="true")
             still = await w.get(a, "2015-06-01")
         assert body["dry_run"] is True
         assert body["id"] is None
@@ -293,7 +293,7 @@ class TestDryRunAndAnnulment:
                 f"/v1/reorganisations/{act['id']}/annul", headers=ADMIN, json={"reason": "录入错误"}
             )
             after_a = await w.get(a, "2020-01-01")
-            new_zone = await w.client.get(f"/v1/zones/{act['zones']['n']}", params={"as_of": "2020-01-01"})
+            new_zone = await w.client.get(f"/v1/zones/{act['zone_ids_by_ref']['n']}", params={"as_of": "2020-01-01"})
             recorded = (await w.client.get(f"/v1/reorganisations/{act['id']}")).json()
             again = await w.client.post(f"/v1/reorganisations/{act['id']}/annul", headers=ADMIN, json={"reason": "x"})
             lineage = (await w.client.get(f"/v1/zones/{a}/lineage")).json()
@@ -308,18 +308,18 @@ class TestDryRunAndAnnulment:
     async def test_an_act_followed_by_a_later_one_cannot_be_annulled(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            first = await w.act("2015-01-01", {"op": "add_plaque", "zone": a, "name": "甲牌"})
-            await w.act("2016-01-01", {"op": "add_park", "zone": a, "name": "新园"})
+            first = await w.act("2015-01-01", {"op": "add_plaque", "zone_id": a, "name": "甲牌"})
+            await w.act("2016-01-01", {"op": "add_park", "zone_id": a, "name": "新园"})
             r = await w.client.post(f"/v1/reorganisations/{first['id']}/annul", headers=ADMIN, json={"reason": "x"})
         assert r.status_code == 409
-        assert r.json()["zones"] == [a]
+        assert r.json()["zone_ids"] == [a]
 
 
 class TestReads:
     async def test_history_lists_every_state_with_its_act(self, world: Any) -> None:
         async with world() as w:
             a = await w.zone("甲区")
-            await w.act("2015-01-01", {"op": "rename", "zone": a, "name": "乙区"})
+            await w.act("2015-01-01", {"op": "rename", "zone_id": a, "name": "乙区"})
             history = (await w.client.get(f"/v1/zones/{a}/history")).json()
             missing = await w.client.get("/v1/zones/nope/history")
         assert [e["state"]["name"] for e in history["entries"]] == ["甲区", "乙区"]
@@ -347,21 +347,93 @@ class TestReads:
         async with world() as w:
             start = (await w.client.get("/v1/changes")).json()
             a = await w.zone("甲区")
-            act = await w.act("2015-01-01", {"op": "rename", "zone": a, "name": "乙区"})
+            act = await w.act("2015-01-01", {"op": "rename", "zone_id": a, "name": "乙区"})
             await w.client.post(f"/v1/reorganisations/{act['id']}/annul", headers=ADMIN, json={"reason": "x"})
-            feed = (await w.client.get("/v1/changes", params={"after": start["next_cursor"]})).json()
-            tail = (await w.client.get("/v1/changes", params={"after": feed["next_cursor"]})).json()
+            feed = (await w.client.get("/v1/changes", params={"cursor": start["next_cursor"]})).json()
+            tail = (await w.client.get("/v1/changes", params={"cursor": feed["next_cursor"]})).json()
+            one = (await w.client.get("/v1/changes", params={"cursor": start["next_cursor"], "limit": 1})).json()
+            two = (await w.client.get("/v1/changes", params={"cursor": one["next_cursor"], "limit": 2})).json()
+            old_name = await w.client.get("/v1/changes", params={"after": start["next_cursor"]})
         assert [c["type"] for c in feed["items"]] == [
             "reorganisation.recorded",
             "reorganisation.recorded",
             "reorganisation.annulled",
         ]
-        assert feed["items"][1]["payload"]["zones"] == [a]
+        assert set(feed) == {"items", "next_cursor"}
+        assert feed["items"][1]["payload"]["zone_ids"] == [a]
+        assert feed["items"][1]["payload"]["reorganisation"] == act["id"]
+        assert feed["items"][2]["payload"] == {
+            "reorganisation": act["id"],
+            "effective_on": "2015-01-01",
+            "zone_ids": [a],
+        }
+        assert all(isinstance(c["id"], str) and c["id"].isdigit() for c in feed["items"])
         assert tail["items"] == []
-        assert tail["next_cursor"] == feed["next_cursor"]
+        assert tail["next_cursor"] == feed["next_cursor"]  # set on the last page too: a follower keeps polling
+        assert [c["id"] for c in one["items"] + two["items"]] == [c["id"] for c in feed["items"]]
+        assert len(one["items"]) == 1
+        assert two["next_cursor"] == feed["next_cursor"]
+        assert old_name.json()["items"] == [*start["items"], *feed["items"]]  # `after` is no parameter any more
 
     async def test_resolve_ignores_the_province_prefix_and_width(self, world: Any) -> None:
         async with world() as w:
             await w.zone("河北甲经济开发区")
             r = await w.client.get("/v1/zones/resolve", params={"name": "甲经济开发区", "as_of": "2020-01-01"})
-        assert [(m["zone"]["name"], m["match"]) for m in r.json()["matches"]] == [("河北甲经济开发区", "official")]
+        assert [(m["state"]["name"], m["match"]) for m in r.json()["matches"]] == [("河北甲经济开发区", "official")]
+
+
+class TestTheConventions:
+    """Act ids are digit strings in paths and answers; short lists page with limit and cursor."""
+
+    async def test_an_act_id_is_a_string_in_answers_and_paths(self, world: Any) -> None:
+        async with world() as w:
+            a = await w.zone("甲区")
+            act = await w.act("2015-01-01", {"op": "rename", "zone_id": a, "name": "乙区"})
+            got = await w.client.get(f"/v1/reorganisations/{act['id']}")
+            listed = (await w.client.get("/v1/reorganisations", params={"zone_id": a})).json()["items"]
+            others = (await w.client.get("/v1/reorganisations", params={"zone_id": "nothere"})).json()["items"]
+            state = await w.get(a, "2015-06-01")
+            history = (await w.client.get(f"/v1/zones/{a}/history")).json()
+            words = await w.client.get("/v1/reorganisations/first")
+            zero = await w.client.get("/v1/reorganisations/0")
+        assert isinstance(act["id"], str) and act["id"].isdigit()
+        assert got.status_code == 200 and got.json()["id"] == act["id"]
+        assert got.json()["operations"] == [
+            {"op": "rename", "zone_id": a, "name": "乙区", "keep_old_name_as_plaque": False}
+        ]
+        assert got.json()["changes"][0]["zone_id"] == a
+        assert [x["id"] for x in listed][-1] == act["id"] and len(listed) == 2  # the establishing act and this one
+        assert others == []
+        assert state["reorganisation"] == act["id"]
+        assert history["zone_id"] == a
+        assert history["entries"][1]["reorganisation"] == act["id"]
+        assert (words.status_code, zero.status_code) == (422, 422)
+        assert words.headers["content-type"].startswith("application/problem+json")
+
+    async def test_the_old_zone_field_of_an_operation_is_refused(self, world: Any) -> None:
+        async with world() as w:
+            a = await w.zone("甲区")
+            body = await w.act("2015-01-01", {"op": "rename", "zone": a, "name": "乙区"}, expect=422)
+        assert ["body", "operations", 0, "rename", "zone_id"] in [e["loc"] for e in body["errors"]]
+
+    async def test_a_division_s_versions_page_one_at_a_time(self, world: Any) -> None:
+        async with world() as w:
+            for state in (
+                {"code": "130799", "name": "甲县", "valid_from": "2000-01-01"},
+                {"code": "130799", "name": "甲区", "valid_from": "2010-01-01"},
+                {"code": "130799", "name": "乙区", "valid_from": "2015-01-01"},
+            ):
+                assert (await w.client.post("/v1/divisions", headers=ADMIN, json=state)).status_code == 201
+            names, cursor, pages = [], None, 0
+            while True:
+                params = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+                page = (await w.client.get("/v1/divisions/130799", params=params)).json()
+                names += [v["name"] for v in page["items"]]
+                pages += 1
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            whole = (await w.client.get("/v1/divisions/130799")).json()
+        assert names == ["甲县", "甲区", "乙区"]
+        assert pages == 3
+        assert [v["name"] for v in whole["items"]] == names and whole["next_cursor"] is None

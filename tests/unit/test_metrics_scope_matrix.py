@@ -46,7 +46,7 @@ class TestManagingDivisions:
 
 class TestMatrixRows:
     def test_proforma_sums_components_then_computes_ratios(self) -> None:
-        link = LineageLink(zone=DONGSHAN[0], on=MERGE_DAY, operation="merge", reorganisation=1, via="x")
+        link = LineageLink(state=DONGSHAN[0], on=MERGE_DAY, operation="merge", reorganisation=1, via="x")
         assert proforma_predecessors([link], Period.parse("2015").end) == ["d"]
         assert proforma_predecessors([link], Period.parse("2016").end) == []
         rows = compute_rows(
@@ -60,5 +60,5 @@ class TestMatrixRows:
         assert rows[0].proforma_from == ["d"]
 
     def test_a_split_link_is_not_added(self) -> None:
-        link = LineageLink(zone=DONGSHAN[0], on=MERGE_DAY, operation="split", reorganisation=1, via="x")
+        link = LineageLink(state=DONGSHAN[0], on=MERGE_DAY, operation="split", reorganisation=1, via="x")
         assert proforma_predecessors([link], Period.parse("2015").end) == []

@@ -94,7 +94,7 @@ class TestSequencesOfActs:
         targets = [s for s in reg.snapshots(day) if s.active]
         if targets:
             counts_before = {d: reg.counts(d) for d in [*probe_days(reg), day]}
-            ops = [{"op": "add_plaque", "zone": s.id, "name": f"牌{i}号"} for i, s in enumerate(targets)]
+            ops = [{"op": "add_plaque", "zone_id": s.id, "name": f"牌{i}号"} for i, s in enumerate(targets)]
             reg.record(day, OPS.validate_python(ops), lambda: "unused")
             assert {d: reg.counts(d) for d in counts_before} == counts_before
             assert sum(len(s.plaques) for s in reg.snapshots(day)) >= len(targets)

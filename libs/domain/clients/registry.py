@@ -96,7 +96,7 @@ class RegistryClient(ServiceClient):
         ids = list(dict.fromkeys(zone_ids))
         answers = []
         for start in range(0, len(ids), BULK):
-            r = await self.request("POST", path, json={"zones": ids[start : start + BULK]}, idempotent=True)
+            r = await self.request("POST", path, json={"zone_ids": ids[start : start + BULK]}, idempotent=True)
             answers.append(self._parse(r, model))
         return answers
 
@@ -132,8 +132,10 @@ class RegistryClient(ServiceClient):
             cursor = page.next_cursor
 
     async def changes(self, *, after: str | None = None, limit: int = 500) -> ChangeFeed:
-        """The change feed after the cursor ``after`` (from the start if ``None``)."""
-        return await self.get_model("/v1/changes", ChangeFeed, params={"after": after, "limit": limit})
+        """The change feed after the cursor ``after`` (from the start if ``None``).
+
+        ``next_cursor`` is always set; a page with fewer than ``limit`` items is the end for now."""
+        return await self.get_model("/v1/changes", ChangeFeed, params={"cursor": after, "limit": limit})
 
 
 class FakeRegistryClient:
@@ -156,7 +158,7 @@ class FakeRegistryClient:
         for states in self.states.values():
             states.sort(key=lambda s: s.valid_from)
         self.lineage_map = lineages or {}
-        self.feed = changes or ChangeFeed(items=[], next_cursor="", has_more=False)
+        self.feed = changes or ChangeFeed(items=[], next_cursor="")
         self.calls: list[tuple[str, object]] = []
 
     def _at(self, zone_id: str, as_of: date | None) -> ZoneRead | None:
@@ -204,11 +206,11 @@ class FakeRegistryClient:
         if zone_id not in self.states:
             raise NotFound(f"zone {zone_id} does not exist", service="registry")
         return ZoneHistory(
-            zone=zone_id,
+            zone_id=zone_id,
             entries=[
                 HistoryEntry(
                     state=s,
-                    reorganisation=s.reorganisation or 0,
+                    reorganisation=s.reorganisation or 1,
                     legal_basis=s.legal_basis or "",
                     effective_on=s.valid_from,
                     title="",
@@ -223,7 +225,7 @@ class FakeRegistryClient:
         self.calls.append(("lineage", zone_id))
         if zone_id not in self.states:
             raise NotFound(f"zone {zone_id} does not exist", service="registry")
-        return self.lineage_map.get(zone_id, Lineage(zone=zone_id, predecessors=[], successors=[]))
+        return self.lineage_map.get(zone_id, Lineage(zone_id=zone_id, predecessors=[], successors=[]))
 
     async def lineages(self, zone_ids: Iterable[str]) -> dict[str, Lineage]:
         """Bulk :meth:`lineage` (unknown ids left out)."""
@@ -251,13 +253,13 @@ class FakeRegistryClient:
             if z is None or z.status != ZoneStatus.ACTIVE:
                 continue
             if z.name == name:
-                matches.append(ResolveMatch(zone=z, match="official", matched_name=name))
+                matches.append(ResolveMatch(state=z, match="official", matched_name=name))
             elif name in z.plaques:
-                matches.append(ResolveMatch(zone=z, match="plaque", matched_name=name))
+                matches.append(ResolveMatch(state=z, match="plaque", matched_name=name))
             elif name in z.former_names:
-                matches.append(ResolveMatch(zone=z, match="former_name", matched_name=name))
+                matches.append(ResolveMatch(state=z, match="former_name", matched_name=name))
             elif any(p.name == name for p in z.parks):
-                matches.append(ResolveMatch(zone=z, match="park", matched_name=name))
+                matches.append(ResolveMatch(state=z, match="park", matched_name=name))
         return ResolveResult(name=name, as_of=day, matches=matches)
 
     async def counts(self, *, as_of: date | None = None) -> ZoneCounts:
@@ -280,4 +282,4 @@ class FakeRegistryClient:
         items = [c for c in self.feed.items if c.id > start]
         page = items[:limit]
         last = page[-1].id if page else start
-        return ChangeFeed(items=page, next_cursor=str(last), has_more=len(items) > limit)
+        return ChangeFeed(items=page, next_cursor=str(last))

@@ -55,8 +55,8 @@ def proforma_predecessors(links: Iterable[LineageLink], period_end: date) -> lis
     """
     out: list[str] = []
     for link in links:
-        if link.operation == "merge" and period_end < link.on and link.zone.id not in out:
-            out.append(link.zone.id)
+        if link.operation == "merge" and period_end < link.on and link.state.id not in out:
+            out.append(link.state.id)
     return out
 
 

@@ -6,9 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.domain.kernel.values import DivisionCode, ZoneKind, ZoneLevel, ZoneStatus
+from libs.domain.kernel.contracts import ApiModel, Page
+from libs.domain.kernel.values import DecimalText, DivisionCode, SerialId, ZoneKind, ZoneLevel, ZoneStatus
 
 ZoneName = Annotated[str, Field(min_length=2, max_length=200)]
 ZoneRef = Annotated[
@@ -22,14 +23,14 @@ ZoneRef = Annotated[
 AreaKm2 = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4)]
 
 
-class Park(BaseModel):
+class Park(ApiModel):
     """A park (园) of a zone under "one zone, several parks"; ``former_zone`` when it was a zone."""
 
     name: str
     former_zone: str | None = None
 
 
-class ZoneRead(BaseModel):
+class ZoneRead(ApiModel):
     """A zone as it stood on a date."""
 
     model_config = ConfigDict(
@@ -64,10 +65,10 @@ class ZoneRead(BaseModel):
     parks: list[Park] = Field(default_factory=list)
     plaques: list[str] = Field(default_factory=list, description="Extra official names (挂牌); never counted as zones.")
     former_names: list[str] = Field(default_factory=list, description="Official names the zone carried before.")
-    approved_area_km2: Decimal | None = None
+    approved_area_km2: DecimalText | None = None
     established_on: date | None = None
     legal_basis: str | None = Field(None, description="Legal basis of the act that produced this state.")
-    reorganisation: int | None = Field(None, description="The act that produced this state.")
+    reorganisation: SerialId | None = Field(None, description="The act that produced this state.")
     successor: str | None = Field(None, description="For a merged zone, the zone it was merged into.")
     status_reason: str | None = None
     valid_from: date = Field(description="The state shown has been in force since this date.")
@@ -100,7 +101,7 @@ class Rename(_Op):
     """Rename a zone (更名); the old name stays findable as a former name, or as a plaque."""
 
     op: Literal["rename"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     name: ZoneName
     keep_old_name_as_plaque: bool = False
 
@@ -121,7 +122,7 @@ class Split(_Op):
     """Parks leave a zone to join another (existing, or established earlier in the act)."""
 
     op: Literal["split"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     parks: list[ZoneName] = Field(min_length=1)
     into: ZoneRef
 
@@ -130,7 +131,7 @@ class AddPlaque(_Op):
     """Add an extra official name (挂牌)."""
 
     op: Literal["add_plaque"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     name: ZoneName
 
 
@@ -138,7 +139,7 @@ class RevokePlaque(_Op):
     """Revoke a plaque (撤销牌子)."""
 
     op: Literal["revoke_plaque"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     name: ZoneName
 
 
@@ -146,7 +147,7 @@ class AddPark(_Op):
     """Add a park to a zone (一区多园)."""
 
     op: Literal["add_park"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     name: ZoneName
 
 
@@ -154,7 +155,7 @@ class RemovePark(_Op):
     """Remove a park from a zone."""
 
     op: Literal["remove_park"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     name: ZoneName
 
 
@@ -162,7 +163,7 @@ class Transfer(_Op):
     """Transfer jurisdiction (划归): a new administering authority."""
 
     op: Literal["transfer"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     authority: DivisionCode
 
 
@@ -170,7 +171,7 @@ class Entrust(_Op):
     """Entrust day-to-day management to another division (委托管理 / 托管)."""
 
     op: Literal["entrust"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     to: DivisionCode
 
 
@@ -178,14 +179,14 @@ class EndEntrustment(_Op):
     """End an entrustment."""
 
     op: Literal["end_entrustment"]
-    zone: ZoneRef
+    zone_id: ZoneRef
 
 
 class ChangeLevel(_Op):
     """Change the level, e.g. upgrade to national (国家级)."""
 
     op: Literal["change_level"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     level: ZoneLevel
 
 
@@ -193,7 +194,7 @@ class ChangeKind(_Op):
     """Change the kind (economic / high-tech)."""
 
     op: Literal["change_kind"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     kind: ZoneKind
 
 
@@ -201,7 +202,7 @@ class ChangeArea(_Op):
     """Change the approved area (扩区 / 调区)."""
 
     op: Literal["change_area"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     approved_area_km2: AreaKm2
 
 
@@ -209,7 +210,7 @@ class Revoke(_Op):
     """Revoke a zone (撤销 / 取消省级开发区资格), with the reason."""
 
     op: Literal["revoke"]
-    zone: ZoneRef
+    zone_id: ZoneRef
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -253,8 +254,8 @@ class ReorganisationCreate(BaseModel):
                             "authority": "130728",
                         },
                         {"op": "merge", "sources": ["<id>", "<id>"], "into": "huaian", "sources_become": "parks"},
-                        {"op": "rename", "zone": "<id>", "name": "河北涿鹿经济开发区"},
-                        {"op": "add_plaque", "zone": "<id>", "name": "河北涿鹿高新技术产业开发区"},
+                        {"op": "rename", "zone_id": "<id>", "name": "河北涿鹿经济开发区"},
+                        {"op": "add_plaque", "zone_id": "<id>", "name": "河北涿鹿高新技术产业开发区"},
                     ],
                 }
             ]
@@ -268,25 +269,33 @@ class ReorganisationCreate(BaseModel):
     note: str | None = Field(None, max_length=2000, description="E.g. that a date is approximate or data is a demo.")
 
 
-class ZoneChange(BaseModel):
+class ZoneChange(ApiModel):
     """What one operation did to one zone."""
 
     op_index: int
     op: str
-    zone: str
+    zone_id: str
     description: str
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_before_zone_id(cls, data: Any) -> Any:
+        """Changes recorded before the field was named ``zone_id`` are stored with ``zone``."""
+        if isinstance(data, dict) and "zone" in data and "zone_id" not in data:
+            data = {("zone_id" if k == "zone" else k): v for k, v in data.items()}
+        return data
 
-class ReorganisationRead(BaseModel):
+
+class ReorganisationRead(ApiModel):
     """A recorded act (or, with ``dry_run``, what recording it would do)."""
 
-    id: int | None = Field(description="Null for a dry run.")
+    id: SerialId | None = Field(description="Null for a dry run.")
     legal_basis: str
     effective_on: date
     title: str
     note: str | None = None
     operations: list[dict[str, Any]]
-    zones: dict[str, str] = Field(description="The zone id given to every `establish` ref.")
+    zone_ids_by_ref: dict[str, str] = Field(description="The zone id given to every `establish` ref.")
     touched: list[str] = Field(description="Every zone the act changed.")
     changes: list[ZoneChange]
     resulting: list[ZoneRead] = Field(description="The states of the touched zones from the effective date on.")
@@ -298,10 +307,10 @@ class ReorganisationRead(BaseModel):
     annul_reason: str | None = None
 
 
-class ReorganisationSummary(BaseModel):
+class ReorganisationSummary(ApiModel):
     """An act in a list."""
 
-    id: int
+    id: SerialId
     legal_basis: str
     effective_on: date
     title: str
@@ -319,41 +328,41 @@ class Annulment(BaseModel):
 # --- reads ---------------------------------------------------------------------------------
 
 
-class HistoryEntry(BaseModel):
+class HistoryEntry(ApiModel):
     """One state of a zone, with the act that produced it."""
 
     state: ZoneRead
-    reorganisation: int
+    reorganisation: SerialId
     legal_basis: str
     effective_on: date
     title: str
     changes: list[ZoneChange]
 
 
-class ZoneHistory(BaseModel):
+class ZoneHistory(ApiModel):
     """Every state a zone has had, oldest first."""
 
-    zone: str
+    zone_id: str
     entries: list[HistoryEntry]
 
 
-class LineageLink(BaseModel):
-    """One step of lineage: ``zone`` became part of (or came from) the zone asked about."""
+class LineageLink(ApiModel):
+    """One step of lineage: the zone in ``state`` became part of (or came from) the zone asked about."""
 
-    zone: ZoneRead = Field(
+    state: ZoneRead = Field(
         description="The related zone as it stood on the day before the link (predecessors) "
         "or on the link's date (successors)."
     )
     on: date
     operation: Literal["merge", "split"]
-    reorganisation: int
+    reorganisation: SerialId
     via: str = Field(description="The zone on the other side of this link (for transitive links).")
 
 
-class Lineage(BaseModel):
+class Lineage(ApiModel):
     """All predecessors (transitively) of a zone, and the successors of an ended zone."""
 
-    zone: str
+    zone_id: str
     predecessors: list[LineageLink]
     successors: list[LineageLink]
 
@@ -361,15 +370,15 @@ class Lineage(BaseModel):
 MatchType = Literal["official", "former_name", "plaque", "park"]
 
 
-class ResolveMatch(BaseModel):
+class ResolveMatch(ApiModel):
     """A zone that carries the asked name on the date, and how."""
 
-    zone: ZoneRead
+    state: ZoneRead = Field(description="The zone as it stood on the date.")
     match: MatchType
     matched_name: str
 
 
-class ResolveResult(BaseModel):
+class ResolveResult(ApiModel):
     """Every zone carrying a name on a date (several are all returned)."""
 
     name: str
@@ -377,7 +386,7 @@ class ResolveResult(BaseModel):
     matches: list[ResolveMatch]
 
 
-class ZoneCounts(BaseModel):
+class ZoneCounts(ApiModel):
     """Active zones on a date; plaques and parks are never counted."""
 
     as_of: date
@@ -386,7 +395,7 @@ class ZoneCounts(BaseModel):
     by_level: dict[str, int]
 
 
-class ZoneBrief(BaseModel):
+class ZoneBrief(ApiModel):
     """A zone named inside another answer."""
 
     id: str
@@ -417,7 +426,7 @@ class DivisionCreate(BaseModel):
     note: str | None = Field(None, max_length=500, description="E.g. that a date is approximate.")
 
 
-class DivisionRead(BaseModel):
+class DivisionRead(ApiModel):
     """A division as recorded, with its validity interval and successor."""
 
     code: DivisionCode
@@ -437,12 +446,10 @@ class DivisionWithZones(DivisionRead):
     has_provincial_zone: bool = Field(description="Administers an active provincial or national zone.")
 
 
-class DivisionList(BaseModel):
+class DivisionList(Page[DivisionWithZones]):
     """Divisions in force on a date (one page), and which county-level divisions have no zone."""
 
     as_of: date
-    items: list[DivisionWithZones]
-    next_cursor: str | None = None
     without_provincial_zone: list[DivisionCode] = Field(
         description="Every county-level division (not only this page's) administering no active zone."
     )
@@ -451,52 +458,55 @@ class DivisionList(BaseModel):
 # --- compliance and the change feed --------------------------------------------------------
 
 
-class ComplianceFinding(BaseModel):
+class ComplianceFinding(ApiModel):
     """A policy rule the registry's state breaks on a date (a finding, never a refusal)."""
 
     rule: str
     message: str
     division: DivisionCode | None = None
-    zones: list[ZoneBrief]
+    affected_zones: list[ZoneBrief] = Field(description="The zones the finding is about.")
 
 
-class ComplianceReport(BaseModel):
+class ComplianceReport(ApiModel):
     """Findings against the 2016 policy rules on a date."""
 
     as_of: date
     findings: list[ComplianceFinding]
 
 
-class ChangeRead(BaseModel):
+class ChangeRead(ApiModel):
     """One entry of the change feed."""
 
-    id: int
+    id: SerialId
     occurred_at: datetime
     type: str = Field(description="`reorganisation.recorded`, `reorganisation.annulled` or `division.recorded`.")
     payload: dict[str, Any]
 
 
-class ChangeFeed(BaseModel):
-    """A page of the change feed; resume from ``next_cursor`` (always set) to follow it."""
+class ChangeFeed(ApiModel):
+    """A page of the change feed; resume from ``next_cursor`` (always set) to follow it.
+
+    ``next_cursor`` is set on the last page too (the position after its last change, or the
+    cursor given when no change followed it), so a follower keeps polling from it; a page with
+    fewer than ``limit`` items is the end of the feed for now."""
 
     items: list[ChangeRead]
-    next_cursor: str
-    has_more: bool
+    next_cursor: str = Field(description="Pass as `cursor` to continue; always set, also on the last page.")
 
 
 class ZoneIds(BaseModel):
     """Several zone ids, for the bulk reads."""
 
-    zones: list[Annotated[str, Field(max_length=32)]] = Field(min_length=1, max_length=5000)
+    zone_ids: list[Annotated[str, Field(max_length=32)]] = Field(min_length=1, max_length=5000)
 
 
-class LineageBulk(BaseModel):
+class LineageBulk(ApiModel):
     """Lineages of several zones; unknown ids are left out."""
 
     lineages: dict[str, Lineage]
 
 
-class HistoryBulk(BaseModel):
+class HistoryBulk(ApiModel):
     """Histories of several zones; unknown ids are left out."""
 
     histories: dict[str, ZoneHistory]

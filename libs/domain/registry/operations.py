@@ -28,7 +28,7 @@ class AttributeOperations(WorkingAct):
 
     def add_plaque(self, i: int, op: AddPlaque) -> None:
         """Give a zone one more plaque (a name it also carries)."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]
@@ -41,7 +41,7 @@ class AttributeOperations(WorkingAct):
 
     def revoke_plaque(self, i: int, op: RevokePlaque) -> None:
         """Take a plaque off a zone."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]
@@ -53,7 +53,7 @@ class AttributeOperations(WorkingAct):
 
     def add_park(self, i: int, op: AddPark) -> None:
         """Give a zone one more park (its own area becomes the first one if it had none)."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.with_own_park(zone_id)
@@ -65,7 +65,7 @@ class AttributeOperations(WorkingAct):
 
     def remove_park(self, i: int, op: RemovePark) -> None:
         """Take a park off a zone."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]
@@ -77,7 +77,7 @@ class AttributeOperations(WorkingAct):
 
     def transfer(self, i: int, op: Transfer) -> None:
         """Hand a zone to another administering division (ending an entrustment to that division)."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None or not self.division(i, op.authority, "authority"):
             return
         snap = self.work[zone_id]
@@ -91,7 +91,7 @@ class AttributeOperations(WorkingAct):
 
     def entrust(self, i: int, op: Entrust) -> None:
         """Entrust a zone to a division other than its authority."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None or not self.division(i, op.to, "to"):
             return
         snap = self.work[zone_id]
@@ -106,19 +106,19 @@ class AttributeOperations(WorkingAct):
 
     def end_entrustment(self, i: int, op: EndEntrustment) -> None:
         """End the entrustment of a zone."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]
         if snap.entrusted_to is None:
-            self.fault(i, "not_entrusted", f"zone {zone_id} is not entrusted", "zone")
+            self.fault(i, "not_entrusted", f"zone {zone_id} is not entrusted", "zone_id")
             return
         self.put(zone_id, dataclasses.replace(snap, entrusted_to=None))
         self.note(i, "end_entrustment", zone_id, f"entrustment to {snap.entrusted_to} ended")
 
     def change_level(self, i: int, op: ChangeLevel) -> None:
         """Change a zone's approval level."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]
@@ -130,7 +130,7 @@ class AttributeOperations(WorkingAct):
 
     def change_kind(self, i: int, op: ChangeKind) -> None:
         """Change a zone's kind."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]
@@ -142,7 +142,7 @@ class AttributeOperations(WorkingAct):
 
     def change_area(self, i: int, op: ChangeArea) -> None:
         """Change a zone's approved area."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]
@@ -154,7 +154,7 @@ class AttributeOperations(WorkingAct):
 
     def revoke(self, i: int, op: Revoke) -> None:
         """Revoke a zone (it ends; its names may then be carried by others)."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]

@@ -103,7 +103,7 @@ class _Act(AttributeOperations):
 
     def rename(self, i: int, op: Rename) -> None:
         """Give a zone a new official name; the old one becomes a former name or, if asked, a plaque."""
-        zone_id = self.resolve(i, op.zone, "zone")
+        zone_id = self.resolve(i, op.zone_id, "zone_id")
         if zone_id is None:
             return
         snap = self.work[zone_id]
@@ -205,7 +205,7 @@ class _Act(AttributeOperations):
 
     def split(self, i: int, op: Split) -> None:
         """Move parks of one zone to another."""
-        source = self.resolve(i, op.zone, "zone")
+        source = self.resolve(i, op.zone_id, "zone_id")
         target = self.resolve(i, op.into, "into")
         if source is None or target is None:
             return

@@ -77,7 +77,7 @@ def needs(operations: Sequence[Operation]) -> Needs:
     names: set[str] = set()
     established = {op.ref for op in operations if isinstance(op, Establish)}
     for op in operations:
-        for attr in ("zone", "into"):
+        for attr in ("zone_id", "into"):
             value = getattr(op, attr, None)
             if isinstance(value, str):
                 refs.add(value)

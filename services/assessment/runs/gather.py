@@ -113,7 +113,7 @@ async def predecessors(registry: RegistryClient, zones: Iterable[str]) -> dict[s
     if not wanted:
         return {}
     found = await registry.lineages(wanted)
-    out = {z: sorted({link.zone.id for link in found[z].predecessors}) for z in wanted if z in found}
+    out = {z: sorted({link.state.id for link in found[z].predecessors}) for z in wanted if z in found}
     return {z: preds for z, preds in out.items() if preds}
 
 

@@ -80,11 +80,11 @@ async def _resolve_zone(
     if any(z.id == text for z in active):
         return ("zone", text), None
     found = await jurisdiction.resolve(registry, text, day)
-    ids = sorted({m.zone.id for m in found.matches})
+    ids = sorted({m.state.id for m in found.matches})
     if len(ids) == 1:
         return ("zone", ids[0]), None
     if len(ids) > 1:
-        matches = [f"{m.zone.id} {m.zone.name}（{m.match}）" for m in found.matches]
+        matches = [f"{m.state.id} {m.state.name}（{m.match}）" for m in found.matches]
         return None, (messages.ambiguous_zone(text, day.isoformat(), matches), ids)
     return ("zone", text), None  # not a name on that day: checked as an id (unknown, ended…)
 

@@ -88,7 +88,7 @@ class IndexZoneReads:
             if alias.found.status == _ACTIVE and alias.found.valid_on(as_of)
         )
         parts = [
-            b'{"zone":'
+            b'{"state":'
             + m.found.json
             + b',"match":'
             + json_bytes(m.match)
@@ -126,7 +126,7 @@ class IndexZoneReads:
         """See :class:`services.registry.zone_reads.ZoneReads`."""
         if not self.index.exists(zone_id):
             raise unknown_zone(zone_id)
-        return Lineage(zone=zone_id, predecessors=self._walk(zone_id, False), successors=self._walk(zone_id, True))
+        return Lineage(zone_id=zone_id, predecessors=self._walk(zone_id, False), successors=self._walk(zone_id, True))
 
     def _walk(self, zone_id: str, forward: bool) -> list[LineageLink]:
         """Links followed transitively forwards (successors) or backwards (predecessors)."""
@@ -147,7 +147,7 @@ class IndexZoneReads:
                 frontier.append(other)
                 links.append(
                     LineageLink(
-                        zone=entry.read,
+                        state=entry.read,
                         on=edge.on,
                         operation="merge" if edge.operation == "merge" else "split",
                         reorganisation=edge.reorganisation,

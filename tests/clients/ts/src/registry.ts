@@ -20,11 +20,20 @@ export async function activeZoneNames(): Promise<string[]> {
 }
 
 /** A body sent: the lineages of several zones at once. */
-export async function predecessorsOf(zones: string[]): Promise<number> {
-  const { data, error } = await registry.POST("/v1/zones/lineages", { body: { zones } });
+export async function predecessorsOf(zoneIds: string[]): Promise<number> {
+  const { data, error } = await registry.POST("/v1/zones/lineages", { body: { zone_ids: zoneIds } });
   if (error) {
     const title: string = error.title;
     throw new Error(`${title} ${error.errors?.[0]?.msg ?? ""}`);
   }
   return Object.keys(data.lineages).length;
+}
+
+/** The change feed followed from a cursor: `next_cursor` is always set, act ids are strings. */
+export async function changesAfter(cursor?: string): Promise<{ ids: string[]; next: string }> {
+  const { data, error } = await registry.GET("/v1/changes", { params: { query: { limit: 100, cursor } } });
+  if (error) throw new Error(describe(error));
+  const ids: string[] = data.items.map((change) => change.id);
+  const next: string = data.next_cursor;
+  return { ids, next };
 }
