@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from tests.metrics.builders import CITY, DONGSHAN, GAOXIN, XUANHUA, ZHUOLU, batch, obs
 
 

@@ -76,8 +76,8 @@ async def matrix(
     openapi_extra=PUBLIC,
     summary="Divisions' own totals for one period, one row per division code (derived values included)",
     description="Each row names its division in `division` (its `zone_id` is null). Used for the reference "
-    "scores of counties without a provincial zone; `city(...)` in a formula reads the totals of the division's city. Totals are "
-    "built from sub-periods as in `/v1/matrix` (`built`, `missing`).",
+    "scores of counties without a provincial zone; `city(...)` in a formula reads the totals of the division's "
+    "city. Totals are built from sub-periods as in `/v1/matrix` (`built`, `missing`).",
     responses=problems(422),
 )
 async def division_matrix(
