@@ -87,7 +87,7 @@ class TestMetricsExamplesUseTheSeedCatalog:
         assert int(row["period"][:4]) >= FIRST_YEAR
 
     def test_the_matrix_example_is_a_demo_zone_with_seed_indicators(self) -> None:
-        row = _example("metrics", "MatrixRow")
+        row = _example("metrics", "MatrixAnswerRow")
         assert row["name"] in ZONE_NAMES
         assert set(row["values"]) | set(row["missing"]) | set(row["built"]) <= SEED.keys()
 

@@ -108,7 +108,7 @@ def _money(value: float) -> str:
 
 def _row(subject: dict[str, str], code: str, period: str, value: float) -> dict[str, Any]:
     return {
-        "subject": subject,
+        **subject,
         "indicator": code,
         "period": period,
         "value": _money(value),
@@ -125,7 +125,7 @@ def rows_for_period(zones: list[ZoneRead], period: Period, city: str) -> list[di
     for z in sorted(zones, key=lambda z: z.id):
         values = zone_values(z, period.year, quarter)
         per_zone.append(values)
-        rows.extend(_row({"zone": z.id}, c, str(period), v) for c, v in values.items())
+        rows.extend(_row({"zone_id": z.id}, c, str(period), v) for c, v in values.items())
     totals = city_totals(per_zone, period.year, city)
     if quarter is not None and not per_zone:
         totals = {c: v if c in STOCKS else v * QUARTER_SHARES[quarter - 1] for c, v in totals.items()}
@@ -172,7 +172,7 @@ async def _city_code(registry: RegistryClient) -> str:
 async def _loaded(http: httpx.AsyncClient, metrics: str, city: str, period: Period) -> bool:
     r = await http.get(
         f"{metrics}/v1/observations",
-        params={"subject": f"division:{city}", "indicator": "gdp", "period": str(period), "limit": 1},
+        params={"division": city, "indicator": "gdp", "period": str(period), "limit": 1},
     )
     return r.status_code == 200 and bool(r.json()["items"])
 

@@ -163,8 +163,8 @@ class Registry(FakeRegistryClient):
 def obs(
     subject: dict[str, str], indicator: str, period: str, value: Any, unit: str, note: str | None = None
 ) -> dict[str, Any]:
-    """One row of a push."""
-    row: dict[str, Any] = {"subject": subject, "indicator": indicator, "period": period, "value": value, "unit": unit}
+    """One row of a push; ``subject`` is ``{"zone_id": ...}`` or ``{"division": ...}`` (or both, or neither)."""
+    row: dict[str, Any] = {**subject, "indicator": indicator, "period": period, "value": value, "unit": unit}
     if note is not None:
         row["note"] = note
     return row

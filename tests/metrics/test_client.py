@@ -17,7 +17,7 @@ class TestTheClient:
     async def test_matrix_indicators_and_locks_round_trip(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 7, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 7, "万元")), headers=CITY
             )
             http = httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app))  # type: ignore[attr-defined]
             typed = MetricsClient(http, "http://metrics.test", token=lambda: make_token("city_admin"))

@@ -45,11 +45,11 @@ def steady(value: Any) -> Any:
 
 def new_values() -> dict[str, Any]:
     return batch(
-        obs({"zone": XUANHUA}, "gdp", "2017", "1234.5", "万元", note="第一\t行\\N"),
-        obs({"zone": ZHUOLU}, "gdp", "2017", 3, "亿元"),
-        obs({"zone": XUANHUA}, "exports", "2018", "-0", "万美元"),
+        obs({"zone_id": XUANHUA}, "gdp", "2017", "1234.5", "万元", note="第一\t行\\N"),
+        obs({"zone_id": ZHUOLU}, "gdp", "2017", 3, "亿元"),
+        obs({"zone_id": XUANHUA}, "exports", "2018", "-0", "万美元"),
         obs({"division": "130700"}, "gdp", "2017", "99999999999999999.999999", "万元"),
-        obs({"zone": XUANHUA}, "land_area_mu", "2017", "1.5", "平方公里"),
+        obs({"zone_id": XUANHUA}, "land_area_mu", "2017", "1.5", "平方公里"),
     )
 
 
@@ -59,64 +59,68 @@ SCENARIO: list[tuple[str, dict[str, str], dict[str, Any]]] = [
     (  # new first, then a stored value: the attempt meets the primary key
         "json",
         CITY,
-        batch(obs({"zone": GAOXIN}, "gdp", "2017", 7, "万元"), obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")),
+        batch(obs({"zone_id": GAOXIN}, "gdp", "2017", 7, "万元"), obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")),
     ),
     (
         "json",
         CITY,
-        batch(obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元"), obs({"zone": ZHUOLU}, "gdp", "2017", 5, "万元")),
+        batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 2, "万元"), obs({"zone_id": ZHUOLU}, "gdp", "2017", 5, "万元")),
     ),
     (
         "json",
         CITY,
-        batch(obs({"zone": GAOXIN}, "gdp", "2019", 1, "万元"), obs({"zone": GAOXIN}, "gdp", "2019", 2, "万元")),
+        batch(obs({"zone_id": GAOXIN}, "gdp", "2019", 1, "万元"), obs({"zone_id": GAOXIN}, "gdp", "2019", 2, "万元")),
     ),
     (
         "json",
         CITY,
         batch(
-            obs({"zone": GAOXIN}, "gdp", "2020", 1, "万元"),
-            obs({"zone": GAOXIN}, "nope", "2020", 1, "万元"),
-            obs({"zone": GAOXIN}, "gdp", "2999", 1, "万元"),
-            obs({"zone": GAOXIN}, "land_area_mu", "2020", 1, "万元"),
-            obs({"zone": "nowhere"}, "gdp", "2020", 1, "万元"),
+            obs({"zone_id": GAOXIN}, "gdp", "2020", 1, "万元"),
+            obs({"zone_id": GAOXIN}, "nope", "2020", 1, "万元"),
+            obs({"zone_id": GAOXIN}, "gdp", "2999", 1, "万元"),
+            obs({"zone_id": GAOXIN}, "land_area_mu", "2020", 1, "万元"),
+            obs({"zone_id": "nowhere"}, "gdp", "2020", 1, "万元"),
         ),
     ),
     (
         "json",
         county("k1"),
-        batch(obs({"zone": XUANHUA}, "gdp", "2016", 1, "万元"), obs({"zone": GAOXIN}, "gdp", "2016", 1, "万元")),
+        batch(obs({"zone_id": XUANHUA}, "gdp", "2016", 1, "万元"), obs({"zone_id": GAOXIN}, "gdp", "2016", 1, "万元")),
     ),
-    ("json", CITY, batch(obs({"zone": XUANHUA}, "gdp", "2016", 1, "万元"), dry_run=True)),
+    ("json", CITY, batch(obs({"zone_id": XUANHUA}, "gdp", "2016", 1, "万元"), dry_run=True)),
     ("lock", CITY, {"period": "2015", "reason": "2015 assessment published"}),
     (
         "json",
         CITY,
-        batch(obs({"zone": XUANHUA}, "gdp", "2014", 1, "万元"), obs({"zone": ZHUOLU}, "gdp", "2015", 1, "万元")),
+        batch(obs({"zone_id": XUANHUA}, "gdp", "2014", 1, "万元"), obs({"zone_id": ZHUOLU}, "gdp", "2015", 1, "万元")),
     ),
     (
         "json",
         CITY,
-        batch(obs({"zone": ZHUOLU}, "gdp", "2015", 1, "万元"), restatement_reason="audit found a double count"),
+        batch(obs({"zone_id": ZHUOLU}, "gdp", "2015", 1, "万元"), restatement_reason="audit found a double count"),
     ),
     ("lock", CITY, {"period": "2011", "reason": "2011 assessment published"}),
     (  # a lock on the year holds its quarters: the first row's and a later row's
         "json",
         CITY,
-        batch(obs({"zone": XUANHUA}, "gdp", "2011Q4", 1, "万元"), obs({"zone": ZHUOLU}, "gdp", "2010", 1, "万元")),
+        batch(
+            obs({"zone_id": XUANHUA}, "gdp", "2011Q4", 1, "万元"), obs({"zone_id": ZHUOLU}, "gdp", "2010", 1, "万元")
+        ),
     ),
     (
         "json",
         CITY,
-        batch(obs({"zone": ZHUOLU}, "gdp", "2010", 1, "万元"), obs({"zone": XUANHUA}, "gdp", "2011H1", 1, "万元")),
+        batch(
+            obs({"zone_id": ZHUOLU}, "gdp", "2010", 1, "万元"), obs({"zone_id": XUANHUA}, "gdp", "2011H1", 1, "万元")
+        ),
     ),
     (
         "json",
         CITY,
-        batch(obs({"zone": XUANHUA}, "gdp", "2011Q2", 3, "万元"), restatement_reason="audit of the second quarter"),
+        batch(obs({"zone_id": XUANHUA}, "gdp", "2011Q2", 3, "万元"), restatement_reason="audit of the second quarter"),
     ),
-    ("json", county("k2"), batch(obs({"zone": XUANHUA}, "gdp", "2013", 8, "万元"))),
-    ("json", county("k2"), batch(obs({"zone": XUANHUA}, "gdp", "2013", 8, "万元"))),  # replayed
+    ("json", county("k2"), batch(obs({"zone_id": XUANHUA}, "gdp", "2013", 8, "万元"))),
+    ("json", county("k2"), batch(obs({"zone_id": XUANHUA}, "gdp", "2013", 8, "万元"))),  # replayed
     ("csv", CITY, {"content": f"zone,indicator,period,value,unit,note\n{XUANHUA},gdp,2012,4,万元,csv\n"}),
     ("csv", CITY, {"content": f"zone,indicator,period,value,unit,note\n{XUANHUA},gdp,2012,5,万元,again\n"}),
 ]
@@ -138,7 +142,7 @@ async def run(metrics: Any, *, fast_copy: bool) -> list[Any]:
         stored = await client.get("/v1/observations", params={"limit": 500}, headers=CITY)
         out.append(steady(stored.json()))
         for zone, code, period in KEYS:
-            params = {"subject": f"zone:{zone}", "indicator": code, "period": period}
+            params = {"zone_id": zone, "indicator": code, "period": period}
             history = await client.get("/v1/observations/history", params=params, headers=CITY)
             out.append(steady(history.json()))
         verdict = await client.get("/v1/ledger/verify", headers=auth("statistics_bureau"))

@@ -28,12 +28,16 @@ class TestIdempotencyKeys:
     async def test_a_county_push_without_a_key_is_400(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=XUANHUA_COUNTY
+                "/v1/observations",
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")),
+                headers=XUANHUA_COUNTY,
             )
         assert "Idempotency-Key" in assert_problem(r, 400)["detail"]
 
     async def test_a_replay_returns_the_stored_answer_and_writes_nothing(self, metrics: Any) -> None:
-        body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"), obs({"zone": XUANHUA}, "gdp", "2018", 2, "万元"))
+        body = batch(
+            obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元"), obs({"zone_id": XUANHUA}, "gdp", "2018", 2, "万元")
+        )
         async with metrics() as client:
             first = await client.post("/v1/observations", json=body, headers=county("push-1"))
             before = await revision_count(client)
@@ -47,32 +51,32 @@ class TestIdempotencyKeys:
     async def test_the_same_key_with_another_body_is_422(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=county("k")
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")), headers=county("k")
             )
             r = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元")), headers=county("k")
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 2, "万元")), headers=county("k")
             )
             stored = await values(client)
         problem = assert_problem(r, 422)
         assert "different request" in problem["detail"]
         assert problem["errors"][0]["loc"] == ["header", "Idempotency-Key"]
-        assert [v["value"] for v in stored] == ["1.000000"]
+        assert [v["value"] for v in stored] == ["1"]
 
     async def test_a_dry_run_claims_no_key(self, metrics: Any) -> None:
         async with metrics() as client:
             dry = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"), dry_run=True),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元"), dry_run=True),
                 headers=county("d"),
             )
             real = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元")), headers=county("d")
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 2, "万元")), headers=county("d")
             )
         assert dry.status_code == real.status_code == 200
         assert "idempotent-replayed" not in real.headers and real.json()["counts"]["created"] == 1
 
     async def test_concurrent_requests_with_one_key_run_once(self, metrics: Any) -> None:
-        body = batch(*(obs({"zone": XUANHUA}, "gdp", str(year), year, "万元") for year in range(2010, 2020)))
+        body = batch(*(obs({"zone_id": XUANHUA}, "gdp", str(year), year, "万元") for year in range(2010, 2020)))
         async with metrics() as client:
             answers = await asyncio.gather(
                 *(client.post("/v1/observations", json=body, headers=county("race")) for _ in range(6))
@@ -89,18 +93,18 @@ class TestIdempotencyKeys:
         async with metrics() as client:
             a = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")),
                 headers=county("shared"),
             )
             b = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")), headers=other
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2018", 1, "万元")), headers=other
             )
         assert a.status_code == b.status_code == 200
         assert "idempotent-replayed" not in b.headers
 
     async def test_the_same_key_while_the_first_is_running_is_409(self, metrics: Any, registry: Registry) -> None:
         registry.gate = asyncio.Event()
-        body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"))
+        body = batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元"))
         async with metrics() as client:
             first = asyncio.create_task(client.post("/v1/observations", json=body, headers=county("slow")))
             await asyncio.wait_for(registry.entered.wait(), 10)  # the first request is inside the registry call
@@ -113,7 +117,7 @@ class TestIdempotencyKeys:
         assert third.headers["idempotent-replayed"] == "true"
 
     async def test_a_failed_request_frees_its_key_for_the_retry(self, metrics: Any) -> None:
-        bad = batch(obs({"zone": XUANHUA}, "gdp", "2017", "x", "万元"))
+        bad = batch(obs({"zone_id": XUANHUA}, "gdp", "2017", "x", "万元"))
         async with metrics() as client:
             failed = await client.post("/v1/observations", json=bad, headers=county("retry"))
             again = await client.post("/v1/observations", json=bad, headers=county("retry"))
@@ -139,10 +143,14 @@ class TestLockedPeriods:
                 "/v1/locks", json={"period": "2017", "reason": "2017 annual assessment published"}, headers=CITY
             )
             r = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=county("l1")
+                "/v1/observations",
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")),
+                headers=county("l1"),
             )
             other_period = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")), headers=county("l2")
+                "/v1/observations",
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2018", 1, "万元")),
+                headers=county("l2"),
             )
         assert lock.status_code == 201
         body = assert_problem(r, 423)
@@ -159,10 +167,10 @@ class TestLockedPeriods:
         async with metrics() as client:
             await client.post("/v1/locks", json={"period": "2017", "kind": "high_tech", "reason": "r"}, headers=CITY)
             economic = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
             )
             high_tech = await client.post(
-                "/v1/observations", json=batch(obs({"zone": GAOXIN}, "gdp", "2017", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": GAOXIN}, "gdp", "2017", 1, "万元")), headers=CITY
             )
             totals = await client.post(
                 "/v1/observations", json=batch(obs({"division": "130700"}, "gdp", "2017", 1, "万元")), headers=CITY
@@ -172,7 +180,7 @@ class TestLockedPeriods:
         assert_problem(totals, 423)
 
     async def test_resending_unchanged_values_into_a_locked_period_is_accepted(self, metrics: Any) -> None:
-        row = obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")
+        row = obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")
         async with metrics() as client:
             await client.post("/v1/observations", json=batch(row), headers=CITY)
             await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)
@@ -182,31 +190,31 @@ class TestLockedPeriods:
     async def test_a_city_admin_restatement_goes_through_and_is_marked(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
             )
             lock = (await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)).json()
             restated = await client.post(
                 "/v1/observations",
                 json=batch(
-                    obs({"zone": XUANHUA}, "gdp", "2017", 2, "万元"),
+                    obs({"zone_id": XUANHUA}, "gdp", "2017", 2, "万元"),
                     restatement_reason="statistics bureau audit found a double count",
                 ),
                 headers=CITY,
             )
             by_county = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 3, "万元"), restatement_reason="we say so"),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 3, "万元"), restatement_reason="we say so"),
                 headers=county("r"),
             )
             history = await client.get(
                 "/v1/observations/history",
-                params={"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017"},
+                params={"zone_id": XUANHUA, "indicator": "gdp", "period": "2017"},
                 headers=CITY,
             )
         assert restated.status_code == 200 and restated.json()["restatement"] is True
         assert_problem(by_county, 403)
         last = history.json()["items"][-1]
-        assert last["new_value"] == "2.000000"
+        assert last["new_value"] == "2"
         assert last["restatement_reason"] == "statistics bureau audit found a double count"
         assert last["lock"] == lock["id"]
 
@@ -216,7 +224,7 @@ class TestLockedPeriods:
             lock = (await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)).json()
             pushed = [
                 await client.post(
-                    "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", p, 1, "万元")), headers=CITY
+                    "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", p, 1, "万元")), headers=CITY
                 )
                 for p in parts
             ]
@@ -225,7 +233,7 @@ class TestLockedPeriods:
                 "/v1/observations/import", files={"file": ("v.csv", csv, "text/csv")}, headers=CITY
             )
             next_year = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018Q1", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2018Q1", 1, "万元")), headers=CITY
             )
         for r in [*pushed, imported]:
             body = assert_problem(r, 423)
@@ -238,7 +246,7 @@ class TestLockedPeriods:
             await client.post("/v1/locks", json={"period": "2017H2", "reason": "r"}, headers=CITY)
             answers = {
                 p: await client.post(
-                    "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", p, 1, "万元")), headers=CITY
+                    "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", p, 1, "万元")), headers=CITY
                 )
                 for p in ("2017Q3", "2017Q4", "2017Q1", "2017H1", "2017")
             }
@@ -251,12 +259,12 @@ class TestLockedPeriods:
             lock = (await client.post("/v1/locks", json={"period": "2017", "reason": "r"}, headers=CITY)).json()
             restated = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2017Q2", 2, "万元"), restatement_reason="audit"),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017Q2", 2, "万元"), restatement_reason="audit"),
                 headers=CITY,
             )
             history = await client.get(
                 "/v1/observations/history",
-                params={"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017Q2"},
+                params={"zone_id": XUANHUA, "indicator": "gdp", "period": "2017Q2"},
                 headers=CITY,
             )
         assert restated.status_code == 200 and restated.json()["restatement"] is True
@@ -267,7 +275,7 @@ class TestLockedPeriods:
             await client.post("/v1/locks", json={"period": "2017", "reason": "year"}, headers=CITY)
             half = (await client.post("/v1/locks", json={"period": "2017H2", "reason": "half"}, headers=CITY)).json()
             r = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017Q4", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017Q4", 1, "万元")), headers=CITY
             )
         assert assert_problem(r, 423)["lock"]["id"] == half["id"]
 
@@ -284,7 +292,7 @@ class TestTheLedgerDetectsTampering:
     async def _three_revisions(self, client: Any) -> None:
         for value in (10, 11, 12):
             r = await client.post(
-                "/v1/observations", json=batch(obs({"zone": ZHUOLU}, "gdp", "2017", value, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": ZHUOLU}, "gdp", "2017", value, "万元")), headers=CITY
             )
             assert r.status_code == 200
 
@@ -304,13 +312,13 @@ class TestTheLedgerDetectsTampering:
         async with metrics() as client:
             await self._three_revisions(client)
             async with runtime(client).db.engine.begin() as conn:
-                await conn.execute(text("UPDATE revision SET new_value = '99.000000' WHERE seq = 2"))
+                await conn.execute(text("UPDATE revision SET new_value = '99' WHERE seq = 2"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
         body = r.json()
         assert body["intact"] is False
-        assert body["first_broken"]["seq"] == 2
+        assert body["first_broken"]["seq"] == "2"
         assert "altered" in body["first_broken"]["reason"]
-        assert body["first_broken"]["subject"] == f"zone:{ZHUOLU}"
+        assert (body["first_broken"]["zone_id"], body["first_broken"]["division"]) == (ZHUOLU, None)
 
     async def test_a_deleted_revision_breaks_the_link_of_the_next(self, metrics: Any) -> None:
         async with metrics() as client:
@@ -318,20 +326,20 @@ class TestTheLedgerDetectsTampering:
             async with runtime(client).db.engine.begin() as conn:
                 await conn.execute(text("DELETE FROM revision WHERE seq = 2"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
-        assert r.json()["first_broken"]["seq"] == 3
+        assert r.json()["first_broken"]["seq"] == "3"
 
     async def test_a_current_value_altered_in_the_database_breaks_the_chain_at_its_version(self, metrics: Any) -> None:
         # The current row is the value's latest version (seq 3), sealed like the history rows.
         async with metrics() as client:
             await self._three_revisions(client)
             async with runtime(client).db.engine.begin() as conn:
-                await conn.execute(text("UPDATE observation SET value = '1.000000'"))
+                await conn.execute(text("UPDATE observation SET value = '1'"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
         body = r.json()
         assert body["intact"] is False
-        assert body["first_broken"]["seq"] == 3
+        assert body["first_broken"]["seq"] == "3"
         assert "altered" in body["first_broken"]["reason"]
-        assert body["first_broken"]["subject"] == f"zone:{ZHUOLU}"
+        assert (body["first_broken"]["zone_id"], body["first_broken"]["division"]) == (ZHUOLU, None)
 
     async def test_a_history_version_altered_in_the_database_breaks_the_chain_at_it(self, metrics: Any) -> None:
         async with metrics() as client:
@@ -339,7 +347,7 @@ class TestTheLedgerDetectsTampering:
             async with runtime(client).db.engine.begin() as conn:
                 await conn.execute(text("UPDATE revision SET note = 'edited' WHERE seq = 1"))
             r = await client.get("/v1/ledger/verify", headers=CITY)
-        assert r.json()["first_broken"]["seq"] == 1
+        assert r.json()["first_broken"]["seq"] == "1"
 
     async def test_a_deleted_current_value_is_reported_with_its_ledger_value(self, metrics: Any) -> None:
         async with metrics() as client:
@@ -353,11 +361,12 @@ class TestTheLedgerDetectsTampering:
         assert body["observations_checked"] == 0
         assert body["observation_mismatches"] == [
             {
-                "subject": f"zone:{ZHUOLU}",
+                "zone_id": ZHUOLU,
+                "division": None,
                 "indicator": "gdp",
                 "period": "2017",
                 "value": None,
-                "ledger_value": "11.000000",
+                "ledger_value": "11",
             }
         ]
 

@@ -32,9 +32,7 @@ async def upload(client: Any, content: bytes, name: str, headers: dict[str, str]
 
 
 def by_subject(items: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
-    return {
-        (v["subject"].get("zone") or v["subject"]["division"], v["indicator"], v["period"]): v["value"] for v in items
-    }
+    return {(v["zone_id"] or v["division"], v["indicator"], v["period"]): v["value"] for v in items}
 
 
 class TestCsvImport:
@@ -47,7 +45,7 @@ class TestCsvImport:
             stored = by_subject(await values(client))
         assert r.status_code == 200, r.text
         assert r.json()["counts"]["created"] == 2
-        assert stored == {(ZHUOLU, "gdp", "2017"): "1234.500000", ("130731", "gdp", "2017"): "20000.000000"}
+        assert stored == {(ZHUOLU, "gdp", "2017"): "1234.5", ("130731", "gdp", "2017"): "20000"}
 
     async def test_gb18030_with_chinese_headers_and_a_plaque_name(self, metrics: Any) -> None:
         # 河北涿鹿高新技术产业开发区 is a plaque of 河北涿鹿经济开发区 since 2016-10-14.
@@ -56,7 +54,7 @@ class TestCsvImport:
             r = await upload(client, text.encode("gb18030"), "导出.csv", ZHUOLU_COUNTY | {"Idempotency-Key": "g"})
             stored = await values(client)
         assert r.status_code == 200, r.text
-        assert stored[0]["subject"] == {"zone": ZHUOLU, "division": None}
+        assert (stored[0]["zone_id"], stored[0]["division"]) == (ZHUOLU, None)
         assert stored[0]["note"] == "海关数据"
 
     async def test_utf8_without_bom_blank_values_are_skipped(self, metrics: Any) -> None:
@@ -115,7 +113,7 @@ class TestXlsxImport:
             r = await upload(client, content, "push.xlsx", ZHUOLU_COUNTY | {"Idempotency-Key": "x"})
             stored = by_subject(await values(client))
         assert r.status_code == 200, r.text
-        assert stored == {(ZHUOLU, "gdp", "2015"): "800.000000", (ZHUOLU, "gdp", "2017"): "12500.000000"}
+        assert stored == {(ZHUOLU, "gdp", "2015"): "800", (ZHUOLU, "gdp", "2017"): "12500"}
 
     async def test_an_unreadable_workbook_is_422(self, metrics: Any) -> None:
         async with metrics() as client:
@@ -174,7 +172,7 @@ class TestTheTemplate:
         total = sheet.max_row - 1  # data rows below the header
         assert back.json()["counts"]["created"] == 2 and back.json()["counts"]["skipped"] == total - 2
         # 42 万元 is gdp's own unit; 1,234.5 万美元 is exports' own unit
-        assert stored == {(ZHUOLU, "gdp", "2017"): "42.000000", ("130731", "exports", "2017"): "1234.500000"}
+        assert stored == {(ZHUOLU, "gdp", "2017"): "42", ("130731", "exports", "2017"): "1234.5"}
 
     async def test_a_county_cannot_fetch_another_divisions_template(self, metrics: Any) -> None:
         async with metrics() as client:

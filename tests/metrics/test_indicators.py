@@ -83,7 +83,8 @@ class TestIndicatorsAreVersionedNotEdited:
             versions = await client.get("/v1/indicators/gdp/versions")
             items = await catalog(client)
         assert r.json()["version"] == 2
-        assert [v["version"] for v in versions.json()] == [1, 2]
+        assert [v["version"] for v in versions.json()["items"]] == [1, 2]
+        assert versions.json()["next_cursor"] is None
         assert items["gdp"]["name_en"] == "GDP (revised wording)"
 
     async def test_the_same_definition_sent_again_is_not_a_new_version(self, metrics: Any) -> None:
@@ -95,12 +96,32 @@ class TestIndicatorsAreVersionedNotEdited:
             versions = await client.get("/v1/indicators/probe/versions")
         assert (first.status_code, again.status_code, changed.status_code) == (201, 200, 201)
         assert again.json() == first.json()
-        assert [v["version"] for v in versions.json()] == [1, 2]
+        assert [v["version"] for v in versions.json()["items"]] == [1, 2]
+
+    async def test_the_versions_are_paged(self, metrics: Any) -> None:
+        async with metrics() as client:
+            for name_en in ("Probe one", "Probe two", "Probe three"):
+                r = await client.post("/v1/indicators", json=indicator("probe", name_en=name_en), headers=CITY)
+                assert r.status_code == 201, r.text
+            first = await client.get("/v1/indicators/probe/versions", params={"limit": 2})
+            cursor = first.json()["next_cursor"]
+            rest = await client.get("/v1/indicators/probe/versions", params={"limit": 2, "cursor": cursor})
+            one = await client.get("/v1/indicators/probe/versions", params={"limit": 1})
+            after_one = await client.get(
+                "/v1/indicators/probe/versions", params={"limit": 1, "cursor": one.json()["next_cursor"]}
+            )
+        assert [(v["version"], v["name_en"]) for v in first.json()["items"]] == [(1, "Probe one"), (2, "Probe two")]
+        assert cursor is not None
+        assert [(v["version"], v["name_en"]) for v in rest.json()["items"]] == [(3, "Probe three")]
+        assert rest.json()["next_cursor"] is None
+        assert [v["version"] for v in one.json()["items"]] == [1]
+        assert [v["version"] for v in after_one.json()["items"]] == [2]
+        assert after_one.json()["next_cursor"] is not None
 
     async def test_a_used_indicator_keeps_its_unit_and_kind(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
             )
             unit = await client.post("/v1/indicators", json=indicator("gdp", unit="亿元"), headers=CITY)
             kind = await client.post("/v1/indicators", json=indicator("gdp", kind="stock"), headers=CITY)

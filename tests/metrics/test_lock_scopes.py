@@ -100,13 +100,13 @@ class TestABureauLockOnAYearHoldsItsKindsHalvesAndQuarters:
         async with metrics() as client:
             made = (await client.post("/v1/locks", json=lock("2025", "economic"), headers=COMMERCE)).json()
             q4 = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2025Q4", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2025Q4", 1, "万元")), headers=CITY
             )
             h2 = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2025H2", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2025H2", 1, "万元")), headers=CITY
             )
             other_kind = await client.post(
-                "/v1/observations", json=batch(obs({"zone": GAOXIN}, "gdp", "2025Q4", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": GAOXIN}, "gdp", "2025Q4", 1, "万元")), headers=CITY
             )
         for r in (q4, h2):
             assert assert_problem(r, 423)["lock"] == {

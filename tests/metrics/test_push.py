@@ -32,9 +32,9 @@ from tests.metrics.builders import (
 class TestAValidBatchIsStoredInCanonicalUnits:
     async def test_values_are_converted_and_summarised(self, metrics: Any) -> None:
         body = batch(
-            obs({"zone": XUANHUA}, "gdp", "2017", "1.5", "亿元"),  # 1.5 亿元 = 15,000 万元
-            obs({"zone": XUANHUA}, "land_area_mu", "2017", 2, "平方公里"),  # 2 km² = 2 × 1,500 亩 = 3,000 亩
-            obs({"zone": XUANHUA}, "exports", "2017", 250, "万美元", note="customs"),
+            obs({"zone_id": XUANHUA}, "gdp", "2017", "1.5", "亿元"),  # 1.5 亿元 = 15,000 万元
+            obs({"zone_id": XUANHUA}, "land_area_mu", "2017", 2, "平方公里"),  # 2 km² = 2 × 1,500 亩 = 3,000 亩
+            obs({"zone_id": XUANHUA}, "exports", "2017", 250, "万美元", note="customs"),
             obs({"division": "130700"}, "gdp", "2017", 1200, "亿元"),  # 12,000,000 万元
         )
         async with metrics() as client:
@@ -45,22 +45,22 @@ class TestAValidBatchIsStoredInCanonicalUnits:
         assert summary["status"] == "ok"
         assert summary["counts"] == {"created": 4, "updated": 0, "unchanged": 0, "rejected": 0, "skipped": 0}
         assert summary["conflicts"] == []
-        got = {(v["subject"].get("zone") or v["subject"].get("division"), v["indicator"]): v for v in stored}
-        assert got[(XUANHUA, "gdp")]["value"] == "15000.000000"
+        got = {(v["zone_id"] or v["division"], v["indicator"]): v for v in stored}
+        assert got[(XUANHUA, "gdp")]["value"] == "15000"
         assert got[(XUANHUA, "gdp")]["unit"] == "万元"
-        assert got[(XUANHUA, "land_area_mu")]["value"] == "3000.000000"
+        assert got[(XUANHUA, "land_area_mu")]["value"] == "3000"
         assert got[(XUANHUA, "exports")]["note"] == "customs"
-        assert got[("130700", "gdp")]["value"] == "12000000.000000"
+        assert got[("130700", "gdp")]["value"] == "12000000"
 
     async def test_notes_with_tabs_newlines_and_backslashes_round_trip(self, metrics: Any) -> None:
         note = "第一行\t制表\n第二行 \\N 反斜杠\\ 回车\r结束"
-        body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元", note=note))
+        body = batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元", note=note))
         async with metrics() as client:
             r = await client.post("/v1/observations", json=body, headers=CITY)
             stored = await values(client)
             history = await client.get(
                 "/v1/observations/history",
-                params={"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017"},
+                params={"zone_id": XUANHUA, "indicator": "gdp", "period": "2017"},
                 headers=CITY,
             )
             verified = await client.get("/v1/ledger/verify", headers=CITY)
@@ -70,7 +70,7 @@ class TestAValidBatchIsStoredInCanonicalUnits:
         assert verified.status_code == 200 and verified.json()["intact"] is True, verified.text
 
     async def test_a_nul_character_is_refused_not_a_500(self, metrics: Any) -> None:
-        body = batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元", note="a\u0000b"))
+        body = batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元", note="a\u0000b"))
         async with metrics() as client:
             r = await client.post("/v1/observations", json=body, headers=CITY)
             stored = await values(client)
@@ -80,27 +80,27 @@ class TestAValidBatchIsStoredInCanonicalUnits:
     async def test_a_changed_value_is_a_new_revision_and_an_equal_one_is_unchanged(self, metrics: Any) -> None:
         async with metrics() as client:
             await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 100, "万元")), headers=CITY
             )
             same = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", "0.01", "亿元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", "0.01", "亿元")), headers=CITY
             )
             changed = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 120, "万元", note="revised by the county")),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 120, "万元", note="revised by the county")),
                 headers=XUANHUA_COUNTY | {"Idempotency-Key": "k1"},
             )
             history = await client.get(
                 "/v1/observations/history",
-                params={"subject": f"zone:{XUANHUA}", "indicator": "gdp", "period": "2017"},
+                params={"zone_id": XUANHUA, "indicator": "gdp", "period": "2017"},
                 headers=CITY,
             )
         assert same.json()["counts"]["unchanged"] == 1 and same.json()["batch"] is None
         assert changed.json()["counts"]["updated"] == 1
         revisions = history.json()["items"]
         assert [(r["old_value"], r["new_value"]) for r in revisions] == [
-            (None, "100.000000"),
-            ("100.000000", "120.000000"),
+            (None, "100"),
+            ("100", "120"),
         ]
         assert revisions[1]["recorded_by"] == "test-county"
         assert revisions[1]["recorded_by_division"] == "130705"
@@ -112,14 +112,14 @@ class TestAValidBatchIsStoredInCanonicalUnits:
         # value of row 1 must send it down the general path, with nothing of the attempt left.
         async with metrics() as client:
             await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 5, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2018", 5, "万元")), headers=CITY
             )
             r = await client.post(
                 "/v1/observations",
                 json=batch(
-                    obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"),
-                    obs({"zone": XUANHUA}, "gdp", "2018", 6, "万元"),
-                    obs({"zone": ZHUOLU}, "gdp", "2018", 7, "万元"),
+                    obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元"),
+                    obs({"zone_id": XUANHUA}, "gdp", "2018", 6, "万元"),
+                    obs({"zone_id": ZHUOLU}, "gdp", "2018", 7, "万元"),
                 ),
                 headers=CITY,
             )
@@ -133,11 +133,11 @@ class TestAValidBatchIsStoredInCanonicalUnits:
             "rejected": 0,
             "skipped": 0,
         }
-        got = {(v["subject"]["zone"], v["period"]): (v["value"], v["revision"]) for v in stored}
+        got = {(v["zone_id"], v["period"]): (v["value"], v["revision"]) for v in stored}
         assert got == {
-            (XUANHUA, "2017"): ("1.000000", 1),
-            (XUANHUA, "2018"): ("6.000000", 2),
-            (ZHUOLU, "2018"): ("7.000000", 1),
+            (XUANHUA, "2017"): ("1", 1),
+            (XUANHUA, "2018"): ("6", 2),
+            (ZHUOLU, "2018"): ("7", 1),
         }
         assert ledger.json()["intact"] is True and ledger.json()["revisions"] == 4
 
@@ -145,7 +145,7 @@ class TestAValidBatchIsStoredInCanonicalUnits:
         async with metrics() as client:
             r = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元"), dry_run=True),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元"), dry_run=True),
                 headers=CITY,
             )
             stored = await values(client)
@@ -171,22 +171,22 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
 
     async def test_each_conflict_code_names_its_row(self, metrics: Any, registry: Registry) -> None:
         rows = [
-            obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"),  # 0: good
-            obs({"zone": XUANHUA, "division": "130705"}, "gdp", "2017", 1, "万元"),  # 1 bad_subject
+            obs({"zone_id": XUANHUA}, "gdp", "2017", 100, "万元"),  # 0: good
+            obs({"zone_id": XUANHUA, "division": "130705"}, "gdp", "2017", 1, "万元"),  # 1 bad_subject
             obs({"division": "13070"}, "gdp", "2017", 1, "万元"),  # 2 bad_subject (not 6 digits)
-            obs({"zone": "nosuchzone"}, "gdp", "2017", 1, "万元"),  # 3 unknown_zone
-            obs({"zone": HUAIAN}, "gdp", "2015", 1, "万元"),  # 4 zone_not_existing (established 2016-10-14)
-            obs({"zone": DONGSHAN}, "gdp", "2016", 1, "万元"),  # 5 zone_ended (merged 2016-10-14)
-            obs({"zone": XUANHUA}, "gross_output", "2017", 1, "万元"),  # 6 unknown_indicator
-            obs({"zone": XUANHUA}, "rd_intensity", "2017", 2.5, "%"),  # 7 derived_indicator
-            obs({"zone": XUANHUA}, "gdp", "2017M3", 1, "万元"),  # 8 bad_period
-            obs({"zone": XUANHUA}, "tax_per_mu", "2017H1", 1, "万元/亩"),  # 9 derived + period type (year only)
-            obs({"zone": XUANHUA}, "gdp", "2999", 1, "万元"),  # 10 future_period
-            obs({"zone": XUANHUA}, "gdp", "2017", "1e30", "万元"),  # 11 bad_value (too large)
-            obs({"zone": XUANHUA}, "gdp", "2017Q1", -5, "万元"),  # 12 out_of_range (min 0)
-            obs({"zone": XUANHUA}, "gdp", "2017Q2", 5, "卢布"),  # 13 unknown_unit
-            obs({"zone": XUANHUA}, "gdp", "2017Q3", 5, "亩"),  # 14 incompatible_unit
-            obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"),  # 15 duplicate_row of 0
+            obs({"zone_id": "nosuchzone"}, "gdp", "2017", 1, "万元"),  # 3 unknown_zone
+            obs({"zone_id": HUAIAN}, "gdp", "2015", 1, "万元"),  # 4 zone_not_existing (established 2016-10-14)
+            obs({"zone_id": DONGSHAN}, "gdp", "2016", 1, "万元"),  # 5 zone_ended (merged 2016-10-14)
+            obs({"zone_id": XUANHUA}, "gross_output", "2017", 1, "万元"),  # 6 unknown_indicator
+            obs({"zone_id": XUANHUA}, "rd_intensity", "2017", 2.5, "%"),  # 7 derived_indicator
+            obs({"zone_id": XUANHUA}, "gdp", "2017M3", 1, "万元"),  # 8 bad_period
+            obs({"zone_id": XUANHUA}, "tax_per_mu", "2017H1", 1, "万元/亩"),  # 9 derived + period type (year only)
+            obs({"zone_id": XUANHUA}, "gdp", "2999", 1, "万元"),  # 10 future_period
+            obs({"zone_id": XUANHUA}, "gdp", "2017", "1e30", "万元"),  # 11 bad_value (too large)
+            obs({"zone_id": XUANHUA}, "gdp", "2017Q1", -5, "万元"),  # 12 out_of_range (min 0)
+            obs({"zone_id": XUANHUA}, "gdp", "2017Q2", 5, "卢布"),  # 13 unknown_unit
+            obs({"zone_id": XUANHUA}, "gdp", "2017Q3", 5, "亩"),  # 14 incompatible_unit
+            obs({"zone_id": XUANHUA}, "gdp", "2017", 100, "万元"),  # 15 duplicate_row of 0
         ]
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*rows), headers=CITY)
@@ -219,11 +219,11 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
         assert stored == []
 
     async def test_one_bad_row_among_good_ones_stores_nothing(self, metrics: Any) -> None:
-        good = [obs({"zone": XUANHUA}, "gdp", f"{y}", 100 + y, "万元") for y in range(2010, 2020)]
+        good = [obs({"zone_id": XUANHUA}, "gdp", f"{y}", 100 + y, "万元") for y in range(2010, 2020)]
         async with metrics() as client:
             r = await client.post(
                 "/v1/observations",
-                json=batch(*good, obs({"zone": XUANHUA}, "gdp", "2017", "abc", "万元")),
+                json=batch(*good, obs({"zone_id": XUANHUA}, "gdp", "2017", "abc", "万元")),
                 headers=CITY,
             )
             stored = await values(client)
@@ -251,7 +251,7 @@ class TestEveryBadRowIsReportedAndNothingIsStored:
             )
             r = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "occupancy_rate", "2017", "100.5", "%")),
+                json=batch(obs({"zone_id": XUANHUA}, "occupancy_rate", "2017", "100.5", "%")),
                 headers=CITY,
             )
         assert conflicts(assert_problem(r, 422))[0]["code"] == "out_of_range"
@@ -276,17 +276,17 @@ class TestALargeBatchIsCheckedWhileItIsStored:
     async def test_every_row_is_stored_and_sealed(self, metrics: Any) -> None:
         async with metrics() as client:
             r = await client.post("/v1/observations", json=batch(*_divisions_batch()), headers=CITY)
-            last = await values(client, subject="division:130299")
+            last = await values(client, division="130299")
             verify = await client.get("/v1/ledger/verify", headers=CITY)
         assert r.status_code == 200, r.text
         assert r.json()["counts"] == {"created": 1500, "updated": 0, "unchanged": 0, "rejected": 0, "skipped": 0}
         # division 130299: 10 × 299 + year = 2990 + year
         assert [(v["period"], v["value"]) for v in last] == [
-            ("2016", "5006.000000"),
-            ("2017", "5007.000000"),
-            ("2018", "5008.000000"),
-            ("2019", "5009.000000"),
-            ("2020", "5010.000000"),
+            ("2016", "5006"),
+            ("2017", "5007"),
+            ("2018", "5008"),
+            ("2019", "5009"),
+            ("2020", "5010"),
         ]
         assert verify.json()["intact"] is True and verify.json()["revisions"] == 1500, verify.text
 
@@ -323,7 +323,8 @@ class TestBatchSizeLimit:
 class TestACountyWritesOnlyForItsZones:
     async def test_its_own_zone_and_its_own_totals_are_accepted(self, metrics: Any) -> None:
         body = batch(
-            obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"), obs({"division": "130705"}, "gdp", "2017", 900, "万元")
+            obs({"zone_id": XUANHUA}, "gdp", "2017", 100, "万元"),
+            obs({"division": "130705"}, "gdp", "2017", 900, "万元"),
         )
         async with metrics() as client:
             r = await client.post("/v1/observations", json=body, headers=XUANHUA_COUNTY | {"Idempotency-Key": "a"})
@@ -331,8 +332,8 @@ class TestACountyWritesOnlyForItsZones:
 
     async def test_another_countys_zone_is_403_naming_the_rows(self, metrics: Any) -> None:
         body = batch(
-            obs({"zone": XUANHUA}, "gdp", "2017", 100, "万元"),
-            obs({"zone": ZHUOLU}, "gdp", "2017", 100, "万元"),  # 涿鹿县's zone
+            obs({"zone_id": XUANHUA}, "gdp", "2017", 100, "万元"),
+            obs({"zone_id": ZHUOLU}, "gdp", "2017", 100, "万元"),  # 涿鹿县's zone
             obs({"division": "130731"}, "gdp", "2017", 100, "万元"),  # 涿鹿县's totals
         )
         async with metrics() as client:
@@ -371,7 +372,7 @@ class TestACountyWritesOnlyForItsZones:
         async with metrics() as client:
             ok = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": GAOXIN}, "gdp", "2017", 1, "万元")),
+                json=batch(obs({"zone_id": GAOXIN}, "gdp", "2017", 1, "万元")),
                 headers=wanquan | {"Idempotency-Key": "c"},
             )
         assert ok.status_code == 200, ok.text
@@ -380,10 +381,10 @@ class TestACountyWritesOnlyForItsZones:
         committee = auth("zone_committee", zone=ZHUOLU)
         async with metrics() as client:
             own = await client.post(
-                "/v1/observations", json=batch(obs({"zone": ZHUOLU}, "gdp", "2017", 1, "万元")), headers=committee
+                "/v1/observations", json=batch(obs({"zone_id": ZHUOLU}, "gdp", "2017", 1, "万元")), headers=committee
             )
             other = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=committee
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")), headers=committee
             )
         assert own.status_code == 200
         [row] = assert_problem(other, 403)["rows"]
@@ -403,7 +404,7 @@ class TestACountyWritesOnlyForItsZones:
         async with metrics() as client:
             r = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": DONGSHAN}, "gdp", "2015", 1, "万元")),
+                json=batch(obs({"zone_id": DONGSHAN}, "gdp", "2015", 1, "万元")),
                 headers=xuanhua_county_old | {"Idempotency-Key": "d"},
             )
         assert r.status_code == 200, r.text
@@ -413,7 +414,7 @@ class TestACountyWritesOnlyForItsZones:
         async with metrics() as client:
             before = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2018", 1, "万元")),
                 headers=huaian_county | {"Idempotency-Key": "e1"},
             )
             # The registry records a transfer of 宣化 to 怀安县 from 2018-01-01 (a test scenario).
@@ -427,7 +428,7 @@ class TestACountyWritesOnlyForItsZones:
             registry.record_change([XUANHUA], date(2018, 1, 1))
             after = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2018", 1, "万元")),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2018", 1, "万元")),
                 headers=huaian_county | {"Idempotency-Key": "e2"},
             )
         assert before.status_code == 403
@@ -437,7 +438,7 @@ class TestACountyWritesOnlyForItsZones:
         async with metrics() as client:
             r = await client.post(
                 "/v1/observations",
-                json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")),
+                json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")),
                 headers=auth("commerce_bureau"),
             )
         assert_problem(r, 403)
@@ -452,7 +453,7 @@ class TestRegistryDownFailsClosed:
 
         async with app_client("metrics", overrides={registry_client: down}) as client:
             r = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
             )
             stored = await values(client)
         assert assert_problem(r, 503)["service"] == "registry"
@@ -467,7 +468,7 @@ class TestRegistryDownFailsClosed:
 
         async with metrics(NoFeed()) as client:
             r = await client.post(
-                "/v1/observations", json=batch(obs({"zone": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
+                "/v1/observations", json=batch(obs({"zone_id": XUANHUA}, "gdp", "2017", 1, "万元")), headers=CITY
             )
         assert assert_problem(r, 503)["service"] == "registry"
 
@@ -479,7 +480,7 @@ class TestAMalformedBodyIsAValidationProblem:
                 "/v1/observations", content=b"{not json", headers=CITY | {"content-type": "application/json"}
             )
             missing = await client.post(
-                "/v1/observations", json={"observations": [{"subject": {"zone": XUANHUA}, "value": 1}]}, headers=CITY
+                "/v1/observations", json={"observations": [{"zone_id": XUANHUA, "value": 1}]}, headers=CITY
             )
         assert_problem(garbage, 422)
         locs = {tuple(e["loc"]) for e in assert_problem(missing, 422)["errors"]}

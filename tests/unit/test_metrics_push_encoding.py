@@ -19,7 +19,7 @@ from libs.domain.metrics.catalog import SEED_INDICATORS
 from libs.domain.metrics.contracts import IndicatorRead
 from services.metrics.indicators.service import Catalog
 from services.metrics.observations.checks import Faults, check_rows
-from services.metrics.observations.decoding import DecodedRow, DecodedRows, _FastSubject, _plain_values, parse_batch
+from services.metrics.observations.decoding import DecodedRow, DecodedRows, _plain_values, parse_batch
 from services.metrics.observations.fast_paths.copy import _Attempt
 from services.metrics.observations.ledger_writer import first_versions
 
@@ -61,14 +61,14 @@ def general(rows: DecodedRows, last_seq: int = 0) -> tuple[bytes | None, bytes]:
 def test_a_row_is_written_as_the_ledger_line_written_by_hand() -> None:
     rows = decoded(
         {
-            "subject": {"zone": "z1"},
+            "zone_id": "z1",
             "indicator": "gdp",
             "period": "2017",
             "value": "1234.5",
             "unit": "万元",
             "note": "a\tb",
         },
-        {"subject": {"division": "130700"}, "indicator": "gdp", "period": "2017H1", "value": 3, "unit": "亿元"},
+        {"division": "130700", "indicator": "gdp", "period": "2017H1", "value": 3, "unit": "亿元"},
     )
     data, digests = one_pass(rows, last_seq=40)
     first = f"41\t\\N\tzone\tz1\tgdp\t2\t2017\t\\N\t1234.500000\t万元\t1234.5\t万元\ta\\tb\t\\N\t{BATCH}\n"
@@ -90,7 +90,7 @@ def test_values_written_from_their_text_and_through_decimals_agree_with_the_hand
         "99999999999999999.999999": ("99999999999999999.999999", "99999999999999999.999999"),
     }
     for text, (value, original) in cases.items():
-        rows = decoded({"subject": {"zone": "z1"}, "indicator": "gdp", "period": "2017", "value": text, "unit": "万元"})
+        rows = decoded({"zone_id": "z1", "indicator": "gdp", "period": "2017", "value": text, "unit": "万元"})
         data, _ = one_pass(rows)
         assert data is not None, text
         fields = data.decode().split("\t")
@@ -98,11 +98,12 @@ def test_values_written_from_their_text_and_through_decimals_agree_with_the_hand
 
 
 def test_any_fault_gives_up_the_attempt() -> None:
-    good = {"subject": {"zone": "z1"}, "indicator": "gdp", "period": "2017", "value": "1", "unit": "万元"}
+    good = {"zone_id": "z1", "indicator": "gdp", "period": "2017", "value": "1", "unit": "万元"}
+    no_zone = {k: v for k, v in good.items() if k != "zone_id"}
     faulty = [
-        {**good, "subject": {"zone": "z1", "division": "130705"}},  # both
-        {**good, "subject": {}},  # neither
-        {**good, "subject": {"division": "13070"}},  # not a division code
+        {**good, "zone_id": "z1", "division": "130705"},  # both
+        no_zone,  # neither
+        {**no_zone, "division": "13070"},  # not a division code
         {**good, "indicator": "rd_intensity", "unit": "%"},  # derived
         {**good, "period": "2999"},  # future
         {**good, "unit": "亩"},  # incompatible unit
@@ -125,7 +126,7 @@ _plain = st.one_of(
 )
 _MEASURES = [("gdp", "万元"), ("gdp", "亿元"), ("gdp", "元"), ("land_area_mu", "亩"), ("land_area_mu", "平方公里")]
 _MEASURES += [("employment", "人"), ("employment", "万人"), ("exports", "万美元")]
-_SUBJECTS = [{"zone": "z1"}, {"zone": "z\\2"}, {"zone": "z\t3"}, {"zone": "中"}, {"division": "130700"}]
+_SUBJECTS = [{"zone_id": "z1"}, {"zone_id": "z\\2"}, {"zone_id": "z\t3"}, {"zone_id": "中"}, {"division": "130700"}]
 _PERIODS = ["2017", "2017H1", "2017Q3", "2018"]
 
 
@@ -133,7 +134,7 @@ def _row(
     subject: dict[str, str], measure: tuple[str, str], period: str, value: Any, note: str | None
 ) -> dict[str, Any]:
     return {
-        "subject": subject,
+        **subject,
         "indicator": measure[0],
         "period": period,
         "value": value,
@@ -143,7 +144,7 @@ def _row(
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str, str]:
-    return (str(row["subject"]), row["indicator"], row["period"])
+    return (str((row.get("zone_id"), row.get("division"))), row["indicator"], row["period"])
 
 
 _clean = st.builds(
@@ -184,7 +185,7 @@ def test_the_one_pass_gives_up_exactly_where_the_general_path_finds_a_fault(
 
 def test_only_integers_and_plain_decimal_strings_are_in_the_common_shape() -> None:
     def plain(*values: Any) -> bool:
-        rows = [DecodedRow(_FastSubject(zone="z"), "gdp", "2017", v, "万元") for v in values]
+        rows = [DecodedRow("gdp", "2017", v, "万元", zone_id="z") for v in values]
         return _plain_values(rows)
 
     assert plain() and plain(1, -2) and plain("1", "-0.50", 3, "007")

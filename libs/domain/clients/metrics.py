@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from libs.domain.clients.base import ServiceClient, upstream_error
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.values import Period
-from libs.domain.metrics.contracts import IndicatorRead, LockCreate, LockRead, MatrixRead
+from libs.domain.metrics.contracts import IndicatorRead, LockCreate, LockRead, MatrixAnswer, MatrixRead
 
 INDICATOR_PAGE = 500
 
@@ -27,10 +27,14 @@ class MetricsClient(ServiceClient):
         as_of: date | None = None,
         lineage: str = "proforma",
     ) -> MatrixRead:
-        """Values of every zone (of ``kind``) for ``period``: what assessments consume."""
-        return await self.get_model(
+        """Values of every zone (of ``kind``) for ``period``: what assessments consume.
+
+        The service writes values as decimal strings and a row's zone as ``zone_id``; the client
+        answers them as floats, and the zone as the row's ``zone`` (:meth:`MatrixRead.from_answer`).
+        """
+        answer = await self.get_model(
             "/v1/matrix",
-            MatrixRead,
+            MatrixAnswer,
             params={
                 "period": period,
                 "indicators": ",".join(indicators),
@@ -39,6 +43,7 @@ class MetricsClient(ServiceClient):
                 "lineage": lineage,
             },
         )
+        return MatrixRead.from_answer(answer)
 
     async def indicators(self) -> list[IndicatorRead]:
         """The indicator catalog: the latest version of each indicator (all pages).
@@ -67,11 +72,12 @@ class MetricsClient(ServiceClient):
         """Divisions' own values for ``period`` (``GET /v1/matrix/divisions``), one row per division code.
 
         Added for the assessment service's reference scores of counties without a zone: each row's
-        ``zone`` holds the division code; derived values are computed from the division's components.
+        ``zone`` holds the division code (the service's ``division``); derived values are computed from
+        the division's components; values are floats, as in :meth:`matrix`.
         """
-        return await self.get_model(
+        answer = await self.get_model(
             "/v1/matrix/divisions",
-            MatrixRead,
+            MatrixAnswer,
             params={
                 "period": period,
                 "indicators": ",".join(indicators),
@@ -79,6 +85,7 @@ class MetricsClient(ServiceClient):
                 "as_of": as_of.isoformat() if as_of else None,
             },
         )
+        return MatrixRead.from_answer(answer)
 
     async def lock_period(self, *, period: str, reason: str, kind: str | None = None) -> LockRead:
         """Lock a period (optionally one zone kind) once an assessment uses it; needs a city_admin token.

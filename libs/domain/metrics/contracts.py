@@ -8,13 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.domain.kernel.values import PeriodType, ZoneKind
+from libs.domain.kernel.contracts import ApiModel
+from libs.domain.kernel.values import Computed, DecimalText, PeriodType, SerialId, ZoneKind
 
 IndicatorKind = Literal["base", "stock", "derived"]
 Direction = Literal["higher_is_better", "lower_is_better"]
 
 
-class IndicatorCreate(BaseModel):
+class IndicatorCreate(ApiModel):
     """A new indicator, or a new version of one (indicators are never edited in place)."""
 
     model_config = ConfigDict(
@@ -43,8 +44,8 @@ class IndicatorCreate(BaseModel):
     kind: IndicatorKind
     direction: Direction = "higher_is_better"
     period_types: list[PeriodType] = Field(min_length=1)
-    min: Decimal | None = None
-    max: Decimal | None = None
+    min: DecimalText | None = None
+    max: DecimalText | None = None
     formula: str | None = Field(None, max_length=500)
     required: bool = Field(
         True, description="Zones are expected to report it (completeness); ignored for derived indicators."
@@ -58,7 +59,7 @@ class IndicatorRead(IndicatorCreate):
     created_at: datetime
 
 
-class MatrixIndicator(BaseModel):
+class MatrixIndicator(ApiModel):
     """An indicator column of a matrix."""
 
     code: str
@@ -68,19 +69,22 @@ class MatrixIndicator(BaseModel):
     direction: Direction
 
 
-class MatrixRow(BaseModel):
-    """One zone's values for the period, in each indicator's canonical unit; ``None`` = missing.
+class MatrixAnswerRow(ApiModel):
+    """One subject's values for the period, in each indicator's canonical unit; ``null`` = missing.
 
-    A value's source is ``built`` when its code is listed in ``built``, else ``pushed``.
+    The subject is a zone (``zone_id``, in ``GET /v1/matrix``) or a division (``division``, in
+    ``GET /v1/matrix/divisions``); the other field is null. A value's source is ``built`` when its
+    code is listed in ``built``, else ``pushed``.
     """
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
-                    "zone": "3f9c2a1b7d4e",
+                    "zone_id": "3f9c2a1b7d4e",
+                    "division": None,
                     "name": "河北宣化经济开发区",
-                    "values": {"gdp": 2400.0, "rd_intensity": 2.5, "exports": None},
+                    "values": {"gdp": "2400", "rd_intensity": "2.5", "exports": None},
                     "proforma_from": [],
                     "built": ["gdp", "rd_intensity"],
                     "missing": {"exports": ["exports 2025Q2"]},
@@ -89,9 +93,12 @@ class MatrixRow(BaseModel):
         }
     )
 
-    zone: str
+    zone_id: str | None = Field(description="The zone of the row (null in a division matrix).")
+    division: str | None = Field(description="The division of the row (null in a zone matrix).")
     name: str
-    values: dict[str, float | None]
+    values: dict[str, DecimalText | None] = Field(
+        description="Each indicator's value as a decimal string (null when missing)."
+    )
     proforma_from: list[str] = Field(
         default_factory=list,
         description="With lineage=proforma: predecessor zones whose components were added into this row.",
@@ -110,15 +117,61 @@ class MatrixRow(BaseModel):
     )
 
 
-class MatrixRead(BaseModel):
-    """Every zone of a kind for one period, base, stock and derived values in one answer."""
+class MatrixAnswer(ApiModel):
+    """Every zone of a kind (or the divisions asked for) for one period, base, stock and derived values
+    in one answer."""
 
     period: str
     kind: str | None
     as_of: date = Field(description="The registry date used to choose the zones.")
     lineage: Literal["none", "proforma"]
     indicators: list[MatrixIndicator]
+    rows: list[MatrixAnswerRow]
+
+
+class MatrixRow(BaseModel):
+    """A matrix row as Python consumers hold it (the metrics client converts :class:`MatrixAnswerRow`):
+    ``zone`` is the row's zone id or division code, values are floats, ``None`` = missing."""
+
+    zone: str
+    name: str
+    values: dict[str, float | None]
+    proforma_from: list[str] = Field(default_factory=list)
+    built: list[str] = Field(default_factory=list)
+    missing: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class MatrixRead(BaseModel):
+    """A matrix as Python consumers hold it (the metrics client converts :class:`MatrixAnswer`)."""
+
+    period: str
+    kind: str | None
+    as_of: date
+    lineage: Literal["none", "proforma"]
+    indicators: list[MatrixIndicator]
     rows: list[MatrixRow]
+
+    @classmethod
+    def from_answer(cls, answer: MatrixAnswer) -> MatrixRead:
+        """The consumer's view of an answer: the subject in ``zone``, decimal strings as floats."""
+        return cls(
+            period=answer.period,
+            kind=answer.kind,
+            as_of=answer.as_of,
+            lineage=answer.lineage,
+            indicators=answer.indicators,
+            rows=[
+                MatrixRow(
+                    zone=r.zone_id if r.zone_id is not None else (r.division or ""),
+                    name=r.name,
+                    values={k: None if v is None else float(v) for k, v in r.values.items()},
+                    proforma_from=r.proforma_from,
+                    built=r.built,
+                    missing=r.missing,
+                )
+                for r in answer.rows
+            ],
+        )
 
 
 # --- push -----------------------------------------------------------------------------------
@@ -147,31 +200,18 @@ ConflictCode = Literal[
 ]
 
 
-class Subject(BaseModel):
-    """Whom a value is about: a zone (by registry id) or a division's own totals (by code)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"zone": "3f9c2a1b7d4e"}]})
-
-    zone: str | None = Field(None, min_length=1, max_length=64)
-    division: str | None = Field(None, min_length=1, max_length=12, description="e.g. 130700 for the city's totals")
-
-    def key(self) -> tuple[str, str]:
-        """``("zone", id)`` or ``("division", code)``; the first one given."""
-        if self.zone is not None:
-            return ("zone", self.zone)
-        return ("division", self.division or "")
-
-    def __str__(self) -> str:
-        kind, ident = self.key()
-        return f"{kind}:{ident}"
-
-
 class ObservationIn(BaseModel):
-    """One value pushed for a subject, indicator and period, in the unit the pusher uses."""
+    """One value pushed for a subject (a zone by registry id, ``zone_id``, or a division's own totals by
+    code, ``division``: exactly one), indicator and period, in the unit the pusher uses."""
 
     model_config = ConfigDict(extra="forbid")
 
-    subject: Subject
+    zone_id: str | None = Field(
+        None, min_length=1, max_length=64, description="The zone the value is about (or give `division`)."
+    )
+    division: str | None = Field(
+        None, min_length=1, max_length=12, description="A division's own totals, e.g. 130700 for the city's."
+    )
     indicator: str = Field(max_length=64)
     period: str = Field(max_length=16, description="`2025`, `2025H1` or `2025Q3`.")
     value: Decimal | str | None = Field(
@@ -195,7 +235,7 @@ class ObservationBatch(BaseModel):
                 {
                     "observations": [
                         {
-                            "subject": {"zone": "3f9c2a1b7d4e"},
+                            "zone_id": "3f9c2a1b7d4e",
                             "indicator": "gdp",
                             "period": "2025",
                             "value": 1234567.8,
@@ -222,7 +262,7 @@ class ObservationBatch(BaseModel):
     )
 
 
-class ImportCounts(BaseModel):
+class ImportCounts(ApiModel):
     """What a batch did (or would do, for a dry run)."""
 
     created: int = 0
@@ -232,7 +272,7 @@ class ImportCounts(BaseModel):
     skipped: int = Field(0, description="File rows without a value (e.g. template rows left blank).")
 
 
-class ImportConflict(BaseModel):
+class ImportConflict(ApiModel):
     """One bad row: its index in the batch (0-based), the field, a code and a message (Chinese,
     then English after " / "); for a row read from a file, also its row number and column, and
     what the column accepts."""
@@ -256,7 +296,7 @@ class ImportConflict(BaseModel):
     )
 
 
-class ImportSummary(BaseModel):
+class ImportSummary(ApiModel):
     """The answer to a push or an import; also the ``summary`` of its 422 problem when rows conflict
     (without ``conflicts`` there: the problem's ``errors`` list each conflict once)."""
 
@@ -271,13 +311,15 @@ class ImportSummary(BaseModel):
 # --- reads ----------------------------------------------------------------------------------
 
 
-class ObservationRead(BaseModel):
-    """The current value of a subject, indicator and period, in the indicator's canonical unit."""
+class ObservationRead(ApiModel):
+    """The current value of a subject (a zone, ``zone_id``, or a division, ``division``; the other is
+    null), indicator and period, in the indicator's canonical unit."""
 
-    subject: Subject
+    zone_id: str | None
+    division: str | None
     indicator: str
     period: str
-    value: Decimal
+    value: DecimalText
     unit: str
     revision: int = Field(description="How many revisions the value has had (1 = first push).")
     note: str | None = None
@@ -286,16 +328,17 @@ class ObservationRead(BaseModel):
     recorded_by: str
 
 
-class RevisionRead(BaseModel):
+class RevisionRead(ApiModel):
     """One entry of the ledger: a value's change, who made it, and its place in the hash chain."""
 
-    seq: int
-    subject: Subject
+    seq: SerialId = Field(description="The revision's number in the ledger.")
+    zone_id: str | None
+    division: str | None
     indicator: str
     indicator_version: int
     period: str
-    old_value: Decimal | None
-    new_value: Decimal
+    old_value: DecimalText | None
+    new_value: DecimalText
     unit: str
     original_value: str = Field(description="The value as pushed, in `original_unit`.")
     original_unit: str
@@ -305,7 +348,7 @@ class RevisionRead(BaseModel):
     recorded_by_division: str | None = None
     batch: str
     restatement_reason: str | None = Field(None, description="Set when a city_admin restated a locked period.")
-    lock: int | None = Field(None, description="The lock the restatement overrode.")
+    lock: SerialId | None = Field(None, description="The lock the restatement overrode.")
     prev_hash: str = Field(description="The hash of the batch before this revision's batch in the ledger chain.")
     hash: str = Field(
         description="The hash of this revision's batch: SHA-256 over the previous batch's hash, the batch "
@@ -313,27 +356,29 @@ class RevisionRead(BaseModel):
     )
 
 
-class LedgerBreak(BaseModel):
+class LedgerBreak(ApiModel):
     """The first revision whose stored hash or link does not recompute."""
 
-    seq: int
+    seq: SerialId
     reason: str
-    subject: str | None = None
+    zone_id: str | None = None
+    division: str | None = None
     indicator: str | None = None
     period: str | None = None
 
 
-class ProjectionMismatch(BaseModel):
+class ProjectionMismatch(ApiModel):
     """A value whose latest version in the ledger is not its current one (e.g. its current row deleted)."""
 
-    subject: str
+    zone_id: str | None
+    division: str | None
     indicator: str
     period: str
-    value: str | None
-    ledger_value: str | None
+    value: DecimalText | None
+    ledger_value: DecimalText | None
 
 
-class LedgerVerification(BaseModel):
+class LedgerVerification(ApiModel):
     """The result of recomputing the whole hash chain (电子台账)."""
 
     intact: bool
@@ -348,7 +393,7 @@ class LedgerVerification(BaseModel):
 # --- locks and deadlines --------------------------------------------------------------------
 
 
-class LockCreate(BaseModel):
+class LockCreate(ApiModel):
     """Lock a period (optionally only for one kind of zone) once an assessment has used it."""
 
     model_config = ConfigDict(
@@ -364,12 +409,12 @@ class LockCreate(BaseModel):
 class LockRead(LockCreate):
     """A recorded lock."""
 
-    id: int
+    id: SerialId
     created_at: datetime
     created_by: str
 
 
-class DeadlineSet(BaseModel):
+class DeadlineSet(ApiModel):
     """When a period's values are due (completeness counts later pushes as late)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -389,10 +434,10 @@ class DeadlineRead(DeadlineSet):
 # --- completeness and quality ---------------------------------------------------------------
 
 
-class ZoneCompleteness(BaseModel):
+class ZoneCompleteness(ApiModel):
     """What one zone expected to report in the period has and has not pushed."""
 
-    zone: str
+    zone_id: str
     name: str
     division: str = Field(description="The division that reports for it (entrusted-to, else the authority).")
     expected: int
@@ -403,19 +448,19 @@ class ZoneCompleteness(BaseModel):
     last_pushed_at: datetime | None = None
 
 
-class DivisionCompleteness(BaseModel):
+class DivisionCompleteness(ApiModel):
     """Completeness of one reporting division."""
 
     division: str
-    zones: int
+    zone_count: int = Field(description="How many zones the division reports for.")
     expected: int
     reported: int
-    rate: float = Field(description="reported / expected (1.0 when nothing is expected).")
+    rate: Computed = Field(description="reported / expected (1.0 when nothing is expected).")
     on_time: int
     late: int
 
 
-class CompletenessRead(BaseModel):
+class CompletenessRead(ApiModel):
     """For each zone expected to report in the period, the required indicators still missing."""
 
     period: str
@@ -424,34 +469,36 @@ class CompletenessRead(BaseModel):
     due_on: date
     as_of: date
     required: list[str]
-    zones: list[ZoneCompleteness]
+    by_zone: list[ZoneCompleteness] = Field(description="Each zone expected to report.")
     divisions: list[DivisionCompleteness]
 
 
-class QualityFinding(BaseModel):
-    """Something the statistics bureau should look at (a finding, never a refusal)."""
+class QualityFinding(ApiModel):
+    """Something the statistics bureau should look at (a finding, never a refusal); about a zone
+    (``zone_id``), a division (``division``), or neither."""
 
     rule: Literal["part_exceeds_whole", "share_above_100", "zones_exceed_total", "growth_outlier", "benford"]
-    subject: Subject | None
+    zone_id: str | None
+    division: str | None
     indicator: str | None
     period: str
     message: str
     values: dict[str, float | str | None]
 
 
-class BenfordResult(BaseModel):
+class BenfordResult(ApiModel):
     """A first-digit test of the values one division pushed for the period."""
 
     division: str | None = Field(description="The pushing division (null: city-level roles).")
     n: int
-    chi2: float
-    p_value: float
-    mad: float = Field(description="Nigrini's mean absolute deviation of the digit proportions.")
+    chi2: Computed
+    p_value: Computed
+    mad: Computed = Field(description="Nigrini's mean absolute deviation of the digit proportions.")
     observed: dict[str, int]
     conforms: bool
 
 
-class QualityReport(BaseModel):
+class QualityReport(ApiModel):
     """Consistency, growth-outlier and first-digit findings for one period."""
 
     period: str

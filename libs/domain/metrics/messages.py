@@ -29,7 +29,7 @@ def bad_subject(kind: Literal["both", "empty", "division"], text: str = "") -> T
     """``bad_subject``: a subject naming both or neither of zone and division, an empty zone
     cell, or a division code that is not six digits."""
     if kind == "both":
-        return Text("zone 与 division 须且只须给出一个", "give exactly one of zone and division")
+        return Text("zone_id 与 division 须且只须给出一个", "give exactly one of zone_id and division")
     if kind == "empty":
         return Text("开发区单元格为空（填开发区 id、名称，或县（区）6 位区划代码）", "the zone cell is empty")
     return Text(f"{text!r} 不是 6 位区划代码", f"{text!r} is not a 6-digit division code")

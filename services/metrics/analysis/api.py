@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from libs.domain.kernel.values import ZoneKind
-from libs.domain.metrics.contracts import CompletenessRead, DeadlineRead, DeadlineSet, MatrixRead, QualityReport
+from libs.domain.metrics.contracts import CompletenessRead, DeadlineRead, DeadlineSet, MatrixAnswer, QualityReport
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
 from services.common.periods import PeriodParam
@@ -35,7 +35,7 @@ PeriodPath = Annotated[PeriodParam, Path(description="`2025`, `2025H1` or `2025Q
 @router.get(
     "/matrix",
     operation_id="getZoneMatrix",
-    response_model=MatrixRead,
+    response_model=MatrixAnswer,
     status_code=200,
     tags=["matrix"],
     openapi_extra=PUBLIC,
@@ -45,7 +45,8 @@ PeriodPath = Annotated[PeriodParam, Path(description="`2025`, `2025H1` or `2025Q
     "after the period (listed in `proforma_from`), so growth compares like with like. Derived values are "
     "always computed from the summed components. A value not pushed for the period itself is built from its "
     "halves or quarters (a flow summed, a stock the last part's), and listed in the row's `built`; a value "
-    "that cannot be built is null, with what lacks in the row's `missing`.",
+    "that cannot be built is null, with what lacks in the row's `missing`. Values are decimal strings in "
+    "each indicator's canonical unit; each row names its zone in `zone_id`.",
     responses=problems(422, 503),
 )
 async def matrix(
@@ -69,14 +70,14 @@ async def matrix(
 @router.get(
     "/matrix/divisions",
     operation_id="getDivisionMatrix",
-    response_model=MatrixRead,
+    response_model=MatrixAnswer,
     status_code=200,
     tags=["matrix"],
     openapi_extra=PUBLIC,
     summary="Divisions' own totals for one period, one row per division code (derived values included)",
-    description="Each row's `zone` holds the division code. Used for the reference scores of counties "
-    "without a provincial zone; `city(...)` in a formula reads the totals of the division's city. Totals are "
-    "built from sub-periods as in `/v1/matrix` (`built`, `missing`).",
+    description="Each row names its division in `division` (its `zone_id` is null). Used for the reference "
+    "scores of counties without a provincial zone; `city(...)` in a formula reads the totals of the division's "
+    "city. Totals are built from sub-periods as in `/v1/matrix` (`built`, `missing`).",
     responses=problems(422),
 )
 async def division_matrix(
@@ -87,7 +88,7 @@ async def division_matrix(
         str | None, Query(max_length=4000, description="Comma-separated codes (default: every indicator)")
     ] = None,
     as_of: date | None = None,
-) -> MatrixRead:
+) -> MatrixAnswer:
     query = DivisionMatrixQuery(period, _codes(divisions) or [], _codes(indicators), as_of)
     return await value_matrix.division_matrix(query, session)
 

@@ -49,7 +49,7 @@ def _zone_completeness(
         status = "complete_late" if late else "complete_on_time"
     last = max(pushed.values(), default=None)
     return ZoneCompleteness(
-        zone=zone.id,
+        zone_id=zone.id,
         name=zone.name,
         division=reporting_division(zone),
         expected=len(required),
@@ -73,7 +73,7 @@ def _division_rates(zones: Sequence[ZoneCompleteness]) -> list[DivisionCompleten
         divisions.append(
             DivisionCompleteness(
                 division=code,
-                zones=len(items),
+                zone_count=len(items),
                 expected=expected,
                 reported=reported,
                 rate=(reported / expected) if expected else 1.0,
@@ -112,6 +112,6 @@ async def completeness(query: CompletenessQuery, context: ReadContext, actor: Ac
         due_on=deadline.due_on,
         as_of=p.end,
         required=required,
-        zones=out,
+        by_zone=out,
         divisions=_division_rates(out),
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.errors import Unprocessable
 from libs.domain.kernel.values import Period
-from libs.domain.metrics.contracts import MatrixIndicator, MatrixRead, MatrixRow
+from libs.domain.metrics.contracts import MatrixAnswer, MatrixAnswerRow, MatrixIndicator
 from libs.domain.metrics.formula import base_components
 from libs.domain.metrics.matrix import RowSpec, Sources, compute_rows, proforma_predecessors
 from libs.domain.metrics.periods import Provenance, fill_from_parts, gaps, sub_periods
@@ -49,6 +50,12 @@ def _component_sides(catalog: Catalog, codes: Sequence[str]) -> tuple[set[str], 
         own |= zone_codes
         city |= city_codes
     return own, city
+
+
+def _decimals(values: Mapping[str, float | None]) -> dict[str, Decimal | None]:
+    """A row's float values as the decimals they stand for: the shortest decimal that reads back as
+    the same float (``2400.0`` is ``2400``, ``0.1`` is ``0.1``), so a stored value reads as pushed."""
+    return {code: None if v is None else Decimal(repr(v)) for code, v in values.items()}
 
 
 def _columns(catalog: Catalog, codes: Sequence[str]) -> list[MatrixIndicator]:
@@ -105,7 +112,7 @@ async def built_from_parts(
     )
 
 
-async def zone_matrix(query: ZoneMatrixQuery, context: ReadContext) -> MatrixRead:
+async def zone_matrix(query: ZoneMatrixQuery, context: ReadContext) -> MatrixAnswer:
     """Every zone of the kind active on the day, with its values.
 
     One query reads the base and stock values of the period; derived values are computed from
@@ -131,7 +138,7 @@ async def zone_matrix(query: ZoneMatrixQuery, context: ReadContext) -> MatrixRea
     cells = (gaps(values, subjects, own, len(read)), gaps(division_values, cities, city, len(read)))
     sources = await built_from_parts(context.session, catalog, p, (values, division_values), cells)
     rows = compute_rows(specs, values, division_values, catalog.formulas, codes, sources)
-    return MatrixRead(
+    return MatrixAnswer(
         period=str(p),
         kind=query.kind.value if query.kind else None,
         as_of=day,
@@ -139,10 +146,11 @@ async def zone_matrix(query: ZoneMatrixQuery, context: ReadContext) -> MatrixRea
         indicators=_columns(catalog, codes),
         # Built without validation: compute_rows gives str ids and names, float-or-None values.
         rows=[
-            MatrixRow.model_construct(
-                zone=r.zone,
+            MatrixAnswerRow.model_construct(
+                zone_id=r.zone,
+                division=None,
                 name=r.name,
-                values=r.values,
+                values=_decimals(r.values),
                 proforma_from=r.proforma_from,
                 built=r.built,
                 missing=r.missing,
@@ -152,8 +160,8 @@ async def zone_matrix(query: ZoneMatrixQuery, context: ReadContext) -> MatrixRea
     )
 
 
-async def division_matrix(query: DivisionMatrixQuery, session: AsyncSession) -> MatrixRead:
-    """The divisions' own totals for the period, one row per division code (``zone`` holds the code).
+async def division_matrix(query: DivisionMatrixQuery, session: AsyncSession) -> MatrixAnswer:
+    """The divisions' own totals for the period, one row per division code (in ``division``).
 
     Derived values are computed from the division's components; ``city(...)`` reads the totals
     of the division's city. For the assessment's reference scores of counties without a zone.
@@ -182,11 +190,16 @@ async def division_matrix(query: DivisionMatrixQuery, session: AsyncSession) -> 
     rows = compute_rows(
         specs, division_values, division_values, catalog.formulas, codes, Sources(sources.divisions, sources.divisions)
     )
-    return MatrixRead(
+    return MatrixAnswer(
         period=str(query.period),
         kind=None,
         as_of=query.as_of or query.period.end,
         lineage="none",
         indicators=_columns(catalog, codes),
-        rows=[MatrixRow(zone=r.zone, name=r.name, values=r.values, built=r.built, missing=r.missing) for r in rows],
+        rows=[
+            MatrixAnswerRow(
+                zone_id=None, division=r.zone, name=r.name, values=_decimals(r.values), built=r.built, missing=r.missing
+            )
+            for r in rows
+        ],
     )

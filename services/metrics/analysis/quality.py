@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from libs.domain.kernel.values import Period
 from libs.domain.metrics.catalog import CONSISTENCY_RULES
-from libs.domain.metrics.contracts import BenfordResult, QualityFinding, QualityReport, Subject
+from libs.domain.metrics.contracts import BenfordResult, QualityFinding, QualityReport
 from libs.domain.metrics.matrix import RowSpec, compute_rows, proforma_predecessors
 from libs.domain.metrics.quality import (
     BENFORD_ALPHA,
@@ -29,10 +29,6 @@ SubjectValues = dict[str, dict[str, Decimal]]
 """Exact values, by subject id then indicator code."""
 
 
-def _zone(zone_id: str) -> Subject:
-    return Subject(zone=zone_id)
-
-
 def _parts_above_wholes(
     zone_values: SubjectValues, division_values: SubjectValues, period: str
 ) -> list[QualityFinding]:
@@ -40,11 +36,11 @@ def _parts_above_wholes(
     out: list[QualityFinding] = []
     for subject_type, values in (("zone", zone_values), ("division", division_values)):
         for hit in parts_exceeding_wholes(values, CONSISTENCY_RULES):
-            subject = Subject(zone=hit.key) if subject_type == "zone" else Subject(division=hit.key)
             out.append(
                 QualityFinding(
                     rule="part_exceeds_whole",
-                    subject=subject,
+                    zone_id=hit.key if subject_type == "zone" else None,
+                    division=hit.key if subject_type == "division" else None,
                     indicator=hit.rule.part,
                     period=period,
                     message=f"{hit.rule.part} ({hit.part}) exceeds {hit.rule.whole} ({hit.whole})",
@@ -71,7 +67,8 @@ def _shares_above_100(
                 out.append(
                     QualityFinding(
                         rule="share_above_100",
-                        subject=_zone(zone_id),
+                        zone_id=zone_id,
+                        division=None,
                         indicator=code,
                         period=period,
                         message=f"{code} = {share:.2f}% ({formula.text})",
@@ -102,7 +99,8 @@ def _sums_above_totals(
                 out.append(
                     QualityFinding(
                         rule="zones_exceed_total",
-                        subject=Subject(division=division),
+                        zone_id=None,
+                        division=division,
                         indicator=code,
                         period=period,
                         message=f"the {len(parts)} zones' {code} add up to {s}, above the total {total} of {division}",
@@ -138,7 +136,8 @@ async def _growth_findings(
             out.append(
                 QualityFinding(
                     rule="growth_outlier",
-                    subject=_zone(hit.key),
+                    zone_id=hit.key,
+                    division=None,
                     indicator=code,
                     period=str(period),
                     message=f"{code} grew {hit.growth:+.1%} against {previous} (median {hit.median_growth:+.1%}, "
@@ -180,7 +179,8 @@ def _first_digits(
             findings.append(
                 QualityFinding(
                     rule="benford",
-                    subject=Subject(division=pusher) if pusher else None,
+                    zone_id=None,
+                    division=pusher or None,
                     indicator=None,
                     period=period,
                     message=f"first digits of the {outcome.n} values pushed by {pusher or 'city-level roles'} "

@@ -40,14 +40,23 @@ async def list_indicators(
 @router.get(
     "/indicators/{code}/versions",
     operation_id="listIndicatorVersions",
-    response_model=list[IndicatorRead],
+    response_model=Page[IndicatorRead],
     status_code=200,
     openapi_extra=PUBLIC,
-    summary="Every version of one indicator, oldest first",
+    summary="Every version of one indicator, oldest first (paginated)",
     responses=problems(404, 422),
 )
-async def indicator_versions(session: SessionDep, code: Annotated[str, Path(max_length=64)]) -> list[IndicatorRead]:
-    return await indicator_service.indicator_versions(session=session, code=code)
+async def indicator_versions(
+    session: SessionDep,
+    code: Annotated[str, Path(max_length=64)],
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[IndicatorRead]:
+    after = decode_cursor(cursor)
+    items, last = await indicator_service.indicator_versions(
+        session=session, code=code, after=after if isinstance(after, int) else None, limit=limit
+    )
+    return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
 
 
 @router.post(

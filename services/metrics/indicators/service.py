@@ -179,12 +179,18 @@ async def list_indicators(
     return [indicator_read(r) for r in rows], (rows[-1].code if more and rows else None)
 
 
-async def indicator_versions(*, session: AsyncSession, code: str) -> list[IndicatorRead]:
-    """Every version of one indicator, oldest first; 404 when unknown."""
+async def indicator_versions(
+    *, session: AsyncSession, code: str, after: int | None, limit: int
+) -> tuple[list[IndicatorRead], int | None]:
+    """One page of an indicator's versions, oldest first, after version ``after``, and the last
+    version of the page when more follow; 404 when the indicator is unknown. (An indicator has a
+    few versions: they are read together and paged in memory.)"""
     rows = await IndicatorRepository(session).versions(code)
     if not rows:
         raise NotFound(f"indicator {code} does not exist")
-    return [indicator_read(r) for r in rows]
+    rest = [r for r in rows if after is None or r.version > after]
+    page = rest[:limit]
+    return [indicator_read(r) for r in page], (page[-1].version if len(rest) > limit else None)
 
 
 async def seed_catalog(*, session: AsyncSession) -> int:

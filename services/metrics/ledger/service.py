@@ -18,7 +18,7 @@ from libs.domain.metrics.contracts import (
     LockRead,
     ProjectionMismatch,
 )
-from libs.domain.metrics.ledger import LedgerVerifier, decimal_text
+from libs.domain.metrics.ledger import LedgerVerifier
 from services.metrics.ledger.repository import LedgerRepository, LockRepository
 from services.metrics.observations.repository import Key
 from services.metrics.tables import Batch, PeriodLock
@@ -107,7 +107,8 @@ async def verify(*, session: AsyncSession) -> LedgerVerification:
         first_broken = LedgerBreak(
             seq=int(str(rev["seq"])),
             reason=verifier.broken.reason,
-            subject=f"{rev['subject_type']}:{rev['subject_id']}" if "subject_type" in rev else None,
+            zone_id=str(rev["subject_id"]) if rev.get("subject_type") == "zone" else None,
+            division=str(rev["subject_id"]) if rev.get("subject_type") == "division" else None,
             indicator=str(rev["indicator_code"]) if "indicator_code" in rev else None,
             period=str(rev["period"]) if "period" in rev else None,
         )
@@ -127,11 +128,12 @@ async def verify(*, session: AsyncSession) -> LedgerVerification:
 def _mismatch(key: Key, value: Decimal | None, ledger: Decimal | None) -> ProjectionMismatch:
     subject_type, subject_id, code, period = key
     return ProjectionMismatch(
-        subject=f"{subject_type}:{subject_id}",
+        zone_id=subject_id if subject_type == "zone" else None,
+        division=subject_id if subject_type == "division" else None,
         indicator=code,
         period=period,
-        value=decimal_text(value),
-        ledger_value=decimal_text(ledger),
+        value=value,
+        ledger_value=ledger,
     )
 
 
@@ -184,7 +186,7 @@ async def create_lock(*, session: AsyncSession, actor: Actor, body: LockCreate) 
         existing = await repo.find(period, scope)
         raise Conflict(
             f"period {period} is already locked{'' if scope == 'all' else f' for {scope} zones'}",
-            lock=existing.id if existing else None,
+            lock=str(existing.id) if existing else None,
         )
     return lock_read(row)
 

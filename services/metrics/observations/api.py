@@ -222,7 +222,8 @@ async def observations_template(
 async def list_observations(
     session: SessionDep,
     actor: Reader,
-    subject: Annotated[str | None, Query(max_length=80, description="zone:<id> or division:<code>")] = None,
+    zone_id: Annotated[str | None, Query(max_length=64, description="A zone's values (or give `division`)")] = None,
+    division: Annotated[str | None, Query(max_length=12, description="A division's own totals")] = None,
     indicator: Annotated[str | None, Query(max_length=64)] = None,
     period: Annotated[PeriodParam | None, Query()] = None,
     from_: Annotated[PeriodParam | None, Query(alias="from", description="Periods ending on/after")] = None,
@@ -230,6 +231,7 @@ async def list_observations(
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[ObservationRead]:
+    subject = reads.parse_subject(zone_id, division, required=False)
     query = reads.ValuesQuery(subject, indicator, period, from_, to)
     after = _key_cursor(decode_cursor(cursor))
     items, last = await reads.list_observations(query, session=session, actor=actor, after=after, limit=limit)
@@ -238,7 +240,7 @@ async def list_observations(
 
 @router.get(
     "/observations/history",
-    operation_id="getObservationHistory",
+    operation_id="listObservationHistory",
     response_model=Page[RevisionRead],
     status_code=200,
     summary="Every revision of one value: who, when, old and new value, note, restatements",
@@ -247,12 +249,15 @@ async def list_observations(
 async def observation_history(
     session: SessionDep,
     actor: Reader,
-    subject: Annotated[str, Query(max_length=80, description="zone:<id> or division:<code>")],
     indicator: Annotated[str, Query(max_length=64)],
     period: Annotated[PeriodParam, Query()],
+    zone_id: Annotated[str | None, Query(max_length=64, description="The zone (or give `division`)")] = None,
+    division: Annotated[str | None, Query(max_length=12, description="The division (or give `zone_id`)")] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[RevisionRead]:
+    subject = reads.parse_subject(zone_id, division, required=True)
+    assert subject is not None
     after = decode_cursor(cursor)
     items, last = await reads.history(
         session=session,

@@ -59,21 +59,17 @@ class RowsRead:
         return self.headers
 
 
-class _FastSubject(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    zone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    division: Annotated[str, msgspec.Meta(min_length=1, max_length=12)] | None = None
-
-
 class DecodedRow(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """One row of a JSON batch in the common shape: every constraint of ``ObservationIn`` holds
     (and values are integers or plain decimal strings), so the model would accept it too."""
 
-    subject: _FastSubject
     indicator: Annotated[str, msgspec.Meta(max_length=64)]
     period: Annotated[str, msgspec.Meta(max_length=16)]
     value: str | int  # a string only in plain decimal notation (:func:`_plain_values`)
     unit: Annotated[str, msgspec.Meta(max_length=32)]
     note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    zone_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    division: Annotated[str, msgspec.Meta(min_length=1, max_length=12)] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +83,7 @@ class DecodedRows:
         return len(self.decoded)
 
     def read(self) -> tuple[Sequence[RowIn], list[ImportConflict]]:
-        """The rows as :class:`RowIn`, and the subjects naming both or neither of zone and division."""
+        """The rows as :class:`RowIn`, and the rows naming both or neither of zone_id and division."""
         return decoded_rows(self.decoded)
 
     def lines(self) -> dict[int, int | None]:
@@ -184,15 +180,14 @@ def _subject_conflict(index: int) -> ImportConflict:
 
 
 def decoded_rows(decoded: Sequence[DecodedRow]) -> tuple[list[RowIn], list[ImportConflict]]:
-    """The rows of a decoded batch as :func:`rows_from_batch` reads the model's: a subject naming
-    both or neither of zone and division is a conflict."""
+    """The rows of a decoded batch as :func:`rows_from_batch` reads the model's: a row naming
+    both or neither of zone_id and division is a conflict."""
     rows: list[RowIn] = []
     conflicts: list[ImportConflict] = []
     append = rows.append
     zones: dict[str, tuple[str, str]] = {}  # the subject of each zone id met (one tuple per zone, not per row)
     for i, o in enumerate(decoded):
-        s = o.subject
-        zone, division = s.zone, s.division
+        zone, division = o.zone_id, o.division
         pair: tuple[str, str] | None
         if zone is not None and division is None:
             pair = zones.get(zone)
@@ -208,15 +203,15 @@ def decoded_rows(decoded: Sequence[DecodedRow]) -> tuple[list[RowIn], list[Impor
 
 
 def rows_from_batch(observations: Sequence[Any]) -> tuple[list[RowIn], list[ImportConflict]]:
-    """Rows of a validated JSON batch; a subject naming both or neither of zone and division is a conflict."""
+    """Rows of a validated JSON batch; a row naming both or neither of zone_id and division is a conflict."""
     rows: list[RowIn] = []
     conflicts: list[ImportConflict] = []
     for i, o in enumerate(observations):
         subject: tuple[str, str] | None
-        if (o.subject.zone is None) == (o.subject.division is None):
+        if (o.zone_id is None) == (o.division is None):
             subject = None
             conflicts.append(_subject_conflict(i))
         else:
-            subject = o.subject.key()
+            subject = ("zone", o.zone_id) if o.zone_id is not None else ("division", o.division)
         rows.append(RowIn(i, subject, o.indicator, o.period, o.value, o.unit, o.note))
     return rows, conflicts

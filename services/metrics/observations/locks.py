@@ -41,7 +41,7 @@ def lock_for(
 def lock_view(lock: PeriodLock) -> dict[str, Any]:
     """A lock as a problem names it."""
     return {
-        "id": lock.id,
+        "id": str(lock.id),
         "period": lock.period,
         "kind": None if lock.scope == "all" else lock.scope,
         "reason": lock.reason,

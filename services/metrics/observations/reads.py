@@ -9,42 +9,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unprocessable
 from libs.domain.kernel.values import Period, Role
-from libs.domain.metrics.contracts import ObservationRead, RevisionRead, Subject
+from libs.domain.metrics.contracts import ObservationRead, RevisionRead
 from services.metrics.observations.repository import ObservationReads, ReadCursor
 from services.metrics.tables import Batch, Observation, Revision
 
 
-def parse_subject(text: str) -> tuple[str, str]:
-    """``zone:<id>`` or ``division:<code>``; 422 otherwise."""
-    kind, _, ident = text.partition(":")
-    if kind not in ("zone", "division") or not ident:
+def parse_subject(zone_id: str | None, division: str | None, *, required: bool) -> tuple[str, str] | None:
+    """The subject named by ``?zone_id=`` or ``?division=``: at most one of them (exactly one when
+    ``required``); 422 otherwise."""
+    if zone_id is not None and division is not None:
         raise Unprocessable(
-            "subject must be zone:<id> or division:<code>",
-            errors=[{"loc": ["query", "subject"], "msg": "expected zone:<id> or division:<code>", "type": "subject"}],
+            "give zone_id or division, not both",
+            errors=[{"loc": ["query", "division"], "msg": "give zone_id or division, not both", "type": "subject"}],
         )
-    return kind, ident
+    if zone_id is not None:
+        return ("zone", zone_id)
+    if division is not None:
+        return ("division", division)
+    if required:
+        raise Unprocessable(
+            "give zone_id or division",
+            errors=[{"loc": ["query", "zone_id"], "msg": "give zone_id or division", "type": "subject"}],
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
 class ValuesQuery:
-    """Which current values to read: of a subject (``zone:<id>`` or ``division:<code>`` as sent), an
+    """Which current values to read: of a subject (``("zone", id)`` or ``("division", code)``), an
     indicator, a period, or the periods ending from the end of ``start`` to the end of ``end``."""
 
-    subject: str | None = None
+    subject: tuple[str, str] | None = None
     indicator: str | None = None
     period: Period | None = None
     start: Period | None = None
     end: Period | None = None
 
 
-def _subject_model(kind: str, ident: str) -> Subject:
-    return Subject(zone=ident) if kind == "zone" else Subject(division=ident)
-
-
 def observation_read(row: Observation, batch: Batch) -> ObservationRead:
     """Contract view of a current value (who and when are its batch's)."""
     return ObservationRead(
-        subject=_subject_model(row.subject_type, row.subject_id),
+        zone_id=row.subject_id if row.subject_type == "zone" else None,
+        division=row.subject_id if row.subject_type == "division" else None,
         indicator=row.indicator_code,
         period=row.period,
         value=row.value,
@@ -61,7 +67,8 @@ def revision_read(row: Revision, batch: Batch) -> RevisionRead:
     """Contract view of a revision (who, when and its link of the chain are its batch's)."""
     return RevisionRead(
         seq=row.seq,
-        subject=_subject_model(row.subject_type, row.subject_id),
+        zone_id=row.subject_id if row.subject_type == "zone" else None,
+        division=row.subject_id if row.subject_type == "division" else None,
         indicator=row.indicator_code,
         indicator_version=row.indicator_version,
         period=row.period,
@@ -98,7 +105,7 @@ async def list_observations(
     query: ValuesQuery, *, session: AsyncSession, actor: Actor, after: ReadCursor | None, limit: int
 ) -> tuple[list[ObservationRead], ReadCursor | None]:
     """Current values, one page (keyset on the key: period, indicator, subject type, subject id)."""
-    subj = _reader_subject(actor, parse_subject(query.subject) if query.subject else None)
+    subj = _reader_subject(actor, query.subject)
     rows = await ObservationReads(session).search(
         subject=subj,
         indicator=query.indicator,
@@ -120,14 +127,14 @@ async def history(
     *,
     session: AsyncSession,
     actor: Actor,
-    subject: str,
+    subject: tuple[str, str],
     indicator: str,
     period: Period,
     after: int | None,
     limit: int,
 ) -> tuple[list[RevisionRead], int | None]:
     """Every revision of one value, oldest first (one page)."""
-    subj = _reader_subject(actor, parse_subject(subject))
+    subj = _reader_subject(actor, subject)
     assert subj is not None
     rows = await ObservationReads(session).history(
         (subj[0], subj[1], indicator, str(period)), after_seq=after, limit=limit + 1

@@ -127,7 +127,7 @@ class _Attempt:
         rows = self.rows
         if isinstance(rows, DecodedRows):
             o = rows.decoded[0]
-            zone, division = o.subject.zone, o.subject.division
+            zone, division = o.zone_id, o.division
             if (zone is None) == (division is None):
                 return None
             combo = self._combo(o.indicator, o.period, o.unit)
@@ -301,17 +301,16 @@ class _Attempt:
                 if combo is None:
                     return None
             static = combo.static
-            s = o.subject
-            zone = s.zone
+            zone = o.zone_id
             if zone is not None:
-                if s.division is not None or zone in combo.zones:
+                if o.division is not None or zone in combo.zones:
                     return None
                 combo.zones.add(zone)
                 subject = zone_texts.get(zone)
                 if subject is None:
                     subject = zone_texts[zone] = f"zone{static.between_subject}{copy_text(zone)}"
             else:
-                division = s.division
+                division = o.division
                 if division is None or division in combo.divisions:
                     return None
                 combo.divisions.add(division)

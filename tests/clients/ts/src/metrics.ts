@@ -21,7 +21,7 @@ export async function indicatorCodes(): Promise<string[]> {
 export async function pushGdp(token: string, zone: string, period: string, value: string): Promise<string | null> {
   const { error } = await metrics.POST("/v1/observations", {
     headers: { Authorization: `Bearer ${token}` },
-    body: { observations: [{ subject: { zone }, indicator: "gdp", period, value, unit: "万元" }] },
+    body: { observations: [{ zone_id: zone, indicator: "gdp", period, value, unit: "万元" }] },
   });
   if (!error) return null;
   const first = error.errors?.[0];
@@ -41,7 +41,7 @@ export async function importFile(token: string, file: File): Promise<number> {
     },
   });
   if (error) throw new Error(describe(error));
-  return (data.counts.created ?? 0) + (data.counts.updated ?? 0); // fields with a default are optional in the spec
+  return data.counts.created + data.counts.updated;
 }
 
 /** The county's template downloaded as a file. */
