@@ -216,7 +216,8 @@ async def matrix(
                 own[code] = (own.get(code) or 0.0) + (value or 0.0)
         rows.append(
             {
-                "zone": z["id"],
+                "zone_id": z["id"],
+                "division": None,
                 "name": z["name"],
                 "values": {c: own.get(c) for c in codes},
                 "proforma_from": add.get(z["id"], []),

@@ -97,7 +97,7 @@ def _rows(zones: int, total: int) -> list[tuple[dict[str, str], str, str, str, s
         for z in range(zones):
             for k, (code, unit) in enumerate(units.items()):
                 value = 1000 + (z * 37 + k * 101 + year) % 90_000
-                out.append(({"zone": f"bz{z:05d}"}, code, str(year), f"{value}.25", unit))
+                out.append(({"zone_id": f"bz{z:05d}"}, code, str(year), f"{value}.25", unit))
         year += 1
     return out[:total]
 
@@ -150,7 +150,7 @@ async def _copy(db_url: str, records: list[tuple[object, ...]], batch: int, tabl
 
 def _copy_records(rows: list[tuple[dict[str, str], str, str, str, str]]) -> list[tuple[object, ...]]:
     return [
-        (next(iter(s)), next(iter(s.values())), code, period, Decimal(value), unit, None)
+        ("zone" if "zone_id" in s else "division", next(iter(s.values())), code, period, Decimal(value), unit, None)
         for s, code, period, value, unit in rows
     ]
 
@@ -210,7 +210,7 @@ def run(size: str) -> None:
         json.dumps(
             {
                 "observations": [
-                    {"subject": s, "indicator": c, "period": p, "value": v, "unit": u}
+                    {**s, "indicator": c, "period": p, "value": v, "unit": u}
                     for s, c, p, v, u in rows[i : i + cfg["batch"]]
                 ]
             },
