@@ -164,7 +164,7 @@ def _check_request(body: AssessmentCreate, method_row: Methodology, period: Peri
             f"methodology {method_row.code} is applied per {method_row.period_type}, got the {period.type} {period}",
             errors=[{"loc": ["body", "period"], "msg": f"expected a {method_row.period_type}", "type": "period"}],
         )
-    if body.subjects == "zones" and body.divisions:
+    if body.scope == "zones" and body.divisions:
         raise Unprocessable(
             "`divisions` only applies to divisions_without_zone runs",
             errors=[{"loc": ["body", "divisions"], "msg": "only with divisions_without_zone", "type": "subjects"}],
@@ -206,7 +206,7 @@ async def _evaluate(context: RunContext, request: RunRequest, gathered: Gathered
             methodology_sha256=method_row.sha256,
             kind=request.kind,
             period=str(request.period),
-            subjects=request.body.subjects,
+            subjects=request.body.scope,
             registry_as_of=request.registry_as_of.isoformat(),
             zones=gathered.zones,
             reference=gathered.reference,
@@ -254,7 +254,7 @@ async def _store(context: RunContext, request: RunRequest, evaluated: Evaluated,
             period_start_on=period.start,
             period_type=period.type,
             label=request.body.label,
-            subjects=request.body.subjects,
+            subjects=request.body.scope,
             registry_as_of=request.registry_as_of,
             subjects_key=request.subjects_key,
             coverage=covered.as_dict(),
