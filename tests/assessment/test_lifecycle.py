@@ -260,7 +260,10 @@ class TestTheRefusals:
             stored = (await client.get("/v1/assessments", headers=ADMIN)).json()["items"]
         problem = assert_problem(refused, 422)
         assert problem["code"] == "insufficient_coverage"
-        assert problem["missing"] == [{"zone": "Z11", "indicator": "gdp"}, {"zone": "Z12", "indicator": "gdp"}]
+        assert problem["missing"] == [
+            {"zone_id": "Z11", "division": None, "indicator": "gdp"},
+            {"zone_id": "Z12", "division": None, "indicator": "gdp"},
+        ]
         assert (problem["coverage"]["complete"], problem["coverage"]["assessed"]) == (10, 12)
         assert stored == []
 

@@ -31,7 +31,7 @@ from services.assessment.runs import repository
 from services.assessment.runs.commands import CreateRun, Evaluated, RunContext, RunRequest
 from services.assessment.runs.dry_run import DryRunAnswer, dry_run_answer
 from services.assessment.runs.gather import Gathered, cancelled, gather, predecessors
-from services.assessment.runs.reads import RunAnswer, new_run_answer, results_json
+from services.assessment.runs.reads import RunAnswer, coverage_answer, new_run_answer, results_json
 from services.assessment.runs.store import store_evaluation
 from services.assessment.tables import Assessment, Methodology
 
@@ -103,7 +103,7 @@ def _short(covered: CoverageCount, request: RunRequest) -> Unprocessable | None:
         f"(minimum {covered.min_coverage:.0%}).",
         code="insufficient_coverage",
         coverage={k: v for k, v in covered.as_dict().items() if k != "missing"},
-        missing=[{"zone": s, "indicator": i} for s, i in covered.missing],
+        missing=coverage_answer(covered.as_dict(), zones=request.ranks_zones).model_dump(mode="json")["missing"],
     )
 
 
