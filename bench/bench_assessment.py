@@ -322,7 +322,7 @@ async def _measure(
                 raise RuntimeError(f"run {year} failed: {response.status_code} {response.text[:500]}")
             elapsed, ranks = await reference(conn, year, spec)
             refs.append(elapsed)
-            served = {r["zone"]: r["rank"] for r in response.json()["results"]}
+            served = {r["zone_id"]: r["rank"] for r in response.json()["results"]}
             agree = agree and served == ranks
     await conn.close()
     return e2e, refs, agree

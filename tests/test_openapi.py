@@ -89,9 +89,13 @@ class TestFilesAreDocumentedAsTheyAreSent:
 
     def test_a_bulletin_is_html_csv_or_xlsx_never_json(self) -> None:
         spec = json.loads(openapi_document("assessment"))
-        content = spec["paths"]["/v1/assessments/{assessment_id}/bulletin"]["get"]["responses"]["200"]["content"]
-        assert sorted(content) == [
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "text/csv",
-            "text/html",
-        ]
+        paths = spec["paths"]
+        bulletin = "/v1/assessments/{assessment_id}/bulletin"
+        ok = {ext: paths[f"{bulletin}.{ext}"]["get"]["responses"]["200"] for ext in ("html", "csv", "xlsx")}
+        media = {ext: sorted(answer["content"]) for ext, answer in ok.items()}
+        assert media == {
+            "html": ["text/html"],
+            "csv": ["text/csv"],
+            "xlsx": ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"],
+        }
+        assert bulletin not in paths

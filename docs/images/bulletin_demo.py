@@ -33,12 +33,12 @@ def main(out: Path) -> int:
             base = running.urls["assessment"]
             with httpx.Client(timeout=30.0) as http:
                 runs = http.get(f"{base}/v1/assessments", params={"kind": "economic", "limit": 100}).json()["items"]
-                zones = [r for r in runs if r["subjects"] == "zones"]
+                zones = [r for r in runs if r["scope"] == "zones"]
                 if not zones:
                     print("the demo loaded no economic-zone run", file=sys.stderr)
                     return 1
-                latest = max(zones, key=lambda r: (r["period"], r["id"]))
-                page = http.get(f"{base}/v1/assessments/{latest['id']}/bulletin", params={"format": "html"})
+                latest = max(zones, key=lambda r: (r["period"], int(r["id"])))
+                page = http.get(f"{base}/v1/assessments/{latest['id']}/bulletin.html")
                 page.raise_for_status()
             html = Path(tmp) / "bulletin.html"
             html.write_bytes(page.content)

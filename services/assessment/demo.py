@@ -152,13 +152,13 @@ async def _runs(http: httpx.AsyncClient, base: str, code: str, kind: str, year: 
     r = await http.get(f"{base}/v1/assessments", params={"methodology": code, "period": str(year), "kind": kind})
     if r.status_code != 200:
         return []
-    return [item for item in r.json()["items"] if item["subjects"] == subjects]
+    return [item for item in r.json()["items"] if item["scope"] == subjects]
 
 
 async def _draft(http: httpx.AsyncClient, base: str, body: dict[str, Any], key: str) -> int | None:
     r = await http.post(f"{base}/v1/assessments", json=body, headers={"Idempotency-Key": key})
     if r.status_code not in (200, 201):
-        _warn(f"{body['methodology']} {body['period']} ({body['subjects']}) refused ({r.status_code}: {r.text[:300]})")
+        _warn(f"{body['methodology']} {body['period']} ({body['scope']}) refused ({r.status_code}: {r.text[:300]})")
         return None
     return int(r.json()["id"])
 
@@ -182,7 +182,7 @@ async def _ensure_run(
         "period": str(year),
         "kind": kind,
         "label": f"{year} 年度综合考评（示例数据，非官方）{suffix}",
-        "subjects": subjects,
+        "scope": subjects,
     }
     tag = f"demo-{code}-{year}-{subjects}"
     if not any(r["status"] in ("published", "superseded") for r in runs):

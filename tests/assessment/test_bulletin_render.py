@@ -140,7 +140,7 @@ class TestTheRunBulletinPutsGroupsOnTheTotalsScale:
         async with assessment(app_client, world) as client:
             await publish(client, doc)
             body = await run(client, "2025")
-            data = (await client.get(f"/v1/assessments/{body['id']}/bulletin", params={"format": "csv"})).content
+            data = (await client.get(f"/v1/assessments/{body['id']}/bulletin.csv")).content
         rows = csv_rows(data)
         assert rows[0][2] == "综合得分（100分制）" and rows[0][5:7] == ["经济规模（100分制）", "税收（100分制）"]
         # A: gdp 80/100 = 0.8 → 80.00; tax 5/8 = 0.625 → 62.50; total (0.8 + 0.625) / 2 × 100 = 71.25.

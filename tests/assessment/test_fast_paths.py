@@ -100,8 +100,8 @@ class TestTheCanonicalJsonFastPath:
             assert hashlib.sha256(published.encode()).hexdigest() == sha
             documents.append(document)
         assert [orjson_text(d) is not None for d in documents] == [True, False]  # both branches were taken
-        zone_a = next(r for r in seen["created"][1]["results"] if r["zone"] == "A")
-        assert zone_a["leaves"]["growth"]["raw"] == 1.0e-7
+        zone_a = next(r for r in seen["created"][1]["results"] if r["zone_id"] == "A")
+        assert zone_a["leaves"]["growth"]["raw"] == "0.0000001"  # 1e-7 as a plain decimal string
         assert seen["replay"] == seen["created"][1]
 
     async def test_on_and_off_give_identical_answers_and_stored_state(self, app_client: Any) -> None:

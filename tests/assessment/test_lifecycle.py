@@ -260,7 +260,10 @@ class TestTheRefusals:
             stored = (await client.get("/v1/assessments", headers=ADMIN)).json()["items"]
         problem = assert_problem(refused, 422)
         assert problem["code"] == "insufficient_coverage"
-        assert problem["missing"] == [{"zone": "Z11", "indicator": "gdp"}, {"zone": "Z12", "indicator": "gdp"}]
+        assert problem["missing"] == [
+            {"zone_id": "Z11", "division": None, "indicator": "gdp"},
+            {"zone_id": "Z12", "division": None, "indicator": "gdp"},
+        ]
         assert (problem["coverage"]["complete"], problem["coverage"]["assessed"]) == (10, 12)
         assert stored == []
 
@@ -277,7 +280,7 @@ class TestTheRefusals:
             "share": pytest.approx(11 / 12, abs=1e-6),
             "min_coverage": 0.9,
             "required": ["gdp"],
-            "missing": [{"subject": "Z12", "indicator": "gdp"}],
+            "missing": [{"zone_id": "Z12", "division": None, "indicator": "gdp"}],
         }
 
     async def test_an_imputed_indicator_is_not_required(self, app_client: Any) -> None:
@@ -311,7 +314,7 @@ class TestTheRefusals:
         assert [r["code"] for r in body["refusals"]] == ["period_not_ended"]
         assert body["registry_as_of"] == "2025-07-01"  # the zones of today: the year has not ended
         assert Counter(o["outcome"] for o in body["outcomes"]) == Counter({"commended": 10, "warned": 2})
-        assert [r["zone"] for r in body["results"][:3]] == ["Z01", "Z02", "Z03"]
+        assert [r["zone_id"] for r in body["results"][:3]] == ["Z01", "Z02", "Z03"]
         assert stored == [] and keys == 0  # nothing stored, not even the key
         assert assert_problem(real, 422)["code"] == "period_not_ended"
 
@@ -333,7 +336,7 @@ class TestOnlyPublishedRunsCount:
             flags = {}
             for name, body in (("without", without), ("with", with_published), ("after", after_withdrawal)):
                 items = (await client.get(f"/v1/assessments/{body['id']}/outcomes", headers=ADMIN)).json()["items"]
-                flags[name] = sorted(o["zone"] for o in items if o["outcome"] == "revocation_review")
+                flags[name] = sorted(o["zone_id"] for o in items if o["outcome"] == "revocation_review")
         assert flags == {"without": [], "with": ["H4", "H5"], "after": []}
         assert assert_problem(stale, 409)["code"] == "stale_basis"  # computed before 2024 was published
 
@@ -352,7 +355,7 @@ class TestOnlyPublishedRunsCount:
             assert body["previous_assessment"] is None
             assert all(r["rank_change"] is None for r in body["results"])
         for body in (first_2025, rerun):
-            changes = {r["zone"]: r["rank_change"] for r in body["results"]}
+            changes = {r["zone_id"]: r["rank_change"] for r in body["results"]}
             # Z01: 12th → 1st = +11; Z12: 1st → 12th = −11 (previous − current)
             assert (changes["Z01"], changes["Z12"], body["previous_assessment"]) == (11, -11, draft_2024["id"])
 
@@ -363,13 +366,13 @@ class TestBulletinsOfRunsNotInForce:
             await publish(client, method_doc())
             first = await run(client, "2025")
             draft = await run(client, "2025", publish=False)
-            draft_html = (await client.get(f"/v1/assessments/{draft['id']}/bulletin", headers=ADMIN)).text
-            draft_csv = (await client.get(f"/v1/assessments/{draft['id']}/bulletin?format=csv", headers=ADMIN)).text
-            hidden = await client.get(f"/v1/assessments/{draft['id']}/bulletin")
-            published_html = (await client.get(f"/v1/assessments/{first['id']}/bulletin")).text
+            draft_html = (await client.get(f"/v1/assessments/{draft['id']}/bulletin.html", headers=ADMIN)).text
+            draft_csv = (await client.get(f"/v1/assessments/{draft['id']}/bulletin.csv", headers=ADMIN)).text
+            hidden = await client.get(f"/v1/assessments/{draft['id']}/bulletin.html")
+            published_html = (await client.get(f"/v1/assessments/{first['id']}/bulletin.html")).text
             body = {"supersedes": first["id"], "reason": "更正"}
             await client.post(f"/v1/assessments/{draft['id']}/publish", json=body, headers=ADMIN)
-            superseded_html = (await client.get(f"/v1/assessments/{first['id']}/bulletin")).text
+            superseded_html = (await client.get(f"/v1/assessments/{first['id']}/bulletin.html")).text
         assert "草稿" in draft_html and draft_csv.lstrip("\ufeff").startswith("草稿 – 未发布")
         assert_problem(hidden, 404)  # a draft's bulletin is not public
         assert "草稿" not in published_html

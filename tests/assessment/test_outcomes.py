@@ -63,7 +63,7 @@ async def outcomes_of(client: Any, run_id: int) -> list[dict[str, Any]]:
 
 
 def who(items: list[dict[str, Any]], outcome: str, rule: str | None = None) -> list[str]:
-    return sorted(o["zone"] for o in items if o["outcome"] == outcome and (rule is None or o["rule"] == rule))
+    return sorted(o["zone_id"] for o in items if o["outcome"] == outcome and (rule is None or o["rule"] == rule))
 
 
 class TestEconomicZones:
@@ -79,7 +79,7 @@ class TestEconomicZones:
         assert who(items, "commended", "indicator_at_least") == ["Z11"]
         # 12 zones: the bottom 5 are taken among the 2 not commended by score (commend_first)
         assert who(items, "warned", "bottom_by_score") == ["Z11", "Z12"]
-        z11 = next(o for o in items if o["zone"] == "Z11" and o["rule"] == "indicator_at_least")
+        z11 = next(o for o in items if o["zone_id"] == "Z11" and o["rule"] == "indicator_at_least")
         assert z11["label"] == "利用外资1亿美元以上" and z11["numbers"]["value"] == 12_000.0
         assert body["outcomes"] == len(items)
 
@@ -94,7 +94,7 @@ class TestEconomicZones:
             items = await outcomes_of(client, body["id"])
         assert who(items, "commended", "top_by_improvement") == ["Z07", "Z08", "Z09", "Z10", "Z11", "Z12"]
         assert who(items, "warned", "largest_drops") == ["Z01", "Z02", "Z03", "Z04", "Z05"]
-        drop = next(o for o in items if o["zone"] == "Z01" and o["rule"] == "largest_drops")
+        drop = next(o for o in items if o["zone_id"] == "Z01" and o["rule"] == "largest_drops")
         assert drop["numbers"] == {"previous_rank": 1, "rank": 12, "change": -11, "n": 5, "cutoff_change": -3}
 
     async def test_every_warning_summons_the_zones_leaders(self, app_client: Any) -> None:
@@ -103,12 +103,13 @@ class TestEconomicZones:
             body = await run(client, "2025")
             summons = (await client.get("/v1/summons", headers=COMMERCE)).json()["items"]
             own = await client.get("/v1/summons", headers=auth("zone_committee", zone="Z12"))
-            other = await client.get("/v1/summons", params={"zone": "Z11"}, headers=auth("zone_committee", zone="Z12"))
+            z12 = auth("zone_committee", zone="Z12")
+            other = await client.get("/v1/summons", params={"zone_id": "Z11"}, headers=z12)
             anonymous = await client.get("/v1/summons")
             items = await outcomes_of(client, body["id"])
-        assert sorted(s["zone"] for s in summons) == ["Z11", "Z12"]
+        assert sorted(s["zone_id"] for s in summons) == ["Z11", "Z12"]
         assert all("主要负责人" in s["summoned"] and s["status"] == "pending" for s in summons)
-        assert [s["zone"] for s in own.json()["items"]] == ["Z12"]
+        assert [s["zone_id"] for s in own.json()["items"]] == ["Z12"]
         assert_problem(other, 403)
         assert_problem(anonymous, 401)
         warned = [o for o in items if o["outcome"] == "warned"]
@@ -134,7 +135,7 @@ class TestHighTechZones:
         assert who(items, "commended") == ["H1", "H2", "H3"]
         assert who(items, "warned") == ["H4", "H5"]
         flagged = [o for o in items if o["outcome"] == "revocation_review"]
-        assert sorted(o["zone"] for o in flagged) == ["H4", "H5"]
+        assert sorted(o["zone_id"] for o in flagged) == ["H4", "H5"]
         assert f"run #{first['id']}" in flagged[0]["detail"]
         assert [(o["assessment"], o["outcome"]) for o in zone_history] == [
             (second["id"], "revocation_review"),
@@ -148,15 +149,54 @@ class TestHighTechZones:
             body = await run(client, "2025", methodology="ht-annual", kind="high_tech")
             items = await outcomes_of(client, body["id"])
         top = [o for o in items if o["rule"] == "top_by_score"]
-        assert sorted(o["zone"] for o in top) == ["H1", "H2", "H3", "H4"]
-        assert sorted(o["zone"] for o in top if o["tie"]) == ["H3", "H4"]
+        assert sorted(o["zone_id"] for o in top) == ["H1", "H2", "H3", "H4"]
+        assert sorted(o["zone_id"] for o in top if o["tie"]) == ["H3", "H4"]
         assert all("tied at the cut-off" in o["detail"] for o in top if o["tie"])
+
+
+class TestOutcomesAndPoliciesArePages:
+    async def test_a_runs_outcomes_walked_a_page_of_one_at_a_time(self, app_client: Any) -> None:
+        # 5 high-tech zones 90, 80, 70, 60, 50 under the source defaults: the top 3 commended (three
+        # outcomes at least), so pages of one must follow next_cursor through every outcome in order.
+        async with assessment(app_client, tech_world(p2025=[90, 80, 70, 60, 50])) as client:
+            await publish(client, HT_METHOD)
+            body = await run(client, "2025", methodology="ht-annual", kind="high_tech")
+            every = await outcomes_of(client, body["id"])
+            walked: list[dict[str, Any]] = []
+            cursor: str | None = None
+            pages = 0
+            while True:
+                params: dict[str, Any] = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+                page = (await client.get(f"/v1/assessments/{body['id']}/outcomes", params=params)).json()
+                pages += 1
+                assert len(page["items"]) <= 1
+                walked.extend(page["items"])
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            bad = await client.get(f"/v1/assessments/{body['id']}/outcomes", params={"cursor": "bm9wZQ"})
+        assert len(every) >= 3 and walked == every and pages in (len(every), len(every) + 1)
+        assert all(isinstance(o["id"], str) and o["assessment"] == body["id"] for o in every)
+        assert_problem(bad, 422)
+
+    async def test_the_policies_of_the_two_kinds_a_page_of_one_at_a_time(self, app_client: Any) -> None:
+        async with assessment(app_client, World()) as client:
+            first = (await client.get("/v1/sanction-policies", params={"limit": 1})).json()
+            second = (
+                await client.get("/v1/sanction-policies", params={"limit": 1, "cursor": first["next_cursor"]})
+            ).json()
+            only = (await client.get("/v1/sanction-policies", params={"kind": "high_tech"})).json()
+            bad = await client.get("/v1/sanction-policies", params={"cursor": "bm9wZQ"})
+        assert [p["kind"] for p in first["items"]] == ["economic"] and first["next_cursor"] is not None
+        assert [p["kind"] for p in second["items"]] == ["high_tech"] and second["next_cursor"] is None
+        assert [p["kind"] for p in only["items"]] == ["high_tech"] and only["next_cursor"] is None
+        assert_problem(bad, 422)
 
 
 class TestPoliciesAreDataAndVersioned:
     async def test_the_source_defaults_apply_until_a_policy_is_stored(self, app_client: Any) -> None:
         async with assessment(app_client, World()) as client:
-            policies = (await client.get("/v1/sanction-policies")).json()
+            policies = (await client.get("/v1/sanction-policies")).json()["items"]
         econ = next(p for p in policies if p["kind"] == "economic")
         assert (econ["version"], econ["default"]) == (0, True)
         assert [r["n"] for r in econ["commend"] if r["rule"] == "top_by_score"] == [10]
@@ -171,7 +211,7 @@ class TestPoliciesAreDataAndVersioned:
             items = await outcomes_of(client, body["id"])
         assert stored.status_code == 200 and stored.json()["version"] == 1
         assert_problem(refused, 403)
-        assert [(o["zone"], o["label"]) for o in items] == [("H1", "第1名")]
+        assert [(o["zone_id"], o["label"]) for o in items] == [("H1", "第1名")]
 
     async def test_a_bad_policy_is_refused_with_every_fault(self, app_client: Any) -> None:
         policy = {

@@ -56,10 +56,10 @@ class TestTheRunBulletin:
         async with assessment(app_client, zone_world(values)) as client:
             await publish(client, method_doc(note="权重为示例"))
             body = await run(client, "2025")
-            html = await client.get(f"/v1/assessments/{body['id']}/bulletin")
-            csv_ = await client.get(f"/v1/assessments/{body['id']}/bulletin", params={"format": "csv"})
-            xlsx = await client.get(f"/v1/assessments/{body['id']}/bulletin", params={"format": "xlsx"})
-            bad = await client.get(f"/v1/assessments/{body['id']}/bulletin", params={"format": "pdf"})
+            html = await client.get(f"/v1/assessments/{body['id']}/bulletin.html")
+            csv_ = await client.get(f"/v1/assessments/{body['id']}/bulletin.csv")
+            xlsx = await client.get(f"/v1/assessments/{body['id']}/bulletin.xlsx")
+            bad = await client.get(f"/v1/assessments/{body['id']}/bulletin.pdf")
         assert html.headers["content-type"].startswith("text/html")
         page = html.text
         assert "<svg" in page and "综合得分" in page and "甲开发区" in page and "权重为示例" in page
@@ -70,7 +70,7 @@ class TestTheRunBulletin:
         assert "attachment" in csv_.headers["content-disposition"]
         sheet = load_workbook(io.BytesIO(xlsx.content)).active
         assert sheet is not None and [c.value for c in sheet[4]][:3] == ["排名", "开发区", "综合得分（100分制）"]
-        assert_problem(bad, 422)
+        assert_problem(bad, 404)  # no such file operation (there is no ?format= switch)
 
 
 class TestTheHalfYearIndicatorBulletin:
@@ -98,17 +98,19 @@ class TestTheHalfYearIndicatorBulletin:
         body = r.json()
         assert (body["period"], body["previous_period"], body["as_of"]) == ("2025H1", "2024H2", "2025-06-30")
         gdp, energy = body["indicators"]
-        assert [(x["zone"], x["rank"], x["previous_rank"], x["rank_change"]) for x in gdp["rows"]] == [
+        assert [(x["zone_id"], x["rank"], x["previous_rank"], x["rank_change"]) for x in gdp["rows"]] == [
             ("B", 1, 2, 1),
             ("C", 2, 3, 1),
             ("A", 3, 1, -2),
         ]
         # lower is better: A (0.5) first, B (0.8) second; C has no value and no rank
-        assert [(x["zone"], x["rank"], x["movement"]) for x in energy["rows"]] == [
+        assert [(x["zone_id"], x["rank"], x["movement"]) for x in energy["rows"]] == [
             ("A", 1, "up"),
             ("B", 2, "down"),
             ("C", None, None),
         ]
+        assert [x["value"] for x in energy["rows"]] == ["0.5", "0.8", None]  # measurements: decimal strings
+        assert r.headers["content-type"] == "application/json"
         # the previous half is asked for the zones standing at this half's end (pro-forma lineage)
         assert ("2024H2", date(2025, 6, 30)) in metrics.asked
 
@@ -116,9 +118,9 @@ class TestTheHalfYearIndicatorBulletin:
         world, _ = self.world()
         params = {"period": "2025H1", "kind": "economic", "indicators": "gdp,energy_intensity"}
         async with assessment(app_client, world) as client:
-            html = await client.get("/v1/rankings", params={**params, "format": "html"})
-            csv_ = await client.get("/v1/rankings", params={**params, "format": "csv"})
-            xlsx = await client.get("/v1/rankings", params={**params, "format": "xlsx"})
+            html = await client.get("/v1/rankings.html", params=params)
+            csv_ = await client.get("/v1/rankings.csv", params=params)
+            xlsx = await client.get("/v1/rankings.xlsx", params=params)
         assert html.text.count("<svg") == 2 and "2025年上半年 开发区主要指标排名通报" in html.text
         assert "对比期间：2024年下半年" in html.text and "2025H1" not in html.text
         rows = list(csv.reader(io.StringIO(csv_.content.decode("utf-8-sig"))))
@@ -162,10 +164,10 @@ class TestTargetProgress:
             r = await client.get("/v1/targets/progress", params={"year": 2019})
         items = {i["id"]: i for i in r.json()["items"]}
         share = items["gdp_share_2020"]  # 50, 52, 54 % in 2017–2019 → 56 % by 2020 ≥ 55
-        assert (share["value"], share["met"], share["target"]) == (54, False, 55)
+        assert (share["value"], share["met"], share["target"]) == ("54", False, "55")
         assert share["projection"]["value"] == pytest.approx(56) and share["projection"]["on_track"] is True
         rd = items["rd_intensity_2020"]  # 2.0, 2.25, 2.5 % → 2.75 % by 2020 < 3
-        assert rd["value"] == 2.5 and rd["met"] is False and rd["projection"]["on_track"] is False
+        assert rd["value"] == "2.5" and rd["met"] is False and rd["projection"]["on_track"] is False
         assert rd["projection"]["value"] == pytest.approx(2.75)
         assert items["gdp_share_2018"]["met"] is True and items["gdp_share_2018"]["projection"] is None
         assert "not in the metrics catalog" in items["employment_2020"]["note"]
@@ -189,9 +191,9 @@ class TestSensitivity:
             too_few = await client.get(url, params={"samples": 5})
             too_many = await client.get(url, params={"samples": 5000})
         result = first.json()
-        assert result == again.json() and result["samples"] == 50 and result["seed"] == body["id"]
-        a = result["zones"][0]
-        assert (a["zone"], a["rank"], a["median_rank"], a["p5_rank"], a["p95_rank"]) == ("A", 1, 1, 1, 1)
+        assert result == again.json() and result["samples"] == 50 and result["seed"] == int(body["id"])
+        a = result["rank_intervals"][0]
+        assert (a["zone_id"], a["rank"], a["median_rank"], a["p5_rank"], a["p95_rank"]) == ("A", 1, 1, 1, 1)
         assert_problem(too_few, 422)
         assert_problem(too_many, 422)
 
@@ -217,15 +219,15 @@ class TestReferenceScoresOfCountiesWithoutAZone:
         world = World(registry=Registry(ZONES, divisions=divisions), metrics=metrics)
         async with assessment(app_client, world) as client:
             await publish(client, method_doc(leaf))
-            body = await run(client, "2025", subjects="divisions_without_zone")
+            body = await run(client, "2025", scope="divisions_without_zone")
             fetched = (await client.get(f"/v1/assessments/{body['id']}")).json()
             wrong = await client.post(
                 "/v1/assessments",
                 json={"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "x",
-                      "subjects": "divisions_without_zone", "divisions": ["130703", "130705"]},
+                      "scope": "divisions_without_zone", "divisions": ["130703", "130705"]},
                 headers=ADMIN,
             )  # fmt: skip
-            html = await client.get(f"/v1/assessments/{body['id']}/bulletin")
+            html = await client.get(f"/v1/assessments/{body['id']}/bulletin.html")
             verified = (await client.post(f"/v1/assessments/{body['id']}/verify")).json()
             zone_runs = (await client.get("/v1/assessments")).json()["items"]
         refs = [(r["division"], r["score"], r["reference_rank"], r["recommended"]) for r in body["reference_scores"]]
@@ -234,4 +236,4 @@ class TestReferenceScoresOfCountiesWithoutAZone:
         assert assert_problem(wrong, 422)["errors"][0]["loc"] == ["body", "divisions", 1]
         assert "参考得分" in html.text and "桥西区" in html.text
         assert verified["identical"] is True and verified["subjects_checked"] == 2
-        assert [r["subjects"] for r in zone_runs] == ["divisions_without_zone"]
+        assert [r["scope"] for r in zone_runs] == ["divisions_without_zone"]

@@ -62,7 +62,7 @@ def world(**matrices: dict[str, Any]) -> World:
 
 
 def by_zone(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["zone"]: r for r in body["results"]}
+    return {r["zone_id"]: r for r in body["results"]}
 
 
 class TestARunScoresAndRanksEveryZoneOfTheKind:
@@ -72,7 +72,7 @@ class TestARunScoresAndRanksEveryZoneOfTheKind:
             created = await run(client, "2025", publish=False)  # a draft, read back by its bureau
             fetched = (await client.get(f"/v1/assessments/{created['id']}", headers=ADMIN)).json()
         results = by_zone(created)
-        assert [r["zone"] for r in created["results"]] == ["A", "B", "C"]
+        assert [r["zone_id"] for r in created["results"]] == ["A", "B", "C"]
         assert {z: (r["score"], r["rank"]) for z, r in results.items()} == {
             "A": (pytest.approx(72.5), 1),
             "B": (pytest.approx(70.0), 2),
@@ -81,11 +81,15 @@ class TestARunScoresAndRanksEveryZoneOfTheKind:
         assert results["A"]["groups"] == {"root": pytest.approx(0.725)}
         assert results["A"]["leaves"]["rd_intensity"] == {
             "indicator": "rd_intensity",
-            "raw": 2.5,
+            "raw": "2.5",  # the stored measurement, a decimal string
             "normalised": pytest.approx(0.5),
+            "transformed": None,  # every key present, null where it does not apply
+            "winsorised": None,
+            "imputed": None,
+            "note": None,
         }
         assert "H" not in results  # a high-tech zone is never measured with the economic ruler
-        assert (created["zones"], created["ranked"], created["registry_as_of"]) == (3, 3, "2025-12-31")
+        assert (created["zone_count"], created["ranked"], created["registry_as_of"]) == (3, 3, "2025-12-31")
         assert created["methodology"]["code"] == "econ-annual" and len(created["inputs_sha256"]) == 64
         assert fetched == created
 
@@ -109,29 +113,39 @@ class TestARunScoresAndRanksEveryZoneOfTheKind:
         leaves = {z: r["leaves"] for z, r in by_zone(created).items()}
         assert leaves["A"]["gdp"] == {
             "indicator": "gdp",
-            "raw": 80,
-            "normalised": pytest.approx(0.9515449934959717),
-            "transformed": pytest.approx(4.382026634673881),
+            "raw": "80",
+            "normalised": 0.951545,  # ln 80 / ln 100 = 0.9515449934..., rounded to 6 places
+            "transformed": 4.382027,  # ln 80 = 4.3820266346...
+            "winsorised": None,
+            "imputed": None,
+            "note": None,
         }
         assert leaves["C"]["gdp"] == {
             "indicator": "gdp",
-            "raw": 0,
+            "raw": "0",
             "normalised": 0.0,
             "transformed": None,
+            "winsorised": None,
             "note": "0 is outside the domain of ln: counted as missing",
             "imputed": "zero",
         }
         assert leaves["B"]["rd_intensity"] == {
             "indicator": "rd_intensity",
-            "raw": 5,
+            "raw": "5",
             "normalised": 1.0,
+            "transformed": None,
             "winsorised": 3.75,
+            "imputed": None,
+            "note": None,
         }
         assert leaves["C"]["rd_intensity"] == {
             "indicator": "rd_intensity",
             "raw": None,
             "normalised": 0.5,
+            "transformed": None,
+            "winsorised": None,
             "imputed": "mean",
+            "note": None,
         }
         assert by_zone(created)["C"]["missing"] == ["gdp", "rd_intensity"]
         assert fetched == created
@@ -149,7 +163,7 @@ class TestARunScoresAndRanksEveryZoneOfTheKind:
         async with assessment(app_client, world(p2025=values)) as client:
             await publish(client, method_doc())
             body = await run(client, "2025")
-        assert {r["zone"]: r["rank"] for r in body["results"]} == {"A": 1, "B": 1, "C": 3}
+        assert {r["zone_id"]: r["rank"] for r in body["results"]} == {"A": 1, "B": 1, "C": 3}
 
     async def test_a_zone_missing_an_exclude_zone_indicator_is_listed_as_not_ranked(self, app_client: Any) -> None:
         values = {"A": {"gdp": 80, "rd_intensity": 2.5}, "B": {"gdp": 60, "rd_intensity": 5}, "C": {"gdp": 40}}
@@ -161,7 +175,7 @@ class TestARunScoresAndRanksEveryZoneOfTheKind:
         c = by_zone(body)["C"]
         assert (c["rank"], c["score"], c["missing"]) == (None, None, ["rd_intensity"])
         assert "rd_intensity" in c["excluded"]
-        assert body["results"][-1]["zone"] == "C" and body["ranked"] == 2
+        assert body["results"][-1]["zone_id"] == "C" and body["ranked"] == 2
 
     async def test_a_kind_without_zones_is_refused_as_no_subjects_and_nothing_is_stored(self, app_client: Any) -> None:
         async with assessment(app_client, World(registry=Registry([zone("H", kind="high_tech")]))) as client:
@@ -198,7 +212,7 @@ class TestOnlyEndedPeriodsAreAssessed:
             runtime_of(client.app, AssessmentRuntime).clock = lambda: now  # type: ignore[attr-defined]
             await publish(client, method_doc(GDP, RD))
             body = await run(client, "2025")
-        assert body["period"] == "2025" and body["zones"] == 3
+        assert body["period"] == "2025" and body["zone_count"] == 3
 
 
 class TestRankChangesAgainstTheEarlierRun:
@@ -262,7 +276,9 @@ class TestVerification:
                 await conn.execute(text("UPDATE assessment_result SET score = 99.0 WHERE zone = 'C'"))
             body = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
         assert body["identical"] is False and body["inputs_intact"] is True
-        assert body["differences"] == [{"subject": "C", "field": "score", "stored": 99.0, "recomputed": 35.0}]
+        assert body["differences"] == [
+            {"zone_id": "C", "division": None, "outcome": None, "field": "score", "stored": 99.0, "recomputed": 35.0}
+        ]
 
     async def test_tampered_inputs_no_longer_match_their_digest(self, app_client: Any) -> None:
         async with assessment(app_client, world(p2025=VALUES_2025)) as client:

@@ -75,13 +75,13 @@ class TestARestatementAfterARunIsReportedByVerify:
                 after = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
 
         # one leaf on goalposts 0..100, scale 100: a zone scores its GDP (80 -> 0.8 -> 80.0)
-        assert {r["zone"]: r["score"] for r in created["results"]} == {XUANHUA: 80.0, ZHUOLU: 60.0, HUAIAN: 40.0}
+        assert {r["zone_id"]: r["score"] for r in created["results"]} == {XUANHUA: 80.0, ZHUOLU: 60.0, HUAIAN: 40.0}
         assert (before["identical"], before["values_checked"], before["restated"]) == (True, True, [])
         assert [(lock["period"], lock["kind"], lock["created_by"]) for lock in locks] == [
             ("2025", "economic", "shangwu-wang")
         ]
         assert_problem(refused, 423)
         assert restated.status_code == 200 and restated.json()["restatement"] is True
-        assert after["restated"] == [{"zone": ZHUOLU, "indicator": "gdp", "stored": 60.0, "current": 66.5}]
+        assert after["restated"] == [{"zone_id": ZHUOLU, "indicator": "gdp", "stored": "60", "current": "66.5"}]
         assert (after["identical"], after["inputs_intact"], after["differences"]) == (True, True, [])
         assert (after["values_checked"], after["values_note"]) == (True, None)

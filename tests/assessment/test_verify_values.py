@@ -95,9 +95,9 @@ class TestValuesRestatedSinceTheRunAreListed:
             )
             body = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
         assert body["restated"] == [
-            {"zone": "A", "indicator": "gdp", "stored": 80.0, "current": 84.0},
-            {"zone": "B", "indicator": "rd_intensity", "stored": 5.0, "current": None},
-            {"zone": "C", "indicator": "rd_intensity", "stored": 1.0, "current": 1.000001},
+            {"zone_id": "A", "indicator": "gdp", "stored": "80", "current": "84"},
+            {"zone_id": "B", "indicator": "rd_intensity", "stored": "5", "current": None},
+            {"zone_id": "C", "indicator": "rd_intensity", "stored": "1", "current": "1.000001"},
         ]
         # the stored run still recomputes to itself: identical is about that only
         assert (body["identical"], body["differences"], body["values_checked"]) == (True, [], True)
@@ -110,8 +110,8 @@ class TestValuesRestatedSinceTheRunAreListed:
             w.metrics.matrices["2025"] = matrix("2025", {z: v for z, v in VALUES_2025.items() if z != "B"})
             body = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
         assert body["restated"] == [
-            {"zone": "B", "indicator": "gdp", "stored": 60.0, "current": None},
-            {"zone": "B", "indicator": "rd_intensity", "stored": 5.0, "current": None},
+            {"zone_id": "B", "indicator": "gdp", "stored": "60", "current": None},
+            {"zone_id": "B", "indicator": "rd_intensity", "stored": "5", "current": None},
         ]
 
 
@@ -136,7 +136,7 @@ class TestAReferenceRunIsNotComparedWithTodaysValues:
         w = world()
         async with assessment(app_client, w) as client:
             await publish(client, method_doc(GDP, RD))
-            created = await run(client, "2025", subjects="divisions_without_zone")
+            created = await run(client, "2025", scope="divisions_without_zone")
             w.metrics.matrix_requests.clear()
             body = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
         assert (body["identical"], body["values_checked"], body["restated"]) == (True, False, [])
@@ -168,6 +168,6 @@ class TestALongListOfRestatedValuesIsCutShortAndSaysSo:
         fake = FakeMetricsClient({"2025": matrix("2025", {z["id"]: {"gdp": z["values"]["gdp"] + 1} for z in zones})})
         found = await check_values(fake, stored)  # type: ignore[arg-type]
         assert (found.checked, len(found.restated), MAX_RESTATED) == (True, 200, 200)
-        assert (found.restated[0].zone, found.restated[0].stored, found.restated[0].current) == ("Z000", 0.0, 1.0)
-        assert found.restated[-1].zone == "Z199"
+        assert (found.restated[0].zone_id, found.restated[0].stored, found.restated[0].current) == ("Z000", 0, 1)
+        assert found.restated[-1].zone_id == "Z199"
         assert found.note == "共201项数值已更正，仅列出前200项（201 values restated; the first 200 are listed）"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from typing_extensions import TypedDict
 
-from libs.domain.kernel.values import ZoneKind
+from libs.domain.kernel.contracts import ApiModel
+from libs.domain.kernel.values import Computed, DecimalText, SerialId, ZoneKind
 
 _ENUMS: dict[str, list[JsonValue]] = {
     "aggregation": ["arithmetic", "geometric"],
@@ -134,16 +135,16 @@ class MethodologyCreate(BaseModel):
     root: MethodologyNode
 
 
-class MethodologyRead(BaseModel):
+class MethodologyRead(ApiModel):
     """A published methodology version: immutable; a change is a new version."""
 
-    id: int
+    id: SerialId
     code: str
     version: int
     title: str
     applies_to: list[ZoneKind]
     period_type: str
-    scale: float
+    scale: Computed
     note: str | None = None
     indicators: list[str]
     document: dict[str, Any] = Field(description="The document with every default made explicit.")
@@ -153,10 +154,10 @@ class MethodologyRead(BaseModel):
     created_by: str
 
 
-class MethodologySummary(BaseModel):
+class MethodologySummary(ApiModel):
     """A methodology version in a list."""
 
-    id: int
+    id: SerialId
     code: str
     version: int
     title: str
@@ -168,7 +169,7 @@ class MethodologySummary(BaseModel):
 
 # --- runs -----------------------------------------------------------------------------------------
 
-Subjects = Literal["zones", "divisions_without_zone"]
+Scope = Literal["zones", "divisions_without_zone"]
 
 
 class AssessmentCreate(BaseModel):
@@ -194,7 +195,7 @@ class AssessmentCreate(BaseModel):
     period: str = Field(max_length=16, description="`2025`, `2025H1` or `2025Q3`, matching the method's period type.")
     kind: ZoneKind
     label: str = Field(min_length=1, max_length=200)
-    subjects: Subjects = Field(
+    scope: Scope = Field(
         "zones",
         description="`divisions_without_zone`: reference scores of the county-level divisions without a provincial "
         "zone, scored against the zones' ruler (stored apart from zone results).",
@@ -217,20 +218,21 @@ class AssessmentCreate(BaseModel):
 RunStatus = Literal["draft", "published", "superseded", "withdrawn"]
 
 
-class MissingValue(BaseModel):
-    """A required value a subject lacks."""
+class MissingValue(ApiModel):
+    """A required value a subject (a zone, or a division scored by reference) lacks."""
 
-    subject: str
+    zone_id: str | None = Field(description="The zone lacking the value (null for a division).")
+    division: str | None = Field(description="The division lacking the value (null for a zone).")
     indicator: str
 
 
-class Coverage(BaseModel):
+class Coverage(ApiModel):
     """How many assessed subjects have every required value, and which values are missing."""
 
     assessed: int = Field(description="Subjects assessed (zones, or divisions for reference scores).")
     complete: int = Field(description="Subjects with every required value.")
-    share: float | None = Field(description="complete ÷ assessed (null when nothing is assessed).")
-    min_coverage: float = Field(description="The methodology's threshold.")
+    share: Computed | None = Field(description="complete ÷ assessed (null when nothing is assessed).")
+    min_coverage: Computed = Field(description="The methodology's threshold.")
     required: list[str] = Field(description="The indicators required (missing-value rule `zero` or `exclude_zone`).")
     missing: list[MissingValue] = Field(description="Each (subject, indicator) lacking a required value.")
 
@@ -241,8 +243,8 @@ class PublishRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(None, max_length=2000, description="Optional note kept with the publication.")
-    supersedes: int | None = Field(
-        None, ge=1, description="The published run this one replaces (required when one is in force)."
+    supersedes: SerialId | None = Field(
+        None, description="The published run this one replaces (required when one is in force)."
     )
     reason: str | None = Field(
         None, min_length=1, max_length=2000, description="Why the earlier run is replaced (required with `supersedes`)."
@@ -257,31 +259,34 @@ class WithdrawRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class RunEvent(BaseModel):
+class RunEvent(ApiModel):
     """One step of a run's life as an official act."""
 
     event: Literal["created", "published", "superseded", "withdrawn"]
     at: datetime
     by: str
     reason: str | None = Field(None, description="The publication's note, or why it was superseded or withdrawn.")
-    related: int | None = Field(None, description="The run superseded (published) or superseding (superseded).")
+    related: SerialId | None = Field(None, description="The run superseded (published) or superseding (superseded).")
 
 
 class LeafResult(TypedDict):
-    """One leaf for one subject: the value used and its score (optional keys only when they apply).
+    """One leaf for one subject: the value used and its score (null in the keys that do not apply).
 
     A typed dictionary rather than a model: a national run holds about 100,000 of them.
     """
 
     indicator: str
-    raw: float | None
+    raw: DecimalText | None
     """The value from the metrics service (canonical unit); null = missing."""
-    normalised: float | None
+    normalised: Computed | None
     """The leaf's score after direction and the missing-value rule."""
-    transformed: NotRequired[float | None]
-    winsorised: NotRequired[float]
-    imputed: NotRequired[Literal["zero", "mean"]]
-    note: NotRequired[str]
+    transformed: Computed | None
+    """The value after the leaf's transform (null: no transform, or no value)."""
+    winsorised: Computed | None
+    """The value after winsorising (null: not winsorised)."""
+    imputed: Literal["zero", "mean"] | None
+    """How a missing value was imputed (null: not imputed)."""
+    note: str | None
 
 
 Movement = Literal["up", "down", "same", "new", "unranked_before", "unranked"]
@@ -290,9 +295,9 @@ Movement = Literal["up", "down", "same", "new", "unranked_before", "unranked"]
 class ZoneResult(TypedDict):
     """A zone's score, rank, sub-scores and inputs in a run (a typed dictionary: a run holds thousands)."""
 
-    zone: str
+    zone_id: str
     name: str
-    score: Annotated[float | None, Field(description="Null when the zone is not ranked (`excluded` says why).")]
+    score: Annotated[Computed | None, Field(description="Null when the zone is not ranked (`excluded` says why).")]
     rank: int | None
     previous_rank: int | None
     rank_change: Annotated[int | None, Field(description="Previous rank − rank: positive = up (进位).")]
@@ -304,7 +309,7 @@ class ZoneResult(TypedDict):
         list[str], Field(description="Merged predecessors whose best previous rank this zone continues.")
     ]
     groups: Annotated[
-        dict[str, float | None], Field(description="Sub-score of every group (0..1), by group code or path.")
+        dict[str, Computed | None], Field(description="Sub-score of every group (0..1), by group code or path.")
     ]
     leaves: dict[str, LeafResult]
     missing: Annotated[list[str], Field(description="Indicators without a usable value.")]
@@ -316,20 +321,20 @@ class ReferenceScore(TypedDict):
 
     division: str
     name: str
-    score: float | None
+    score: Computed | None
     reference_rank: Annotated[
         int | None, Field(description="The rank the score would have among the zones of the kind.")
     ]
     recommended: Annotated[
         bool, Field(description="Best reference score among the divisions: recommended to apply first.")
     ]
-    groups: dict[str, float | None]
+    groups: dict[str, Computed | None]
     leaves: dict[str, LeafResult]
     missing: list[str]
     excluded: str | None
 
 
-class MethodologyRef(BaseModel):
+class MethodologyRef(ApiModel):
     """The methodology version a run used."""
 
     code: str
@@ -338,16 +343,16 @@ class MethodologyRef(BaseModel):
     sha256: str
 
 
-class RunFacts(BaseModel):
+class RunFacts(ApiModel):
     """What a run is about and what it scored: the part a stored run and a dry run share."""
 
     methodology: MethodologyRef
     kind: ZoneKind
     period: str
     label: str
-    subjects: Subjects
+    scope: Scope
     registry_as_of: date
-    zones: int
+    zone_count: int = Field(description="Subjects assessed (zones, or divisions for reference scores).")
     ranked: int
     inputs_sha256: str
 
@@ -355,7 +360,7 @@ class RunFacts(BaseModel):
 class AssessmentSummary(RunFacts):
     """A run in a list."""
 
-    id: int
+    id: SerialId
     created_at: datetime
     created_by: str
     status: RunStatus = Field(
@@ -364,7 +369,7 @@ class AssessmentSummary(RunFacts):
     )
     published_at: datetime | None = None
     published_by: str | None = None
-    superseded_by: int | None = None
+    superseded_by: SerialId | None = None
     withdrawn_at: datetime | None = None
     withdrawn_reason: str | None = None
 
@@ -372,7 +377,7 @@ class AssessmentSummary(RunFacts):
 class AssessmentRead(AssessmentSummary):
     """An immutable stored run with every zone's result."""
 
-    previous_assessment: int | None = Field(
+    previous_assessment: SerialId | None = Field(
         None, description="The earlier run of the same methodology code and kind the rank changes compare with."
     )
     outcomes: int = Field(0, description="How many outcomes the run decided (see /outcomes).")
@@ -383,18 +388,18 @@ class AssessmentRead(AssessmentSummary):
     reference_scores: list[ReferenceScore] = Field(default_factory=list)
 
 
-class Refusal(BaseModel):
+class Refusal(ApiModel):
     """Why a stored run would be refused (a dry run answers these instead of refusing)."""
 
     code: Literal["period_not_ended", "insufficient_coverage"]
     detail: str
 
 
-class OutcomeDecided(BaseModel):
+class OutcomeDecided(ApiModel):
     """A reward or warning a run decides, with the rule that triggered it (as a dry run answers it:
     nothing stored, nothing in force)."""
 
-    zone: str
+    zone_id: str
     name: str = ""
     outcome: str = Field(description="`commended`, `warned` or `revocation_review`.")
     rule: str
@@ -409,7 +414,7 @@ class AssessmentDryRun(RunFacts):
     SHA-256 its inputs would be stored with)."""
 
     dry_run: Literal[True] = True
-    previous_assessment: int | None = None
+    previous_assessment: SerialId | None = None
     notes: list[str] = Field(default_factory=list)
     coverage: Coverage
     refusals: list[Refusal] = Field(description="What would refuse storing this run; empty when it could be stored.")
@@ -418,30 +423,33 @@ class AssessmentDryRun(RunFacts):
     reference_scores: list[ReferenceScore] = Field(default_factory=list)
 
 
-class Difference(BaseModel):
-    """A stored number that did not recompute identically."""
+class Difference(ApiModel):
+    """A stored number that did not recompute identically: of a zone's result, a division's reference
+    score, or an outcome (`outcome` names it)."""
 
-    subject: str
+    zone_id: str | None = Field(None, description="The zone whose result or outcome differs.")
+    division: str | None = Field(None, description="The division whose reference score differs.")
+    outcome: str | None = Field(None, description="An outcome's `outcome|rule`, when an outcome differs.")
     field: str
     stored: Any = None
     recomputed: Any = None
 
 
-class RestatedValue(BaseModel):
+class RestatedValue(ApiModel):
     """A value a run was computed from that the metrics service now answers differently (a
     restatement after the run, or a value that has appeared or gone)."""
 
-    zone: str
+    zone_id: str
     indicator: str
-    stored: float | None = Field(description="The value in the run's stored inputs (null: it had none).")
-    current: float | None = Field(description="The value the metrics service answers today (null: none).")
+    stored: DecimalText | None = Field(description="The value in the run's stored inputs (null: it had none).")
+    current: DecimalText | None = Field(description="The value the metrics service answers today (null: none).")
 
 
-class VerificationRead(BaseModel):
+class VerificationRead(ApiModel):
     """The result of recomputing a run from its stored inputs, and of comparing those inputs with
     the values the metrics service answers today."""
 
-    assessment: int
+    assessment: SerialId
     identical: bool = Field(
         description="The recomputation from the stored inputs gives exactly what was stored and the inputs "
         "are intact. It is about the stored run only: a value restated in the metrics service after "
@@ -476,11 +484,11 @@ class VerificationRead(BaseModel):
 class OutcomeRead(OutcomeDecided):
     """A reward or warning decided by a stored run: its run, kind and period, summons and standing."""
 
-    id: int | None = None
-    assessment: int
+    id: SerialId | None = None
+    assessment: SerialId
     kind: ZoneKind | None = None
     period: str | None = None
-    summons: int | None = Field(None, description="The summons (约谈) record a warning created.")
+    summons: SerialId | None = Field(None, description="The summons (约谈) record a warning created.")
     created_at: datetime | None = None
     status: Literal["draft", "in_force", "withdrawn"] = Field(
         "in_force",
@@ -491,7 +499,7 @@ class OutcomeRead(OutcomeDecided):
     withdrawn_reason: str | None = None
 
 
-class SanctionRule(BaseModel):
+class SanctionRule(ApiModel):
     """One rule of a sanction policy."""
 
     model_config = ConfigDict(extra="forbid")
@@ -500,11 +508,11 @@ class SanctionRule(BaseModel):
     label: str = Field(min_length=1, max_length=200)
     n: int | None = Field(None, ge=1)
     indicator: str | None = Field(None, max_length=64)
-    threshold: float | None = None
+    threshold: Computed | None = None
     unit: str | None = Field(None, max_length=32)
 
 
-class SanctionPolicyWrite(BaseModel):
+class SanctionPolicyWrite(ApiModel):
     """The rules of one zone kind (a new version each time it is written)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -527,13 +535,13 @@ class SanctionPolicyRead(SanctionPolicyWrite):
     created_by: str | None = None
 
 
-class SummonsRead(BaseModel):
+class SummonsRead(ApiModel):
     """A summons (约谈) of a warned zone's leaders."""
 
-    id: int
-    assessment: int
-    outcome: int
-    zone: str
+    id: SerialId
+    assessment: SerialId
+    outcome: SerialId
+    zone_id: str
     name: str
     summoned: str
     reason: str
@@ -544,43 +552,43 @@ class SummonsRead(BaseModel):
 # --- analysis ---------------------------------------------------------------------------------------
 
 
-class RankIntervalRead(BaseModel):
+class RankIntervalRead(ApiModel):
     """A zone's published rank and its spread when the method's choices vary."""
 
-    zone: str
+    zone_id: str
     name: str
     rank: int
-    median_rank: float
-    p5_rank: float
-    p95_rank: float
+    median_rank: Computed
+    p5_rank: Computed
+    p95_rank: Computed
     best_rank: int
     worst_rank: int
 
 
-class SensitivityRead(BaseModel):
+class SensitivityRead(ApiModel):
     """Rank robustness of a run."""
 
-    assessment: int
+    assessment: SerialId
     samples: int
     seed: int
     variations: list[str]
-    zones: list[RankIntervalRead]
+    rank_intervals: list[RankIntervalRead] = Field(description="Each ranked zone's rank interval.")
 
 
-class IndicatorRankRow(BaseModel):
+class IndicatorRankRow(ApiModel):
     """One zone in one indicator's ranking."""
 
-    zone: str
+    zone_id: str
     name: str
-    value: float | None
+    value: DecimalText | None
     rank: int | None
-    previous_value: float | None = None
+    previous_value: DecimalText | None = None
     previous_rank: int | None = None
     rank_change: int | None = None
     movement: Literal["up", "down", "same", "new"] | None = None
 
 
-class IndicatorRanking(BaseModel):
+class IndicatorRanking(ApiModel):
     """One indicator ranked on its own across the zones of a kind."""
 
     indicator: str
@@ -590,7 +598,7 @@ class IndicatorRanking(BaseModel):
     rows: list[IndicatorRankRow]
 
 
-class RankingsRead(BaseModel):
+class RankingsRead(ApiModel):
     """The half-year bulletin of the main indicators (每半年通报主要指标排名)."""
 
     period: str
@@ -601,17 +609,17 @@ class RankingsRead(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class TargetProjection(BaseModel):
+class TargetProjection(ApiModel):
     """Where the trend leads by the target year."""
 
     year: int
-    value: float
+    value: Computed
     on_track: bool
     method: str
     basis_years: list[int]
 
 
-class TargetProgressItem(BaseModel):
+class TargetProgressItem(ApiModel):
     """One city target evaluated from the data."""
 
     id: str
@@ -619,16 +627,16 @@ class TargetProgressItem(BaseModel):
     title_en: str
     target_year: int
     comparator: Literal[">=", "<="]
-    target: float
+    target: DecimalText
     unit: str
-    value: float | None
+    value: DecimalText | None
     met: bool | None
     coverage: str
     projection: TargetProjection | None = None
     note: str | None = None
 
 
-class TargetProgressRead(BaseModel):
+class TargetProgressRead(ApiModel):
     """The city's 2018 and 2020 targets for its zones, evaluated for a year."""
 
     year: int

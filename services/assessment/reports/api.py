@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from libs.domain.assessment.contracts import RankingsRead, TargetProgressRead
-from libs.domain.kernel.values import ZoneKind
+from libs.domain.kernel.values import Period, ZoneKind
 from services.assessment.dependencies import MetricsDep, RegistryDep
 from services.assessment.reports import service
 from services.assessment.runs.api import FILE_CONTENT, json_response
-from services.assessment.runs.bulletin import render
+from services.assessment.runs.bulletin import BulletinFormat, render
 from services.common.auth import PUBLIC
 from services.common.periods import PeriodParam
 from services.common.problems import problems
 
 router = APIRouter(prefix="/v1")
+
+
+RankingsPeriod = Annotated[PeriodParam, Query(description="e.g. 2025H1")]
+RankingsIndicators = Annotated[
+    str | None, Query(max_length=2000, description="Comma-separated codes; default: the main indicators.")
+]
+_RANKINGS_DESCRIPTION = (
+    "Each indicator ranked on its own across the zones of a kind, with value, rank and the change "
+    "since the previous period (lineage-aware)."
+)
+
+
+async def _rankings(
+    registry: RegistryDep, metrics: MetricsDep, period: Period, kind: ZoneKind, indicators: str | None
+) -> RankingsRead:
+    codes = [c.strip() for c in indicators.split(",") if c.strip()] if indicators else None
+    return await service.rankings(registry=registry, metrics=metrics, period=period, kind=kind, indicators=codes)
+
+
+def _rankings_file(report: RankingsRead, fmt: BulletinFormat) -> Response:
+    content, media_type = render(service.rankings_bulletin(report), fmt)
+    filename = f"rankings-{report.period}-{report.kind.value}.{fmt}"
+    disposition = "inline" if fmt == "html" else "attachment"
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'{disposition}; filename="{filename}"'}
+    )
 
 
 @router.get(
@@ -26,31 +52,94 @@ router = APIRouter(prefix="/v1")
     status_code=200,
     tags=["bulletins"],
     summary="The half-year bulletin of the main indicators (每半年通报主要指标排名)",
-    description="Each indicator ranked on its own across the zones of a kind, with value, rank and the change "
-    "since the previous period (lineage-aware). `format=json` (default), `html` (with SVG charts), `csv` or `xlsx`.",
+    description=_RANKINGS_DESCRIPTION
+    + " As files: `/v1/rankings.html` (with SVG charts), `/v1/rankings.csv`, `/v1/rankings.xlsx`.",
     openapi_extra=PUBLIC,
-    responses={200: {"content": {"application/json": {}, **FILE_CONTENT}}, **problems(422, 502, 503)},
+    responses=problems(422, 502, 503),
 )
 async def rankings(
     registry: RegistryDep,
     metrics: MetricsDep,
-    period: Annotated[PeriodParam, Query(description="e.g. 2025H1")],
+    period: RankingsPeriod,
     kind: ZoneKind,
-    indicators: Annotated[
-        str | None, Query(max_length=2000, description="Comma-separated codes; default: the main indicators.")
-    ] = None,
-    format: Literal["json", "html", "csv", "xlsx"] = "json",
+    indicators: RankingsIndicators = None,
 ) -> Response:
-    codes = [c.strip() for c in indicators.split(",") if c.strip()] if indicators else None
-    report = await service.rankings(registry=registry, metrics=metrics, period=period, kind=kind, indicators=codes)
-    if format == "json":
-        return json_response(report)
-    content, media_type = render(service.rankings_bulletin(report), format)
-    filename = f"rankings-{report.period}-{report.kind.value}.{format}"
-    disposition = "inline" if format == "html" else "attachment"
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'{disposition}; filename="{filename}"'}
-    )
+    return json_response(await _rankings(registry, metrics, period, kind, indicators))
+
+
+@router.get(
+    "/rankings.html",
+    operation_id="getRankingsHtml",
+    response_class=Response,
+    response_model=None,
+    status_code=200,
+    tags=["bulletins"],
+    summary="The half-year bulletin of the main indicators as HTML, with SVG charts",
+    description=_RANKINGS_DESCRIPTION,
+    openapi_extra=PUBLIC,
+    responses={
+        200: {"content": FILE_CONTENT["html"], "description": "The bulletin as HTML"},
+        **problems(422, 502, 503),
+    },
+)
+async def rankings_html(
+    registry: RegistryDep,
+    metrics: MetricsDep,
+    period: RankingsPeriod,
+    kind: ZoneKind,
+    indicators: RankingsIndicators = None,
+) -> Response:
+    return _rankings_file(await _rankings(registry, metrics, period, kind, indicators), "html")
+
+
+@router.get(
+    "/rankings.csv",
+    operation_id="getRankingsCsv",
+    response_class=Response,
+    response_model=None,
+    status_code=200,
+    tags=["bulletins"],
+    summary="The half-year bulletin of the main indicators as CSV",
+    description=_RANKINGS_DESCRIPTION,
+    openapi_extra=PUBLIC,
+    responses={
+        200: {"content": FILE_CONTENT["csv"], "description": "The bulletin as CSV"},
+        **problems(422, 502, 503),
+    },
+)
+async def rankings_csv(
+    registry: RegistryDep,
+    metrics: MetricsDep,
+    period: RankingsPeriod,
+    kind: ZoneKind,
+    indicators: RankingsIndicators = None,
+) -> Response:
+    return _rankings_file(await _rankings(registry, metrics, period, kind, indicators), "csv")
+
+
+@router.get(
+    "/rankings.xlsx",
+    operation_id="getRankingsXlsx",
+    response_class=Response,
+    response_model=None,
+    status_code=200,
+    tags=["bulletins"],
+    summary="The half-year bulletin of the main indicators as XLSX",
+    description=_RANKINGS_DESCRIPTION,
+    openapi_extra=PUBLIC,
+    responses={
+        200: {"content": FILE_CONTENT["xlsx"], "description": "The bulletin as XLSX"},
+        **problems(422, 502, 503),
+    },
+)
+async def rankings_xlsx(
+    registry: RegistryDep,
+    metrics: MetricsDep,
+    period: RankingsPeriod,
+    kind: ZoneKind,
+    indicators: RankingsIndicators = None,
+) -> Response:
+    return _rankings_file(await _rankings(registry, metrics, period, kind, indicators), "xlsx")
 
 
 @router.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import NamedTuple
 
 from libs.domain.assessment.contracts import (
@@ -98,7 +99,7 @@ def _ranking(
             movement = "new" if prev_rank is None else "up" if change and change > 0 else "down" if change else "same"
         rows.append(
             IndicatorRankRow(
-                zone=zone,
+                zone_id=zone,
                 name=name,
                 value=value,
                 rank=rank,
@@ -154,6 +155,11 @@ async def rankings(
     )
 
 
+def _float(value: Decimal | None) -> float | None:
+    """A value as the ranking computed it (the answer holds it as the decimal of its float)."""
+    return None if value is None else float(value)
+
+
 def rankings_bulletin(report: RankingsRead) -> render.Bulletin:
     """The half-year bulletin of the main indicators, ready to render."""
     sections = []
@@ -163,15 +169,15 @@ def rankings_bulletin(report: RankingsRead) -> render.Bulletin:
             [
                 r.rank,
                 r.name,
-                r.value,
+                _float(r.value),
                 ranking.unit,
-                r.previous_value,
+                _float(r.previous_value),
                 r.previous_rank,
                 render.change_text(r.rank_change, r.movement),
             ]
             for r in ranking.rows
         ]
-        chart = [Bar(r.name, r.value, r.rank_change) for r in ranking.rows if r.rank is not None]
+        chart = [Bar(r.name, _float(r.value), r.rank_change) for r in ranking.rows if r.rank is not None]
         direction = "（数值越低越好）" if ranking.direction == "lower_is_better" else ""
         sections.append(
             render.Section(

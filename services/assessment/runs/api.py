@@ -25,7 +25,7 @@ from libs.domain.assessment.contracts import (
 )
 from libs.domain.assessment.sensitivity import DEFAULT_SAMPLES, MAX_SAMPLES, MIN_SAMPLES
 from libs.domain.kernel.contracts import Page
-from libs.domain.kernel.values import ZoneKind
+from libs.domain.kernel.values import SerialId, ZoneKind
 from services.assessment.dependencies import (
     FastCanonicalJson,
     MetricsAsCaller,
@@ -54,7 +54,7 @@ from services.common.periods import PeriodParam
 from services.common.problems import problems
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
-RunId = Annotated[int, Path(ge=1, le=2**62, description="The run's id.")]
+RunId = Annotated[SerialId, Path(description="The run's id.")]
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -65,12 +65,15 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 FILE_CONTENT = {
-    "text/html": {"schema": {"type": "string"}},
-    "text/csv": {"schema": {"type": "string"}},
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-        "schema": {"type": "string", "format": "binary"}
+    "html": {"text/html": {"schema": {"type": "string"}}},
+    "csv": {"text/csv": {"schema": {"type": "string"}}},
+    "xlsx": {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}
+        }
     },
 }
+"""The content of a file operation's answer, by its extension (one media type each)."""
 
 
 def json_response(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -284,8 +287,17 @@ async def verify(
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def outcomes(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Page[OutcomeRead]:
-    return Page(items=await reads.run_outcomes(session=session, run_id=assessment_id, actor=actor), next_cursor=None)
+async def outcomes(
+    session: SessionDep,
+    assessment_id: RunId,
+    actor: OptionalActor,
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[OutcomeRead]:
+    items, last = await reads.run_outcomes(
+        session=session, run_id=assessment_id, actor=actor, after=int_cursor(cursor), limit=limit
+    )
+    return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
 
 
 @router.get(
@@ -310,26 +322,58 @@ async def sensitivity(
     return await sensitivity_service.sensitivity(session=session, run_id=assessment_id, samples=samples, seed=seed)
 
 
-@router.get(
-    "/{assessment_id}/bulletin",
-    operation_id="getAssessmentBulletin",
-    response_class=Response,
-    response_model=None,
-    status_code=200,
-    summary="The ranking bulletin (通报) as HTML (with an SVG chart), CSV or XLSX, with Chinese headers",
-    openapi_extra=PUBLIC,
-    responses={200: {"content": FILE_CONTENT, "description": "The bulletin"}, **problems(404)},
-)
-async def bulletin(
-    session: SessionDep,
-    assessment_id: RunId,
-    actor: OptionalActor,
-    format: bulletin_service.BulletinFormat = "html",
+async def _bulletin(
+    session: SessionDep, assessment_id: int, actor: OptionalActor, fmt: bulletin_service.BulletinFormat
 ) -> Response:
     await reads.ensure_visible(session, assessment_id, actor)
     document = await bulletin_service.bulletin(session=session, run_id=assessment_id)
-    content, media_type = bulletin_service.render(document, format)
-    filename = f"assessment-{assessment_id}.{format}"
-    disposition = "inline" if format == "html" else "attachment"
+    content, media_type = bulletin_service.render(document, fmt)
+    filename = f"assessment-{assessment_id}.{fmt}"
+    disposition = "inline" if fmt == "html" else "attachment"
     headers = {"Content-Disposition": f"{disposition}; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"}
     return Response(content, media_type=media_type, headers=headers)
+
+
+_BULLETIN_SUMMARY = "The ranking bulletin (通报) as {}, with Chinese headers"
+
+
+@router.get(
+    "/{assessment_id}/bulletin.html",
+    operation_id="getAssessmentBulletinHtml",
+    response_class=Response,
+    response_model=None,
+    status_code=200,
+    summary=_BULLETIN_SUMMARY.format("HTML (with an SVG chart)"),
+    openapi_extra=PUBLIC,
+    responses={200: {"content": FILE_CONTENT["html"], "description": "The bulletin as HTML"}, **problems(404)},
+)
+async def bulletin_html(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Response:
+    return await _bulletin(session, assessment_id, actor, "html")
+
+
+@router.get(
+    "/{assessment_id}/bulletin.csv",
+    operation_id="getAssessmentBulletinCsv",
+    response_class=Response,
+    response_model=None,
+    status_code=200,
+    summary=_BULLETIN_SUMMARY.format("CSV"),
+    openapi_extra=PUBLIC,
+    responses={200: {"content": FILE_CONTENT["csv"], "description": "The bulletin as CSV"}, **problems(404)},
+)
+async def bulletin_csv(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Response:
+    return await _bulletin(session, assessment_id, actor, "csv")
+
+
+@router.get(
+    "/{assessment_id}/bulletin.xlsx",
+    operation_id="getAssessmentBulletinXlsx",
+    response_class=Response,
+    response_model=None,
+    status_code=200,
+    summary=_BULLETIN_SUMMARY.format("XLSX"),
+    openapi_extra=PUBLIC,
+    responses={200: {"content": FILE_CONTENT["xlsx"], "description": "The bulletin as XLSX"}, **problems(404)},
+)
+async def bulletin_xlsx(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Response:
+    return await _bulletin(session, assessment_id, actor, "xlsx")

@@ -58,9 +58,9 @@ class RunRequest:
     @property
     def subjects_key(self) -> str:
         """What the run assesses, as the key of "one published run" (``Assessment.subjects_key``)."""
-        if self.body.subjects == "zones" or self.body.divisions is None:
-            return self.body.subjects
-        return f"{self.body.subjects}:{','.join(sorted(set(self.body.divisions)))}"
+        if self.body.scope == "zones" or self.body.divisions is None:
+            return self.body.scope
+        return f"{self.body.scope}:{','.join(sorted(set(self.body.divisions)))}"
 
     @property
     def kind(self) -> str:
@@ -70,7 +70,7 @@ class RunRequest:
     @property
     def ranks_zones(self) -> bool:
         """Whether the run ranks zones (else it scores divisions without a zone by reference)."""
-        return self.body.subjects == "zones"
+        return self.body.scope == "zones"
 
 
 @dataclass(frozen=True, slots=True)

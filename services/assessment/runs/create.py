@@ -31,7 +31,7 @@ from services.assessment.runs import repository
 from services.assessment.runs.commands import CreateRun, Evaluated, RunContext, RunRequest
 from services.assessment.runs.dry_run import DryRunAnswer, dry_run_answer
 from services.assessment.runs.gather import Gathered, cancelled, gather, predecessors
-from services.assessment.runs.reads import RunAnswer, new_run_answer, results_json
+from services.assessment.runs.reads import RunAnswer, coverage_answer, new_run_answer, results_json
 from services.assessment.runs.store import store_evaluation
 from services.assessment.tables import Assessment, Methodology
 
@@ -103,7 +103,7 @@ def _short(covered: CoverageCount, request: RunRequest) -> Unprocessable | None:
         f"(minimum {covered.min_coverage:.0%}).",
         code="insufficient_coverage",
         coverage={k: v for k, v in covered.as_dict().items() if k != "missing"},
-        missing=[{"zone": s, "indicator": i} for s, i in covered.missing],
+        missing=coverage_answer(covered.as_dict(), zones=request.ranks_zones).model_dump(mode="json")["missing"],
     )
 
 
@@ -164,7 +164,7 @@ def _check_request(body: AssessmentCreate, method_row: Methodology, period: Peri
             f"methodology {method_row.code} is applied per {method_row.period_type}, got the {period.type} {period}",
             errors=[{"loc": ["body", "period"], "msg": f"expected a {method_row.period_type}", "type": "period"}],
         )
-    if body.subjects == "zones" and body.divisions:
+    if body.scope == "zones" and body.divisions:
         raise Unprocessable(
             "`divisions` only applies to divisions_without_zone runs",
             errors=[{"loc": ["body", "divisions"], "msg": "only with divisions_without_zone", "type": "subjects"}],
@@ -206,7 +206,7 @@ async def _evaluate(context: RunContext, request: RunRequest, gathered: Gathered
             methodology_sha256=method_row.sha256,
             kind=request.kind,
             period=str(request.period),
-            subjects=request.body.subjects,
+            subjects=request.body.scope,
             registry_as_of=request.registry_as_of.isoformat(),
             zones=gathered.zones,
             reference=gathered.reference,
@@ -254,7 +254,7 @@ async def _store(context: RunContext, request: RunRequest, evaluated: Evaluated,
             period_start_on=period.start,
             period_type=period.type,
             label=request.body.label,
-            subjects=request.body.subjects,
+            subjects=request.body.scope,
             registry_as_of=request.registry_as_of,
             subjects_key=request.subjects_key,
             coverage=covered.as_dict(),

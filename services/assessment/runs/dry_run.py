@@ -14,7 +14,7 @@ from libs.domain.kernel.canonical import inputs_sha256
 from libs.domain.kernel.errors import Unprocessable
 from libs.domain.kernel.values import ZoneKind
 from services.assessment.runs.commands import Evaluated, RunContext, RunRequest
-from services.assessment.runs.reads import reference_result, zone_result
+from services.assessment.runs.reads import coverage_answer, reference_result, zone_result
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,18 @@ def dry_run_answer(
             kind=ZoneKind(request.kind),
             period=str(request.period),
             label=request.body.label,
-            subjects=request.body.subjects,
+            scope=request.body.scope,
             registry_as_of=request.registry_as_of,
-            zones=evaluated.scored,
+            zone_count=evaluated.scored,
             ranked=ranked,
             inputs_sha256=inputs_sha256(evaluated.inputs, fast=context.fast_canonical_json),
             previous_assessment=evaluated.previous_id,
             notes=evaluated.notes,
-            coverage=covered.as_dict(),
+            coverage=coverage_answer(covered.as_dict(), zones=request.ranks_zones),
             refusals=[Refusal(code=r.code, detail=str(r.detail)) for r in refusals],
             outcomes=[
                 OutcomeDecided(
-                    zone=o.zone,
+                    zone_id=o.zone,
                     name=names.get(o.zone, ""),
                     outcome=o.outcome,
                     rule=o.rule,

@@ -160,13 +160,13 @@ def _check_supersession(run: Assessment, current: Assessment | None, body: Publi
             f"supersedes={current.id} 和 reason。Run {current.id} is published for this key; "
             "name it in `supersedes` with a `reason` to replace it.",
             code="already_published",
-            published=current.id,
+            published=str(current.id),
         )
     if body.supersedes != current.id:
         raise Conflict(
             f"正在生效的是 #{current.id}，不是 #{body.supersedes}。The run in force is {current.id}.",
             code="supersedes_mismatch",
-            published=current.id,
+            published=str(current.id),
         )
     if not body.reason:
         raise Unprocessable(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -23,7 +24,7 @@ from libs.domain.assessment.run import RunEvaluation, full_detail, leaf_keys
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, NotFound, Unauthorized
-from libs.domain.kernel.values import Period, Role, ZoneKind
+from libs.domain.kernel.values import COMPUTED_DECIMALS, Period, Role, ZoneKind
 from services.assessment.methodologies import repository as methodology_repo
 from services.assessment.runs import repository
 from services.assessment.sanctions.service import outcome_read
@@ -49,9 +50,9 @@ def summary_fields(run: Assessment, method: Methodology) -> dict[str, Any]:
         "kind": ZoneKind(run.kind),
         "period": run.period,
         "label": run.label,
-        "subjects": run.subjects,
+        "scope": run.subjects,
         "registry_as_of": run.registry_as_of,
-        "zones": run.zone_count,
+        "zone_count": run.zone_count,
         "ranked": run.ranked_count,
         "inputs_sha256": run.inputs_sha256,
         "created_at": run.created_at,
@@ -62,6 +63,54 @@ def summary_fields(run: Assessment, method: Methodology) -> dict[str, Any]:
         "superseded_by": run.superseded_by,
         "withdrawn_at": run.withdrawn_at,
         "withdrawn_reason": run.withdrawn_reason,
+    }
+
+
+_LEAF_OPTIONAL = ("transformed", "winsorised", "imputed", "note")
+
+
+def leaf_answer(leaf: Mapping[str, Any]) -> dict[str, Any]:
+    """A leaf in the contract's shape (``LeafResult``): every key present, null where it does not apply."""
+    return {
+        "indicator": leaf["indicator"],
+        "raw": leaf.get("raw"),
+        "normalised": leaf.get("normalised"),
+        **{k: leaf.get(k) for k in _LEAF_OPTIONAL},
+    }
+
+
+def _leaves(leaves: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {key: leaf_answer(leaf) for key, leaf in leaves.items()}
+
+
+def _rounded(value: float | None) -> float | None:
+    """A computed number as the API writes it (``Computed``)."""
+    return None if value is None else round(value, COMPUTED_DECIMALS)
+
+
+def _decimal_text(value: float | None) -> str | None:
+    """A stored measurement as the API writes it (``DecimalText``), exact from the float's repr."""
+    if value is None:
+        return None
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _leaves_json(leaves: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """:func:`_leaves` already written as JSON values: the raw value a decimal string, scores rounded."""
+    return {
+        key: {
+            "indicator": leaf["indicator"],
+            "raw": _decimal_text(leaf.get("raw")),
+            "normalised": _rounded(leaf.get("normalised")),
+            "transformed": _rounded(leaf.get("transformed")),
+            "winsorised": _rounded(leaf.get("winsorised")),
+            "imputed": leaf.get("imputed"),
+            "note": leaf.get("note"),
+        }
+        for key, leaf in leaves.items()
     }
 
 
@@ -77,7 +126,7 @@ def zone_result(
 ) -> dict[str, Any]:
     """A zone's result in the contract's shape."""
     return {
-        "zone": zone,
+        "zone_id": zone,
         "name": name,
         "score": score,
         "rank": rank,
@@ -86,7 +135,7 @@ def zone_result(
         "movement": movement,
         "previous_via": detail.get("previous_via", []),
         "groups": detail["groups"],
-        "leaves": detail["leaves"],
+        "leaves": _leaves(detail["leaves"]),
         "missing": detail["missing"],
         "excluded": detail.get("excluded"),
     }
@@ -108,7 +157,7 @@ def reference_result(
         "reference_rank": reference_rank,
         "recommended": recommended,
         "groups": detail["groups"],
-        "leaves": detail["leaves"],
+        "leaves": _leaves(detail["leaves"]),
         "missing": detail["missing"],
         "excluded": detail.get("excluded"),
     }
@@ -130,17 +179,17 @@ async def results_json(evaluation: RunEvaluation, *, zones: bool) -> tuple[bytes
     parts = []
     for start in range(0, len(rows), RESULTS_CHUNK):
         chunk = [
-            {  # the fields of zone_result, in its order, without the intermediate detail dict
-                "zone": r.zone,
+            {  # the fields of zone_result, in its order, written as JSON values (rounded, decimal strings)
+                "zone_id": r.zone,
                 "name": r.name,
-                "score": r.score,
+                "score": _rounded(r.score),
                 "rank": r.rank,
                 "previous_rank": r.previous_rank,
                 "rank_change": r.rank_change,
                 "movement": r.movement,
                 "previous_via": r.previous_via,
-                "groups": r.scored.groups,
-                "leaves": r.scored.leaves,
+                "groups": {k: _rounded(v) for k, v in r.scored.groups.items()},
+                "leaves": _leaves_json(r.scored.leaves),
                 "missing": r.scored.missing,
                 "excluded": r.scored.excluded,
             }
@@ -150,7 +199,12 @@ async def results_json(evaluation: RunEvaluation, *, zones: bool) -> tuple[bytes
         await asyncio.sleep(0)
     references = orjson.dumps(
         [
-            reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, r.detail())
+            {
+                **reference_result(r.division, r.name, r.score, r.reference_rank, r.recommended, r.detail()),
+                "score": _rounded(r.score),
+                "groups": {k: _rounded(v) for k, v in r.groups.items()},
+                "leaves": _leaves_json(r.leaves),
+            }
             for r in evaluation.reference
         ]
     )
@@ -246,9 +300,23 @@ def stored_references(references: Sequence[ReferenceRow], expand: Expander) -> l
     ]
 
 
+def coverage_answer(stored: Mapping[str, Any], *, zones: bool) -> Coverage:
+    """Coverage as stored (each missing value naming its ``subject``) in the contract's shape: the
+    subject is a ``zone_id`` in a run of zones, a ``division`` in a run of divisions."""
+    missing = [
+        {
+            "zone_id": m["subject"] if zones else None,
+            "division": None if zones else m["subject"],
+            "indicator": m["indicator"],
+        }
+        for m in stored["missing"]
+    ]
+    return Coverage.model_validate({**stored, "missing": missing})
+
+
 def _coverage(run: Assessment) -> Coverage | None:
     """A run's stored coverage (None for runs stored before it was measured)."""
-    return Coverage.model_validate(run.coverage) if run.coverage else None
+    return coverage_answer(run.coverage, zones=run.subjects == "zones") if run.coverage else None
 
 
 async def run_events(session: AsyncSession, run_id: int) -> list[RunEvent]:
@@ -309,9 +377,15 @@ async def list_runs(
     return items, rows[-1].id if len(rows) == limit else None
 
 
-async def run_outcomes(*, session: AsyncSession, run_id: int, actor: Actor | None = None) -> list[OutcomeRead]:
-    """The outcomes a run decided (a draft's: nothing in force)."""
+async def run_outcomes(
+    *, session: AsyncSession, run_id: int, actor: Actor | None = None, after: int | None = None, limit: int
+) -> tuple[list[OutcomeRead], int | None]:
+    """A page of the outcomes a run decided (a draft's: nothing in force), and the key after which the
+    next page starts (None on the last page)."""
     run, _ = await visible_run_and_method(session, run_id, actor)
-    rows = await repository.outcomes(session, run_id)
+    rows = await repository.outcomes(session, run_id, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
     summons = await repository.summons_for_outcomes(session, [r.id for r in rows])
-    return [outcome_read(r, summons.get(r.id), draft=run.status == "draft") for r in rows]
+    items = [outcome_read(r, summons.get(r.id), draft=run.status == "draft") for r in rows]
+    return items, rows[-1].id if more else None

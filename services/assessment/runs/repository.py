@@ -174,9 +174,15 @@ async def reference_scores(session: AsyncSession, run_id: int) -> Sequence[Refer
     return (await session.execute(query)).scalars().all()
 
 
-async def outcomes(session: AsyncSession, run_id: int) -> Sequence[Outcome]:
-    """A run's outcomes."""
+async def outcomes(
+    session: AsyncSession, run_id: int, *, after: int | None = None, limit: int | None = None
+) -> Sequence[Outcome]:
+    """A run's outcomes in the order they were decided (a page of them: after the id ``after``, at most ``limit``)."""
     query = select(Outcome).where(Outcome.assessment_id == run_id).order_by(Outcome.id)
+    if after is not None:
+        query = query.where(Outcome.id > after)
+    if limit is not None:
+        query = query.limit(limit)
     return (await session.execute(query)).scalars().all()
 
 

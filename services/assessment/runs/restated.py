@@ -59,7 +59,7 @@ def restated_values(
         for code, stored in subject["values"].items():
             today = now.get(code)
             if not same_value(stored, today):
-                out.append(RestatedValue(zone=subject["id"], indicator=code, stored=stored, current=today))
+                out.append(RestatedValue(zone_id=subject["id"], indicator=code, stored=stored, current=today))
     return out
 
 

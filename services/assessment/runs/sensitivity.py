@@ -38,5 +38,17 @@ async def sensitivity(*, session: AsyncSession, run_id: int, samples: int, seed:
             "ranks: standard competition ranking on the score rounded to 6 decimals; intervals are the 5th and 95th "
             "percentiles of each zone's ranks over the samples",
         ],
-        zones=[RankIntervalRead.model_validate(z, from_attributes=True) for z in result.zones],
+        rank_intervals=[
+            RankIntervalRead(
+                zone_id=z.zone,
+                name=z.name,
+                rank=z.rank,
+                median_rank=z.median_rank,
+                p5_rank=z.p5_rank,
+                p95_rank=z.p95_rank,
+                best_rank=z.best_rank,
+                worst_rank=z.worst_rank,
+            )
+            for z in result.zones
+        ],
     )

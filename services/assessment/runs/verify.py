@@ -76,6 +76,17 @@ def _outcome_rows(outcomes: Iterable[_AnOutcome]) -> list[dict[str, Any]]:
     ]
 
 
+def _named(difference: dict[str, Any], what: str) -> dict[str, Any]:
+    """A difference as the contract names its subject: a ``zone_id``, a ``division``, or an outcome
+    (``zone|outcome|rule``: its zone and ``outcome|rule``)."""
+    out = {k: v for k, v in difference.items() if k != "subject"}
+    subject = str(difference["subject"])
+    if what == "outcome":
+        zone, _, rest = subject.partition("|")
+        return {**out, "zone_id": zone, "outcome": rest}
+    return {**out, what: subject}
+
+
 async def verify(
     *, session: AsyncSession, metrics: MetricsClient, run_id: int, fast_canonical_json: bool = True
 ) -> VerificationRead:
@@ -112,9 +123,15 @@ async def _recompute(session: AsyncSession, run: Assessment, *, fast_canonical_j
     ]
     stored_outcomes = _outcome_rows(await repository.outcomes(session, run_id))
     found = [
-        *differences(stored_zones, again_zones, key="zone", fields=_RESULT_FIELDS),
-        *differences(stored_refs, again_refs, key="division", fields=_REFERENCE_FIELDS),
-        *differences(stored_outcomes, _outcome_rows(evaluation.outcomes), key="key", fields=_OUTCOME_FIELDS),
+        *(_named(d, "zone_id") for d in differences(stored_zones, again_zones, key="zone_id", fields=_RESULT_FIELDS)),
+        *(
+            _named(d, "division")
+            for d in differences(stored_refs, again_refs, key="division", fields=_REFERENCE_FIELDS)
+        ),
+        *(
+            _named(d, "outcome")
+            for d in differences(stored_outcomes, _outcome_rows(evaluation.outcomes), key="key", fields=_OUTCOME_FIELDS)
+        ),
     ]
     intact = recomputed_sha == run.inputs_sha256
     return VerificationRead(

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from libs.domain.assessment.contracts import OutcomeRead, SanctionPolicyRead, SanctionPolicyWrite, SummonsRead
 from libs.domain.kernel.contracts import Actor, Page
-from libs.domain.kernel.values import Role, ZoneKind
+from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.values import Role, SerialId, ZoneKind
 from services.assessment.dependencies import MetricsDep, RegistryDep, Writer
 from services.assessment.methodologies.api import int_cursor
 from services.assessment.sanctions import service
 from services.common.auth import PUBLIC, require
 from services.common.db import SessionDep
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
 from services.common.problems import problems
 
 router = APIRouter(prefix="/v1")
@@ -26,15 +27,34 @@ SummonsReader = Annotated[
 @router.get(
     "/sanction-policies",
     operation_id="listSanctionPolicies",
-    response_model=list[SanctionPolicyRead],
+    response_model=Page[SanctionPolicyRead],
     status_code=200,
     tags=["sanctions"],
     summary="The reward and warning rules of each zone kind, as they apply now",
     openapi_extra=PUBLIC,
     responses=problems(422),
 )
-async def list_policies(session: SessionDep) -> list[SanctionPolicyRead]:
-    return await service.list_policies(session=session)
+async def list_policies(
+    session: SessionDep, kind: ZoneKind | None = None, limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None
+) -> Page[SanctionPolicyRead]:
+    policies = [p for p in await service.list_policies(session=session) if kind is None or p.kind == kind]
+    after = _kind_cursor(cursor)
+    kinds = [p.kind.value for p in policies]
+    start = kinds.index(after) + 1 if after in kinds else 0
+    page = policies[start : start + limit]
+    more = start + limit < len(policies)
+    return Page(items=page, next_cursor=encode_cursor(page[-1].kind.value) if more and page else None)
+
+
+def _kind_cursor(cursor: str | None) -> str | None:
+    """The kind after which a page of policies starts, or a 422 problem."""
+    value = decode_cursor(cursor)
+    if value is not None and value not in {k.value for k in ZoneKind}:
+        raise Unprocessable(
+            "malformed cursor",
+            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor from this API", "type": "cursor"}],
+        )
+    return None if value is None else str(value)
 
 
 @router.put(
@@ -96,12 +116,12 @@ async def zone_outcomes(
 async def list_summons(
     session: SessionDep,
     actor: SummonsReader,
-    zone: Annotated[str | None, Query(max_length=32)] = None,
-    assessment: Annotated[int | None, Query(ge=1)] = None,
+    zone_id: Annotated[str | None, Query(max_length=32)] = None,
+    assessment_id: Annotated[SerialId | None, Query()] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[SummonsRead]:
     items, last = await service.list_summons(
-        session=session, actor=actor, zone=zone, assessment=assessment, after=int_cursor(cursor), limit=limit
+        session=session, actor=actor, zone=zone_id, assessment=assessment_id, after=int_cursor(cursor), limit=limit
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)

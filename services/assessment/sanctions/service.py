@@ -113,7 +113,7 @@ def outcome_read(row: Outcome, summons: int | None, *, draft: bool = False) -> O
     return OutcomeRead(
         id=row.id,
         assessment=row.assessment_id,
-        zone=row.zone,
+        zone_id=row.zone,
         name=row.name,
         kind=ZoneKind(row.kind),
         period=row.period,
@@ -157,7 +157,7 @@ def _summons_read(row: Summons) -> SummonsRead:
         id=row.id,
         assessment=row.assessment_id,
         outcome=row.outcome_id,
-        zone=row.zone,
+        zone_id=row.zone,
         name=row.name,
         summoned=row.summoned,
         reason=row.reason,

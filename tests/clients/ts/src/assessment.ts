@@ -5,8 +5,8 @@ import { describe } from "./problem";
 const assessment = createClient<paths>({ baseUrl: "http://127.0.0.1:8003" });
 
 /** Every published run of a period, page by page. */
-export async function publishedRuns(period: string): Promise<number[]> {
-  const ids: number[] = [];
+export async function publishedRuns(period: string): Promise<string[]> {
+  const ids: string[] = [];
   let cursor: string | undefined;
   do {
     const { data, error } = await assessment.GET("/v1/assessments", {
@@ -38,9 +38,9 @@ export async function createAndPublish(token: string, period: string): Promise<s
 }
 
 /** A run's bulletin downloaded as a spreadsheet file. */
-export async function bulletin(run: number): Promise<Blob> {
-  const { data, error } = await assessment.GET("/v1/assessments/{assessment_id}/bulletin", {
-    params: { path: { assessment_id: run }, query: { format: "xlsx" } },
+export async function bulletin(run: string): Promise<Blob> {
+  const { data, error } = await assessment.GET("/v1/assessments/{assessment_id}/bulletin.xlsx", {
+    params: { path: { assessment_id: run } },
     parseAs: "blob",
   });
   if (error) throw new Error(describe(error));
