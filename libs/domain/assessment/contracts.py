@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from typing_extensions import TypedDict
 
+from libs.domain.kernel.i18n import LocalText
 from libs.domain.kernel.values import ZoneKind
 
 _ENUMS: dict[str, list[JsonValue]] = {
@@ -387,7 +388,7 @@ class Refusal(BaseModel):
     """Why a stored run would be refused (a dry run answers these instead of refusing)."""
 
     code: Literal["period_not_ended", "insufficient_coverage"]
-    detail: str
+    detail: LocalText
 
 
 class OutcomeDecided(BaseModel):
