@@ -10,6 +10,7 @@ from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role, ZoneKind
 from services.assessment.runtime import RuntimeDep
 from services.common.auth import require
@@ -61,8 +62,13 @@ def authorise_kinds(actor: Actor, kinds: set[str] | list[str]) -> None:
     allowed = kinds_of(actor)
     refused = sorted(set(kinds) - allowed)
     if refused:
+        named = ", ".join(refused)
         raise Forbidden(
-            f"the commerce bureau assesses economic zones and the science bureau high-tech zones: "
-            f"this token may not write for {', '.join(refused)}",
+            Text(
+                f"经济开发区由商务局考评，高新技术产业开发区由科技局考评：此令牌无权为 {named} 写入",
+                f"the commerce bureau assesses economic zones and the science bureau high-tech zones: "
+                f"this token may not write for {named}",
+            ),
+            code="kind_not_allowed",
             allowed_kinds=sorted(allowed),
         )

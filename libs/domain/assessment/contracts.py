@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from typing_extensions import TypedDict
 
 from libs.domain.kernel.contracts import ApiModel
+from libs.domain.kernel.i18n import LocalText
 from libs.domain.kernel.values import Computed, DecimalText, SerialId, ZoneKind
 
 _ENUMS: dict[str, list[JsonValue]] = {
@@ -392,7 +393,7 @@ class Refusal(ApiModel):
     """Why a stored run would be refused (a dry run answers these instead of refusing)."""
 
     code: Literal["period_not_ended", "insufficient_coverage"]
-    detail: str
+    detail: LocalText
 
 
 class OutcomeDecided(ApiModel):

@@ -25,6 +25,8 @@ DEFAULT_MIN_COVERAGE = 0.9
 """The least share of assessed zones with every required value, when a methodology names none."""
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 PERIOD_TYPES = ("year", "half", "quarter")
+PERIOD_TYPE_ZH = {"year": "年度", "half": "半年度", "quarter": "季度"}
+"""Period types as a Chinese message names them."""
 ZONE_KINDS = ("economic", "high_tech")
 
 Kind = Literal["economic", "high_tech"]

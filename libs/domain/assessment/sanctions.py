@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from libs.domain.assessment.methodology import Fault
+from libs.domain.kernel.i18n import Text
 
 RuleName = Literal["top_by_score", "bottom_by_score", "top_by_improvement", "largest_drops", "indicator_at_least"]
 RULES: tuple[str, ...] = (
@@ -121,8 +122,9 @@ DEFAULT_POLICIES: dict[str, SanctionPolicy] = {
 """The source policy's defaults, used for a kind until a policy is stored for it."""
 
 
-def _fault(loc: list[str | int], msg: str, type_: str) -> Fault:
-    return {"loc": loc, "msg": msg, "type": type_}
+def _fault(loc: list[str | int], msg: Text, type_: str) -> Fault:
+    """An ``errors[]`` row: its ``code`` is its ``type``; ``msg`` in both languages."""
+    return {"loc": loc, "msg": msg, "type": type_, "code": type_}
 
 
 def parse_policy(
@@ -133,12 +135,16 @@ def parse_policy(
     faults: list[Fault] = []
     kind = data.get("kind")
     if kind not in DEFAULT_POLICIES:
-        faults.append(_fault([*prefix, "kind"], "kind is economic or high_tech", "kind"))
+        faults.append(
+            _fault([*prefix, "kind"], Text("kind 须为 economic 或 high_tech", "kind is economic or high_tech"), "kind")
+        )
     rules: dict[str, list[Rule]] = {"commend": [], "warn": []}
     for side, allowed in (("commend", COMMEND_RULES), ("warn", WARN_RULES)):
         items = data.get(side, [])
         if not isinstance(items, list):
-            faults.append(_fault([*prefix, side], f"{side} must be a list of rules", "rules"))
+            faults.append(
+                _fault([*prefix, side], Text(f"{side} 须为规则列表", f"{side} must be a list of rules"), "rules")
+            )
             continue
         for i, item in enumerate(items):
             rule = _parse_rule(item, side, allowed, [*prefix, side, i], faults)
@@ -146,14 +152,27 @@ def parse_policy(
                 rules[side].append(rule)
     consecutive = data.get("consecutive_warnings_for_review", 2)
     if isinstance(consecutive, bool) or not isinstance(consecutive, int) or consecutive < 2:
-        faults.append(_fault([*prefix, "consecutive_warnings_for_review"], "a whole number of runs, at least 2", "int"))
+        faults.append(
+            _fault(
+                [*prefix, "consecutive_warnings_for_review"],
+                Text("须为不小于 2 的整数（连续考评次数）", "a whole number of runs, at least 2"),
+                "int",
+            )
+        )
         consecutive = 2
     overlap = data.get("score_overlap", "commend_first")
     if overlap not in OVERLAPS:
-        faults.append(_fault([*prefix, "score_overlap"], f"score_overlap is one of {', '.join(OVERLAPS)}", "overlap"))
+        choices = ", ".join(OVERLAPS)
+        faults.append(
+            _fault(
+                [*prefix, "score_overlap"],
+                Text(f"score_overlap 须为以下之一：{choices}", f"score_overlap is one of {choices}"),
+                "overlap",
+            )
+        )
     summons = data.get("summons_on_warning", True)
     if not isinstance(summons, bool):
-        faults.append(_fault([*prefix, "summons_on_warning"], "true or false", "bool"))
+        faults.append(_fault([*prefix, "summons_on_warning"], Text("须为 true 或 false", "true or false"), "bool"))
     source = data.get("source", SOURCE)
     if faults:
         return None, faults
@@ -176,28 +195,54 @@ def _parse_rule(
 ) -> Rule | None:
     """One rule of a policy's ``side`` (commend or warn), or None with its fault added to ``faults``."""
     if not isinstance(item, Mapping):
-        faults.append(_fault(here, "a rule must be an object", "rule"))
+        faults.append(_fault(here, Text("规则须为对象", "a rule must be an object"), "rule"))
         return None
     name = item.get("rule")
     if not isinstance(name, str) or name not in allowed:
-        faults.append(_fault([*here, "rule"], f"{side} rules are {', '.join(allowed)}", "rule"))
+        choices = ", ".join(allowed)
+        faults.append(
+            _fault([*here, "rule"], Text(f"{side} 规则须为以下之一：{choices}", f"{side} rules are {choices}"), "rule")
+        )
         return None
     label = item.get("label")
     if not isinstance(label, str) or not label.strip():
-        faults.append(_fault([*here, "label"], "every rule needs a label (the source's wording)", "label"))
+        faults.append(
+            _fault(
+                [*here, "label"],
+                Text("每条规则须有 label（文件原文表述）", "every rule needs a label (the source's wording)"),
+                "label",
+            )
+        )
         return None
     if name == "indicator_at_least":
         indicator, threshold = item.get("indicator"), item.get("threshold")
         if not isinstance(indicator, str) or not indicator:
-            faults.append(_fault([*here, "indicator"], "indicator_at_least needs an indicator code", "rule"))
+            faults.append(
+                _fault(
+                    [*here, "indicator"],
+                    Text("indicator_at_least 规则须有指标代码", "indicator_at_least needs an indicator code"),
+                    "rule",
+                )
+            )
             return None
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
-            faults.append(_fault([*here, "threshold"], "indicator_at_least needs a numeric threshold", "rule"))
+            faults.append(
+                _fault(
+                    [*here, "threshold"],
+                    Text(
+                        "indicator_at_least 规则须有数值型门槛（threshold）",
+                        "indicator_at_least needs a numeric threshold",
+                    ),
+                    "rule",
+                )
+            )
             return None
         unit = item.get("unit")
         return Rule(name, label, indicator=indicator, threshold=float(threshold), unit=unit if unit else None)
     n = item.get("n")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        faults.append(_fault([*here, "n"], f"{name} needs a positive whole n", "rule"))
+        faults.append(
+            _fault([*here, "n"], Text(f"{name} 规则须有正整数 n", f"{name} needs a positive whole n"), "rule")
+        )
         return None
     return Rule(name, label, n=n)

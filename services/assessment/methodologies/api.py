@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from libs.domain.assessment.contracts import MethodologyCreate, MethodologyRead, MethodologySummary
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import ZoneKind
 from services.assessment.dependencies import FastCanonicalJson, MetricsDep, Writer
 from services.assessment.methodologies import service
@@ -26,8 +27,16 @@ def int_cursor(cursor: str | None) -> int | None:
     value = decode_cursor(cursor)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
         raise Unprocessable(
-            "malformed cursor",
-            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor from this API", "type": "cursor"}],
+            Text("翻页游标格式有误", "malformed cursor"),
+            code="cursor_invalid",
+            errors=[
+                {
+                    "loc": ["query", "cursor"],
+                    "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "not a cursor from this API"),
+                    "type": "cursor",
+                    "code": "cursor",
+                }
+            ],
         )
     return value
 

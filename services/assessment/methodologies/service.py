@@ -16,6 +16,7 @@ from libs.domain.clients.metrics import MetricsClient
 from libs.domain.kernel.canonical import inputs_sha256
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Conflict, NotFound
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import ZoneKind
 from libs.domain.metrics.contracts import IndicatorRead
 from services.assessment.dependencies import authorise_kinds
@@ -125,8 +126,12 @@ async def publish(
 def _replay(existing: Methodology, sha: str, counts: dict[int, int]) -> MethodologyRead:
     if existing.sha256 != sha:
         raise Conflict(
-            f"methodology {existing.code} version {existing.version} is published and immutable; "
-            f"publish the change as version {existing.version + 1} (or omit `version`)",
+            Text(
+                f"考评办法 {existing.code} 第 {existing.version} 版已发布，不可更改；"
+                f"请将修改作为第 {existing.version + 1} 版发布（或省略 `version`）",
+                f"methodology {existing.code} version {existing.version} is published and immutable; "
+                f"publish the change as version {existing.version + 1} (or omit `version`)",
+            ),
             code=existing.code,
             version=existing.version,
         )
@@ -138,7 +143,8 @@ async def get(*, session: AsyncSession, code: str, version: int | None) -> Metho
     row = await (repository.latest(session, code) if version is None else repository.get(session, code, version))
     if row is None:
         what = f"methodology {code}" + ("" if version is None else f" version {version}")
-        raise NotFound(f"{what} does not exist")
+        what_zh = f"考评办法 {code}" + ("" if version is None else f" 第 {version} 版")
+        raise NotFound(Text(f"{what_zh}不存在", f"{what} does not exist"), code="methodology_not_found")
     return to_read(row, (await repository.run_counts(session, [row.id])).get(row.id, 0))
 
 

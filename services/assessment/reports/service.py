@@ -16,11 +16,13 @@ from libs.domain.assessment.contracts import (
     TargetProgressRead,
     TargetProjection,
 )
+from libs.domain.assessment.methodology import PERIOD_TYPE_ZH
 from libs.domain.assessment.scoring import competition_ranks
 from libs.domain.assessment.targets import CITY_TARGETS, YearTotals, evaluate, target_indicators, totals, years_needed
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period, ZoneKind, ZoneStatus
 from libs.domain.metrics.contracts import IndicatorRead
 from services.assessment.reports import bulletin_render as render
@@ -48,25 +50,53 @@ def _choose(catalog: Sequence[IndicatorRead], asked: list[str] | None, period: P
         chosen = [by_code[c] for c in MAIN_INDICATORS if c in by_code and period.type in by_code[c].period_types]
         if not chosen:
             raise Unprocessable(
-                "name the indicators to rank: none of the default main indicators is in the metrics catalog",
-                errors=[{"loc": ["query", "indicators"], "msg": "no default indicator available", "type": "missing"}],
+                Text(
+                    "请指定参与排名的指标：默认的主要指标均不在指标目录中",
+                    "name the indicators to rank: none of the default main indicators is in the metrics catalog",
+                ),
+                code="no_default_indicators",
+                errors=[
+                    {
+                        "loc": ["query", "indicators"],
+                        "msg": Text("没有可用的默认指标", "no default indicator available"),
+                        "type": "missing",
+                        "code": "missing",
+                    }
+                ],
             )
         return chosen
     faults = []
     for i, code in enumerate(asked):
         info = by_code.get(code)
         if info is None:
-            faults.append({"loc": ["query", "indicators", i], "msg": f"unknown indicator {code!r}", "type": "unknown"})
+            faults.append(
+                {
+                    "loc": ["query", "indicators", i],
+                    "msg": Text(f"未知指标 {code!r}", f"unknown indicator {code!r}"),
+                    "type": "unknown",
+                    "code": "unknown",
+                }
+            )
         elif period.type not in info.period_types:
             faults.append(
                 {
                     "loc": ["query", "indicators", i],
-                    "msg": f"{code} is not reported per {period.type}",
+                    "msg": Text(
+                        f"{code} 不按{PERIOD_TYPE_ZH.get(period.type, period.type)}报送",
+                        f"{code} is not reported per {period.type}",
+                    ),
                     "type": "period",
+                    "code": "period",
                 }
             )
     if faults:
-        raise Unprocessable(f"{len(faults)} indicator(s) cannot be ranked for {period}", errors=faults)
+        raise Unprocessable(
+            Text(
+                f"{len(faults)} 项指标无法在 {period} 排名", f"{len(faults)} indicator(s) cannot be ranked for {period}"
+            ),
+            code="indicators_not_rankable",
+            errors=faults,
+        )
     return [by_code[c] for c in dict.fromkeys(asked)]
 
 
@@ -125,8 +155,16 @@ async def rankings(
     current = period
     if indicators is not None and len(indicators) > MAX_INDICATORS:
         raise Unprocessable(
-            f"at most {MAX_INDICATORS} indicators per bulletin",
-            errors=[{"loc": ["query", "indicators"], "msg": "too many", "type": "too_many"}],
+            Text(f"每期通报至多 {MAX_INDICATORS} 项指标", f"at most {MAX_INDICATORS} indicators per bulletin"),
+            code="too_many_indicators",
+            errors=[
+                {
+                    "loc": ["query", "indicators"],
+                    "msg": Text("指标过多", "too many"),
+                    "type": "too_many",
+                    "code": "too_many",
+                }
+            ],
         )
     chosen = _choose(await metrics.indicators(), indicators, current)
     codes = [i.code for i in chosen]

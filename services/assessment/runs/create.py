@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.assessment.contracts import AssessmentCreate, RunEvent
 from libs.domain.assessment.coverage import CoverageCount, coverage
+from libs.domain.assessment.methodology import PERIOD_TYPE_ZH
 from libs.domain.assessment.run import build_inputs, evaluate_run
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.kernel.canonical import canonical_with_sha256
 from libs.domain.kernel.errors import NotFound, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import CHINA_TIME, Period
 from services.assessment.methodologies import repository as methodology_repo
 from services.assessment.reports.bulletin_render import KIND_ZH
@@ -71,12 +73,20 @@ def _unended(period: Period, today: date) -> Unprocessable | None:
     if period.end < today:
         return None
     return Unprocessable(
-        f"{period.label_zh}至 {period.end.isoformat()} 才结束，今天（北京时间）是 {today.isoformat()}："
-        "只能考评已结束的期间"
-        f"（可用 dry_run 试算，不保存）。Period {period} runs until {period.end.isoformat()}: "
-        "only an ended period can be assessed.",
+        Text(
+            f"{period.label_zh}至 {period.end.isoformat()} 才结束，今天（北京时间）是 {today.isoformat()}："
+            "只能考评已结束的期间（可用 dry_run 试算，不保存）。",
+            f"Period {period} runs until {period.end.isoformat()}: only an ended period can be assessed.",
+        ),
         code="period_not_ended",
-        errors=[{"loc": ["body", "period"], "msg": "the period has not ended", "type": "period_not_ended"}],
+        errors=[
+            {
+                "loc": ["body", "period"],
+                "msg": Text("报告期尚未结束", "the period has not ended"),
+                "type": "period_not_ended",
+                "code": "period_not_ended",
+            }
+        ],
     )
 
 
@@ -84,10 +94,19 @@ def _refuse_future_registry(registry_as_of: date, today: date) -> None:
     """422 ``registry_in_future``: the registry cannot say which zones exist on a day still to come."""
     if registry_as_of > today:
         raise Unprocessable(
-            f"开发区登记日期 {registry_as_of.isoformat()} 晚于今天（北京时间 {today.isoformat()}）。"
-            f"The registry date {registry_as_of.isoformat()} is after today: the registry cannot answer for it.",
+            Text(
+                f"开发区登记日期 {registry_as_of.isoformat()} 晚于今天（北京时间 {today.isoformat()}）。",
+                f"The registry date {registry_as_of.isoformat()} is after today: the registry cannot answer for it.",
+            ),
             code="registry_in_future",
-            errors=[{"loc": ["body", "registry_as_of"], "msg": "after today", "type": "registry_in_future"}],
+            errors=[
+                {
+                    "loc": ["body", "registry_as_of"],
+                    "msg": Text("晚于今天", "after today"),
+                    "type": "registry_in_future",
+                    "code": "registry_in_future",
+                }
+            ],
         )
 
 
@@ -97,10 +116,12 @@ def _short(covered: CoverageCount, request: RunRequest) -> Unprocessable | None:
         return None
     share = covered.share or 0.0
     return Unprocessable(
-        f"只有 {covered.complete}/{covered.assessed} 个考评对象（{share:.0%}）具备全部必需指标，"
-        f"低于考评办法 {request.method_row.code} 要求的 {covered.min_coverage:.0%}；缺失项见 missing。"
-        f"Only {covered.complete} of {covered.assessed} have every required value "
-        f"(minimum {covered.min_coverage:.0%}).",
+        Text(
+            f"只有 {covered.complete}/{covered.assessed} 个考评对象（{share:.0%}）具备全部必需指标，"
+            f"低于考评办法 {request.method_row.code} 要求的 {covered.min_coverage:.0%}；缺失项见 missing。",
+            f"Only {covered.complete} of {covered.assessed} have every required value "
+            f"(minimum {covered.min_coverage:.0%}).",
+        ),
         code="insufficient_coverage",
         coverage={k: v for k, v in covered.as_dict().items() if k != "missing"},
         missing=coverage_answer(covered.as_dict(), zones=request.ranks_zones).model_dump(mode="json")["missing"],
@@ -113,11 +134,24 @@ def _refuse_without_subjects(request: RunRequest, gathered: Gathered) -> None:
     subjects = gathered.zones if request.ranks_zones else gathered.reference
     if not subjects:
         what = f"{request.kind} zone" if request.ranks_zones else "division without a zone"
+        what_zh = (
+            KIND_ZH.get(request.kind, f"{request.kind} 开发区") if request.ranks_zones else "未设开发区的县级行政区"
+        )
+        day = request.registry_as_of.isoformat()
         raise Unprocessable(
-            f"{request.registry_as_of.isoformat()} 没有可考评的对象。"
-            f"No {what} exists on {request.registry_as_of.isoformat()}: there is nothing to assess.",
+            Text(
+                f"{day} 没有可考评的对象（{what_zh}）。",
+                f"No {what} exists on {day}: there is nothing to assess.",
+            ),
             code="no_subjects",
-            errors=[{"loc": ["body", "kind"], "msg": f"no {what} on the registry date", "type": "no_subjects"}],
+            errors=[
+                {
+                    "loc": ["body", "kind"],
+                    "msg": Text(f"登记日期当日没有{what_zh}", f"no {what} on the registry date"),
+                    "type": "no_subjects",
+                    "code": "no_subjects",
+                }
+            ],
         )
 
 
@@ -125,7 +159,10 @@ def _period(text: str, loc: list[str | int]) -> Period:
     try:
         return Period.parse(text)
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"loc": loc, "msg": str(exc), "type": "period"}]) from exc
+        message = Text(f"报告期 {text!r} 无效（应为 2025、2025H1 或 2025Q3 这样的年度、半年度或季度）", str(exc))
+        raise Unprocessable(
+            message, code="period_invalid", errors=[{"loc": loc, "msg": message, "type": "period", "code": "period"}]
+        ) from exc
 
 
 async def _methodology(session: AsyncSession, code: str, version: int | None) -> Methodology:
@@ -134,7 +171,8 @@ async def _methodology(session: AsyncSession, code: str, version: int | None) ->
     )
     if row is None:
         what = f"methodology {code}" + ("" if version is None else f" version {version}")
-        raise NotFound(f"{what} does not exist")
+        what_zh = f"考评办法 {code}" + ("" if version is None else f" 第 {version} 版")
+        raise NotFound(Text(f"{what_zh}不存在", f"{what} does not exist"), code="methodology_not_found")
     return row
 
 
@@ -150,24 +188,63 @@ async def _checked(session: AsyncSession, body: AssessmentCreate, today: date) -
     return RunRequest(body, period, method_row, parse_methodology(method_row.document), registry_as_of)
 
 
+def _zh(period_type: str) -> str:
+    return PERIOD_TYPE_ZH.get(period_type, period_type)
+
+
 def _check_request(body: AssessmentCreate, method_row: Methodology, period: Period) -> None:
     """422 unless the methodology applies to the kind and period type asked for."""
     kind = body.kind.value
     if kind not in method_row.applies_to:
+        kinds = ", ".join(method_row.applies_to)
         raise Unprocessable(
-            f"methodology {method_row.code} v{method_row.version} applies to {', '.join(method_row.applies_to)}, "
-            f"not {kind}",
-            errors=[{"loc": ["body", "kind"], "msg": "not a kind the methodology applies to", "type": "kind"}],
+            Text(
+                f"考评办法 {method_row.code} v{method_row.version} 适用于 {kinds}，不适用于 {kind}",
+                f"methodology {method_row.code} v{method_row.version} applies to {kinds}, not {kind}",
+            ),
+            code="kind_not_applicable",
+            errors=[
+                {
+                    "loc": ["body", "kind"],
+                    "msg": Text("该考评办法不适用于此类开发区", "not a kind the methodology applies to"),
+                    "type": "kind",
+                    "code": "kind",
+                }
+            ],
         )
     if period.type != method_row.period_type:
         raise Unprocessable(
-            f"methodology {method_row.code} is applied per {method_row.period_type}, got the {period.type} {period}",
-            errors=[{"loc": ["body", "period"], "msg": f"expected a {method_row.period_type}", "type": "period"}],
+            Text(
+                f"考评办法 {method_row.code} 按{_zh(method_row.period_type)}考评，"
+                f"所给报告期 {period} 为{_zh(period.type)}",
+                f"methodology {method_row.code} is applied per {method_row.period_type}, "
+                f"got the {period.type} {period}",
+            ),
+            code="period_type_mismatch",
+            errors=[
+                {
+                    "loc": ["body", "period"],
+                    "msg": Text(f"应为{_zh(method_row.period_type)}报告期", f"expected a {method_row.period_type}"),
+                    "type": "period",
+                    "code": "period",
+                }
+            ],
         )
     if body.scope == "zones" and body.divisions:
         raise Unprocessable(
-            "`divisions` only applies to divisions_without_zone runs",
-            errors=[{"loc": ["body", "divisions"], "msg": "only with divisions_without_zone", "type": "subjects"}],
+            Text(
+                "`divisions` 仅适用于 divisions_without_zone 考评",
+                "`divisions` only applies to divisions_without_zone runs",
+            ),
+            code="divisions_not_applicable",
+            errors=[
+                {
+                    "loc": ["body", "divisions"],
+                    "msg": Text("仅与 divisions_without_zone 同用", "only with divisions_without_zone"),
+                    "type": "subjects",
+                    "code": "subjects",
+                }
+            ],
         )
 
 

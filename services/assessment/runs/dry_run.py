@@ -52,7 +52,7 @@ def dry_run_answer(
             previous_assessment=evaluated.previous_id,
             notes=evaluated.notes,
             coverage=coverage_answer(covered.as_dict(), zones=request.ranks_zones),
-            refusals=[Refusal(code=r.code, detail=str(r.detail)) for r in refusals],
+            refusals=[Refusal(code=r.code, detail=r.detail) for r in refusals],
             outcomes=[
                 OutcomeDecided(
                     zone_id=o.zone,

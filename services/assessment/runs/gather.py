@@ -23,6 +23,7 @@ from libs.domain.assessment.scoring import Subject
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period, ZoneStatus
 from libs.domain.metrics.contracts import MatrixRead
 from services.assessment.runs import repository
@@ -219,12 +220,17 @@ async def _reference_subjects(
         bad = [i for i, c in enumerate(body.divisions) if c not in known]
         if bad:
             raise Unprocessable(
-                "only county-level divisions without a provincial zone can be scored by reference",
+                Text(
+                    "只有未设省级开发区的县级行政区才能计算参照得分",
+                    "only county-level divisions without a provincial zone can be scored by reference",
+                ),
+                code="divisions_not_eligible",
                 errors=[
                     {
                         "loc": ["body", "divisions", i],
-                        "msg": "has a provincial zone or is not a division",
+                        "msg": Text("已设省级开发区，或不是县级行政区", "has a provincial zone or is not a division"),
                         "type": "division",
+                        "code": "division",
                     }
                     for i in bad
                 ],

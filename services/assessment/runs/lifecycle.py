@@ -28,6 +28,7 @@ from libs.domain.assessment.contracts import AssessmentSummary, PublishRequest, 
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable, UpstreamError
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period
 from services.assessment.dependencies import authorise_kinds
 from services.assessment.methodologies import repository as methodology_repo
@@ -71,8 +72,10 @@ async def publish(command: PublishRun, context: LifecycleContext) -> AssessmentS
     run = await _run(session, command.run_id, actor)
     if run.status != "draft":
         raise Conflict(
-            f"考评 #{run.id} 的状态是{STATUS_ZH[run.status]}，只有草稿可以发布。"
-            f"Run {run.id} is {run.status}: only a draft can be published.",
+            Text(
+                f"考评 #{run.id} 的状态是{STATUS_ZH[run.status]}，只有草稿可以发布。",
+                f"Run {run.id} is {run.status}: only a draft can be published.",
+            ),
             code="not_a_draft",
             run_status=run.status,
         )
@@ -98,7 +101,10 @@ async def publish(command: PublishRun, context: LifecycleContext) -> AssessmentS
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            "同一期间的另一考评结果刚刚发布，请重新读取后再试。Another run of the same key was published meanwhile.",
+            Text(
+                "同一期间的另一考评结果刚刚发布，请重新读取后再试。",
+                "Another run of the same key was published meanwhile.",
+            ),
             code="already_published",
         ) from exc
     await repository.add_event(
@@ -120,8 +126,10 @@ async def withdraw(command: WithdrawRun, context: LifecycleContext) -> Assessmen
     run = await _run(session, command.run_id, actor)
     if run.status != "published":
         raise Conflict(
-            f"考评 #{run.id} 的状态是{STATUS_ZH[run.status]}，只有已发布的考评可以撤回。"
-            f"Run {run.id} is {run.status}: only a published run can be withdrawn.",
+            Text(
+                f"考评 #{run.id} 的状态是{STATUS_ZH[run.status]}，只有已发布的考评可以撤回。",
+                f"Run {run.id} is {run.status}: only a published run can be withdrawn.",
+            ),
             code="not_published",
             run_status=run.status,
         )
@@ -138,7 +146,9 @@ async def _run(session: AsyncSession, run_id: int, actor: Actor) -> Assessment:
     """The run (row-locked), 404 when there is none or the caller may not see it; 403 for another kind."""
     run = await repository.get(session, run_id, for_update=True)
     if run is None or (run.status == "draft" and not sees_drafts(actor)):
-        raise NotFound(f"assessment {run_id} does not exist")
+        raise NotFound(
+            Text(f"考评 #{run_id} 不存在", f"assessment {run_id} does not exist"), code="assessment_not_found"
+        )
     authorise_kinds(actor, [run.kind])
     return run
 
@@ -148,30 +158,42 @@ def _check_supersession(run: Assessment, current: Assessment | None, body: Publi
     if current is None:
         if body.supersedes is not None:
             raise Conflict(
-                f"没有正在生效的同期考评结果可替代（#{body.supersedes} 不是）。"
-                f"No run is published for this key: run {body.supersedes} cannot be superseded.",
+                Text(
+                    f"没有正在生效的同期考评结果可替代（#{body.supersedes} 不是）。",
+                    f"No run is published for this key: run {body.supersedes} cannot be superseded.",
+                ),
                 code="supersedes_mismatch",
                 published=None,
             )
         return
     if body.supersedes is None:
         raise Conflict(
-            f"{run.period} 已有发布的考评结果 #{current.id}（{current.label}）：如要替代，请在请求中给出 "
-            f"supersedes={current.id} 和 reason。Run {current.id} is published for this key; "
-            "name it in `supersedes` with a `reason` to replace it.",
+            Text(
+                f"{run.period} 已有发布的考评结果 #{current.id}（{current.label}）：如要替代，请在请求中给出 "
+                f"supersedes={current.id} 和 reason。",
+                f"Run {current.id} is published for this key; name it in `supersedes` with a `reason` to replace it.",
+            ),
             code="already_published",
             published=str(current.id),
         )
     if body.supersedes != current.id:
         raise Conflict(
-            f"正在生效的是 #{current.id}，不是 #{body.supersedes}。The run in force is {current.id}.",
+            Text(f"正在生效的是 #{current.id}，不是 #{body.supersedes}。", f"The run in force is {current.id}."),
             code="supersedes_mismatch",
             published=str(current.id),
         )
     if not body.reason:
         raise Unprocessable(
-            "替代已发布的考评结果须说明理由（reason）。Superseding a published run needs a reason.",
-            errors=[{"loc": ["body", "reason"], "msg": "required with supersedes", "type": "missing"}],
+            Text("替代已发布的考评结果须说明理由（reason）。", "Superseding a published run needs a reason."),
+            code="reason_required",
+            errors=[
+                {
+                    "loc": ["body", "reason"],
+                    "msg": Text("给出 supersedes 时必须填写", "required with supersedes"),
+                    "type": "missing",
+                    "code": "missing",
+                }
+            ],
         )
 
 
@@ -198,8 +220,10 @@ async def _refuse_stale(session: AsyncSession, run: Assessment, sanctions: dict[
         changed = changed or now_runs != list(sanctions["earlier_runs"])
     if changed:
         raise Conflict(
-            f"草稿 #{run.id} 计算时所比较的已发布考评结果已变化（上期排名或此前年度的警告），请重新计算草稿。"
-            f"The published runs draft {run.id} was compared with have changed since: compute a new draft.",
+            Text(
+                f"草稿 #{run.id} 计算时所比较的已发布考评结果已变化（上期排名或此前年度的警告），请重新计算草稿。",
+                f"The published runs draft {run.id} was compared with have changed since: compute a new draft.",
+            ),
             code="stale_basis",
         )
 

@@ -24,6 +24,7 @@ from libs.domain.assessment.run import RunEvaluation, full_detail, leaf_keys
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, NotFound, Unauthorized
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import COMPUTED_DECIMALS, Period, Role, ZoneKind
 from services.assessment.methodologies import repository as methodology_repo
 from services.assessment.runs import repository
@@ -246,7 +247,9 @@ async def run_and_method(
     :func:`visible_run_and_method` for what a caller may read)."""
     run = await repository.get(session, run_id, with_inputs=with_inputs)
     if run is None:
-        raise NotFound(f"assessment {run_id} does not exist")
+        raise NotFound(
+            Text(f"考评 #{run_id} 不存在", f"assessment {run_id} does not exist"), code="assessment_not_found"
+        )
     method = await methodology_repo.by_id(session, run.methodology_id)
     assert method is not None
     return run, method
@@ -259,8 +262,12 @@ async def visible_run_and_method(
     run, method = await run_and_method(session, run_id, with_inputs=with_inputs)
     if run.status == "draft" and not sees_drafts(actor):
         raise NotFound(
-            f"assessment {run_id} does not exist or is a draft (drafts are visible to city_admin and the assessing "
-            "bureaus)"
+            Text(
+                f"考评 #{run_id} 不存在，或为草稿（草稿仅对市级管理员和考评部门可见）",
+                f"assessment {run_id} does not exist or is a draft (drafts are visible to city_admin and the "
+                "assessing bureaus)",
+            ),
+            code="assessment_not_found",
         )
     return run, method
 
@@ -359,8 +366,14 @@ async def list_runs(
     """Runs, newest first: drafts only for those who may see them (401/403 when asked for without)."""
     if status == "draft" and not sees_drafts(actor):
         if actor is None:
-            raise Unauthorized("草稿仅对市级管理员和考评部门可见，请携带令牌。Drafts need a bearer token.")
-        raise Forbidden("草稿仅对市级管理员和考评部门可见。Drafts are visible to city_admin and the assessing bureaus.")
+            raise Unauthorized(
+                Text("草稿仅对市级管理员和考评部门可见，请携带令牌。", "Drafts need a bearer token."),
+                code="drafts_need_token",
+            )
+        raise Forbidden(
+            Text("草稿仅对市级管理员和考评部门可见。", "Drafts are visible to city_admin and the assessing bureaus."),
+            code="drafts_not_visible",
+        )
     public = ["published", "superseded", "withdrawn"]
     statuses = [status] if status else [*public, "draft"] if sees_drafts(actor) else public
     rows = await repository.page(

@@ -9,6 +9,7 @@ from libs.domain.assessment.scoring import Subject
 from libs.domain.assessment.sensitivity import WEIGHT_SPREAD, analyse
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from services.assessment.runs import repository
 from services.assessment.runs.reads import run_and_method
 
@@ -18,8 +19,16 @@ async def sensitivity(*, session: AsyncSession, run_id: int, samples: int, seed:
     run, _ = await run_and_method(session, run_id, with_inputs=True)
     if run.subjects != "zones":
         raise Unprocessable(
-            "sensitivity applies to runs that rank zones",
-            errors=[{"loc": ["path", "assessment_id"], "msg": "a reference-score run", "type": "subjects"}],
+            Text("敏感性分析仅适用于对开发区排名的考评", "sensitivity applies to runs that rank zones"),
+            code="not_a_zone_run",
+            errors=[
+                {
+                    "loc": ["path", "assessment_id"],
+                    "msg": Text("这是参照得分考评", "a reference-score run"),
+                    "type": "subjects",
+                    "code": "subjects",
+                }
+            ],
         )
     method = parse_methodology(run.inputs["methodology"])
     ranks = {r.zone: r.rank for r in await repository.results(session, run_id) if r.rank is not None}

@@ -21,6 +21,7 @@ from libs.domain.clients.metrics import MetricsClient
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Conflict, Forbidden, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role, ZoneKind
 from services.assessment.dependencies import authorise_kinds
 from services.assessment.sanctions import repository
@@ -84,12 +85,20 @@ async def write_policy(
                     faults.append(
                         {
                             "loc": ["body", side, i, "indicator"],
-                            "msg": f"unknown indicator {rule.indicator!r}: not in the metrics catalog",
+                            "msg": Text(
+                                f"未知指标 {rule.indicator!r}：不在指标目录中",
+                                f"unknown indicator {rule.indicator!r}: not in the metrics catalog",
+                            ),
                             "type": "unknown",
+                            "code": "unknown",
                         }
                     )
     if policy is None or faults:
-        raise Unprocessable(f"the policy breaks {len(faults)} rule(s)", errors=faults)
+        raise Unprocessable(
+            Text(f"奖惩规则有 {len(faults)} 处不符合要求", f"the policy breaks {len(faults)} rule(s)"),
+            code="policy_invalid",
+            errors=faults,
+        )
     latest = await repository.latest_policy(session, kind.value)
     version = 1 if latest is None else latest.version + 1
     try:
@@ -103,7 +112,13 @@ async def write_policy(
                 created_by=actor.sub,
             )
     except IntegrityError as exc:
-        raise Conflict("another policy version was stored at the same time; read it and retry") from exc
+        raise Conflict(
+            Text(
+                "另一版本的奖惩规则刚刚同时保存，请重新读取后再试",
+                "another policy version was stored at the same time; read it and retry",
+            ),
+            code="policy_version_conflict",
+        ) from exc
     return _read(policy, row.version, row.created_at, row.created_by)
 
 
@@ -178,7 +193,12 @@ async def list_summons(
     """Summons records; a zone committee sees its own zone's only."""
     if not actor.has(Role.CITY_ADMIN, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU):
         if zone is not None and zone != actor.zone:
-            raise Forbidden("a zone committee sees the summons of its own zone only")
+            raise Forbidden(
+                Text(
+                    "开发区管委会只能查看本开发区的约谈记录", "a zone committee sees the summons of its own zone only"
+                ),
+                code="summons_of_other_zone",
+            )
         zone = actor.zone
     rows: Sequence[Summons] = await repository.summons_page(
         session, zone=zone, assessment=assessment, after=after, limit=limit
