@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period, Role
 from libs.domain.metrics.contracts import ObservationRead, RevisionRead, Subject
 from services.metrics.observations.repository import ObservationReads, ReadCursor
@@ -19,8 +20,20 @@ def parse_subject(text: str) -> tuple[str, str]:
     kind, _, ident = text.partition(":")
     if kind not in ("zone", "division") or not ident:
         raise Unprocessable(
-            "subject must be zone:<id> or division:<code>",
-            errors=[{"loc": ["query", "subject"], "msg": "expected zone:<id> or division:<code>", "type": "subject"}],
+            Text(
+                "subject 应写作 zone:<开发区 id> 或 division:<区划代码>", "subject must be zone:<id> or division:<code>"
+            ),
+            errors=[
+                {
+                    "loc": ["query", "subject"],
+                    "msg": Text(
+                        "应为 zone:<开发区 id> 或 division:<区划代码>", "expected zone:<id> or division:<code>"
+                    ),
+                    "type": "subject",
+                    "code": "bad_subject",
+                }
+            ],
+            code="bad_subject",
         )
     return kind, ident
 
@@ -90,7 +103,10 @@ def _reader_subject(actor: Actor, subject: tuple[str, str] | None) -> tuple[str,
         return subject
     own = ("zone", actor.zone or "")
     if subject is not None and subject != own:
-        raise Forbidden("a zone committee reads its own zone's values only")
+        raise Forbidden(
+            Text("开发区管委会只能查阅本开发区的数据", "a zone committee reads its own zone's values only"),
+            code="own_zone_only",
+        )
     return own
 
 
