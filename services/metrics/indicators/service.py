@@ -99,6 +99,9 @@ class CatalogCache:
         return catalog
 
 
+_INDICATOR_KIND_ZH = {"base": "基础指标", "stock": "存量指标", "derived": "计算指标"}
+
+
 def _fault(field: str, msg: Text, type_: str, code: str) -> dict[str, Any]:
     return {"loc": ["body", field], "msg": msg, "type": type_, "code": code}
 
@@ -141,7 +144,7 @@ async def create_indicator(*, session: AsyncSession, actor: Actor, body: Indicat
         if not same_unit or previous.kind != body.kind:
             raise Conflict(
                 Text(
-                    f"指标 {body.code} 已有以 {previous.unit} 计的数据（{previous.kind} 类指标）；"
+                    f"指标 {body.code} 已有以 {previous.unit} 计的数据（{_INDICATOR_KIND_ZH[previous.kind]}）；"
                     "新版本不能改变单位或类型（请另设指标代码）",
                     f"indicator {body.code} already has values in {previous.unit} as a {previous.kind} indicator; "
                     "a new version may not change its unit or kind (add a new code instead)",
