@@ -88,7 +88,8 @@ class TestEachConflictSaysRowColumnAndWhatIsAccepted:
         assert [e["msg"] for e in body["errors"]] == [
             "row 2, column unit: a value in 公顷 cannot be converted to 万元; "
             "this indicator accepts 元, 千元, 万元, 百万元, 亿元",
-            f"row 3, column zone: zone {DONGSHAN} had ended by the end of 2017; its successor {XUANHUA_HEIR} reports it",
+            f"row 3, column zone: zone {DONGSHAN} had ended by the end of 2017; "
+            f"its successor {XUANHUA_HEIR} reports it",
             "row 5, column indicator: no indicator '地区生产总量' in the catalog; "
             "close matches: gdp（地区生产总值）, gdp_share_of_city（地区生产总值占全市比重）",
             "row 6, column value: '约3000' is not a number; "
