@@ -19,6 +19,7 @@ from datetime import date
 from typing import Protocol
 
 from libs.domain.kernel.errors import NotFound, UpstreamUnavailable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import ZoneKind, ZoneStatus
 from libs.domain.registry.contracts import ChangeFeed, ChangeRead, Lineage, ResolveResult, ZoneHistory, ZoneRead
 
@@ -74,7 +75,12 @@ class Jurisdiction:
                     feed = await registry.changes(after=self.cursor, limit=FEED_PAGE)
                 except NotFound as exc:
                     raise UpstreamUnavailable(
-                        "the registry has no change feed; zone data cannot be checked", service="registry"
+                        Text(
+                            "登记系统没有提供变更记录，无法核对开发区数据",
+                            "the registry has no change feed; zone data cannot be checked",
+                        ),
+                        code="registry_feed_missing",
+                        service="registry",
                     ) from exc
                 for item in feed.items:
                     if item.id > self.last_change_id:

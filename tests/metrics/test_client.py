@@ -63,5 +63,5 @@ class TestTheFakeLocksAsTheServiceDoes:
         from_fake = await answers(FakeMetricsClient(created_by="shangwu-wang"))
         assert from_fake == from_service
         assert [a[0] for a in from_service] == ["lock", "refused", "lock", "refused"]
-        assert from_service[1][2] == "metrics service answered 409: period 2025 is already locked for economic zones"
+        assert from_service[1][2] == "metrics service answered 409: 报告期 2025 的经济开发区数据已锁定"
         assert [from_service[i][3]["upstream_status"] for i in (1, 3)] == [409, 422]

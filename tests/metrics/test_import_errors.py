@@ -1,6 +1,7 @@
 """Import errors speak the county's language: each conflict names the row as Excel shows it, the
-column as the file heads it, what was wrong (Chinese first, then English) and what is accepted;
-indicators may be named by their Chinese name."""
+column as the file heads it, what was wrong and what is accepted (in the language asked for:
+Chinese by default, English as the test client asks here; tests/metrics/test_languages.py has the
+Chinese); indicators may be named by their Chinese name."""
 
 from __future__ import annotations
 
@@ -82,15 +83,18 @@ class TestEachConflictSaysRowColumnAndWhatIsAccepted:
             (3, 5, "indicator", "unknown_indicator", GDP_CLOSE),
             (4, 6, "value", "bad_value", ["1234.5", "1,234.5"]),
         ]
-        messages = [e["msg"] for e in body["errors"]]
-        assert messages[0].startswith(
-            "第 2 行“unit”列：单位 公顷 无法换算为 万元；该指标可用单位：元、千元、万元、百万元、亿元"
-        )
-        assert " / row 2, column unit: a value in 公顷 cannot be converted to 万元" in messages[0]
-        assert messages[1].startswith(f"第 3 行“zone”列：开发区 {DONGSHAN} 在 2017 期末前已并入或撤销")
-        assert XUANHUA_HEIR in messages[1] and "row 3, column zone" in messages[1]
-        assert "相近的有：gdp（地区生产总值）" in messages[2]
-        assert "'约3000' 不是数字" in messages[3] and "1,234.5" in messages[3]
+        # each says the row as Excel shows it, the column, what is wrong and what is accepted (in
+        # English, as the test client asks; in Chinese: tests/metrics/test_languages.py)
+        assert [e["msg"] for e in body["errors"]] == [
+            "row 2, column unit: a value in 公顷 cannot be converted to 万元; "
+            "this indicator accepts 元, 千元, 万元, 百万元, 亿元",
+            f"row 3, column zone: zone {DONGSHAN} had ended by the end of 2017; "
+            f"its successor {XUANHUA_HEIR} reports it",
+            "row 5, column indicator: no indicator '地区生产总量' in the catalog; "
+            "close matches: gdp（地区生产总值）, gdp_share_of_city（地区生产总值占全市比重）",
+            "row 6, column value: '约3000' is not a number; "
+            "a value is a plain number with '.' as the decimal mark, thousands grouped only as 1,234.5",
+        ]
         assert body["summary"]["counts"]["rejected"] == 4
         assert stored == []
 
@@ -119,7 +123,9 @@ class TestEachConflictSaysRowColumnAndWhatIsAccepted:
             (0, None, None, "incompatible_unit", CNY),
             (1, None, None, "zone_ended", [XUANHUA_HEIR]),
         ]
-        assert problem["errors"][0]["msg"].startswith("单位 公顷 无法换算为 万元")
+        assert problem["errors"][0]["msg"] == (
+            "a value in 公顷 cannot be converted to 万元; this indicator accepts 元, 千元, 万元, 百万元, 亿元"
+        )
 
 
 class TestIndicatorsByChineseName:
@@ -144,7 +150,10 @@ class TestIndicatorsByChineseName:
         [error] = assert_problem(r, 422)["errors"]
         assert (error["line"], error["column"], error["type"]) == (2, "indicator", "unknown_indicator")
         assert error["accepted"] == ["sample_a（示例指标）", "sample_b（示例指标）"]
-        assert "有多个指标叫 '示例指标'" in error["msg"]
+        assert error["msg"] == (
+            "row 2, column indicator: '示例指标' names several indicators: "
+            "sample_a（示例指标）, sample_b（示例指标）; use the code"
+        )
 
 
 class TestAZoneOfAnotherCounty:
@@ -164,8 +173,13 @@ class TestAZoneOfAnotherCounty:
             "accepted": [f"{ZHUOLU} 河北涿鹿经济开发区"],
             "accepted_count": 1,
         }
-        assert row["msg"].startswith(f"第 3 行“开发区”列：{XUANHUA} 属于 130705，本账号不能报送")
-        assert "（rows 3）" in body["detail"]  # the row as Excel shows it, not the batch index 1
+        assert row["msg"] == (
+            f"row 3, column 开发区: {XUANHUA} belongs to 130705, outside the caller's scope; "
+            "the caller may write for 1 zone(s) then"
+        )
+        assert body["detail"].startswith(  # the row as Excel shows it, not the batch index 1
+            "1 row(s) are outside the caller's scope: rows 3; "
+        )
 
     async def test_the_accepted_zones_are_bounded_to_twenty_with_their_count(
         self, metrics: Any, registry: Registry
@@ -180,4 +194,7 @@ class TestAZoneOfAnotherCounty:
         assert row["accepted_count"] == 23 and len(row["accepted"]) == 20
         assert row["accepted"][0] == f"{ZHUOLU} 河北涿鹿经济开发区"
         assert row["accepted"][-1] == "zextra000019 涿鹿园区19"
-        assert "列出前 20 个" in row["msg"]
+        assert row["msg"] == (
+            f"row 2, column zone: {XUANHUA} belongs to 130705, outside the caller's scope; "
+            "the caller may write for 23 zone(s) then (the first 20 listed)"
+        )

@@ -364,7 +364,9 @@ class TestACountyWritesOnlyForItsZones:
                 "accepted_count": 1,
             },
         ]
-        assert problem["rows"][1]["msg"].startswith("130731 不是本账号的县（区）")
+        assert problem["rows"][1]["msg"] == (
+            "130731 is not the caller's division; the caller may write its own division's totals only"
+        )
         assert stored == []
 
     async def test_the_entrusted_division_writes_for_a_city_zone(self, metrics: Any) -> None:

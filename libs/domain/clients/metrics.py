@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from libs.domain.clients.base import ServiceClient, upstream_error
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.values import Period
+from libs.domain.metrics import messages
 from libs.domain.metrics.contracts import IndicatorRead, LockCreate, LockRead, MatrixAnswer, MatrixRead
 
 INDICATOR_PAGE = 500
@@ -215,10 +216,11 @@ class FakeMetricsClient:
         try:
             period = str(Period.parse(body.period))
         except ValueError as exc:
-            raise upstream_error("metrics", 422, str(exc)) from exc
+            # the real client sends no Accept-Language: the service answers in Chinese
+            raise upstream_error("metrics", 422, messages.period_unreadable(body.period, str(exc)).zh) from exc
         if any(held.period == period and held.kind == body.kind for held in self.locks):
-            scope = "" if body.kind is None else f" for {body.kind.value} zones"
-            raise upstream_error("metrics", 409, f"period {period} is already locked{scope}")
+            kind = None if body.kind is None else body.kind.value
+            raise upstream_error("metrics", 409, messages.period_already_locked(period, kind).zh)
         lock = LockRead(
             id=len(self.locks) + 1,
             period=period,

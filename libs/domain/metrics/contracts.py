@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.domain.kernel.contracts import ApiModel
+from libs.domain.kernel.i18n import LocalText
 from libs.domain.kernel.values import Computed, DecimalText, PeriodType, SerialId, ZoneKind
 
 IndicatorKind = Literal["base", "stock", "derived"]
@@ -273,14 +274,17 @@ class ImportCounts(ApiModel):
 
 
 class ImportConflict(ApiModel):
-    """One bad row: its index in the batch (0-based), the field, a code and a message (Chinese,
-    then English after " / "); for a row read from a file, also its row number and column, and
-    what the column accepts."""
+    """One bad row: its index in the batch (0-based), the field, a code and a message (in the
+    request's language: Chinese, or English on request); for a row read from a file, also its row
+    number and column, and what the column accepts."""
 
     index: int
     field: str
     code: ConflictCode
-    message: str
+    message: LocalText = Field(
+        description="What is wrong and what is accepted, in the request's language (`Accept-Language`: "
+        "Chinese by default, English on request); for a row of a file it begins with the row and column."
+    )
     line: int | None = Field(
         None,
         description="For imported files: the row number as Excel shows it (the header is row 1, the first "
@@ -482,7 +486,7 @@ class QualityFinding(ApiModel):
     division: str | None
     indicator: str | None
     period: str
-    message: str
+    message: LocalText = Field(description="What was found, in the request's language (`Accept-Language`).")
     values: dict[str, float | str | None]
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from libs.domain.kernel.i18n import Text
+
 Values = Mapping[str, float | None]
 Vector = NDArray[np.float64]
 Columns = Mapping[str, Vector]
@@ -29,7 +31,12 @@ MAX_FORMULA_NODES = 200
 
 
 class FormulaError(ValueError):
-    """A formula that is not valid; the message says why."""
+    """A formula that is not valid; ``text`` says why, in Chinese and in English (the exception's
+    message is the English)."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.en)
+        self.text = text
 
 
 class _Missing(Exception):
@@ -97,7 +104,7 @@ def _compile_columns(node: ast.AST) -> _VEval:
     if isinstance(node, ast.Call) and isinstance(node.args[0], ast.Name):
         code = node.args[0].id
         return lambda v, c: c[code]
-    raise FormulaError(f"not allowed in a formula: {type(node).__name__}")  # pragma: no cover - checked before
+    raise FormulaError(_not_allowed(node))  # pragma: no cover - checked before
 
 
 def _compile(node: ast.AST, names: set[str], city_names: set[str]) -> _Eval:
@@ -140,7 +147,12 @@ def _compile(node: ast.AST, names: set[str], city_names: set[str]) -> _Eval:
             or len(node.args) != 1
             or not isinstance(node.args[0], ast.Name)
         ):
-            raise FormulaError(f"the only function is {CITY_FUNCTION}(indicator_code)")
+            raise FormulaError(
+                Text(
+                    f"公式中唯一可用的函数是 {CITY_FUNCTION}(指标代码)",
+                    f"the only function is {CITY_FUNCTION}(indicator_code)",
+                )
+            )
         code = node.args[0].id
         city_names.add(code)
 
@@ -151,24 +163,34 @@ def _compile(node: ast.AST, names: set[str], city_names: set[str]) -> _Eval:
             return x
 
         return read_city
-    raise FormulaError(f"not allowed in a formula: {type(node).__name__}")
+    raise FormulaError(_not_allowed(node))
+
+
+def _not_allowed(node: ast.AST) -> Text:
+    name = type(node).__name__
+    return Text(
+        f"公式中不允许使用 {name}（只能使用数字、指标代码、+ - * /、括号和 {CITY_FUNCTION}(指标代码)）",
+        f"not allowed in a formula: {name}",
+    )
 
 
 def parse_formula(text: str) -> Formula:
     """Parse and check ``text``; raise :class:`FormulaError` when it is not a valid formula."""
     if not text or not text.strip():
-        raise FormulaError("the formula is empty")
+        raise FormulaError(Text("公式为空", "the formula is empty"))
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise FormulaError(f"not an arithmetic expression: {exc.msg}") from exc
+        raise FormulaError(
+            Text(f"公式不是算术表达式（{exc.msg}）", f"not an arithmetic expression: {exc.msg}")
+        ) from exc
     if sum(1 for _ in ast.walk(tree)) > MAX_FORMULA_NODES:
-        raise FormulaError("the formula is too long")
+        raise FormulaError(Text("公式过长", "the formula is too long"))
     names: set[str] = set()
     city_names: set[str] = set()
     fn = _compile(tree, names, city_names)
     if not names and not city_names:
-        raise FormulaError("the formula reads no indicator")
+        raise FormulaError(Text("公式未引用任何指标", "the formula reads no indicator"))
     return Formula(
         text=text.strip(),
         variables=frozenset(names),
@@ -191,7 +213,8 @@ def dependency_order(formulas: Mapping[str, Formula]) -> list[str]:
             return
         if state.get(code) == 1:
             cycle = [*path[path.index(code) :], code]
-            raise FormulaError(f"formulas form a cycle: {' → '.join(cycle)}")
+            chain = " → ".join(cycle)
+            raise FormulaError(Text(f"公式之间循环引用：{chain}", f"formulas form a cycle: {chain}"))
         state[code] = 1
         for dep in sorted(formulas[code].all_variables):
             if dep in formulas:

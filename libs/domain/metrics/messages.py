@@ -1,9 +1,10 @@
-"""The texts of a push's or an import's row-level conflicts: Chinese first, then English after " / ".
+"""The texts of a push's or an import's row-level conflicts, in Chinese and in English.
 
 County statistics staff act on these messages, so each says what was wrong and what is
-accepted, in their language first. One function per conflict code builds both texts side by
-side: a per-request language choice (``Accept-Language``) can later pick one of them here, in
-one place. The conflict codes themselves never change; clients read those, not the prose.
+accepted. One function per conflict code builds both texts side by side as a :class:`Text`;
+the answer (or the problem) is written in the request's language (``Accept-Language``: Chinese
+first, English on request; docs/api-conventions.md#languages). The conflict codes themselves
+never change; clients read those, not the prose.
 """
 
 from __future__ import annotations
@@ -188,4 +189,24 @@ def outside_scope(subject: str, division: str | None, shown: int, total: int, *,
     return Text(
         f"{subject} {owner_zh}，本账号不能报送；该期间可报送 {total} 个开发区{more_zh}",
         f"{subject} {owner_en}, outside the caller's scope; the caller may write for {total} zone(s) then{more_en}",
+    )
+
+
+# --- texts of the service's problems shared with its test double (libs/domain/clients/metrics.py)
+
+ZONE_KIND_ZH = {"economic": "经济开发区", "high_tech": "高新技术产业开发区"}
+
+
+def period_unreadable(text: str, reason: str) -> Text:
+    """A period (of a lock) that does not read; ``reason`` is the parser's, in English."""
+    return Text(f"无法识别报告期 {text!r}（应写作 2025、2025H1 或 2025Q3）", reason)
+
+
+def period_already_locked(period: str, kind: str | None) -> Text:
+    """``period_already_locked``: the lock asked for exists (``kind``: its zone kind, None for every zone)."""
+    if kind is None:
+        return Text(f"报告期 {period} 已锁定", f"period {period} is already locked")
+    return Text(
+        f"报告期 {period} 的{ZONE_KIND_ZH.get(kind, kind)}数据已锁定",
+        f"period {period} is already locked for {kind} zones",
     )

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role, today_in_china
 from libs.domain.metrics.contracts import CompletenessRead, DivisionCompleteness, ZoneCompleteness
 from libs.domain.metrics.scope import reporting_division
@@ -31,9 +32,17 @@ def _division_seen(actor: Actor, division: str | None) -> str | None:
     if actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU):
         return division
     if not actor.has(Role.COUNTY):
-        raise Forbidden("completeness is for the city, the bureaus and the counties")
+        raise Forbidden(
+            Text(
+                "报送完整性仅供市级、各局和县（区）查阅", "completeness is for the city, the bureaus and the counties"
+            ),
+            code="completeness_not_allowed",
+        )
     if division not in (None, actor.division):
-        raise Forbidden("a county sees its own division's completeness only")
+        raise Forbidden(
+            Text("县（区）只能查阅本县（区）的报送完整性", "a county sees its own division's completeness only"),
+            code="own_division_only",
+        )
     return actor.division
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period
 from libs.domain.metrics.contracts import DeadlineRead, DeadlineSet
 from services.metrics.analysis.repository import AnalysisRepository
@@ -40,8 +41,16 @@ async def set_deadline(*, session: AsyncSession, actor: Actor, period: Period, b
     """Set when a period's values are due."""
     if body.due_on < period.end:
         raise Unprocessable(
-            "a period's values cannot be due before it ends",
-            errors=[{"loc": ["body", "due_on"], "msg": f"before {period.end}", "type": "range"}],
+            Text("报送截止日不能早于报告期结束", "a period's values cannot be due before it ends"),
+            errors=[
+                {
+                    "loc": ["body", "due_on"],
+                    "msg": Text(f"早于报告期末 {period.end}", f"before {period.end}"),
+                    "type": "range",
+                    "code": "due_before_period_end",
+                }
+            ],
+            code="due_before_period_end",
         )
     row = await AnalysisRepository(session).set_deadline(
         Deadline(period=str(period), due_on=body.due_on, set_by=actor.sub, set_at=datetime.now(UTC))

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period
 from libs.domain.metrics.contracts import MatrixAnswer, MatrixAnswerRow, MatrixIndicator
 from libs.domain.metrics.formula import base_components
@@ -29,8 +30,17 @@ def _codes(catalog: Catalog, requested: Sequence[str] | None) -> list[str]:
     unknown = [c for c in requested if c not in catalog.indicators]
     if unknown:
         raise Unprocessable(
-            f"unknown indicator(s): {', '.join(unknown)}",
-            errors=[{"loc": ["query", "indicators"], "msg": f"unknown: {c}", "type": "indicator"} for c in unknown],
+            Text(f"指标目录中没有：{'、'.join(unknown)}", f"unknown indicator(s): {', '.join(unknown)}"),
+            errors=[
+                {
+                    "loc": ["query", "indicators"],
+                    "msg": Text(f"指标目录中没有 {c}", f"unknown: {c}"),
+                    "type": "indicator",
+                    "code": "unknown_indicator",
+                }
+                for c in unknown
+            ],
+            code="unknown_indicator",
         )
     return list(dict.fromkeys(requested))
 
@@ -170,11 +180,27 @@ async def division_matrix(query: DivisionMatrixQuery, session: AsyncSession) -> 
     bad = [d for d in divisions if not (len(d) == 6 and d.isdigit() and d[0] != "0")]
     if bad or not divisions:
         raise Unprocessable(
-            "divisions must be a comma-separated list of 6-digit codes",
+            Text(
+                "divisions 应为以逗号分隔的 6 位区划代码", "divisions must be a comma-separated list of 6-digit codes"
+            ),
             errors=[
-                {"loc": ["query", "divisions"], "msg": f"not a division code: {d}", "type": "division"} for d in bad
+                {
+                    "loc": ["query", "divisions"],
+                    "msg": Text(f"{d} 不是 6 位区划代码", f"not a division code: {d}"),
+                    "type": "division",
+                    "code": "bad_division",
+                }
+                for d in bad
             ]
-            or [{"loc": ["query", "divisions"], "msg": "no division given", "type": "division"}],
+            or [
+                {
+                    "loc": ["query", "divisions"],
+                    "msg": Text("未给出区划代码", "no division given"),
+                    "type": "division",
+                    "code": "no_division",
+                }
+            ],
+            code="bad_division",
         )
     catalog = await load_catalog(session=session)
     codes = _codes(catalog, query.indicators)

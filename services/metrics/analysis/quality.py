@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period
 from libs.domain.metrics.catalog import CONSISTENCY_RULES
 from libs.domain.metrics.contracts import BenfordResult, QualityFinding, QualityReport
@@ -43,7 +44,10 @@ def _parts_above_wholes(
                     division=hit.key if subject_type == "division" else None,
                     indicator=hit.rule.part,
                     period=period,
-                    message=f"{hit.rule.part} ({hit.part}) exceeds {hit.rule.whole} ({hit.whole})",
+                    message=Text(
+                        f"{hit.rule.part}（{hit.part}）大于 {hit.rule.whole}（{hit.whole}）",
+                        f"{hit.rule.part} ({hit.part}) exceeds {hit.rule.whole} ({hit.whole})",
+                    ),
                     values={hit.rule.part: float(hit.part), hit.rule.whole: float(hit.whole)},
                 )
             )
@@ -71,7 +75,10 @@ def _shares_above_100(
                         division=None,
                         indicator=code,
                         period=period,
-                        message=f"{code} = {share:.2f}% ({formula.text})",
+                        message=Text(
+                            f"{code} = {share:.2f}%（{formula.text}），超过 100%",
+                            f"{code} = {share:.2f}% ({formula.text})",
+                        ),
                         values={code: share, **{v: vals.get(v) for v in sorted(formula.variables)}},
                     )
                 )
@@ -103,7 +110,10 @@ def _sums_above_totals(
                         division=division,
                         indicator=code,
                         period=period,
-                        message=f"the {len(parts)} zones' {code} add up to {s}, above the total {total} of {division}",
+                        message=Text(
+                            f"{len(parts)} 个开发区的 {code} 合计 {s}，超过 {division} 的总量 {total}",
+                            f"the {len(parts)} zones' {code} add up to {s}, above the total {total} of {division}",
+                        ),
                         values={"zones_sum": float(s), "total": float(total), "zones": len(parts)},
                     )
                 )
@@ -140,8 +150,12 @@ async def _growth_findings(
                     division=None,
                     indicator=code,
                     period=str(period),
-                    message=f"{code} grew {hit.growth:+.1%} against {previous} (median {hit.median_growth:+.1%}, "
-                    f"modified z = {hit.z:.1f})",
+                    message=Text(
+                        f"{code} 比 {previous} 增长 {hit.growth:+.1%}（各开发区中位数 {hit.median_growth:+.1%}，"
+                        f"修正 z 值 {hit.z:.1f}）",
+                        f"{code} grew {hit.growth:+.1%} against {previous} (median {hit.median_growth:+.1%}, "
+                        f"modified z = {hit.z:.1f})",
+                    ),
                     values={
                         "current": hit.current,
                         "previous": hit.previous,
@@ -183,8 +197,12 @@ def _first_digits(
                     division=pusher or None,
                     indicator=None,
                     period=period,
-                    message=f"first digits of the {outcome.n} values pushed by {pusher or 'city-level roles'} "
-                    f"depart from Benford's law (chi2 = {outcome.chi2:.1f}, p = {outcome.p_value:.2g})",
+                    message=Text(
+                        f"{pusher or '市级角色'}报送的 {outcome.n} 个数值的首位数字分布偏离本福特定律"
+                        f"（chi2 = {outcome.chi2:.1f}，p = {outcome.p_value:.2g}）",
+                        f"first digits of the {outcome.n} values pushed by {pusher or 'city-level roles'} "
+                        f"depart from Benford's law (chi2 = {outcome.chi2:.1f}, p = {outcome.p_value:.2g})",
+                    ),
                     values={"n": outcome.n, "chi2": outcome.chi2, "p_value": outcome.p_value, "mad": outcome.mad},
                 )
             )

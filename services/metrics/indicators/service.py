@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.metrics.catalog import SEED_INDICATORS
 from libs.domain.metrics.contracts import IndicatorCreate, IndicatorRead
 from libs.domain.metrics.formula import Formula, FormulaError, dependency_order, parse_formula, unknown_codes
@@ -98,8 +99,11 @@ class CatalogCache:
         return catalog
 
 
-def _fault(field: str, msg: str, type_: str) -> dict[str, Any]:
-    return {"loc": ["body", field], "msg": msg, "type": type_}
+_INDICATOR_KIND_ZH = {"base": "基础指标", "stock": "存量指标", "derived": "计算指标"}
+
+
+def _fault(field: str, msg: Text, type_: str, code: str) -> dict[str, Any]:
+    return {"loc": ["body", field], "msg": msg, "type": type_, "code": code}
 
 
 async def create_indicator(*, session: AsyncSession, actor: Actor, body: IndicatorCreate) -> tuple[IndicatorRead, bool]:
@@ -112,13 +116,23 @@ async def create_indicator(*, session: AsyncSession, actor: Actor, body: Indicat
     catalog = await load_catalog(session=session)
     faults: list[dict[str, Any]] = []
     if (body.kind == "derived") != (body.formula is not None):
-        faults.append(_fault("formula", "a formula is required for derived indicators and only for them", "formula"))
+        faults.append(
+            _fault(
+                "formula",
+                Text(
+                    "计算指标必须给出公式，其他指标不得给出公式",
+                    "a formula is required for derived indicators and only for them",
+                ),
+                "formula",
+                "formula_for_derived_only",
+            )
+        )
     if body.min is not None and body.max is not None and body.min >= body.max:
-        faults.append(_fault("max", "max must be greater than min", "range"))
+        faults.append(_fault("max", Text("max 必须大于 min", "max must be greater than min"), "range", "bad_range"))
     if body.kind == "derived" and body.formula is not None:
         faults.extend(_formula_faults(body, catalog))
     if faults:
-        raise Unprocessable("the indicator is not valid", errors=faults)
+        raise Unprocessable(Text("指标定义无效", "the indicator is not valid"), errors=faults, code="invalid_indicator")
     versions = await repo.versions(body.code)
     if versions and _same_definition(versions[-1], body):
         return indicator_read(versions[-1]), True
@@ -129,9 +143,14 @@ async def create_indicator(*, session: AsyncSession, actor: Actor, body: Indicat
         )
         if not same_unit or previous.kind != body.kind:
             raise Conflict(
-                f"indicator {body.code} already has values in {previous.unit} as a {previous.kind} indicator; "
-                "a new version may not change its unit or kind (add a new code instead)",
-                code=body.code,
+                Text(
+                    f"指标 {body.code} 已有以 {previous.unit} 计的数据（{_INDICATOR_KIND_ZH[previous.kind]}）；"
+                    "新版本不能改变单位或类型（请另设指标代码）",
+                    f"indicator {body.code} already has values in {previous.unit} as a {previous.kind} indicator; "
+                    "a new version may not change its unit or kind (add a new code instead)",
+                ),
+                code="unit_or_kind_change",
+                indicator=body.code,
                 version=previous.version,
             )
     version = await repo.latest_version(body.code) + 1
@@ -151,21 +170,26 @@ def _formula_faults(body: IndicatorCreate, catalog: Catalog) -> list[dict[str, A
     try:
         formula = parse_formula(body.formula)
     except FormulaError as exc:
-        return [_fault("formula", str(exc), "formula")]
+        return [_fault("formula", exc.text, "formula", "bad_formula")]
     known = set(catalog.indicators) - {body.code}
     unknown = unknown_codes(formula, known)
     if unknown:
-        return [_fault("formula", f"unknown indicator(s): {', '.join(unknown)}", "formula.unknown_indicator")]
+        text = Text(
+            f"公式引用了指标目录中没有的指标：{'、'.join(unknown)}", f"unknown indicator(s): {', '.join(unknown)}"
+        )
+        return [_fault("formula", text, "formula.unknown_indicator", "formula_unknown_indicator")]
     derived_in_city = sorted(c for c in formula.city_variables if catalog.indicators[c].kind == "derived")
     if derived_in_city:
-        return [
-            _fault("formula", f"city(...) takes base or stock indicators only: {', '.join(derived_in_city)}", "formula")
-        ]
+        text = Text(
+            f"city(...) 只能引用基础指标或存量指标：{'、'.join(derived_in_city)}",
+            f"city(...) takes base or stock indicators only: {', '.join(derived_in_city)}",
+        )
+        return [_fault("formula", text, "formula", "city_of_derived")]
     formulas = {**catalog.formulas, body.code: formula}
     try:
         dependency_order(formulas)
     except FormulaError as exc:
-        return [_fault("formula", str(exc), "formula.cycle")]
+        return [_fault("formula", exc.text, "formula.cycle", "formula_cycle")]
     return []
 
 
@@ -187,7 +211,7 @@ async def indicator_versions(
     few versions: they are read together and paged in memory.)"""
     rows = await IndicatorRepository(session).versions(code)
     if not rows:
-        raise NotFound(f"indicator {code} does not exist")
+        raise NotFound(Text(f"指标 {code} 不存在", f"indicator {code} does not exist"), code="indicator_not_found")
     rest = [r for r in rows if after is None or r.version > after]
     page = rest[:limit]
     return [indicator_read(r) for r in page], (page[-1].version if len(rest) > limit else None)

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Conflict, Forbidden, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period, Role, ZoneKind
+from libs.domain.metrics import messages
 from libs.domain.metrics.contracts import (
     LedgerBreak,
     LedgerVerification,
@@ -163,9 +165,11 @@ def _authorise_scope(actor: Actor, kind: ZoneKind | None) -> None:
     asked = "所有开发区" if kind is None else _KIND_ZH[kind]
     asked_en = "every zone (no kind)" if kind is None else f"{kind.value} zones"
     raise Forbidden(
-        f"商务局只能锁定经济开发区、科技局只能锁定高新技术产业开发区的期间，本令牌不能锁定{asked}"
-        f"（the commerce bureau locks economic zones and the science bureau high-tech zones only: "
-        f"this token may not lock {asked_en}）",
+        Text(
+            f"商务局只能锁定经济开发区、科技局只能锁定高新技术产业开发区的报告期，本令牌不能锁定{asked}",
+            "the commerce bureau locks economic zones and the science bureau high-tech zones only: "
+            f"this token may not lock {asked_en}",
+        ),
         code="lock_kind_not_allowed",
         allowed_kinds=allowed,
     )
@@ -178,14 +182,20 @@ async def create_lock(*, session: AsyncSession, actor: Actor, body: LockCreate) 
     try:
         period = str(Period.parse(body.period))
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"loc": ["body", "period"], "msg": str(exc), "type": "period"}]) from exc
+        text = messages.period_unreadable(body.period, str(exc))
+        raise Unprocessable(
+            text,
+            errors=[{"loc": ["body", "period"], "msg": text, "type": "period", "code": "period"}],
+            code="bad_period",
+        ) from exc
     scope = body.kind.value if body.kind else "all"
     repo = LockRepository(session)
     row = PeriodLock(period=period, scope=scope, reason=body.reason, created_at=datetime.now(UTC), created_by=actor.sub)
     if not await repo.add(row):
         existing = await repo.find(period, scope)
         raise Conflict(
-            f"period {period} is already locked{'' if scope == 'all' else f' for {scope} zones'}",
+            messages.period_already_locked(period, None if scope == "all" else scope),
+            code="period_already_locked",
             lock=str(existing.id) if existing else None,
         )
     return lock_read(row)

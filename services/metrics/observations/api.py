@@ -92,7 +92,12 @@ def _keyed(actor: Actor, key: str | None, request_hash: str, dry_run: bool) -> K
     """The push's idempotency: a county system must send a key; a dry run stores nothing, so it
     claims none."""
     if key is None and actor.has(Role.COUNTY) and not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
-        raise _Missing("county systems must send an Idempotency-Key header with every push")
+        raise _Missing(
+            Text(
+                "县（区）系统每次报送都须带 Idempotency-Key 请求头",
+                "county systems must send an Idempotency-Key header with every push",
+            )
+        )
     return Keyed(actor.sub, None if dry_run else key, request_hash)
 
 
@@ -154,7 +159,11 @@ async def import_observations(
 ) -> ImportSummary | JSONResponse:
     content = await file.read(MAX_FILE_BYTES + 1)
     if len(content) > MAX_FILE_BYTES:
-        raise PayloadTooLarge(f"the file exceeds {MAX_FILE_BYTES} bytes", limit_bytes=MAX_FILE_BYTES)
+        raise PayloadTooLarge(
+            Text(f"文件超过 {MAX_FILE_BYTES} 字节的上限", f"the file exceeds {MAX_FILE_BYTES} bytes"),
+            code="file_too_large",
+            limit_bytes=MAX_FILE_BYTES,
+        )
     digest = hashlib.sha256()
     digest.update(b"file:")
     digest.update(content)

@@ -60,7 +60,7 @@ def conflict(
         index=index,
         field=field_,
         code=code,
-        message=str(text.at(line, column)),
+        message=text.at(line, column),
         line=line,
         column=column if line is not None else None,
         accepted=list(accepted) if accepted is not None else None,

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import msgspec
 
 from libs.domain.kernel.errors import PayloadTooLarge
+from libs.domain.kernel.i18n import Text
 from libs.domain.metrics import messages
 from libs.domain.metrics.contracts import MAX_BATCH_ROWS, ImportConflict, ObservationBatch
 
@@ -171,12 +172,17 @@ def parse_batch(body: bytes) -> ParsedBatch:
 def too_many(n: int) -> PayloadTooLarge:
     """The 413 of a batch of ``n`` rows, past :data:`MAX_BATCH_ROWS`."""
     return PayloadTooLarge(
-        f"{n} rows exceed the limit of {MAX_BATCH_ROWS} per batch; split it", limit_rows=MAX_BATCH_ROWS
+        Text(
+            f"{n} 行超过每批 {MAX_BATCH_ROWS} 行的上限，请分批报送",
+            f"{n} rows exceed the limit of {MAX_BATCH_ROWS} per batch; split it",
+        ),
+        code="too_many_rows",
+        limit_rows=MAX_BATCH_ROWS,
     )
 
 
 def _subject_conflict(index: int) -> ImportConflict:
-    return ImportConflict(index=index, field="subject", code="bad_subject", message=str(messages.bad_subject("both")))
+    return ImportConflict(index=index, field="subject", code="bad_subject", message=messages.bad_subject("both"))
 
 
 def decoded_rows(decoded: Sequence[DecodedRow]) -> tuple[list[RowIn], list[ImportConflict]]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period, Role, today_in_china
 from libs.domain.metrics import messages
 from libs.domain.metrics.contracts import ImportConflict, ImportCounts, ImportSummary, IndicatorRead
@@ -32,9 +33,10 @@ async def rows_from_file(
     if table.missing:
         text = messages.missing_column(table.missing)
         summary = ImportSummary(status="conflict", dry_run=False, counts=ImportCounts(rejected=0))
-        error = {"loc": ["file", "header"], "msg": str(text), "type": "missing_column", "line": 1}
+        error = {"loc": ["file", "header"], "msg": text, "type": "missing_column", "code": "missing_column", "line": 1}
         raise Unprocessable(
-            str(text),
+            text,
+            code="missing_column",
             errors=[error | {"accepted": table.missing}],
             summary=summary.model_dump(mode="json", exclude={"conflicts"}),
         )
@@ -104,14 +106,25 @@ async def template(
 
     if division is not None and not DIVISION_RE.match(division):
         raise Unprocessable(
-            "division must be a 6-digit code",
-            errors=[{"loc": ["query", "division"], "msg": "not a division code", "type": "division"}],
+            Text("division 应为 6 位区划代码", "division must be a 6-digit code"),
+            errors=[
+                {
+                    "loc": ["query", "division"],
+                    "msg": Text(f"{division!r} 不是 6 位区划代码", "not a division code"),
+                    "type": "division",
+                    "code": "bad_division",
+                }
+            ],
+            code="bad_division",
         )
     if not actor.has(Role.CITY_ADMIN, Role.STATISTICS_BUREAU):
         if division is None:
             division = actor.division
         if division != actor.division:
-            raise Forbidden("a county gets the template of its own division only")
+            raise Forbidden(
+                Text("县（区）只能下载本县（区）的填报模板", "a county gets the template of its own division only"),
+                code="own_division_only",
+            )
     await jurisdiction.refresh(registry)
     zones = await jurisdiction.active_zones(registry, period.end)
     if division is not None:

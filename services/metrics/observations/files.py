@@ -24,6 +24,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from libs.domain.kernel.errors import PayloadTooLarge, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.metrics.contracts import MAX_BATCH_ROWS
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -88,8 +89,16 @@ def decode_text(content: bytes) -> str:
         return content.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise Unprocessable(
-            "the file is neither UTF-8 nor GB18030 text",
-            errors=[{"loc": ["body", "file"], "msg": "undecodable text", "type": "encoding"}],
+            Text("文件既不是 UTF-8 也不是 GB18030 编码的文本", "the file is neither UTF-8 nor GB18030 text"),
+            errors=[
+                {
+                    "loc": ["body", "file"],
+                    "msg": Text("无法识别文本编码（应为 UTF-8 或 GB18030）", "undecodable text"),
+                    "type": "encoding",
+                    "code": "undecodable_file",
+                }
+            ],
+            code="undecodable_file",
         ) from exc
 
 
@@ -113,7 +122,16 @@ def _rows_to_file_rows(rows: Iterable[tuple[int, Sequence[Any]]]) -> Table:
             break
     if header is None:
         raise Unprocessable(
-            "the file is empty", errors=[{"loc": ["body", "file"], "msg": "no header row", "type": "empty"}]
+            Text("文件为空", "the file is empty"),
+            errors=[
+                {
+                    "loc": ["body", "file"],
+                    "msg": Text("没有表头行", "no header row"),
+                    "type": "empty",
+                    "code": "empty_file",
+                }
+            ],
+            code="empty_file",
         )
     columns, missing, headers = _column_map(header)
     if missing:
@@ -133,7 +151,14 @@ def _rows_to_file_rows(rows: Iterable[tuple[int, Sequence[Any]]]) -> Table:
             skipped += 1
             continue
         if len(out) >= MAX_BATCH_ROWS:
-            raise PayloadTooLarge(f"the file has more than {MAX_BATCH_ROWS} rows; split it", limit_rows=MAX_BATCH_ROWS)
+            raise PayloadTooLarge(
+                Text(
+                    f"文件超过 {MAX_BATCH_ROWS} 行，请拆分后分别导入",
+                    f"the file has more than {MAX_BATCH_ROWS} rows; split it",
+                ),
+                code="too_many_rows",
+                limit_rows=MAX_BATCH_ROWS,
+            )
         value: str | Decimal
         if isinstance(raw_value, bool):
             value = str(raw_value)
@@ -170,9 +195,18 @@ def read_xlsx(content: bytes) -> Table:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a corrupt file
+        reason = type(exc).__name__
         raise Unprocessable(
-            "the file is not a readable xlsx workbook",
-            errors=[{"loc": ["body", "file"], "msg": type(exc).__name__, "type": "xlsx"}],
+            Text("文件不是可读取的 xlsx 工作簿", "the file is not a readable xlsx workbook"),
+            errors=[
+                {
+                    "loc": ["body", "file"],
+                    "msg": Text(f"无法读取 xlsx 工作簿（{reason}）", reason),
+                    "type": "xlsx",
+                    "code": "unreadable_xlsx",
+                }
+            ],
+            code="unreadable_xlsx",
         ) from exc
     try:
         named = [workbook[n] for n in DATA_SHEETS if n in workbook.sheetnames]

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.errors import Locked
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period
+from libs.domain.metrics.messages import ZONE_KIND_ZH
 from services.metrics.ledger.repository import LockRepository
 from services.metrics.observations.checks import Checked
 from services.metrics.observations.scope import ZonePeriod
@@ -68,12 +70,19 @@ async def row_locks(
     if held and restatement_reason is None:
         index, first = next(iter(held.items()))
         kind_text = f" for {first.scope} zones" if first.scope != "all" else ""
+        kind_zh = ZONE_KIND_ZH.get(first.scope, "")
         row_period = next(r.static.period_text for r in to_write if r.index == index)
         within = f" (which holds {row_period})" if row_period != first.period else ""
+        within_zh = f"（{row_period} 属于该报告期）" if row_period != first.period else ""
         used = {lock.id: lock for lock in held.values()}
         raise Locked(
-            f"period {first.period}{kind_text} is locked{within} (lock {first.id}: {first.reason}); "
-            "only a city_admin restatement with a restatement_reason may change it",
+            Text(
+                f"报告期 {first.period}{within_zh}的{kind_zh}数据已锁定（锁 {first.id}：{first.reason}）；"
+                "只有市级管理员（city_admin）填写更正原因（restatement_reason）后方可更正",
+                f"period {first.period}{kind_text} is locked{within} (lock {first.id}: {first.reason}); "
+                "only a city_admin restatement with a restatement_reason may change it",
+            ),
+            code="period_locked",
             lock=lock_view(first),
             locks=[lock_view(v) for v in used.values()],
             rows=list(held),

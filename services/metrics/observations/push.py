@@ -13,6 +13,7 @@ from datetime import date
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period, Role, today_in_china
 from libs.domain.metrics.contracts import MAX_BATCH_ROWS, ImportSummary
 from services.metrics.indicators.service import Catalog, load_catalog
@@ -33,7 +34,13 @@ async def push(command: PushValues, context: PushContext) -> ImportSummary:
     if count > MAX_BATCH_ROWS:
         raise too_many(count)
     if command.restatement_reason is not None and not context.actor.has(Role.CITY_ADMIN):
-        raise Forbidden("only a city_admin may restate values (restatement_reason)")
+        raise Forbidden(
+            Text(
+                "只有市级管理员（city_admin）可以更正已锁定的数据（restatement_reason）",
+                "only a city_admin may restate values (restatement_reason)",
+            ),
+            code="restatement_not_allowed",
+        )
     session = context.session
     catalogs = context.catalogs
     catalog = await (catalogs.get(session=session) if catalogs is not None else load_catalog(session=session))
@@ -71,10 +78,12 @@ async def _checked_push(command: PushValues, context: PushContext, catalog: Cata
             for o in {o.period: o for o in outside}.values()
         }
         raise Forbidden(
-            f"{len(outside)} 行不在本账号可报送的范围内（{first_rows(indices)}），"
-            "`rows` 列出每一行、其开发区所属的县（区）以及本账号可报送的开发区 / "
-            f"{len(outside)} row(s) are outside the caller's scope: {first_rows(indices)}; `rows` lists each "
-            "with the division of its zone and the zones the caller may write for",
+            Text(
+                f"{len(outside)} 行不在本账号可报送的范围内（{first_rows(indices, zh=True)}），"
+                "`rows` 列出每一行、其开发区所属的县（区）以及本账号可报送的开发区",
+                f"{len(outside)} row(s) are outside the caller's scope: {first_rows(indices)}; `rows` lists each "
+                "with the division of its zone and the zones the caller may write for",
+            ),
             code="outside_scope",
             rows=[o.view(faults.lines, faults.columns, _accepted(o, accepted, context.actor)) for o in sorted(outside)],
         )

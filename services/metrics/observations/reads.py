@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period, Role
 from libs.domain.metrics.contracts import ObservationRead, RevisionRead
 from services.metrics.observations.repository import ObservationReads, ReadCursor
@@ -19,17 +20,27 @@ def parse_subject(zone_id: str | None, division: str | None, *, required: bool) 
     ``required``); 422 otherwise."""
     if zone_id is not None and division is not None:
         raise Unprocessable(
-            "give zone_id or division, not both",
-            errors=[{"loc": ["query", "division"], "msg": "give zone_id or division, not both", "type": "subject"}],
+            Text("zone_id 与 division 只能给出一个", "give zone_id or division, not both"),
+            errors=[
+                {
+                    "loc": ["query", "division"],
+                    "msg": Text("zone_id 与 division 只能给出一个", "give zone_id or division, not both"),
+                    "type": "subject",
+                    "code": "bad_subject",
+                }
+            ],
+            code="bad_subject",
         )
     if zone_id is not None:
         return ("zone", zone_id)
     if division is not None:
         return ("division", division)
     if required:
+        needed = Text("须给出 zone_id 或 division", "give zone_id or division")
         raise Unprocessable(
-            "give zone_id or division",
-            errors=[{"loc": ["query", "zone_id"], "msg": "give zone_id or division", "type": "subject"}],
+            needed,
+            errors=[{"loc": ["query", "zone_id"], "msg": needed, "type": "subject", "code": "bad_subject"}],
+            code="bad_subject",
         )
     return None
 
@@ -97,7 +108,10 @@ def _reader_subject(actor: Actor, subject: tuple[str, str] | None) -> tuple[str,
         return subject
     own = ("zone", actor.zone or "")
     if subject is not None and subject != own:
-        raise Forbidden("a zone committee reads its own zone's values only")
+        raise Forbidden(
+            Text("开发区管委会只能查阅本开发区的数据", "a zone committee reads its own zone's values only"),
+            code="own_zone_only",
+        )
     return own
 
 

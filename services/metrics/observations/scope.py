@@ -67,7 +67,7 @@ class Outside(NamedTuple):
             "column": column,
             self.subject_type: self.subject_id,
             "division": self.division,
-            "msg": str(text.at(line, column)),
+            "msg": text.at(line, column),
             "accepted": shown,
             "accepted_count": len(accepted),
         }

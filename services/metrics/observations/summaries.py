@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.metrics.contracts import ImportConflict, ImportCounts, ImportSummary
 from services.metrics.observations.checks import Checked, Faults
 from services.metrics.observations.repository import Current, Key
@@ -48,8 +49,11 @@ def conflicted(faults: Faults, counts: ImportCounts, *, dry_run: bool) -> Unproc
     errors, not repeated: a 10,000-row batch of duplicates answered each one twice)."""
     answer = summary(faults, counts, dry_run=dry_run)
     return Unprocessable(
-        f"{answer.counts.rejected} 行有误，未保存任何数据；每个问题见 errors / "
-        f"{answer.counts.rejected} row(s) conflict; nothing was stored; each is listed in errors",
+        Text(
+            f"{answer.counts.rejected} 行有误，未保存任何数据；每个问题见 errors",
+            f"{answer.counts.rejected} row(s) conflict; nothing was stored; each is listed in errors",
+        ),
+        code="rows_conflict",
         errors=[_error(c) for c in answer.conflicts],
         summary=answer.model_dump(mode="json", exclude={"conflicts"}),
     )
@@ -62,6 +66,7 @@ def _error(c: ImportConflict) -> dict[str, Any]:
         "loc": ["observations", c.index, c.field],
         "msg": c.message,
         "type": c.code,
+        "code": c.code,
         "line": c.line,
     }
     if c.column is not None:
@@ -71,7 +76,8 @@ def _error(c: ImportConflict) -> dict[str, Any]:
     return error
 
 
-def first_rows(indices: Sequence[int], n: int = 10) -> str:
-    """The first ``n`` row indices, for a message."""
+def first_rows(indices: Sequence[int], n: int = 10, *, zh: bool = False) -> str:
+    """The first ``n`` row indices, for a message (``zh``: for its Chinese text)."""
     shown = ", ".join(str(i) for i in sorted(indices)[:n])
-    return f"rows {shown}{' …' if len(indices) > n else ''}"
+    more = " …" if len(indices) > n else ""
+    return f"第 {shown}{more} 行" if zh else f"rows {shown}{more}"
