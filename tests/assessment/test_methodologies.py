@@ -43,7 +43,9 @@ class TestPublishingAMethodology:
         async with assessment(app_client, World()) as client:
             await publish(client, method_doc(version=1))
             changed = await client.post("/v1/methodologies", json=method_doc(version=1, title="改"), headers=ADMIN)
-        assert "version 2" in assert_problem(changed, 409)["detail"]
+        problem = assert_problem(changed, 409)
+        assert "version 2" in problem["detail"]
+        assert (problem["code"], problem["methodology"], problem["version"]) == ("methodology_immutable", "econ-annual", 1)
 
 
 class TestValidation:

@@ -43,7 +43,7 @@ class TestARestatementAfterARunIsReportedByVerify:
                 "/v1/observations",
                 json=batch(
                     *(
-                        obs({"zone": z}, "gdp", "2025", v, "万元")
+                        obs({"zone_id": z}, "gdp", "2025", v, "万元")
                         for z, v in [(XUANHUA, 80), (ZHUOLU, 60), (HUAIAN, 40)]
                     )
                 ),
@@ -61,13 +61,13 @@ class TestARestatementAfterARunIsReportedByVerify:
                 locks = (await metrics.get("/v1/locks", headers=CITY)).json()["items"]
                 refused = await metrics.post(
                     "/v1/observations",
-                    json=batch(obs({"zone": ZHUOLU}, "gdp", "2025", 61, "万元")),
+                    json=batch(obs({"zone_id": ZHUOLU}, "gdp", "2025", 61, "万元")),
                     headers=ZHUOLU_COUNTY | {"Idempotency-Key": "k1"},
                 )
                 restated = await metrics.post(
                     "/v1/observations",
                     json=batch(
-                        obs({"zone": ZHUOLU}, "gdp", "2025", 66.5, "万元"),
+                        obs({"zone_id": ZHUOLU}, "gdp", "2025", 66.5, "万元"),
                         restatement_reason="统计局核查发现重复计算",
                     ),
                     headers=CITY,

@@ -132,7 +132,8 @@ def _replay(existing: Methodology, sha: str, counts: dict[int, int]) -> Methodol
                 f"methodology {existing.code} version {existing.version} is published and immutable; "
                 f"publish the change as version {existing.version + 1} (or omit `version`)",
             ),
-            code=existing.code,
+            code="methodology_immutable",
+            methodology=existing.code,
             version=existing.version,
         )
     return to_read(existing, counts.get(existing.id, 0))
