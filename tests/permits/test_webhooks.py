@@ -87,6 +87,7 @@ class TestDelivery:
                 ("submitted", "in_review"),
             ]
             assert all(e["application"] == case["id"] and e["type"] == "application.state_changed" for e in events)
+            assert all(e["zone_id"] == item["zone_id"] and "zone" not in e for e in events)
             assert len({e["event_id"] for e in events}) == 2
             for headers, body in hook.received:
                 assert headers["x-devzones-event-id"] == json.loads(body)["event_id"]
