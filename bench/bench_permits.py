@@ -101,7 +101,7 @@ def _setup(url: str, headers: dict[str, str]) -> str:
             json={
                 "code": "bench",
                 "name": "基准测试事项（示例）",
-                "zone": ZONE,
+                "zone_id": ZONE,
                 "legal_basis": "示例",
                 "statutory_limit_days": 20,
                 "promised_limit_days": 10,
@@ -147,7 +147,7 @@ def run(size: str) -> None:
                     item = _setup(url, {"Authorization": f"Bearer {admin}"})
                     body = {
                         "item": item,
-                        "zone": ZONE,
+                        "zone_id": ZONE,
                         "project_name": "基准测试项目（示例）",
                         "applicant": {"name": "示例企业"},
                     }

@@ -126,7 +126,7 @@ MATRIX: dict[str, dict[str, str | frozenset[str]]] = {
         "GET /v1/calendar/days": PUBLIC,
         "GET /v1/calendar/deadline": PUBLIC,
         "GET /v1/catalog": PUBLIC,
-        "GET /v1/catalog/bureaus/{zone}": PUBLIC,
+        "GET /v1/catalog/bureaus/{zone_id}": PUBLIC,
         "GET /v1/catalog/items/{item_id}": PUBLIC,
         "GET /v1/catalog/power-list": PUBLIC,
         "GET /v1/escalations": frozenset({"bureau_admin", "city_admin"}),
@@ -160,7 +160,7 @@ MATRIX: dict[str, dict[str, str | frozenset[str]]] = {
         "POST /v1/webhooks": frozenset({"applicant", "bureau_admin", "city_admin", "window_clerk"}),
         "PUT /v1/calendar/days/{day}": frozenset({"bureau_admin", "city_admin"}),
         "PUT /v1/calendar/years/{year}": frozenset({"bureau_admin", "city_admin"}),
-        "PUT /v1/catalog/bureaus/{zone}": frozenset({"bureau_admin", "city_admin"}),
+        "PUT /v1/catalog/bureaus/{zone_id}": frozenset({"bureau_admin", "city_admin"}),
         "PUT /v1/catalog/items/{item_id}": frozenset({"bureau_admin", "city_admin"}),
     },
 }

@@ -131,14 +131,14 @@ def _ok(r: httpx.Response) -> Any:
 
 
 async def _items(http: httpx.AsyncClient, base: str, zone: str) -> dict[str, dict[str, Any]]:
-    existing = _ok(await http.get(f"{base}/v1/catalog", params={"zone": zone, "limit": 500}))["items"]
+    existing = _ok(await http.get(f"{base}/v1/catalog", params={"zone_id": zone, "limit": 500}))["items"]
     by_code = {i["code"]: i for i in existing}
     for spec in ITEMS:
         if spec["code"] in by_code:
             continue
         body = {
             **spec,
-            "zone": zone,
+            "zone_id": zone,
             "note": NOTE,
             "fee": {"amount_yuan": "0", "waived": True, "note": "园区内行政事业性收费免收（张发〔2016〕12号）"},
             "responsibility": "集中受理、内部流转、限时办结、统一反馈（示例）",
@@ -168,7 +168,7 @@ async def _case(
         materials.append({"code": code, "file_id": f["id"], "sha256": f["sha256"]})
     body: dict[str, Any] = {
         "item": item["id"],
-        "zone": zone,
+        "zone_id": zone,
         "project_name": f"年产10万吨新材料项目（示例）· {item['name']}",
         "applicant": APPLICANT,
         "materials": materials,

@@ -89,7 +89,7 @@ class TestDevzonesUpWithDemo:
                 admin = {"Authorization": f"Bearer {first.token('--role', 'city_admin')}"}
                 locks = http.get(f"{met}/v1/locks", params={"limit": 500}, headers=admin).json()["items"]
                 zones = http.get(f"{reg}/v1/zones", params={"status": "active"}).json()["items"]
-                catalogs = [http.get(f"{per}/v1/catalog", params={"zone": z["id"]}).json() for z in zones]
+                catalogs = [http.get(f"{per}/v1/catalog", params={"zone_id": z["id"]}).json() for z in zones]
         finally:
             assert stop(first) == 0
         # 张发〔2016〕12号 二(五): 14 + 4 before, 12 + 1 after.

@@ -45,7 +45,7 @@ def item_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "code": "jsgcgh",
         "name": "建设工程规划许可",
-        "zone": ZONE,
+        "zone_id": ZONE,
         "legal_basis": "《中华人民共和国城乡规划法》第四十条",
         "statutory_limit_days": 20,
         "promised_limit_days": 10,
@@ -129,7 +129,7 @@ class Window:
             materials.append({"code": code, "file_id": f["id"], "sha256": f["sha256"]})
         body = {
             "item": item["id"],
-            "zone": item["zone"],
+            "zone_id": item["zone_id"],
             "project_name": "示例项目",
             "applicant": {"name": "示例企业有限公司", "credit_code": "91130700MA0A1B2C3D"},
             "materials": materials,

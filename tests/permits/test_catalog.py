@@ -17,10 +17,10 @@ class TestCatalogWrites:
     async def test_the_zone_bureau_admin_adds_an_item_and_the_public_reads_it(self, window: Any) -> None:
         async with window() as w:
             item = await w.item()
-            assert item["zone"] == ZONE and item["promised_limit_days"] == 10 and item["version"] == 1
-            page = (await w.client.get("/v1/catalog", params={"zone": ZONE})).json()
+            assert item["zone_id"] == ZONE and item["promised_limit_days"] == 10 and item["version"] == 1
+            page = (await w.client.get("/v1/catalog", params={"zone_id": ZONE})).json()
             assert [i["code"] for i in page["items"]] == ["jsgcgh"]
-            other = (await w.client.get("/v1/catalog", params={"zone": OTHER_ZONE})).json()
+            other = (await w.client.get("/v1/catalog", params={"zone_id": OTHER_ZONE})).json()
             assert other["items"] == []
             one = await w.client.get(f"/v1/catalog/items/{item['id']}")
             assert one.status_code == 200 and one.json()["stages"][0]["departments"] == ["planning", "environment"]
@@ -48,8 +48,8 @@ class TestCatalogWrites:
         async with window() as w:
             await w.item()
             assert_problem(await w.client.post("/v1/catalog/items", headers=ADMIN, json=item_body()), 409)
-            ghost = await w.client.post("/v1/catalog/items", headers=CITY, json=item_body(zone="no-such-zone"))
-            assert assert_problem(ghost, 422)["errors"][0]["loc"] == ["body", "zone"]
+            ghost = await w.client.post("/v1/catalog/items", headers=CITY, json=item_body(zone_id="no-such-zone"))
+            assert assert_problem(ghost, 422)["errors"][0]["loc"] == ["body", "zone_id"]
 
     async def test_registry_down_makes_catalog_writes_503(self, app_client: Any) -> None:
         port = free_port()
@@ -76,7 +76,7 @@ class TestPublicLists:
         async with window() as w:
             await w.bureau()
             await w.item()
-            r = await w.client.get("/v1/catalog/power-list", params={"zone": ZONE})
+            r = await w.client.get("/v1/catalog/power-list", params={"zone_id": ZONE})
             assert r.status_code == 200
             entry = r.json()["items"][0]
             assert entry["bureau"] == "河北张家口经济开发区行政审批局"
@@ -93,8 +93,10 @@ class TestPublicLists:
         async with window() as w:
             for code in ("a1", "b2", "c3"):
                 await w.item(code=code)
-            first = (await w.client.get("/v1/catalog", params={"zone": ZONE, "limit": 2})).json()
-            second = (await w.client.get("/v1/catalog", params={"zone": ZONE, "cursor": first["next_cursor"]})).json()
+            first = (await w.client.get("/v1/catalog", params={"zone_id": ZONE, "limit": 2})).json()
+            second = (
+                await w.client.get("/v1/catalog", params={"zone_id": ZONE, "cursor": first["next_cursor"]})
+            ).json()
             assert [i["code"] for i in first["items"] + second["items"]] == ["a1", "b2", "c3"]
             assert second["next_cursor"] is None
 

@@ -89,7 +89,7 @@ class TestNationalDay:
             assert (extended["limit_days"], extended["deadline"]) == (15, "2026-10-27")
             # Stage 1 is now due at round(15 x 0.6) = 9 counted days: 29, 30, 10, 12, 13, 14, 15, 16, 19.
             assert {t["deadline"] for t in extended["tasks"]} == {"2026-10-19"}
-            msgs = await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE)
+            msgs = (await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE))["items"]
             assert [m["kind"] for m in msgs][-3:] == ["special_procedure", "special_procedure_ended", "extended"]
 
     async def test_a_calendar_override_moves_open_deadlines(self, window: Any) -> None:
@@ -118,7 +118,10 @@ class TestUncoveredYear:
             case = await w.accept(await w.apply(item))
             # 29, 30, 31 Dec; Fri 1 Jan is 元旦 by law (expected off); Mon 4 and Tue 5 Jan.
             assert (case["deadline"], case["provisional"]) == ("2027-01-05", True)
-            assert "暂定" in (await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE))[-1]["body"]
+            assert (
+                "暂定"
+                in ((await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE))["items"])[-1]["body"]
+            )
             # The bureau closes Mon 4 Jan (a test fixture): the deadline moves one working day.
             await w.ok("PUT", "/v1/calendar/days/2027-01-04", ADMIN, json={"working": False, "note": "测试：闭馆"})
             moved = await w.case(case["id"])

@@ -32,7 +32,7 @@ class TestDemo:
                 urls = {"registry": "http://registry.test", "permits": "http://permits.test"}
                 await demo.load(http, urls)
                 await demo.load(http, urls)
-            catalog = (await w.client.get("/v1/catalog", params={"zone": "zjk-econ"})).json()["items"]
+            catalog = (await w.client.get("/v1/catalog", params={"zone_id": "zjk-econ"})).json()["items"]
             assert len(catalog) == len(demo.ITEMS)
             assert all("示例" in i["note"] for i in catalog)
             cases = (await w.client.get("/v1/applications", headers=CITY, params={"limit": 100})).json()["items"]

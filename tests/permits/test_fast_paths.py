@@ -63,7 +63,13 @@ async def _stored(w: Window) -> dict[str, list[str]]:
 
 
 def _body(item: dict[str, Any], name: str, **extra: Any) -> dict[str, Any]:
-    return {"item": item["id"], "zone": item["zone"], "project_name": name, "applicant": {"name": "企业"}, **extra}
+    return {
+        "item": item["id"],
+        "zone_id": item["zone_id"],
+        "project_name": name,
+        "applicant": {"name": "企业"},
+        **extra,
+    }
 
 
 async def _concurrent_intakes(w: Window) -> list[tuple[str, int, Any]]:
@@ -130,8 +136,8 @@ async def _whole_life(w: Window) -> list[Any]:
     await w.approve_all(cid)  # the second stage opens when the first is approved
     seen.append(await w.decide(cid))
     seen.append(await w.ok("POST", f"/v1/applications/{cid}/rating", ENTERPRISE, 201, json={"score": 1}))
-    seen.append(await w.ok("GET", f"/v1/applications/{cid}/history", CLERK))
-    seen.append(await w.ok("GET", f"/v1/applications/{cid}/messages", ENTERPRISE))
+    seen.append((await w.ok("GET", f"/v1/applications/{cid}/history", CLERK))["items"])
+    seen.append((await w.ok("GET", f"/v1/applications/{cid}/messages", ENTERPRISE))["items"])
     seen.append(await w.case(cid))
     return [_normal(s) for s in seen]
 

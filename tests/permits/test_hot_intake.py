@@ -46,7 +46,7 @@ async def _scenario(w: Any) -> list[tuple[str, int, Any]]:
     item = await w.item()
     good = {
         "item": item["id"],
-        "zone": ZONE,
+        "zone_id": ZONE,
         "project_name": "示例项目",
         "applicant": {"name": "示例企业有限公司"},
         "materials": [],

@@ -23,7 +23,13 @@ def _open(window: Callable[..., Any], fast: bool) -> Any:
 
 
 def _body(item: dict[str, Any], name: str = "示例项目", **extra: Any) -> dict[str, Any]:
-    return {"item": item["id"], "zone": item["zone"], "project_name": name, "applicant": {"name": "企业"}, **extra}
+    return {
+        "item": item["id"],
+        "zone_id": item["zone_id"],
+        "project_name": name,
+        "applicant": {"name": "企业"},
+        **extra,
+    }
 
 
 def _keyed(headers: dict[str, str], key: str) -> dict[str, str]:

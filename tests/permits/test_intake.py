@@ -82,7 +82,7 @@ class TestOneNoticeOfEverythingMissing:
                 },
             )
             assert full["state"] == "supplements_requested" and full["clock"] == "not_started"
-            msgs = await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE)
+            msgs = (await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE))["items"]
             assert msgs[-1]["kind"] == "supplements_requested" and len(msgs[-1]["items"]) == 3
 
     async def test_the_applicant_answers_and_the_case_returns_to_the_window(self, window: Any) -> None:
@@ -132,7 +132,7 @@ class TestDecline:
                 json={"reasons": ["申请事项不属于本局职权范围"]},
             )
             assert out["state"] == "declined" and out["allowed_actions"] == []
-            msgs = await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE)
+            msgs = (await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE))["items"]
             assert msgs[-1]["items"] == [{"reason": "申请事项不属于本局职权范围"}]
 
 
@@ -143,7 +143,7 @@ class TestFilingRules:
             f = await w.upload()
             body = {
                 "item": item["id"],
-                "zone": item["zone"],
+                "zone_id": item["zone_id"],
                 "project_name": "p",
                 "applicant": {"name": "企业"},
                 "materials": [{"code": "m1", "file_id": f["id"]}],
@@ -164,7 +164,7 @@ class TestFilingRules:
                 headers=ENTERPRISE,
                 json={
                     "item": item["id"],
-                    "zone": item["zone"],
+                    "zone_id": item["zone_id"],
                     "project_name": "p",
                     "applicant": {"id": "someone-else", "name": "企业"},
                 },
@@ -179,7 +179,7 @@ class TestFilingRules:
                 headers=ENTERPRISE,
                 json={"item": item["id"], "zone": "xh-econ", "project_name": "p", "applicant": {"name": "企业"}},
             )
-            assert assert_problem(r, 422)["errors"][0]["loc"] == ["body", "zone"]
+            assert assert_problem(r, 422)["errors"][0]["loc"] == ["body", "zone_id"]
 
     async def test_a_hash_that_does_not_match_the_stored_file_is_422(self, window: Any) -> None:
         async with window() as w:
@@ -190,7 +190,7 @@ class TestFilingRules:
                 headers=ENTERPRISE,
                 json={
                     "item": item["id"],
-                    "zone": item["zone"],
+                    "zone_id": item["zone_id"],
                     "project_name": "p",
                     "applicant": {"name": "企业"},
                     "materials": [{"code": "m1", "file_id": f["id"], "sha256": "0" * 64}],
@@ -207,7 +207,7 @@ class TestFilingRules:
                 headers=ENTERPRISE,
                 json={
                     "item": item["id"],
-                    "zone": item["zone"],
+                    "zone_id": item["zone_id"],
                     "project_name": "p",
                     "applicant": {"name": "企业"},
                     "materials": [{"code": "m1", "file_id": theirs["id"]}],
@@ -233,7 +233,12 @@ class TestLandUseFindings:
             r = await w.client.post(
                 "/v1/applications",
                 headers=ENTERPRISE,
-                json={"item": item["id"], "zone": item["zone"], "project_name": "p", "applicant": {"name": "企业"}},
+                json={
+                    "item": item["id"],
+                    "zone_id": item["zone_id"],
+                    "project_name": "p",
+                    "applicant": {"name": "企业"},
+                },
             )
             assert assert_problem(r, 422)["errors"][0]["loc"] == ["body", "land_use"]
 
@@ -300,7 +305,7 @@ class TestConcurrentRetries:
     async def test_two_simultaneous_retries_with_one_idempotency_key_make_one_case(self, window: Any) -> None:
         async with window() as w:
             item = await w.item()
-            body = {"item": item["id"], "zone": item["zone"], "project_name": "p", "applicant": {"name": "企业"}}
+            body = {"item": item["id"], "zone_id": item["zone_id"], "project_name": "p", "applicant": {"name": "企业"}}
             headers = {**ENTERPRISE, "Idempotency-Key": "same-key"}
             answers = await asyncio.gather(
                 w.client.post("/v1/applications", headers=headers, json=body),

@@ -32,7 +32,7 @@ from tests.permits.builders import ADMIN, CITY, CLERK, ENTERPRISE, OTHER_CLERK, 
 def body_for(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "item": item["id"],
-        "zone": item["zone"],
+        "zone_id": item["zone_id"],
         "project_name": "示例项目",
         "applicant": {"name": "企业"},
         **extra,
@@ -60,7 +60,7 @@ class TestAcceptedOnTheSpot:
                 ("environment", "2026-03-10", "open"),
                 ("planning", "2026-03-10", "open"),
             ]
-            history = await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY)
+            history = (await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY))["items"]
             assert [(h["action"], h["from_state"], h["to_state"]) for h in history] == [
                 ("submit", None, "submitted"),
                 ("accept", "submitted", "in_review"),
@@ -76,7 +76,7 @@ class TestAcceptedOnTheSpot:
                 ("submitted", "in_review"),
             ]
             assert len({e.id for e in events}) == 2
-            messages = await w.ok("GET", f"/v1/applications/{case['id']}/messages", CLERK)
+            messages = (await w.ok("GET", f"/v1/applications/{case['id']}/messages", CLERK))["items"]
             assert [m["kind"] for m in messages] == ["accepted"] and "2026-03-16" in messages[0]["body"]
             # What was answered is what was stored.
             assert await w.case(case["id"]) == case
@@ -104,7 +104,7 @@ class TestAcceptedOnTheSpot:
                 item, codes=("m1", "m2"), headers=CLERK, accept={"pending": pending, "note": "当场受理"}
             )
             assert case["state"] == "in_review" and case["pending_materials"][0]["code"] == "m3"
-            history = await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY)
+            history = (await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY))["items"]
             assert history[-1]["note"] == "当场受理"
             r = await w.client.post(
                 "/v1/applications", headers=CLERK, json=body_for(item, accept={"pending": [{"code": "m1"}]})
@@ -224,7 +224,7 @@ def case_rows(item: dict[str, Any], *, departments: tuple[str, ...] = ("planning
     case_id = uuid.uuid4().hex
     case = {
         "id": case_id,
-        "zone": item["zone"],
+        "zone": item["zone_id"],
         "item_id": item["id"],
         "item_code": "c",
         "item_name": "n",
@@ -253,7 +253,7 @@ def case_rows(item: dict[str, Any], *, departments: tuple[str, ...] = ("planning
     }
     task = {
         "application_id": case_id,
-        "zone": item["zone"],
+        "zone": item["zone_id"],
         "stage": 1,
         "state": "open",
         "version": 1,

@@ -48,7 +48,7 @@ class TestAnApprovedCaseGoesThroughEveryStage:
             assert decided["timeliness"] == "on_track"
             mine = await w.case(case["id"], ENTERPRISE)
             assert mine["tasks"] == [] and mine["decision"]["document_number"] == "张经审〔2026〕1号"
-            history = await w.ok("GET", f"/v1/applications/{case['id']}/history", ADMIN)
+            history = (await w.ok("GET", f"/v1/applications/{case['id']}/history", ADMIN))["items"]
             assert [h["action"] for h in history] == [
                 "submit",
                 "accept",

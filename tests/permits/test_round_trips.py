@@ -40,12 +40,12 @@ async def test_accepting_writes_the_new_rows_in_one_statement_on_postgresql(wind
         assert len(inserts) == (1 if backend == "postgresql" else 4), inserts
 
         assert sorted(t["department"] for t in accepted["tasks"]) == ["environment", "planning"]
-        history = await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY)
+        history = (await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY))["items"]
         assert [(h["action"], h["from_state"], h["to_state"]) for h in history] == [
             ("submit", None, "submitted"),
             ("accept", "submitted", "in_review"),
         ]
-        messages = await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE)
+        messages = (await w.ok("GET", f"/v1/applications/{case['id']}/messages", ENTERPRISE))["items"]
         assert [m["kind"] for m in messages] == ["accepted"]
 
         inserts.clear()
@@ -58,5 +58,5 @@ async def test_accepting_writes_the_new_rows_in_one_statement_on_postgresql(wind
             assert len(inserts) >= 3, inserts
         finished = await w.case(case["id"], CLERK)
         assert finished["state"] == "awaiting_decision"
-        actions = [h["action"] for h in await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY)]
+        actions = [h["action"] for h in (await w.ok("GET", f"/v1/applications/{case['id']}/history", CITY))["items"]]
         assert actions.count("approve") == 3

@@ -41,7 +41,7 @@ class TestStatistics:
             w.today(date(2026, 3, 3))
             await w.decide(c1["id"])
             w.today(date(2026, 3, 20))
-            r = await w.client.get("/v1/stats", params={"zone": ZONE, "from": "2026-02-01", "to": "2026-03-31"})
+            r = await w.client.get("/v1/stats", params={"zone_id": ZONE, "from": "2026-02-01", "to": "2026-03-31"})
             assert r.status_code == 200
             stats = r.json()
             assert (stats["from"], stats["to"], stats["as_of"]) == ("2026-02-01", "2026-03-31", "2026-03-20")
@@ -77,9 +77,9 @@ class TestStatistics:
 
     async def test_a_period_without_cases_has_empty_figures(self, window: Any) -> None:
         async with window() as w:
-            r = await w.client.get("/v1/stats", params={"zone": ZONE, "from": "2026-01-01", "to": "2026-01-31"})
+            r = await w.client.get("/v1/stats", params={"zone_id": ZONE, "from": "2026-01-01", "to": "2026-01-31"})
             body = r.json()
             assert body["total"]["received"] == 0 and body["total"]["on_time_rate"] is None
             assert body["items"] == [] and body["departments"] == []
-            bad = await w.client.get("/v1/stats", params={"zone": ZONE, "from": "2026-02-01", "to": "2026-01-01"})
+            bad = await w.client.get("/v1/stats", params={"zone_id": ZONE, "from": "2026-02-01", "to": "2026-01-01"})
             assert bad.status_code == 422

@@ -68,9 +68,9 @@ class TestExactlyOnce:
             late = await sweep_once(w.runtime.db, w.runtime.official_calendar, today=date(2026, 3, 9), worker="a")
             assert on_time.cases == 0 and late.cases == 1
             page = await w.ok("GET", "/v1/escalations", ADMIN)
-            case_events = [e["deadline"] for e in page["items"] if e["subject"] == "application"]
+            case_events = [e["deadline"] for e in page["items"] if e["subject_kind"] == "application"]
             assert case_events == ["2026-03-04", "2026-03-06"]
-            history = await w.ok("GET", f"/v1/applications/{case['id']}/history", ADMIN)
+            history = (await w.ok("GET", f"/v1/applications/{case['id']}/history", ADMIN))["items"]
             assert sum(1 for h in history if h["action"] == "escalate_overdue" and h["task"] is None) == 2
 
     async def test_a_stopped_clock_is_never_overdue(self, window: Any) -> None:
@@ -100,7 +100,7 @@ class TestExactlyOnce:
                         "subject_id": case["id"],
                         "deadline": date(2026, 3, 4),
                         "application_id": case["id"],
-                        "zone": case["zone"],
+                        "zone": case["zone_id"],
                         "department": None,
                         "detected_on": date(2026, 3, 5),
                         "created_at": __import__("datetime").datetime.now(__import__("datetime").UTC),

@@ -23,6 +23,19 @@ CASE_ACTIONS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
     "rate": ("rating", ENTERPRISE, {"score": 5}),
 }
 
+PATH_NAMES = {
+    "accept": "accept",
+    "request_supplements": "request-supplements",
+    "decline": "decline",
+    "supplement": "supplements",
+    "start_special_procedure": "special-procedures",
+    "end_special_procedure": "end",
+    "extend": "extensions",
+    "decide": "decision",
+    "rate": "rating",
+}
+"""Each case action as the API names it in ``allowed_actions`` (written out by hand from the routes)."""
+
 
 class TestEveryIllegalTransitionIsAConflict:
     @pytest.mark.parametrize("state", STATES)
@@ -36,6 +49,9 @@ class TestEveryIllegalTransitionIsAConflict:
                 a.value
                 for a in LEGAL[__import__("libs.domain.permits.states", fromlist=["CaseState"]).CaseState(state)]
             }
+            # allowed_actions names each action by the last segment of its POST path; a department's
+            # review is done on its task, so the case does not list it.
+            named = {PATH_NAMES[a] for a in legal if a != "review"}
             tried = 0
             for action, (suffix, headers, body) in CASE_ACTIONS.items():
                 if action in legal:
@@ -43,7 +59,7 @@ class TestEveryIllegalTransitionIsAConflict:
                 r = await w.client.post(f"/v1/applications/{case['id']}/{suffix}", headers=headers, json=body)
                 problem = assert_problem(r, 409)
                 assert problem["state"] == state, action
-                assert set(problem["allowed_actions"]) == legal, action
+                assert set(problem["allowed_actions"]) == named, action
                 tried += 1
             assert tried >= 4
             after = await w.case(case["id"])
@@ -68,7 +84,8 @@ class TestEveryIllegalTransitionIsAConflict:
             url = f"/v1/applications/{case['id']}/extensions"
             await w.ok("POST", url, ADMIN, json={"days": 5, "reason": "需要现场核查"})
             again = assert_problem(await w.client.post(url, headers=ADMIN, json={"days": 1, "reason": "x"}), 409)
-            assert "extend" not in again["allowed_actions"]
+            assert "extensions" not in again["allowed_actions"] and "extend" not in again["allowed_actions"]
+            assert set(again["allowed_actions"]) == {"special-procedures"}
 
     async def test_an_extension_beyond_the_statutory_maximum_is_refused(self, window: Any) -> None:
         async with window() as w:
@@ -93,7 +110,7 @@ class TestConcurrentReviewers:
             )
             codes = sorted(r.status_code for r in results)
             assert codes == [200, 409], [r.text for r in results]
-            history = await w.ok("GET", f"/v1/applications/{case['id']}/history", ADMIN)
+            history = (await w.ok("GET", f"/v1/applications/{case['id']}/history", ADMIN))["items"]
             assert sum(1 for h in history if h["task"] == task["id"]) == 1
 
     async def test_a_stale_if_match_is_412_and_a_fresh_one_passes(self, window: Any) -> None:

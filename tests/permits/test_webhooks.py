@@ -87,6 +87,7 @@ class TestDelivery:
                 ("submitted", "in_review"),
             ]
             assert all(e["application"] == case["id"] and e["type"] == "application.state_changed" for e in events)
+            assert all(e["zone_id"] == item["zone_id"] and "zone" not in e for e in events)
             assert len({e["event_id"] for e in events}) == 2
             for headers, body in hook.received:
                 assert headers["x-devzones-event-id"] == json.loads(body)["event_id"]
@@ -116,16 +117,16 @@ class TestDelivery:
             await w.ok("POST", "/v1/webhooks", CITY, 201, json={"url": hook.url + "?city"})
             await w.ok("POST", "/v1/webhooks", CLERK, 201, json={"url": hook.url + "?zone"})
             await w.ok("POST", "/v1/webhooks", OTHER_CLERK, 201, json={"url": hook.url + "?other-zone"})
-            forbidden = await w.client.post("/v1/webhooks", headers=CLERK, json={"url": hook.url, "zone": "xh-econ"})
+            forbidden = await w.client.post("/v1/webhooks", headers=CLERK, json={"url": hook.url, "zone_id": "xh-econ"})
             assert_problem(forbidden, 403)
             item = await w.item()
             await w.apply(item)
             assert await dispatch(w) == 2  # the city's and the zone's, not the other zone's
             assert sorted(q for q, _ in hook.queries) == ["city", "zone"]
             assert len({e["event_id"] for e in hook.events()}) == 1
-            listed = await w.ok("GET", "/v1/webhooks", CITY)
+            listed = (await w.ok("GET", "/v1/webhooks", CITY))["items"]
             await w.ok("DELETE", f"/v1/webhooks/{listed[0]['id']}", CITY, 204)
-            assert await w.ok("GET", "/v1/webhooks", CITY) == []
+            assert (await w.ok("GET", "/v1/webhooks", CITY))["items"] == []
 
 
 class TestTheOutbox:

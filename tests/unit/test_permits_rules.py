@@ -10,6 +10,8 @@ from libs.domain.kernel.errors import Conflict
 from libs.domain.permits.docnum import document_number
 from libs.domain.permits.land import LandUse, check_land_use
 from libs.domain.permits.states import (
+    CASE_ACTION_PATHS,
+    TASK_ACTION_PATHS,
     CaseAction,
     CaseState,
     TaskAction,
@@ -22,6 +24,18 @@ from libs.domain.permits.stats import median, percentile, rate
 from tests.permits.builders import LEGAL
 
 A, S = CaseAction, CaseState
+
+PATH_NAMES = {
+    A.ACCEPT: "accept",
+    A.REQUEST_SUPPLEMENTS: "request-supplements",
+    A.DECLINE: "decline",
+    A.SUPPLEMENT: "supplements",
+    A.START_SPECIAL_PROCEDURE: "special-procedures",
+    A.END_SPECIAL_PROCEDURE: "end",
+    A.EXTEND: "extensions",
+    A.DECIDE: "decision",
+    A.RATE: "rating",
+}
 
 
 class TestTheCaseStateMachine:
@@ -36,7 +50,17 @@ class TestTheCaseStateMachine:
         with pytest.raises(Conflict) as err:
             next_case_state(state, action, None)
         assert err.value.extra["state"] == state.value
-        assert set(err.value.extra["allowed_actions"]) == {a.value for a in LEGAL[state]}
+        assert set(err.value.extra["allowed_actions"]) == {PATH_NAMES[a] for a in LEGAL[state] if a != A.REVIEW}
+
+    def test_each_case_action_is_named_by_the_last_segment_of_its_post(self) -> None:
+        # Written out from the routes in services/permits/cases/api.py; a review is done on a task.
+        assert CASE_ACTION_PATHS == PATH_NAMES
+        assert A.REVIEW not in CASE_ACTION_PATHS
+        assert TASK_ACTION_PATHS == {
+            TaskAction.APPROVE: "approve",
+            TaskAction.REJECT: "reject",
+            TaskAction.REQUEST_SUPPLEMENTS: "request-supplements",
+        }
 
     def test_the_ordinary_path(self) -> None:
         assert next_case_state(S.SUBMITTED, A.ACCEPT) is S.IN_REVIEW

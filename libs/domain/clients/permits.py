@@ -20,7 +20,7 @@ class PermitsClient(ServiceClient):
     async def stats(self, *, zone: str, start: date, end: date) -> StatsRead:
         """The single window's figures for ``zone``: cases submitted in ``[start, end]``."""
         return await self.get_model(
-            "/v1/stats", StatsRead, params={"zone": zone, "from": start.isoformat(), "to": end.isoformat()}
+            "/v1/stats", StatsRead, params={"zone_id": zone, "from": start.isoformat(), "to": end.isoformat()}
         )
 
     async def catalog(self, *, zone: str | None = None) -> list[ItemRead]:
@@ -29,7 +29,7 @@ class PermitsClient(ServiceClient):
         cursor: str | None = None
         while True:
             page = await self.get_model(
-                "/v1/catalog", Page[ItemRead], params={"zone": zone, "limit": CATALOG_PAGE, "cursor": cursor}
+                "/v1/catalog", Page[ItemRead], params={"zone_id": zone, "limit": CATALOG_PAGE, "cursor": cursor}
             )
             out.extend(page.items)
             if not page.next_cursor:
@@ -44,7 +44,7 @@ class PermitsClient(ServiceClient):
             page = await self.get_model(
                 "/v1/catalog/power-list",
                 Page[PowerListEntry],
-                params={"zone": zone, "limit": CATALOG_PAGE, "cursor": cursor},
+                params={"zone_id": zone, "limit": CATALOG_PAGE, "cursor": cursor},
             )
             out.extend(page.items)
             if not page.next_cursor:
@@ -94,12 +94,12 @@ class FakePermitsClient:
         given = self.stats_by_zone.get(zone)
         if given is not None:
             return given.model_copy(update={"from_": start, "to": end})
-        return StatsRead(zone=zone, from_=start, to=end, as_of=end, total=empty_figures(), items=[], departments=[])
+        return StatsRead(zone_id=zone, from_=start, to=end, as_of=end, total=empty_figures(), items=[], departments=[])
 
     async def catalog(self, *, zone: str | None = None) -> list[ItemRead]:
         """The items given (of ``zone``)."""
         self.calls.append(("catalog", zone))
-        return [i for i in self.items if zone is None or i.zone == zone]
+        return [i for i in self.items if zone is None or i.zone_id == zone]
 
     async def power_list(self, *, zone: str | None = None) -> list[PowerListEntry]:
         """The power list derived from the items given (no bureau names)."""
@@ -111,7 +111,7 @@ class FakePermitsClient:
                 departments += [d for d in stage.departments if d not in departments]
             out.append(
                 PowerListEntry(
-                    zone=i.zone,
+                    zone_id=i.zone_id,
                     bureau=None,
                     code=i.code,
                     name=i.name,

@@ -11,9 +11,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import AnyHttpUrl, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from libs.domain.kernel.calendar import DayKind
+from libs.domain.kernel.contracts import ApiModel
+from libs.domain.kernel.values import Computed, DecimalText, SerialId
 from libs.domain.permits.clock import ClockState, Timeliness
 from libs.domain.permits.states import CaseState, Outcome, TaskState
 
@@ -42,12 +44,27 @@ CreditCode = Annotated[
     Field(description="Unified social credit code (统一社会信用代码), 18 characters."),
 ]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+CaseActionName = Literal[
+    "accept",
+    "request-supplements",
+    "decline",
+    "supplements",
+    "special-procedures",
+    "end",
+    "extensions",
+    "decision",
+    "rating",
+]
+"""A case action as ``allowed_actions`` names it: the last path segment of the ``POST`` that performs it
+(``libs.domain.permits.states.CASE_ACTION_PATHS``)."""
+TaskActionName = Literal["approve", "reject", "request-supplements"]
+"""A task action as ``allowed_actions`` names it: the last segment of ``POST /v1/tasks/{task_id}/…``."""
 
 
 # --- calendar ------------------------------------------------------------------------------
 
 
-class DeadlineRead(BaseModel):
+class DeadlineRead(ApiModel):
     """The N-th working day after a start date."""
 
     model_config = ConfigDict(
@@ -62,7 +79,7 @@ class DeadlineRead(BaseModel):
     provisional: bool = Field(description="True if the count crossed a year the official calendar does not cover yet.")
 
 
-class CalendarDay(BaseModel):
+class CalendarDay(ApiModel):
     """What the service's clock says about one day."""
 
     date: date
@@ -73,21 +90,21 @@ class CalendarDay(BaseModel):
     overridden: bool
 
 
-class CalendarOverride(BaseModel):
+class CalendarOverride(ApiModel):
     """The bureau's override of one day."""
 
     working: bool
     note: str | None = Field(None, max_length=200)
 
 
-class NamedDay(BaseModel):
+class NamedDay(ApiModel):
     """A day named in a holiday notice."""
 
     date: date
     name: ShortText
 
 
-class CalendarYearCreate(BaseModel):
+class CalendarYearCreate(ApiModel):
     """A year's State Council holiday notice, loaded before the packaged calendar carries it."""
 
     model_config = ConfigDict(
@@ -119,7 +136,7 @@ class CalendarYearRead(CalendarYearCreate):
 # --- catalog -------------------------------------------------------------------------------
 
 
-class BureauWrite(BaseModel):
+class BureauWrite(ApiModel):
     """A zone's approval bureau (行政审批局): its name, document-number prefix and seal."""
 
     model_config = ConfigDict(
@@ -144,12 +161,12 @@ class BureauWrite(BaseModel):
 class BureauRead(BureauWrite):
     """A zone's approval bureau."""
 
-    zone: str
+    zone_id: str
     updated_at: datetime
     updated_by: str
 
 
-class StageSpec(BaseModel):
+class StageSpec(ApiModel):
     """One stage of an item's internal route: departments working in parallel, and its share of the limit."""
 
     departments: list[Department] = Field(min_length=1, max_length=20)
@@ -162,7 +179,7 @@ class StageSpec(BaseModel):
         return self
 
 
-class MaterialSpec(BaseModel):
+class MaterialSpec(ApiModel):
     """A material an item requires."""
 
     code: Code
@@ -175,15 +192,15 @@ class MaterialSpec(BaseModel):
     )
 
 
-class Fee(BaseModel):
+class Fee(ApiModel):
     """What the item costs; the source policy waives administrative fees in zones."""
 
-    amount_yuan: Decimal = Field(Decimal(0), ge=0, max_digits=12, decimal_places=2)
+    amount_yuan: DecimalText = Field(Decimal(0), ge=0, max_digits=12, decimal_places=2)
     waived: bool = True
     note: str | None = Field(None, max_length=500)
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(ApiModel):
     """An approval item (事项) offered by a zone's bureau."""
 
     model_config = ConfigDict(
@@ -192,7 +209,7 @@ class ItemCreate(BaseModel):
                 {
                     "code": "jsgcgh",
                     "name": "建设工程规划许可",
-                    "zone": "3f9c2a1b7d4e",
+                    "zone_id": "3f9c2a1b7d4e",
                     "legal_basis": "《中华人民共和国城乡规划法》第四十条",
                     "statutory_limit_days": 20,
                     "promised_limit_days": 10,
@@ -214,7 +231,7 @@ class ItemCreate(BaseModel):
 
     code: Code
     name: ShortText
-    zone: ZoneId
+    zone_id: ZoneId
     legal_basis: Text
     statutory_limit_days: LimitDays
     promised_limit_days: LimitDays = Field(description="The bureau's promise; at most the statutory limit.")
@@ -258,7 +275,7 @@ class ItemRead(ItemCreate):
     updated_at: datetime
 
 
-class ItemBrief(BaseModel):
+class ItemBrief(ApiModel):
     """An item named inside a case."""
 
     id: str
@@ -266,10 +283,10 @@ class ItemBrief(BaseModel):
     name: str
 
 
-class PowerListEntry(BaseModel):
+class PowerListEntry(ApiModel):
     """One line of the public list of powers and responsibilities (权力清单、责任清单)."""
 
-    zone: str
+    zone_id: str
     bureau: str | None = Field(description="The bureau that exercises the power (null until configured).")
     code: str
     name: str
@@ -285,7 +302,7 @@ class PowerListEntry(BaseModel):
 # --- files ---------------------------------------------------------------------------------
 
 
-class FileRead(BaseModel):
+class FileRead(ApiModel):
     """An uploaded material file (the content is kept by the service)."""
 
     id: str
@@ -300,7 +317,7 @@ class FileRead(BaseModel):
 # --- applications --------------------------------------------------------------------------
 
 
-class ApplicantInfo(BaseModel):
+class ApplicantInfo(ApiModel):
     """The enterprise applying."""
 
     id: str | None = Field(
@@ -314,7 +331,7 @@ class ApplicantInfo(BaseModel):
     contact: str | None = Field(None, max_length=200)
 
 
-class MaterialSupplied(BaseModel):
+class MaterialSupplied(ApiModel):
     """A material handed in: an uploaded file, optionally with the hash the applicant computed."""
 
     code: Code
@@ -322,7 +339,7 @@ class MaterialSupplied(BaseModel):
     sha256: Sha256 | None = Field(None, description="If given, must equal the stored file's hash.")
 
 
-class LandUseFigures(BaseModel):
+class LandUseFigures(ApiModel):
     """Land-use figures of an industrial project (checked against 十八)."""
 
     plot_ratio: Decimal = Field(ge=0, le=100, max_digits=7, decimal_places=3, description="容积率 (dimensionless).")
@@ -330,7 +347,7 @@ class LandUseFigures(BaseModel):
     admin_living_share_percent: Percent = Field(description="行政办公及生活服务设施用地 share of the site, %.")
 
 
-class ApplicationCreate(BaseModel):
+class ApplicationCreate(ApiModel):
     """An application handed in at the window (or online)."""
 
     model_config = ConfigDict(
@@ -338,7 +355,7 @@ class ApplicationCreate(BaseModel):
             "examples": [
                 {
                     "item": "6f1d0c3b9a8e47d2b5c4a3f2e1d0c9b8",
-                    "zone": "3f9c2a1b7d4e",
+                    "zone_id": "3f9c2a1b7d4e",
                     "project_name": "年产10万吨新材料项目（示例）",
                     "applicant": {"name": "示例新材料有限公司（示例）", "credit_code": "91130700MA0DEM001X"},
                     "materials": [
@@ -356,7 +373,7 @@ class ApplicationCreate(BaseModel):
     )
 
     item: Annotated[str, Field(min_length=1, max_length=64)]
-    zone: ZoneId
+    zone_id: ZoneId
     project_name: ShortText
     applicant: ApplicantInfo
     materials: list[MaterialSupplied] = Field(default_factory=list, max_length=200)
@@ -377,7 +394,7 @@ class ApplicationCreate(BaseModel):
         return AcceptCreate() if self.accept else None
 
 
-class MaterialRead(BaseModel):
+class MaterialRead(ApiModel):
     """A material on file for a case."""
 
     code: str
@@ -390,7 +407,7 @@ class MaterialRead(BaseModel):
     round: int = Field(description="0 for the application, then 1, 2, ... for each batch of supplements.")
 
 
-class PendingMaterial(BaseModel):
+class PendingMaterial(ApiModel):
     """A minor material accepted pending on the applicant's written commitment (容缺受理)."""
 
     code: Code
@@ -398,7 +415,7 @@ class PendingMaterial(BaseModel):
     due_on: date | None = None
 
 
-class FindingRead(BaseModel):
+class FindingRead(ApiModel):
     """A check that failed at intake, shown to the reviewers."""
 
     code: str
@@ -408,7 +425,7 @@ class FindingRead(BaseModel):
     message: str
 
 
-class DecisionRead(BaseModel):
+class DecisionRead(ApiModel):
     """The unified reply (统一反馈), issued once by the window under the bureau's seal."""
 
     outcome: Outcome
@@ -419,7 +436,7 @@ class DecisionRead(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
-class RatingCreate(BaseModel):
+class RatingCreate(ApiModel):
     """The applicant's rating of the service (好差评)."""
 
     score: int = Field(ge=1, le=5)
@@ -433,12 +450,12 @@ class RatingRead(RatingCreate):
     rectification: str | None = Field(None, description="The rectification opened by a rating of 2 or lower.")
 
 
-class TaskRead(BaseModel):
+class TaskRead(ApiModel):
     """A department's part of a case (内部流转)."""
 
     id: str
     application: str
-    zone: str
+    zone_id: str
     department: str
     stage: int = Field(description="1-based stage of the item's route.")
     state: TaskState
@@ -452,17 +469,19 @@ class TaskRead(BaseModel):
     completed_on: date | None = None
     note: str | None = Field(None, description="The reviewer's internal note (never shown to the applicant).")
     reasons: list[str] = Field(default_factory=list)
-    allowed_actions: list[str]
+    allowed_actions: list[TaskActionName] = Field(
+        description="What may be done to the task now, each named as the last segment of its `POST` path."
+    )
 
 
-class ApplicationRead(BaseModel):
+class ApplicationRead(ApiModel):
     """A case as its reader may see it.
 
     Applicants get one consolidated status: ``tasks``, ``findings`` and internal notes stay empty.
     """
 
     id: str
-    zone: str
+    zone_id: str
     item: ItemBrief
     project_name: str
     applicant: ApplicantInfo
@@ -489,10 +508,13 @@ class ApplicationRead(BaseModel):
     findings: list[FindingRead] = Field(default_factory=list)
     decision: DecisionRead | None = None
     rating: RatingRead | None = None
-    allowed_actions: list[str]
+    allowed_actions: list[CaseActionName] = Field(
+        description="What may be done to the case now, each named as the last segment of its `POST` path "
+        "(a department's review is done on its task: see the tasks' `allowed_actions`)."
+    )
 
 
-class SupplementItem(BaseModel):
+class SupplementItem(ApiModel):
     """One thing missing or defective."""
 
     code: str = Field(min_length=1, max_length=64, description="A material code, or `other`.")
@@ -500,27 +522,27 @@ class SupplementItem(BaseModel):
     detail: str | None = Field(None, max_length=1000)
 
 
-class SupplementNotice(BaseModel):
+class SupplementNotice(ApiModel):
     """One notice listing everything missing or defective at once (一次性告知)."""
 
     items: list[SupplementItem] = Field(min_length=1, max_length=200)
     note: str | None = Field(None, max_length=2000, description="Shown to the applicant.")
 
 
-class AcceptCreate(BaseModel):
+class AcceptCreate(ApiModel):
     """Acceptance (受理), possibly with minor materials pending on a commitment (容缺受理)."""
 
     pending: list[PendingMaterial] = Field(default_factory=list, max_length=50)
     note: str | None = Field(None, max_length=2000)
 
 
-class DeclineCreate(BaseModel):
+class DeclineCreate(ApiModel):
     """Declining an application as out of scope (不予受理), with reasons."""
 
     reasons: list[Text] = Field(min_length=1, max_length=50)
 
 
-class SupplementsCreate(BaseModel):
+class SupplementsCreate(ApiModel):
     """The applicant's answer to a supplement notice."""
 
     materials: list[MaterialSupplied] = Field(default_factory=list, max_length=200)
@@ -530,23 +552,23 @@ class SupplementsCreate(BaseModel):
 ProcedureKind = Literal["hearing", "expert_review", "on_site_inspection", "public_notice"]
 
 
-class SpecialProcedureCreate(BaseModel):
+class SpecialProcedureCreate(ApiModel):
     """A special procedure the bureau starts (the clock stops while it runs)."""
 
     kind: ProcedureKind
     reason: Text
 
 
-class SpecialProcedureEnd(BaseModel):
+class SpecialProcedureEnd(ApiModel):
     """The end of a special procedure."""
 
     note: str | None = Field(None, max_length=2000)
 
 
-class ClockStopRead(BaseModel):
+class ClockStopRead(ApiModel):
     """A clock stop: supplements during review, or a special procedure."""
 
-    id: int
+    id: SerialId
     kind: Literal["supplements", "special_procedure"]
     procedure: ProcedureKind | None = None
     reason: str | None = None
@@ -554,33 +576,33 @@ class ClockStopRead(BaseModel):
     ended_on: date | None = None
 
 
-class ExtensionCreate(BaseModel):
+class ExtensionCreate(ApiModel):
     """One extension of the time limit, with a reason (approved by the bureau's head)."""
 
     days: LimitDays
     reason: Text
 
 
-class DecisionCreate(BaseModel):
+class DecisionCreate(ApiModel):
     """The window's decision; the outcome follows from the departments' reviews."""
 
     note: str | None = Field(None, max_length=2000, description="Shown to the applicant with the decision.")
 
 
-class TaskApprove(BaseModel):
+class TaskApprove(ApiModel):
     """A department approves its part."""
 
     note: str | None = Field(None, max_length=2000, description="Internal note.")
 
 
-class TaskReject(BaseModel):
+class TaskReject(ApiModel):
     """A department refuses: this decides the case."""
 
     reasons: list[Text] = Field(min_length=1, max_length=50, description="Shown to the applicant with the decision.")
     note: str | None = Field(None, max_length=2000, description="Internal note.")
 
 
-class TransitionRead(BaseModel):
+class TransitionRead(ApiModel):
     """One recorded transition (who, when, from, to, note)."""
 
     at: datetime
@@ -592,7 +614,7 @@ class TransitionRead(BaseModel):
     note: str | None = None
 
 
-class MessageRead(BaseModel):
+class MessageRead(ApiModel):
     """A message addressed to the applicant."""
 
     at: datetime
@@ -601,26 +623,26 @@ class MessageRead(BaseModel):
     items: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class EscalationRead(BaseModel):
+class EscalationRead(ApiModel):
     """One overdue event, recorded exactly once."""
 
-    id: int
-    subject: Literal["application", "task"]
+    id: SerialId
+    subject_kind: Literal["application", "task"] = Field(description="What is overdue: the case or one of its tasks.")
     subject_id: str
     application: str
-    zone: str
+    zone_id: str
     department: str | None = None
     deadline: date
     detected_on: date
     created_at: datetime
 
 
-class RectificationRead(BaseModel):
+class RectificationRead(ApiModel):
     """A rectification item opened by a poor rating (due in 15 working days)."""
 
     id: str
     application: str
-    zone: str
+    zone_id: str
     score: int
     comment: str | None
     opened_on: date
@@ -631,7 +653,7 @@ class RectificationRead(BaseModel):
     note: str | None = None
 
 
-class RectificationClose(BaseModel):
+class RectificationClose(ApiModel):
     """What was done."""
 
     note: Text
@@ -640,34 +662,34 @@ class RectificationClose(BaseModel):
 # --- webhooks ------------------------------------------------------------------------------
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(ApiModel):
     """A subscriber: every state change of the cases it may see is POSTed to ``url`` at least once."""
 
     url: AnyHttpUrl
     secret: str | None = Field(
         None, min_length=16, max_length=200, description="Signs each delivery: `X-Devzones-Signature: sha256=<hmac>`."
     )
-    zone: ZoneId | None = Field(None, description="city_admin only: restrict to one zone (default: all zones).")
+    zone_id: ZoneId | None = Field(None, description="city_admin only: restrict to one zone (default: all zones).")
 
 
-class WebhookRead(BaseModel):
+class WebhookRead(ApiModel):
     """A registered subscriber."""
 
     id: str
     url: str
-    zone: str | None
+    zone_id: str | None
     applicant: str | None
     created_at: datetime
 
 
-class WebhookEvent(BaseModel):
+class WebhookEvent(ApiModel):
     """The body of a delivery. ``event_id`` is the same on every retry: deduplicate on it."""
 
     event_id: str
     type: Literal["application.state_changed"]
     occurred_at: datetime
     application: str
-    zone: str
+    zone_id: str
     item: str
     from_state: str | None
     to_state: str
@@ -677,16 +699,16 @@ class WebhookEvent(BaseModel):
 # --- statistics ----------------------------------------------------------------------------
 
 
-class Figures(BaseModel):
+class Figures(ApiModel):
     """Counts and working days of the single window over a period."""
 
     received: int
     accepted: int
     decided: int
     approved: int
-    on_time_rate: float | None = Field(description="Share of the decided finished by their deadline (null: none).")
-    working_days_median: float | None
-    working_days_p90: float | None = Field(description="90th percentile, nearest-rank.")
+    on_time_rate: Computed | None = Field(description="Share of the decided finished by their deadline (null: none).")
+    working_days_median: Computed | None
+    working_days_p90: Computed | None = Field(description="90th percentile, nearest-rank.")
     overdue: int = Field(description="Finished late, or still open past the deadline.")
     days_stopped: int
 
@@ -705,12 +727,12 @@ class DepartmentStats(Figures):
     department: str
 
 
-class StatsRead(BaseModel):
+class StatsRead(ApiModel):
     """The single window's figures for a zone: cases submitted in ``[from, to]``."""
 
     model_config = ConfigDict(populate_by_name=True)
 
-    zone: str
+    zone_id: str
     from_: date = Field(alias="from")
     to: date
     as_of: date

@@ -14,6 +14,7 @@ naming the state and the actions that are allowed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from libs.domain.kernel.errors import Conflict
@@ -71,6 +72,40 @@ class Outcome(StrEnum):
     REFUSED = "refused"
 
 
+CASE_ACTION_PATHS: dict[CaseAction, str] = {
+    CaseAction.ACCEPT: "accept",
+    CaseAction.REQUEST_SUPPLEMENTS: "request-supplements",
+    CaseAction.DECLINE: "decline",
+    CaseAction.SUPPLEMENT: "supplements",
+    CaseAction.START_SPECIAL_PROCEDURE: "special-procedures",
+    CaseAction.END_SPECIAL_PROCEDURE: "end",
+    CaseAction.EXTEND: "extensions",
+    CaseAction.DECIDE: "decision",
+    CaseAction.RATE: "rating",
+}
+"""How the API names each case action in ``allowed_actions``: the last path segment of the ``POST``
+that performs it (docs/api-conventions.md#one-set-of-conventions). ``review`` has none of its own:
+it is done on the case's tasks, whose ``allowed_actions`` name it (``approve``, ``reject``,
+``request-supplements``)."""
+
+TASK_ACTION_PATHS: dict[TaskAction, str] = {
+    TaskAction.APPROVE: "approve",
+    TaskAction.REJECT: "reject",
+    TaskAction.REQUEST_SUPPLEMENTS: "request-supplements",
+}
+"""How the API names each task action: the last path segment of its ``POST /v1/tasks/{task_id}/…``."""
+
+
+def case_action_names(actions: Iterable[CaseAction]) -> list[str]:
+    """``actions`` as the API names them (see :data:`CASE_ACTION_PATHS`), in order."""
+    return [CASE_ACTION_PATHS[a] for a in actions if a in CASE_ACTION_PATHS]
+
+
+def task_action_names(actions: Iterable[TaskAction]) -> list[str]:
+    """Task ``actions`` as the API names them (see :data:`TASK_ACTION_PATHS`), in order."""
+    return [TASK_ACTION_PATHS[a] for a in actions]
+
+
 # The states an action may be taken in. Where an action can lead to more than one state
 # (a review action may or may not complete the case) the use case picks among these targets.
 CASE_TRANSITIONS: dict[CaseAction, dict[CaseState, frozenset[CaseState]]] = {
@@ -126,7 +161,7 @@ def case_targets(state: CaseState, action: CaseAction) -> frozenset[CaseState]:
     """The states ``action`` may lead to from ``state``; 409 :class:`Conflict` if not allowed."""
     targets = CASE_TRANSITIONS[action].get(state)
     if targets is None:
-        allowed = [str(a) for a in allowed_actions(state)]
+        allowed = case_action_names(allowed_actions(state))
         raise Conflict(
             f"cannot {action.value.replace('_', ' ')} a case in state '{state.value}'; "
             f"allowed: {', '.join(allowed) or 'nothing'}",
@@ -171,7 +206,7 @@ def next_task_state(state: TaskState, action: TaskAction) -> TaskState:
     """The task's state after ``action``; 409 :class:`Conflict` if not allowed."""
     target = TASK_TRANSITIONS[action].get(state)
     if target is None:
-        allowed = [str(a) for a in allowed_task_actions(state)]
+        allowed = task_action_names(allowed_task_actions(state))
         raise Conflict(
             f"cannot {action.value.replace('_', ' ')} a task in state '{state.value}'; "
             f"allowed: {', '.join(allowed) or 'nothing'}",

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from libs.domain.kernel.calendar import MAX_WORKING_DAYS
+from libs.domain.kernel.contracts import Page
 from libs.domain.permits.contracts import (
     CalendarDay,
     CalendarOverride,
@@ -17,10 +18,11 @@ from libs.domain.permits.contracts import (
 )
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
 from services.common.problems import problems
 from services.permits.calendar import service as calendar_service
 from services.permits.calendar.service import CalendarEdit
-from services.permits.dependencies import CalendarAdmin, OfficialDep, TodayDep
+from services.permits.dependencies import CalendarAdmin, OfficialDep, TodayDep, date_cursor
 from services.permits.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1")
@@ -46,18 +48,26 @@ async def get_deadline(
 @router.get(
     "/calendar/days",
     operation_id="listCalendarDays",
-    response_model=list[CalendarDay],
+    response_model=Page[CalendarDay],
     tags=["calendar"],
     openapi_extra=PUBLIC,
-    summary="What the service's clock says about each day of a range (at most two years)",
+    summary="What the service's clock says about each day of a range (at most two years), in order",
+    responses=problems(422),
 )
 async def get_days(
     session: SessionDep,
     cal: OfficialDep,
     from_: Annotated[date, Query(alias="from")],
     to: date,
-) -> list[CalendarDay]:
-    return await calendar_service.days(session=session, official=cal, start=from_, end=to)
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+) -> Page[CalendarDay]:
+    after = date_cursor(cursor)
+    days = await calendar_service.days(session=session, official=cal, start=from_, end=to)
+    rows = [d for d in days if after is None or d.date > after]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(items=rows, next_cursor=encode_cursor(rows[-1].date.isoformat()) if more else None)
 
 
 async def calendar_edit(session: SessionDep, runtime: RuntimeDep, actor: CalendarAdmin, now: TodayDep) -> CalendarEdit:

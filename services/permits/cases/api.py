@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.values import SerialId
 from libs.domain.permits.contracts import (
     AcceptCreate,
     ApplicationRead,
@@ -52,7 +53,7 @@ from services.permits.cases.dependencies import (
     StaffContext,
 )
 from services.permits.cases.repository import CaseFilter
-from services.permits.dependencies import CASE_ERRORS, CaseId, IfMatch, case_answer
+from services.permits.dependencies import CASE_ERRORS, CaseId, IfMatch, case_answer, int_cursor
 
 router = APIRouter(prefix="/v1")
 
@@ -67,7 +68,7 @@ router = APIRouter(prefix="/v1")
 )
 async def list_applications(
     ctx: ReaderContext,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
+    zone_id: Annotated[str | None, Query(max_length=64)] = None,
     state: CaseState | None = None,
     item: Annotated[str | None, Query(max_length=64)] = None,
     limit: LimitParam = DEFAULT_LIMIT,
@@ -80,7 +81,7 @@ async def list_applications(
             errors=[{"loc": ["query", "cursor"], "msg": "not a cursor from this API", "type": "cursor"}],
         )
     query = ListCases(
-        filters=CaseFilter(zone=zone, state=state.value if state else None, item=item),
+        filters=CaseFilter(zone=zone_id, state=state.value if state else None, item=item),
         after=(str(after[0]), str(after[1])) if after else None,
         limit=limit,
     )
@@ -175,13 +176,16 @@ async def start_special_procedure(
 @router.get(
     "/applications/{case_id}/special-procedures",
     operation_id="listClockStops",
-    response_model=list[ClockStopRead],
+    response_model=Page[ClockStopRead],
     tags=["review"],
-    summary="Every clock stop of a case (special procedures and supplements during review)",
-    responses=problems(401, 403, 404),
+    summary="Every clock stop of a case (special procedures and supplements during review), oldest first",
+    responses=problems(401, 403, 404, 422),
 )
-async def list_special_procedures(ctx: StaffContext, case_id: CaseId) -> list[ClockStopRead]:
-    return await procedures.list_procedures(case_id, ctx)
+async def list_special_procedures(
+    ctx: StaffContext, case_id: CaseId, limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None
+) -> Page[ClockStopRead]:
+    items, nxt = await procedures.list_procedures(case_id, ctx, after=int_cursor(cursor), limit=limit)
+    return Page(items=items, next_cursor=encode_cursor(nxt) if nxt is not None else None)
 
 
 @router.post(
@@ -195,7 +199,7 @@ async def list_special_procedures(ctx: StaffContext, case_id: CaseId) -> list[Cl
 async def end_special_procedure(
     ctx: BureauAdminContext,
     case_id: CaseId,
-    procedure_id: int,
+    procedure_id: Annotated[SerialId, Path(description="The special procedure's id (`id` of its clock stop).")],
     body: SpecialProcedureEnd,
     response: Response,
     if_match: IfMatch = None,
@@ -247,23 +251,29 @@ async def rate(ctx: ApplicantContext, case_id: CaseId, body: RatingCreate) -> Ra
 
 @router.get(
     "/applications/{case_id}/history",
-    operation_id="getApplicationHistory",
-    response_model=list[TransitionRead],
+    operation_id="listApplicationHistory",
+    response_model=Page[TransitionRead],
     tags=["applications"],
-    summary="Every transition of a case: who, when, from, to, note (staff only)",
-    responses=problems(401, 403, 404),
+    summary="Every transition of a case, oldest first: who, when, from, to, note (staff only)",
+    responses=problems(401, 403, 404, 422),
 )
-async def history(ctx: StaffContext, case_id: CaseId) -> list[TransitionRead]:
-    return await reads.history(case_id, ctx)
+async def history(
+    ctx: StaffContext, case_id: CaseId, limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None
+) -> Page[TransitionRead]:
+    items, nxt = await reads.history(case_id, ctx, after=int_cursor(cursor), limit=limit)
+    return Page(items=items, next_cursor=encode_cursor(nxt) if nxt is not None else None)
 
 
 @router.get(
     "/applications/{case_id}/messages",
     operation_id="listApplicationMessages",
-    response_model=list[MessageRead],
+    response_model=Page[MessageRead],
     tags=["applications"],
-    summary="Every message addressed to the applicant",
-    responses=problems(401, 403, 404),
+    summary="Every message addressed to the applicant, oldest first",
+    responses=problems(401, 403, 404, 422),
 )
-async def messages(ctx: ReaderContext, case_id: CaseId) -> list[MessageRead]:
-    return await reads.messages(case_id, ctx)
+async def messages(
+    ctx: ReaderContext, case_id: CaseId, limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None
+) -> Page[MessageRead]:
+    items, nxt = await reads.messages(case_id, ctx, after=int_cursor(cursor), limit=limit)
+    return Page(items=items, next_cursor=encode_cursor(nxt) if nxt is not None else None)

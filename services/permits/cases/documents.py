@@ -22,7 +22,15 @@ from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.values import Role
 from libs.domain.permits.clock import DUE_SOON_DAYS, Clock, ClockState, Reading, Timeliness
 from libs.domain.permits.contracts import ApplicationRead, TaskRead
-from libs.domain.permits.states import CaseAction, CaseState, TaskState, allowed_actions, allowed_task_actions
+from libs.domain.permits.states import (
+    CaseAction,
+    CaseState,
+    TaskState,
+    allowed_actions,
+    allowed_task_actions,
+    case_action_names,
+    task_action_names,
+)
 from services.permits.calendar.service import calendar
 from services.permits.cases.deadlines import as_stop
 from services.permits.cases.drafts import AnyCase, AnyMaterial, AnyTask
@@ -77,11 +85,11 @@ def task_document(task: AnyTask, case: AnyCase, clock: Clock, today: date, *, ca
     else:
         timeliness = Timeliness.DUE_SOON
     reviewing = case_state == CaseState.IN_REVIEW
-    actions = [a.value for a in allowed_task_actions(TaskState(task.state))] if reviewing else []
+    actions = task_action_names(allowed_task_actions(TaskState(task.state))) if reviewing else []
     return {
         "id": task.id,
         "application": case.id,
-        "zone": task.zone,
+        "zone_id": task.zone,
         "department": task.department,
         "stage": task.stage,
         "state": task.state,
@@ -133,14 +141,14 @@ def _visible_tasks(case: AnyCase, tasks: Sequence[AnyTask], actor: Actor | None,
 
 def _case_actions(case: AnyCase, rating: RatingRow | None) -> list[str]:
     """What may be done to the case next (an extension and a rating only once)."""
-    actions = [a.value for a in allowed_actions(CaseState(case.state))]
+    actions = allowed_actions(CaseState(case.state))
     if case.extension_days:
         actions = [a for a in actions if a != CaseAction.EXTEND]
     if rating is not None:
         actions = [a for a in actions if a != CaseAction.RATE]
     if case.state == CaseState.DECIDED and case.finished_on is None:  # pragma: no cover - defensive
         actions = []
-    return actions
+    return case_action_names(actions)
 
 
 def _outcome(case: AnyCase, b: Bundle) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -206,7 +214,7 @@ def case_document(case: AnyCase, b: Bundle, cal: OfficialCalendar, today: date, 
         clock_state = (ClockState.NOT_STARTED if case.state != CaseState.DECLINED else ClockState.FINISHED).value
     return {
         "id": case.id,
-        "zone": case.zone,
+        "zone_id": case.zone,
         "item": {"id": case.item_id, "code": case.item_code, "name": case.item_name},
         "project_name": case.project_name,
         "applicant": _applicant(case.applicant),

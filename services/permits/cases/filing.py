@@ -41,7 +41,7 @@ def _applicant_only(actor: Actor, body: ApplicationCreate, acceptance: AcceptCre
             required_roles=sorted([Role.WINDOW_CLERK, Role.CITY_ADMIN]),
         )
     if not applicant_only:
-        require_zone_role(actor, body.zone, Role.WINDOW_CLERK)
+        require_zone_role(actor, body.zone_id, Role.WINDOW_CLERK)
     return applicant_only
 
 
@@ -53,10 +53,12 @@ async def _offered_item(ctx: IntakeContext, body: ApplicationCreate) -> ItemSnap
             f"item {body.item} does not exist",
             errors=[{"loc": ["body", "item"], "msg": "unknown item", "type": "unknown_item"}],
         )
-    if item.zone != body.zone:
+    if item.zone != body.zone_id:
         raise Unprocessable(
             "the item is offered by another zone's bureau (园区事园内办结)",
-            errors=[{"loc": ["body", "zone"], "msg": f"the item belongs to zone {item.zone}", "type": "zone_mismatch"}],
+            errors=[
+                {"loc": ["body", "zone_id"], "msg": f"the item belongs to zone {item.zone}", "type": "zone_mismatch"}
+            ],
         )
     return item
 
@@ -156,7 +158,7 @@ async def create_application(command: FileApplication, ctx: IntakeContext) -> di
     findings = _land_findings(item, body)
     known = {m["code"]: m["name"] for m in item.materials}
     files = await files_for(ctx.sessions(), actor, body.materials, known, "materials") if body.materials else []
-    await ensure_zone(registry=ctx.registry, cache=ctx.zone_cache, zone_id=body.zone, loc=["body", "zone"])
+    await ensure_zone(registry=ctx.registry, cache=ctx.zone_cache, zone_id=body.zone_id, loc=["body", "zone_id"])
     now = utcnow()
     case = _new_case(command, item, applicant, findings, actor, today, now)
     materials = material_rows(case.id, body.materials, files, 0, now)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import ApplicationRead, ClockStopRead
-from libs.domain.permits.states import CaseAction, CaseState, allowed_actions, next_case_state
+from libs.domain.permits.states import CaseAction, CaseState, allowed_actions, case_action_names, next_case_state
 from services.permits.calendar.service import calendar
 from services.permits.cases.access import locked_case, readable_case
 from services.permits.cases.commands import EndSpecialProcedure, ExtendCase, StartSpecialProcedure
@@ -101,10 +101,16 @@ async def end_special_procedure(command: EndSpecialProcedure, ctx: CaseContext) 
     return case_read(case, await bundle(ctx.repo, [case]), cal, today, actor)
 
 
-async def list_procedures(case_id: str, ctx: CaseContext) -> list[ClockStopRead]:
-    """Every clock stop of a case (staff only)."""
+async def list_procedures(
+    case_id: str, ctx: CaseContext, *, after: int | None = None, limit: int
+) -> tuple[list[ClockStopRead], int | None]:
+    """A page of a case's clock stops, oldest first, after the stop numbered ``after`` (staff
+    only); the second value is the next cursor."""
     await readable_case(ctx, case_id, staff_only=True)
-    return [_stop_read(s) for s in (await ctx.repo.stops([case_id]))[case_id]]
+    rows = [s for s in (await ctx.repo.stops([case_id]))[case_id] if after is None or s.id > after]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_stop_read(s) for s in rows], (rows[-1].id if more else None)
 
 
 async def extend(command: ExtendCase, ctx: CaseContext) -> ApplicationRead:
@@ -117,7 +123,9 @@ async def extend(command: ExtendCase, ctx: CaseContext) -> ApplicationRead:
         raise Conflict(
             f"application {case.id} was already extended by {case.extension_days} working days; one extension only",
             state=case.state,
-            allowed_actions=[a for a in allowed_actions(CaseState(case.state)) if a != CaseAction.EXTEND],
+            allowed_actions=case_action_names(
+                a for a in allowed_actions(CaseState(case.state)) if a != CaseAction.EXTEND
+            ),
         )
     maximum = int(case.item_snapshot.get("max_extension_days", 0))
     if body.days > maximum:

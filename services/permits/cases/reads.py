@@ -39,9 +39,15 @@ async def list_applications(query: ListCases, ctx: CaseContext) -> tuple[list[Ap
     return items, cursor
 
 
-async def history(case_id: str, ctx: CaseContext) -> list[TransitionRead]:
-    """Every transition of a case (staff only: notes are internal)."""
+async def history(
+    case_id: str, ctx: CaseContext, *, after: int | None = None, limit: int
+) -> tuple[list[TransitionRead], int | None]:
+    """A page of a case's transitions, oldest first, after the one numbered ``after`` (staff only:
+    notes are internal); the second value is the next cursor."""
     await readable_case(ctx, case_id, staff_only=True)
+    rows = [t for t in await ctx.repo.transitions(case_id) if after is None or t.id > after]
+    more = len(rows) > limit
+    rows = rows[:limit]
     return [
         TransitionRead(
             at=t.at,
@@ -52,11 +58,19 @@ async def history(case_id: str, ctx: CaseContext) -> list[TransitionRead]:
             task=t.task_id,
             note=t.note,
         )
-        for t in await ctx.repo.transitions(case_id)
-    ]
+        for t in rows
+    ], (rows[-1].id if more else None)
 
 
-async def messages(case_id: str, ctx: CaseContext) -> list[MessageRead]:
-    """The messages addressed to the applicant (the applicant's view of the case's conversation)."""
+async def messages(
+    case_id: str, ctx: CaseContext, *, after: int | None = None, limit: int
+) -> tuple[list[MessageRead], int | None]:
+    """A page of the messages addressed to the applicant (the applicant's view of the case's
+    conversation), oldest first, after the one numbered ``after``; the second value is the next cursor."""
     await readable_case(ctx, case_id, staff_only=False)
-    return [MessageRead(at=m.at, kind=m.kind, body=m.body, items=m.items) for m in await ctx.repo.messages(case_id)]
+    rows = [m for m in await ctx.repo.messages(case_id) if after is None or m.id > after]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [MessageRead(at=m.at, kind=m.kind, body=m.body, items=m.items) for m in rows], (
+        rows[-1].id if more else None
+    )

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/v1")
 
 
 @router.put(
-    "/catalog/bureaus/{zone}",
+    "/catalog/bureaus/{zone_id}",
     operation_id="setBureau",
     response_model=BureauRead,
     tags=["catalog"],
@@ -45,16 +45,16 @@ async def put_bureau(
     actor: BureauAdmin,
     registry: RegistryDep,
     cache: ZoneCacheDep,
-    zone: Annotated[str, Path(max_length=64)],
+    zone_id: Annotated[str, Path(max_length=64)],
     body: BureauWrite,
 ) -> BureauRead:
     return await catalog_service.put_bureau(
-        session=session, registry=registry, zone_cache=cache, actor=actor, zone=zone, body=body
+        session=session, registry=registry, zone_cache=cache, actor=actor, zone=zone_id, body=body
     )
 
 
 @router.get(
-    "/catalog/bureaus/{zone}",
+    "/catalog/bureaus/{zone_id}",
     operation_id="getBureau",
     response_model=BureauRead,
     tags=["catalog"],
@@ -62,8 +62,8 @@ async def put_bureau(
     openapi_extra=PUBLIC,
     responses=problems(404),
 )
-async def get_bureau(session: SessionDep, zone: Annotated[str, Path(max_length=64)]) -> BureauRead:
-    return await catalog_service.get_bureau(session=session, zone=zone)
+async def get_bureau(session: SessionDep, zone_id: Annotated[str, Path(max_length=64)]) -> BureauRead:
+    return await catalog_service.get_bureau(session=session, zone=zone_id)
 
 
 @router.post(
@@ -139,11 +139,11 @@ async def get_item(session: SessionDep, item_id: Annotated[str, Path(max_length=
 )
 async def list_items(
     session: SessionDep,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
+    zone_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[ItemRead]:
-    items, nxt = await catalog_service.list_items(session=session, zone=zone, after=str_cursor(cursor), limit=limit)
+    items, nxt = await catalog_service.list_items(session=session, zone=zone_id, after=str_cursor(cursor), limit=limit)
     return Page(items=items, next_cursor=encode_cursor(nxt) if nxt else None)
 
 
@@ -157,9 +157,9 @@ async def list_items(
 )
 async def power_list(
     session: SessionDep,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
+    zone_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[PowerListEntry]:
-    items, nxt = await catalog_service.power_list(session=session, zone=zone, after=str_cursor(cursor), limit=limit)
+    items, nxt = await catalog_service.power_list(session=session, zone=zone_id, after=str_cursor(cursor), limit=limit)
     return Page(items=items, next_cursor=encode_cursor(nxt) if nxt else None)

@@ -60,7 +60,7 @@ async def ensure_zone(*, registry: ZoneLookup, cache: dict[str, float], zone_id:
 
 def _bureau_read(row: Bureau) -> BureauRead:
     return BureauRead(
-        zone=row.zone,
+        zone_id=row.zone,
         name=row.name,
         document_prefix=row.document_prefix,
         seal=row.seal,
@@ -80,7 +80,7 @@ async def put_bureau(
 ) -> BureauRead:
     """Configure a zone's bureau (city admin, or that zone's bureau admin)."""
     require_zone_role(actor, zone, Role.BUREAU_ADMIN)
-    await ensure_zone(registry=registry, cache=zone_cache, zone_id=zone, loc=["path", "zone"])
+    await ensure_zone(registry=registry, cache=zone_cache, zone_id=zone, loc=["path", "zone_id"])
     row = await CatalogRepository(session).upsert_bureau(
         {
             "zone": zone,
@@ -107,7 +107,7 @@ def _item_read(row: CatalogItem) -> ItemRead:
         id=row.id,
         code=row.code,
         name=row.name,
-        zone=row.zone,
+        zone_id=row.zone,
         legal_basis=row.legal_basis,
         statutory_limit_days=row.statutory_limit_days,
         promised_limit_days=row.promised_limit_days,
@@ -126,7 +126,7 @@ def _item_read(row: CatalogItem) -> ItemRead:
 
 
 def _apply_item(row: CatalogItem, body: ItemCreate, actor: Actor, now: datetime) -> None:
-    row.code, row.name, row.zone, row.legal_basis = body.code, body.name, body.zone, body.legal_basis
+    row.code, row.name, row.zone, row.legal_basis = body.code, body.name, body.zone_id, body.legal_basis
     row.statutory_limit_days, row.promised_limit_days = body.statutory_limit_days, body.promised_limit_days
     row.max_extension_days = body.max_extension_days
     row.stages = [s.model_dump(mode="json") for s in body.stages]
@@ -141,17 +141,17 @@ async def create_item(
     *, session: AsyncSession, registry: ZoneLookup, zone_cache: dict[str, float], actor: Actor, body: ItemCreate
 ) -> ItemRead:
     """Add an approval item to a zone bureau's catalog (409 if the code is taken in that zone)."""
-    require_zone_role(actor, body.zone, Role.BUREAU_ADMIN)
-    await ensure_zone(registry=registry, cache=zone_cache, zone_id=body.zone, loc=["body", "zone"])
+    require_zone_role(actor, body.zone_id, Role.BUREAU_ADMIN)
+    await ensure_zone(registry=registry, cache=zone_cache, zone_id=body.zone_id, loc=["body", "zone_id"])
     repo = CatalogRepository(session)
-    existing = await repo.item_by_code(body.zone, body.code)
+    existing = await repo.item_by_code(body.zone_id, body.code)
     if existing is not None:
-        raise Conflict(f"zone {body.zone} already has an item with code {body.code!r}", item=existing.id)
+        raise Conflict(f"zone {body.zone_id} already has an item with code {body.code!r}", item=existing.id)
     now = utcnow()
     row = CatalogItem(id=new_id(), version=1, created_at=now)
     _apply_item(row, body, actor, now)
     if not await repo.add_item(row):
-        raise Conflict(f"zone {body.zone} already has an item with code {body.code!r}")
+        raise Conflict(f"zone {body.zone_id} already has an item with code {body.code!r}")
     return _item_read(row)
 
 
@@ -170,10 +170,10 @@ async def update_item(
         raise NotFound(f"item {item_id} does not exist")
     require_zone_role(actor, row.zone, Role.BUREAU_ADMIN)
     check_if_match(if_match, row.version)
-    if body.zone != row.zone:
+    if body.zone_id != row.zone:
         raise Unprocessable(
             "an item cannot move to another zone",
-            errors=[{"loc": ["body", "zone"], "msg": f"must stay {row.zone}", "type": "immutable"}],
+            errors=[{"loc": ["body", "zone_id"], "msg": f"must stay {row.zone}", "type": "immutable"}],
         )
     if body.code != row.code and await repo.item_by_code(row.zone, body.code) is not None:
         raise Conflict(f"zone {row.zone} already has an item with code {body.code!r}")
@@ -218,7 +218,7 @@ async def power_list(
         bureau = bureaus.get(r.zone)
         out.append(
             PowerListEntry(
-                zone=r.zone,
+                zone_id=r.zone,
                 bureau=bureau.name if bureau else None,
                 code=r.code,
                 name=r.name,

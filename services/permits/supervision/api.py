@@ -35,13 +35,13 @@ router = APIRouter(prefix="/v1")
 async def list_escalations(
     session: SessionDep,
     actor: BureauAdmin,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
+    zone_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[EscalationRead]:
     after = decode_cursor(cursor)
     items, nxt = await supervision_service.list_escalations(
-        session=session, actor=actor, zone=zone, after=int(after) if isinstance(after, int) else None, limit=limit
+        session=session, actor=actor, zone=zone_id, after=int(after) if isinstance(after, int) else None, limit=limit
     )
     return Page(items=items, next_cursor=encode_cursor(nxt) if nxt else None)
 
@@ -57,13 +57,13 @@ async def list_escalations(
 async def list_rectifications(
     session: SessionDep,
     actor: BureauAdmin,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
+    zone_id: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[RectificationRead]:
     items, nxt = await supervision_service.list_rectifications(
-        session=session, actor=actor, zone=zone, state=state, after=str_cursor(cursor), limit=limit
+        session=session, actor=actor, zone=zone_id, state=state, after=str_cursor(cursor), limit=limit
     )
     return Page(items=items, next_cursor=encode_cursor(nxt) if nxt else None)
 
@@ -94,8 +94,8 @@ async def stats(
     session: SessionDep,
     cal: OfficialDep,
     now: TodayDep,
-    zone: Annotated[str, Query(max_length=64)],
+    zone_id: Annotated[str, Query(max_length=64)],
     from_: Annotated[date, Query(alias="from")],
     to: date,
 ) -> StatsRead:
-    return await supervision_service.stats(session=session, official=cal, zone=zone, start=from_, end=to, today=now)
+    return await supervision_service.stats(session=session, official=cal, zone=zone_id, start=from_, end=to, today=now)

@@ -131,10 +131,10 @@ async def list_escalations(
     return [
         EscalationRead(
             id=r.id,
-            subject=r.subject,
+            subject_kind=r.subject,
             subject_id=r.subject_id,
             application=r.application_id,
-            zone=r.zone,
+            zone_id=r.zone,
             department=r.department,
             deadline=r.deadline,
             detected_on=r.detected_on,
@@ -148,7 +148,7 @@ def _rect_read(r: RectRow) -> RectificationRead:
     return RectificationRead(
         id=r.id,
         application=r.application_id,
-        zone=r.zone,
+        zone_id=r.zone,
         score=r.score,
         comment=r.comment,
         opened_on=r.opened_on,
@@ -266,7 +266,7 @@ async def stats(
     ]
     departments = [DepartmentStats(department=d, **_figures(rows)) for d, rows in sorted(dept_rows.items())]
     return StatsRead(
-        zone=zone,
+        zone_id=zone,
         from_=start,
         to=end,
         as_of=today,

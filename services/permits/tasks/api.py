@@ -38,13 +38,13 @@ TaskId = Annotated[str, Path(max_length=64)]
 async def list_tasks(
     ctx: StaffContext,
     department: Annotated[str | None, Query(max_length=64)] = None,
-    zone: Annotated[str | None, Query(max_length=64)] = None,
+    zone_id: Annotated[str | None, Query(max_length=64)] = None,
     state: TaskState | None = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[TaskRead]:
     query = ListTasks(
-        zone=zone,
+        zone=zone_id,
         department=department,
         state=state.value if state else None,
         after=str_cursor(cursor),

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.contracts import Actor, Page
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import WebhookCreate, WebhookEvent, WebhookRead
 from services.common.auth import require
 from services.common.db import SessionDep
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
 from services.common.problems import problems
+from services.permits.dependencies import pair_cursor
 from services.permits.runtime import RuntimeDep
 from services.permits.webhooks import service as webhook_service
 
@@ -42,13 +44,18 @@ async def register(runtime: RuntimeDep, session: SessionDep, actor: Subscriber, 
 @router.get(
     "/webhooks",
     operation_id="listWebhooks",
-    response_model=list[WebhookRead],
+    response_model=Page[WebhookRead],
     tags=["webhooks"],
-    summary="The webhooks you registered",
-    responses=problems(401, 403),
+    summary="The webhooks you registered, oldest first",
+    responses=problems(401, 403, 422),
 )
-async def list_webhooks(session: SessionDep, actor: Subscriber) -> list[WebhookRead]:
-    return await webhook_service.list_webhooks(session=session, actor=actor)
+async def list_webhooks(
+    session: SessionDep, actor: Subscriber, limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None
+) -> Page[WebhookRead]:
+    items, nxt = await webhook_service.list_webhooks(
+        session=session, actor=actor, after=pair_cursor(cursor), limit=limit
+    )
+    return Page(items=items, next_cursor=encode_cursor(list(nxt)) if nxt else None)
 
 
 @router.delete(

@@ -38,7 +38,7 @@ CLAIM_BATCH = 20
 
 
 def _read(row: Webhook) -> WebhookRead:
-    return WebhookRead(id=row.id, url=row.url, zone=row.zone, applicant=row.applicant, created_at=row.created_at)
+    return WebhookRead(id=row.id, url=row.url, zone_id=row.zone, applicant=row.applicant, created_at=row.created_at)
 
 
 async def register(
@@ -54,13 +54,13 @@ async def register(
     zone: str | None = None
     applicant: str | None = None
     if Role.CITY_ADMIN in actor.roles:
-        zone = body.zone
+        zone = body.zone_id
     elif actor.has(Role.WINDOW_CLERK, Role.BUREAU_ADMIN) and actor.zone:
-        if body.zone is not None and body.zone != actor.zone:
+        if body.zone_id is not None and body.zone_id != actor.zone:
             raise Forbidden(f"your token is scoped to zone {actor.zone}")
         zone = actor.zone
     elif Role.APPLICANT in actor.roles:
-        if body.zone is not None:
+        if body.zone_id is not None:
             raise Forbidden("an applicant's webhook receives their own cases, not a zone's")
         applicant = actor.sub
     else:
@@ -79,9 +79,20 @@ async def register(
     return _read(row)
 
 
-async def list_webhooks(*, session: AsyncSession, actor: Actor) -> list[WebhookRead]:
-    """The caller's subscribers."""
-    return [_read(w) for w in await WebhookRepository(session).owned_by(actor.sub)]
+async def list_webhooks(
+    *, session: AsyncSession, actor: Actor, after: tuple[str, str] | None = None, limit: int
+) -> tuple[list[WebhookRead], tuple[str, str] | None]:
+    """A page of the caller's subscribers, oldest first, after the one keyed ``after`` (its
+    registration time and id); the second value is the next cursor."""
+    rows = sorted(await WebhookRepository(session).owned_by(actor.sub), key=_webhook_key)
+    rows = [w for w in rows if after is None or _webhook_key(w) > after]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_read(w) for w in rows], (_webhook_key(rows[-1]) if more else None)
+
+
+def _webhook_key(row: Webhook) -> tuple[str, str]:
+    return (row.created_at.isoformat(), row.id)
 
 
 async def delete(*, session: AsyncSession, actor: Actor, webhook_id: str) -> None:

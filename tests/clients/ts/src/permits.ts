@@ -9,7 +9,7 @@ export async function itemNames(zone: string): Promise<string[]> {
   const names: string[] = [];
   let cursor: string | undefined;
   do {
-    const { data, error } = await permits.GET("/v1/catalog", { params: { query: { zone, cursor } } });
+    const { data, error } = await permits.GET("/v1/catalog", { params: { query: { zone_id: zone, cursor } } });
     if (error) throw new Error(describe(error));
     names.push(...data.items.map((item) => item.name));
     cursor = data.next_cursor ?? undefined;
@@ -34,7 +34,7 @@ export async function apply(token: string, zone: string, item: string, material:
     headers: { ...auth, "Idempotency-Key": `apply-${uploaded.data.id}` },
     body: {
       item,
-      zone,
+      zone_id: zone,
       project_name: "年产10万吨新材料项目（示例）",
       applicant: { name: "张家口某新材料有限公司（示例）", credit_code: "91130700MA0A1B2C3D" },
       materials: [{ code: "m1", file_id: uploaded.data.id }],
