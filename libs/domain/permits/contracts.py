@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from libs.domain.kernel.calendar import DayKind
+from libs.domain.kernel.i18n import Text as Message
+from libs.domain.kernel.i18n import invalid
 from libs.domain.permits.clock import ClockState, Timeliness
 from libs.domain.permits.states import CaseState, Outcome, TaskState
 
@@ -158,7 +160,9 @@ class StageSpec(BaseModel):
     @model_validator(mode="after")
     def _distinct(self) -> StageSpec:
         if len(set(self.departments)) != len(self.departments):
-            raise ValueError("a department appears twice in one stage")
+            raise invalid(
+                "duplicate_department", Message("同一阶段中部门重复", "a department appears twice in one stage")
+            )
         return self
 
 
@@ -239,13 +243,25 @@ class ItemCreate(BaseModel):
     @model_validator(mode="after")
     def _rules(self) -> ItemCreate:
         if self.promised_limit_days > self.statutory_limit_days:
-            raise ValueError("promised_limit_days must not exceed statutory_limit_days")
+            raise invalid(
+                "promised_exceeds_statutory",
+                Message(
+                    "承诺办结时限（promised_limit_days）不得超过法定时限（statutory_limit_days）",
+                    "promised_limit_days must not exceed statutory_limit_days",
+                ),
+            )
         total = sum((s.share for s in self.stages), Decimal(0))
         if abs(total - 1) > Decimal("0.0001"):
-            raise ValueError(f"stage shares must add up to 1 (they add up to {total})")
+            raise invalid(
+                "stage_shares",
+                Message(
+                    f"各阶段时限占比之和应为 1（现为 {total}）",
+                    f"stage shares must add up to 1 (they add up to {total})",
+                ),
+            )
         codes = [m.code for m in self.materials]
         if len(set(codes)) != len(codes):
-            raise ValueError("material codes must be unique")
+            raise invalid("duplicate_material", Message("材料编码不得重复", "material codes must be unique"))
         return self
 
 

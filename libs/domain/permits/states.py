@@ -17,6 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from libs.domain.kernel.errors import Conflict
+from libs.domain.kernel.i18n import Text
 
 
 class CaseState(StrEnum):
@@ -69,6 +70,48 @@ class Outcome(StrEnum):
 
     APPROVED = "approved"
     REFUSED = "refused"
+
+
+# What clerks, reviewers and applicants call the states and actions (the problems' Chinese).
+CASE_STATE_ZH: dict[CaseState, str] = {
+    CaseState.SUBMITTED: "待受理",
+    CaseState.SUPPLEMENTS_REQUESTED: "待补正",
+    CaseState.DECLINED: "不予受理",
+    CaseState.IN_REVIEW: "审查中",
+    CaseState.REVIEW_SUPPLEMENTS: "审查中待补正",
+    CaseState.SPECIAL_PROCEDURE: "特别程序中",
+    CaseState.AWAITING_DECISION: "待决定",
+    CaseState.DECIDED: "已决定",
+}
+CASE_ACTION_ZH: dict[CaseAction, str] = {
+    CaseAction.ACCEPT: "受理",
+    CaseAction.REQUEST_SUPPLEMENTS: "一次性告知补正",
+    CaseAction.DECLINE: "不予受理",
+    CaseAction.SUPPLEMENT: "提交补正材料",
+    CaseAction.REVIEW: "审查",
+    CaseAction.START_SPECIAL_PROCEDURE: "启动特别程序",
+    CaseAction.END_SPECIAL_PROCEDURE: "结束特别程序",
+    CaseAction.EXTEND: "延期",
+    CaseAction.DECIDE: "作出决定",
+    CaseAction.RATE: "评价",
+}
+TASK_STATE_ZH: dict[TaskState, str] = {
+    TaskState.OPEN: "待审查",
+    TaskState.APPROVED: "已通过",
+    TaskState.REJECTED: "已退回",
+    TaskState.CANCELLED: "已撤销",
+}
+TASK_ACTION_ZH: dict[TaskAction, str] = {
+    TaskAction.APPROVE: "通过",
+    TaskAction.REJECT: "退回",
+    TaskAction.REQUEST_SUPPLEMENTS: "要求补正",
+}
+
+
+def _zh_actions(allowed: list[str], names: dict[CaseAction, str] | dict[TaskAction, str]) -> str:
+    """The allowed actions in Chinese, each with its value (``受理（accept）``); 无 when none."""
+    by_value = {str(k): v for k, v in names.items()}
+    return "、".join(f"{by_value[a]}（{a}）" for a in allowed) or "无"
 
 
 # The states an action may be taken in. Where an action can lead to more than one state
@@ -128,8 +171,13 @@ def case_targets(state: CaseState, action: CaseAction) -> frozenset[CaseState]:
     if targets is None:
         allowed = [str(a) for a in allowed_actions(state)]
         raise Conflict(
-            f"cannot {action.value.replace('_', ' ')} a case in state '{state.value}'; "
-            f"allowed: {', '.join(allowed) or 'nothing'}",
+            Text(
+                f"办件当前状态为“{CASE_STATE_ZH[state]}”（{state.value}），不能{CASE_ACTION_ZH[action]}；"
+                f"可进行的操作：{_zh_actions(allowed, CASE_ACTION_ZH)}",
+                f"cannot {action.value.replace('_', ' ')} a case in state '{state.value}'; "
+                f"allowed: {', '.join(allowed) or 'nothing'}",
+            ),
+            code="case_not_in_state",
             state=state.value,
             action=action.value,
             allowed_actions=allowed,
@@ -173,8 +221,13 @@ def next_task_state(state: TaskState, action: TaskAction) -> TaskState:
     if target is None:
         allowed = [str(a) for a in allowed_task_actions(state)]
         raise Conflict(
-            f"cannot {action.value.replace('_', ' ')} a task in state '{state.value}'; "
-            f"allowed: {', '.join(allowed) or 'nothing'}",
+            Text(
+                f"审查任务当前状态为“{TASK_STATE_ZH[state]}”（{state.value}），不能{TASK_ACTION_ZH[action]}；"
+                f"可进行的操作：{_zh_actions(allowed, TASK_ACTION_ZH)}",
+                f"cannot {action.value.replace('_', ' ')} a task in state '{state.value}'; "
+                f"allowed: {', '.join(allowed) or 'nothing'}",
+            ),
+            code="task_not_in_state",
             state=state.value,
             action=action.value,
             allowed_actions=allowed,
