@@ -11,7 +11,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from libs.domain.kernel.errors import Conflict
+from libs.domain.kernel.i18n import Text
+from libs.domain.permits.states import TaskAction, TaskState, next_task_state
 from tests.helpers import assert_problem
 from tests.permits.builders import ADMIN, CITY, CLERK, OTHER_ENTERPRISE, PLANNING, item_body
 
@@ -111,3 +115,13 @@ async def test_a_land_use_finding_reads_in_the_reviewers_language(window: Any) -
     assert zh_finding["code"] == en_finding["code"] == "land_use.plot_ratio"
     assert zh_finding["message"] == "容积率 0.8 低于下限 1.0"
     assert en_finding["message"] == "plot ratio 0.8 is below the minimum 1.0 (容积率)"
+
+
+def test_a_task_action_the_state_does_not_allow_reads_in_the_reviewers_terms() -> None:
+    with pytest.raises(Conflict) as err:
+        next_task_state(TaskState.APPROVED, TaskAction.REJECT)
+    assert err.value.code == "task_not_in_state"
+    assert err.value.detail == Text(
+        "审查任务当前状态为“已通过”（approved），不能退回；可进行的操作：无",
+        "cannot reject a task in state 'approved'; allowed: nothing",
+    )

@@ -90,7 +90,7 @@ def _building_coverage(submitted: Decimal | str) -> Text:
 
 def _admin_living_share(submitted: Decimal | str) -> Text:
     return Text(
-        f"行政办公及生活服务设施用地占用地面积 {submitted}%，超过上限 {MAX_ADMIN_LIVING_SHARE_PERCENT}%",
+        f"行政办公及生活服务设施用地占项目总用地面积的 {submitted}%，超过上限 {MAX_ADMIN_LIVING_SHARE_PERCENT}%",
         f"administrative and living land {submitted}% of the site exceeds "
         f"the maximum {MAX_ADMIN_LIVING_SHARE_PERCENT}%",
     )

@@ -166,7 +166,7 @@ async def supplement(command: HandInSupplements, ctx: CaseContext) -> Applicatio
     if not is_owner and not zone_role(actor, case.zone, Role.WINDOW_CLERK):
         raise Forbidden(
             Text(
-                "只有申请人本人（或窗口代为）可以提交补正材料",
+                "补正材料只能由申请人本人提交（或由窗口代为提交）",
                 "only the applicant (or the window on their behalf) hands in supplements",
             ),
             code="not_the_applicant",
