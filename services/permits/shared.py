@@ -13,6 +13,7 @@ from libs.domain.kernel.errors import (
     Forbidden,
     PreconditionFailed,
 )
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 
 
@@ -68,7 +69,11 @@ def require_zone_role(actor: Actor, zone: str, *roles: Role) -> None:
     """403 unless :func:`zone_role` holds."""
     if not zone_role(actor, zone, *roles):
         raise Forbidden(
-            f"this action needs one of the roles {', '.join(sorted(roles))} for zone {zone} (or city_admin)",
+            Text(
+                f"此操作需要开发区 {zone} 的以下角色之一：{'、'.join(sorted(roles))}（或 city_admin）",
+                f"this action needs one of the roles {', '.join(sorted(roles))} for zone {zone} (or city_admin)",
+            ),
+            code="zone_role_required",
             required_roles=sorted([*roles, Role.CITY_ADMIN]),
         )
 
@@ -83,7 +88,13 @@ def check_if_match(if_match: str | None, version: int) -> None:
     current = f'"{version}"'
     if not any(t.removeprefix("W/") == current for t in tags):
         raise PreconditionFailed(
-            f"the resource has changed: current version is {version}", current_etag=current, version=version
+            Text(
+                f"该资源已被修改，当前版本为 {version}，请重新读取后再提交",
+                f"the resource has changed: current version is {version}",
+            ),
+            code="version_mismatch",
+            current_etag=current,
+            version=version,
         )
 
 
@@ -140,4 +151,10 @@ def require_reviewer(actor: Actor, task: _Assigned) -> None:
         return
     if Role.REVIEWER in actor.roles and actor.zone == task.zone and actor.department == task.department:
         return
-    raise Forbidden(f"only a reviewer of department {task.department} acts on this task")
+    raise Forbidden(
+        Text(
+            f"只有部门 {task.department} 的审查人员可以办理此审查任务",
+            f"only a reviewer of department {task.department} acts on this task",
+        ),
+        code="not_task_reviewer",
+    )

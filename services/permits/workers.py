@@ -77,16 +77,18 @@ async def sweep_once(
 
 
 async def _target_refusal(url: str, policy: WebhookPolicy) -> str | None:
-    """Check the target's name and, unless private targets are allowed, every address it resolves to."""
+    """Check the target's name and, unless private targets are allowed, every address it resolves to
+    (the refusal is for the delivery log, in English)."""
     refusal = policy.host_refusal(url)
     if refusal is not None or policy.allow_private:
-        return refusal
+        return refusal.en if refusal is not None else None
     parts = urlsplit(url)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
     except OSError as exc:
         return f"cannot resolve {parts.hostname}: {exc}"
-    return policy.address_refusal(str(info[4][0]) for info in infos)
+    refused = policy.address_refusal(str(info[4][0]) for info in infos)
+    return refused.en if refused is not None else None
 
 
 async def dispatch_once(

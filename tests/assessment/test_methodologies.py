@@ -45,7 +45,8 @@ class TestPublishingAMethodology:
             changed = await client.post("/v1/methodologies", json=method_doc(version=1, title="改"), headers=ADMIN)
         problem = assert_problem(changed, 409)
         assert "version 2" in problem["detail"]
-        assert (problem["code"], problem["methodology"], problem["version"]) == ("methodology_immutable", "econ-annual", 1)
+        named = (problem["code"], problem["methodology"], problem["version"])
+        assert named == ("methodology_immutable", "econ-annual", 1)
 
 
 class TestValidation:

@@ -15,6 +15,8 @@ from pydantic import AnyHttpUrl, ConfigDict, Field, StrictBool, StringConstraint
 
 from libs.domain.kernel.calendar import DayKind
 from libs.domain.kernel.contracts import ApiModel
+from libs.domain.kernel.i18n import Text as Message
+from libs.domain.kernel.i18n import invalid
 from libs.domain.kernel.values import Computed, DecimalText, SerialId
 from libs.domain.permits.clock import ClockState, Timeliness
 from libs.domain.permits.states import CaseState, Outcome, TaskState
@@ -175,7 +177,9 @@ class StageSpec(ApiModel):
     @model_validator(mode="after")
     def _distinct(self) -> StageSpec:
         if len(set(self.departments)) != len(self.departments):
-            raise ValueError("a department appears twice in one stage")
+            raise invalid(
+                "duplicate_department", Message("同一阶段中部门重复", "a department appears twice in one stage")
+            )
         return self
 
 
@@ -256,13 +260,25 @@ class ItemCreate(ApiModel):
     @model_validator(mode="after")
     def _rules(self) -> ItemCreate:
         if self.promised_limit_days > self.statutory_limit_days:
-            raise ValueError("promised_limit_days must not exceed statutory_limit_days")
+            raise invalid(
+                "promised_exceeds_statutory",
+                Message(
+                    "承诺办结时限（promised_limit_days）不得超过法定时限（statutory_limit_days）",
+                    "promised_limit_days must not exceed statutory_limit_days",
+                ),
+            )
         total = sum((s.share for s in self.stages), Decimal(0))
         if abs(total - 1) > Decimal("0.0001"):
-            raise ValueError(f"stage shares must add up to 1 (they add up to {total})")
+            raise invalid(
+                "stage_shares",
+                Message(
+                    f"各阶段时限占比之和应为 1（现为 {total}）",
+                    f"stage shares must add up to 1 (they add up to {total})",
+                ),
+            )
         codes = [m.code for m in self.materials]
         if len(set(codes)) != len(codes):
-            raise ValueError("material codes must be unique")
+            raise invalid("duplicate_material", Message("材料编码不得重复", "material codes must be unique"))
         return self
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from libs.domain.kernel.i18n import Text
+
 MIN_PLOT_RATIO = Decimal("1.0")
 MIN_BUILDING_COVERAGE_PERCENT = Decimal("40")
 MAX_ADMIN_LIVING_SHARE_PERCENT = Decimal("7")
@@ -33,7 +35,7 @@ class Finding:
     field: str
     submitted: Decimal
     required: str
-    message: str
+    message: Text
 
 
 def check_land_use(figures: LandUse) -> list[Finding]:
@@ -46,7 +48,7 @@ def check_land_use(figures: LandUse) -> list[Finding]:
                 "plot_ratio",
                 figures.plot_ratio,
                 f">= {MIN_PLOT_RATIO}",
-                f"plot ratio {figures.plot_ratio} is below the minimum {MIN_PLOT_RATIO} (容积率)",
+                _plot_ratio(figures.plot_ratio),
             )
         )
     if figures.building_coverage_percent < MIN_BUILDING_COVERAGE_PERCENT:
@@ -56,8 +58,7 @@ def check_land_use(figures: LandUse) -> list[Finding]:
                 "building_coverage_percent",
                 figures.building_coverage_percent,
                 f">= {MIN_BUILDING_COVERAGE_PERCENT}%",
-                f"building coverage {figures.building_coverage_percent}% is below the minimum "
-                f"{MIN_BUILDING_COVERAGE_PERCENT}% (建筑系数)",
+                _building_coverage(figures.building_coverage_percent),
             )
         )
     if figures.admin_living_share_percent > MAX_ADMIN_LIVING_SHARE_PERCENT:
@@ -67,8 +68,43 @@ def check_land_use(figures: LandUse) -> list[Finding]:
                 "admin_living_share_percent",
                 figures.admin_living_share_percent,
                 f"<= {MAX_ADMIN_LIVING_SHARE_PERCENT}%",
-                f"administrative and living land {figures.admin_living_share_percent}% of the site exceeds "
-                f"the maximum {MAX_ADMIN_LIVING_SHARE_PERCENT}%",
+                _admin_living_share(figures.admin_living_share_percent),
             )
         )
     return out
+
+
+def _plot_ratio(submitted: Decimal | str) -> Text:
+    return Text(
+        f"容积率 {submitted} 低于下限 {MIN_PLOT_RATIO}",
+        f"plot ratio {submitted} is below the minimum {MIN_PLOT_RATIO} (容积率)",
+    )
+
+
+def _building_coverage(submitted: Decimal | str) -> Text:
+    return Text(
+        f"建筑系数 {submitted}% 低于下限 {MIN_BUILDING_COVERAGE_PERCENT}%",
+        f"building coverage {submitted}% is below the minimum {MIN_BUILDING_COVERAGE_PERCENT}% (建筑系数)",
+    )
+
+
+def _admin_living_share(submitted: Decimal | str) -> Text:
+    return Text(
+        f"行政办公及生活服务设施用地占项目总用地面积的 {submitted}%，超过上限 {MAX_ADMIN_LIVING_SHARE_PERCENT}%",
+        f"administrative and living land {submitted}% of the site exceeds "
+        f"the maximum {MAX_ADMIN_LIVING_SHARE_PERCENT}%",
+    )
+
+
+_MESSAGES = {
+    "land_use.plot_ratio": _plot_ratio,
+    "land_use.building_coverage": _building_coverage,
+    "land_use.admin_living_share": _admin_living_share,
+}
+
+
+def finding_text(code: str, submitted: str) -> Text | None:
+    """The message of a stored finding (its ``code`` and the figure submitted), in both languages;
+    ``None`` for a code this module does not write."""
+    message = _MESSAGES.get(code)
+    return message(submitted) if message is not None else None

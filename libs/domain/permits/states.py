@@ -14,10 +14,12 @@ naming the state and the actions that are allowed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import TypeVar
 
 from libs.domain.kernel.errors import Conflict
+from libs.domain.kernel.i18n import Text
 
 
 class CaseState(StrEnum):
@@ -106,6 +108,52 @@ def task_action_names(actions: Iterable[TaskAction]) -> list[str]:
     return [TASK_ACTION_PATHS[a] for a in actions]
 
 
+# What clerks, reviewers and applicants call the states and actions (the problems' Chinese).
+CASE_STATE_ZH: dict[CaseState, str] = {
+    CaseState.SUBMITTED: "待受理",
+    CaseState.SUPPLEMENTS_REQUESTED: "待补正",
+    CaseState.DECLINED: "不予受理",
+    CaseState.IN_REVIEW: "审查中",
+    CaseState.REVIEW_SUPPLEMENTS: "审查中待补正",
+    CaseState.SPECIAL_PROCEDURE: "特别程序中",
+    CaseState.AWAITING_DECISION: "待决定",
+    CaseState.DECIDED: "已决定",
+}
+CASE_ACTION_ZH: dict[CaseAction, str] = {
+    CaseAction.ACCEPT: "受理",
+    CaseAction.REQUEST_SUPPLEMENTS: "一次性告知补正",
+    CaseAction.DECLINE: "不予受理",
+    CaseAction.SUPPLEMENT: "提交补正材料",
+    CaseAction.REVIEW: "审查",
+    CaseAction.START_SPECIAL_PROCEDURE: "启动特别程序",
+    CaseAction.END_SPECIAL_PROCEDURE: "结束特别程序",
+    CaseAction.EXTEND: "延期",
+    CaseAction.DECIDE: "作出决定",
+    CaseAction.RATE: "评价",
+}
+TASK_STATE_ZH: dict[TaskState, str] = {
+    TaskState.OPEN: "待审查",
+    TaskState.APPROVED: "已通过",
+    TaskState.REJECTED: "已退回",
+    TaskState.CANCELLED: "已撤销",
+}
+TASK_ACTION_ZH: dict[TaskAction, str] = {
+    TaskAction.APPROVE: "通过",
+    TaskAction.REJECT: "退回",
+    TaskAction.REQUEST_SUPPLEMENTS: "要求补正",
+}
+
+
+_A = TypeVar("_A", bound=StrEnum)
+
+
+def _zh_actions(allowed: list[str], names: Mapping[_A, str], paths: Mapping[_A, str]) -> str:
+    """The allowed actions (as the API names them) in Chinese, each with its name
+    (``受理（accept）``); 无 when none."""
+    by_path = {paths[k]: v for k, v in names.items() if k in paths}
+    return "、".join(f"{by_path.get(a, a)}（{a}）" for a in allowed) or "无"
+
+
 # The states an action may be taken in. Where an action can lead to more than one state
 # (a review action may or may not complete the case) the use case picks among these targets.
 CASE_TRANSITIONS: dict[CaseAction, dict[CaseState, frozenset[CaseState]]] = {
@@ -163,8 +211,13 @@ def case_targets(state: CaseState, action: CaseAction) -> frozenset[CaseState]:
     if targets is None:
         allowed = case_action_names(allowed_actions(state))
         raise Conflict(
-            f"cannot {action.value.replace('_', ' ')} a case in state '{state.value}'; "
-            f"allowed: {', '.join(allowed) or 'nothing'}",
+            Text(
+                f"办件当前状态为“{CASE_STATE_ZH[state]}”（{state.value}），不能{CASE_ACTION_ZH[action]}；"
+                f"可进行的操作：{_zh_actions(allowed, CASE_ACTION_ZH, CASE_ACTION_PATHS)}",
+                f"cannot {action.value.replace('_', ' ')} a case in state '{state.value}'; "
+                f"allowed: {', '.join(allowed) or 'nothing'}",
+            ),
+            code="case_not_in_state",
             state=state.value,
             action=action.value,
             allowed_actions=allowed,
@@ -208,8 +261,13 @@ def next_task_state(state: TaskState, action: TaskAction) -> TaskState:
     if target is None:
         allowed = task_action_names(allowed_task_actions(state))
         raise Conflict(
-            f"cannot {action.value.replace('_', ' ')} a task in state '{state.value}'; "
-            f"allowed: {', '.join(allowed) or 'nothing'}",
+            Text(
+                f"审查任务当前状态为“{TASK_STATE_ZH[state]}”（{state.value}），不能{TASK_ACTION_ZH[action]}；"
+                f"可进行的操作：{_zh_actions(allowed, TASK_ACTION_ZH, TASK_ACTION_PATHS)}",
+                f"cannot {action.value.replace('_', ' ')} a task in state '{state.value}'; "
+                f"allowed: {', '.join(allowed) or 'nothing'}",
+            ),
+            code="task_not_in_state",
             state=state.value,
             action=action.value,
             allowed_actions=allowed,

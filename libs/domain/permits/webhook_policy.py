@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from libs.domain.kernel.i18n import Text
+
 
 @dataclass(frozen=True)
 class WebhookPolicy:
@@ -27,32 +29,37 @@ class WebhookPolicy:
     allowed_hosts: tuple[str, ...] = ()
     allow_private: bool = False
 
-    def host_refusal(self, url: str) -> str | None:
+    def host_refusal(self, url: str) -> Text | None:
         """Why ``url`` may not be a webhook target (``None``: allowed so far)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
-            return "only http and https targets are allowed"
+            return Text("只允许 http 和 https 地址", "only http and https targets are allowed")
         host = (parts.hostname or "").lower().rstrip(".")
         if not host:
-            return "the URL has no host"
+            return Text("该 URL 没有主机名", "the URL has no host")
         if self.allowed_hosts and not any(_host_matches(host, pattern) for pattern in self.allowed_hosts):
-            return f"host {host} is not on the webhook allow-list"
+            return Text(f"主机 {host} 不在回调地址白名单中", f"host {host} is not on the webhook allow-list")
         if host == "localhost" or host.endswith(".localhost"):
-            return None if self.allow_private else "local hosts are not allowed as webhook targets"
+            if self.allow_private:
+                return None
+            return Text("不允许以本机地址作为回调地址", "local hosts are not allowed as webhook targets")
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
             return None  # a name: its addresses are checked at delivery
         return self.address_refusal([str(address)])
 
-    def address_refusal(self, addresses: Iterable[str]) -> str | None:
+    def address_refusal(self, addresses: Iterable[str]) -> Text | None:
         """Why delivering to these resolved addresses is refused (``None``: allowed)."""
         if self.allow_private:
             return None
         for text in addresses:
             address = ipaddress.ip_address(text.split("%", 1)[0])
             if not address.is_global or address.is_multicast:
-                return f"address {address} is not public; private webhook targets are not allowed"
+                return Text(
+                    f"地址 {address} 不是公网地址；不允许以内网地址作为回调地址",
+                    f"address {address} is not public; private webhook targets are not allowed",
+                )
         return None
 
 

@@ -18,6 +18,7 @@ from libs.domain.kernel.errors import (
     Conflict,
     Unprocessable,
 )
+from libs.domain.kernel.i18n import Text
 from libs.domain.permits.contracts import (
     CalendarDay,
     CalendarOverride,
@@ -78,8 +79,16 @@ async def deadline(
     """The ``working_days``-th working day after ``start``."""
     if working_days > MAX_WORKING_DAYS:
         raise Unprocessable(
-            "too many working days",
-            errors=[{"loc": ["query", "working_days"], "msg": f"at most {MAX_WORKING_DAYS}", "type": "range"}],
+            Text("工作日数过多", "too many working days"),
+            errors=[
+                {
+                    "loc": ["query", "working_days"],
+                    "msg": Text(f"至多 {MAX_WORKING_DAYS}", f"at most {MAX_WORKING_DAYS}"),
+                    "type": "range",
+                    "code": "too_many_working_days",
+                }
+            ],
+            code="too_many_working_days",
         )
     cal = await calendar(session=session, official=official)
     result = cal.add_working_days(start, working_days)
@@ -92,14 +101,19 @@ async def days(*, session: AsyncSession, official: OfficialCalendar, start: date
     """What the clock says about each day of ``[start, end]``."""
     if end < start or (end - start) > timedelta(days=MAX_DAYS_RANGE):
         raise Unprocessable(
-            "bad date range",
+            Text("日期范围有误", "bad date range"),
             errors=[
                 {
                     "loc": ["query", "to"],
-                    "msg": f"`to` must be on or after `from` and within {MAX_DAYS_RANGE} days",
+                    "msg": Text(
+                        f"`to` 不得早于 `from`，且相隔不超过 {MAX_DAYS_RANGE} 天",
+                        f"`to` must be on or after `from` and within {MAX_DAYS_RANGE} days",
+                    ),
                     "type": "range",
+                    "code": "bad_date_range",
                 }
             ],
+            code="bad_date_range",
         )
     cal = await calendar(session=session, official=official)
     return [
@@ -133,20 +147,41 @@ async def load_year(year: int, body: CalendarYearCreate, ctx: CalendarEdit) -> C
     """Load a year's holiday notice and recompute every provisional deadline (never while the package covers it)."""
     session, official = ctx.session, ctx.official
     if year in official.covered_years:
-        raise Conflict(f"the official calendar already covers {year}; it cannot be replaced by hand", year=year)
+        raise Conflict(
+            Text(
+                f"官方日历已包含 {year} 年，不能手工替换",
+                f"the official calendar already covers {year}; it cannot be replaced by hand",
+            ),
+            code="year_already_covered",
+            year=year,
+        )
     faults = [
-        {"loc": ["body", part, i, "date"], "msg": f"not in {year}", "type": "value_error"}
+        {
+            "loc": ["body", part, i, "date"],
+            "msg": Text(f"不在 {year} 年内", f"not in {year}"),
+            "type": "value_error",
+            "code": "date_outside_year",
+        }
         for part, days_ in (("holidays", body.holidays), ("makeup_workdays", body.makeup_workdays))
         for i, d in enumerate(days_)
         if d.date.year != year
     ]
     both = {d.date for d in body.holidays} & {d.date for d in body.makeup_workdays}
     faults += [
-        {"loc": ["body", "makeup_workdays"], "msg": f"{d} is also listed as a holiday", "type": "value_error"}
+        {
+            "loc": ["body", "makeup_workdays"],
+            "msg": Text(f"{d} 同时被列为节假日", f"{d} is also listed as a holiday"),
+            "type": "value_error",
+            "code": "workday_also_holiday",
+        }
         for d in sorted(both)
     ]
     if faults:
-        raise Unprocessable("the notice does not fit the year", errors=faults)
+        raise Unprocessable(
+            Text("放假通知与所载年份不符", "the notice does not fit the year"),
+            errors=faults,
+            code="notice_year_mismatch",
+        )
     repo = CalendarRepository(session)
     row = await repo.upsert_year(
         {

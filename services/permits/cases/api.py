@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import SerialId
 from libs.domain.permits.contracts import (
     AcceptCreate,
@@ -77,8 +78,16 @@ async def list_applications(
     after = decode_cursor(cursor)
     if after is not None and not (isinstance(after, list) and len(after) == 2):
         raise Unprocessable(
-            "malformed cursor",
-            errors=[{"loc": ["query", "cursor"], "msg": "not a cursor from this API", "type": "cursor"}],
+            Text("游标格式有误", "malformed cursor"),
+            errors=[
+                {
+                    "loc": ["query", "cursor"],
+                    "msg": Text("不是本接口给出的游标", "not a cursor from this API"),
+                    "type": "cursor",
+                    "code": "bad_cursor",
+                }
+            ],
+            code="bad_cursor",
         )
     query = ListCases(
         filters=CaseFilter(zone=zone_id, state=state.value if state else None, item=item),

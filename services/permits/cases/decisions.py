@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from libs.domain.kernel.errors import Conflict, Forbidden
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import ApplicationRead, RatingRead
 from libs.domain.permits.docnum import document_number
@@ -31,8 +32,13 @@ async def decide(command: DecideCase, ctx: CaseContext) -> ApplicationRead:
     bureau = await CatalogRepository(ctx.session).bureau(case.zone)
     if bureau is None:
         raise Conflict(
-            f"zone {case.zone} has no bureau configured (PUT /v1/catalog/bureaus/{case.zone}): "
-            "no document prefix or seal to issue the decision under",
+            Text(
+                f"开发区 {case.zone} 尚未设立审批局（PUT /v1/catalog/bureaus/{case.zone}）："
+                "没有可据以作出决定的文号前缀和印章",
+                f"zone {case.zone} has no bureau configured (PUT /v1/catalog/bureaus/{case.zone}): "
+                "no document prefix or seal to issue the decision under",
+            ),
+            code="bureau_not_configured",
             state=case.state,
         )
     number = await repo.next_document_number(case.zone, today.year)
@@ -77,10 +83,17 @@ async def rate_case(command: RateCase, ctx: CaseContext) -> RatingRead:
     case, _tasks, _stops = await locked_case(ctx, command.case_id, None)
     body, actor, today, repo = command.body, ctx.actor, ctx.today, ctx.repo
     if case.applicant_sub != actor.sub:
-        raise Forbidden("only the applicant rates the service")
+        raise Forbidden(
+            Text("只有申请人可以评价服务", "only the applicant rates the service"), code="not_the_applicant"
+        )
     next_case_state(CaseState(case.state), CaseAction.RATE)
     if (await repo.ratings([case.id])).get(case.id) is not None:
-        raise Conflict(f"application {case.id} has already been rated", state=case.state, allowed_actions=[])
+        raise Conflict(
+            Text(f"办件 {case.id} 已评价", f"application {case.id} has already been rated"),
+            code="already_rated",
+            state=case.state,
+            allowed_actions=[],
+        )
     now = utcnow()
     rating = RatingRow(application_id=case.id, score=body.score, comment=body.comment, rated_at=now, rated_by=actor.sub)
     await repo.add(rating)

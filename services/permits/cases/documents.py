@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.calendar import OfficialCalendar
 from libs.domain.kernel.contracts import Actor
+from libs.domain.kernel.i18n import current_lang
 from libs.domain.kernel.values import Role
 from libs.domain.permits.clock import DUE_SOON_DAYS, Clock, ClockState, Reading, Timeliness
 from libs.domain.permits.contracts import ApplicationRead, TaskRead
+from libs.domain.permits.land import finding_text
 from libs.domain.permits.states import (
     CaseAction,
     CaseState,
@@ -239,13 +241,20 @@ def case_document(case: AnyCase, b: Bundle, cal: OfficialCalendar, today: date, 
             {"code": p["code"], "commitment": p["commitment"], "due_on": p.get("due_on")}
             for p in case.pending_materials
         ],
-        "findings": [{k: f[k] for k in ("code", "field", "submitted", "required", "message")} for f in case.findings]
-        if staff
-        else [],
+        "findings": [_finding(f) for f in case.findings] if staff else [],
         "decision": decision,
         "rating": rating,
         "allowed_actions": _case_actions(case, b.ratings.get(case.id)),
     }
+
+
+def _finding(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored finding, its message in the request's language (stored: the English)."""
+    finding = {k: stored[k] for k in ("code", "field", "submitted", "required", "message")}
+    text = finding_text(stored["code"], stored["submitted"])
+    if text is not None:
+        finding["message"] = text.render(current_lang())
+    return finding
 
 
 def dump_document(document: dict[str, Any]) -> bytes:

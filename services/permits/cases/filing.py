@@ -15,6 +15,7 @@ from typing import Any
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import AcceptCreate, ApplicantInfo, ApplicationCreate
 from libs.domain.permits.land import LandUse, check_land_use
@@ -26,7 +27,7 @@ from services.permits.cases.documents import Bundle, case_document
 from services.permits.cases.drafts import NewCase, NewMaterial, NewTask
 from services.permits.cases.fast_paths import group_commit
 from services.permits.cases.intake import accept_case
-from services.permits.cases.materials import acceptance_faults, files_for, material_rows
+from services.permits.cases.materials import acceptance_faults, fault, files_for, material_rows, not_acceptable
 from services.permits.cases.records import Records, task_rows
 from services.permits.catalog.service import ensure_zone
 from services.permits.shared import new_id, require_zone_role, utcnow
@@ -37,7 +38,11 @@ def _applicant_only(actor: Actor, body: ApplicationCreate, acceptance: AcceptCre
     applicant_only = Role.APPLICANT in actor.roles and not actor.has(Role.WINDOW_CLERK, Role.CITY_ADMIN)
     if acceptance is not None and applicant_only:
         raise Forbidden(
-            "only the window accepts an application (当场受理 is for window clerks)",
+            Text(
+                "只有窗口可以受理申请（当场受理由窗口工作人员办理）",
+                "only the window accepts an application (当场受理 is for window clerks)",
+            ),
+            code="window_accepts_only",
             required_roles=sorted([Role.WINDOW_CLERK, Role.CITY_ADMIN]),
         )
     if not applicant_only:
@@ -50,15 +55,24 @@ async def _offered_item(ctx: IntakeContext, body: ApplicationCreate) -> ItemSnap
     item = await ctx.cache.item(ctx.sessions, body.item)
     if item is None:
         raise Unprocessable(
-            f"item {body.item} does not exist",
-            errors=[{"loc": ["body", "item"], "msg": "unknown item", "type": "unknown_item"}],
+            Text(f"事项 {body.item} 不存在", f"item {body.item} does not exist"),
+            errors=[fault(["body", "item"], "unknown_item", Text("未知的事项", "unknown item"))],
+            code="unknown_item",
         )
     if item.zone != body.zone_id:
         raise Unprocessable(
-            "the item is offered by another zone's bureau (园区事园内办结)",
+            Text(
+                "该事项由其他开发区的审批局办理（园区事园内办结）",
+                "the item is offered by another zone's bureau (园区事园内办结)",
+            ),
             errors=[
-                {"loc": ["body", "zone_id"], "msg": f"the item belongs to zone {item.zone}", "type": "zone_mismatch"}
+                fault(
+                    ["body", "zone_id"],
+                    "zone_mismatch",
+                    Text(f"该事项属于开发区 {item.zone}", f"the item belongs to zone {item.zone}"),
+                )
             ],
+            code="zone_mismatch",
         )
     return item
 
@@ -70,8 +84,16 @@ def _applicant(actor: Actor, body: ApplicationCreate, applicant_only: bool) -> A
     applicant = body.applicant.model_copy()
     if applicant.id is not None and applicant.id != actor.sub:
         raise Unprocessable(
-            "an applicant files for themselves only",
-            errors=[{"loc": ["body", "applicant", "id"], "msg": "must be your own account", "type": "identity"}],
+            Text("申请人只能以本人名义提出申请", "an applicant files for themselves only"),
+            errors=[
+                fault(
+                    ["body", "applicant", "id"],
+                    "identity",
+                    Text("应为您本人的账号", "must be your own account"),
+                    "not_own_account",
+                )
+            ],
+            code="not_own_account",
         )
     applicant.id = actor.sub
     return applicant
@@ -83,14 +105,31 @@ def _land_findings(item: ItemSnapshot, body: ApplicationCreate) -> list[dict[str
         return []
     if body.land_use is None:
         raise Unprocessable(
-            "this item is about an industrial project: the land-use figures are required (十八)",
-            errors=[{"loc": ["body", "land_use"], "msg": "required for this item", "type": "missing"}],
+            Text(
+                "本事项涉及工业项目，须填报用地指标（十八）",
+                "this item is about an industrial project: the land-use figures are required (十八)",
+            ),
+            errors=[
+                fault(
+                    ["body", "land_use"],
+                    "missing",
+                    Text("本事项必须填写", "required for this item"),
+                    "land_use_required",
+                )
+            ],
+            code="land_use_required",
         )
     land = LandUse(
         body.land_use.plot_ratio, body.land_use.building_coverage_percent, body.land_use.admin_living_share_percent
     )
     return [
-        {"code": f.code, "field": f.field, "submitted": str(f.submitted), "required": f.required, "message": f.message}
+        {
+            "code": f.code,
+            "field": f.field,
+            "submitted": str(f.submitted),
+            "required": f.required,
+            "message": f.message.en,
+        }
         for f in check_land_use(land)
     ]
 
@@ -169,7 +208,7 @@ async def create_application(command: FileApplication, ctx: IntakeContext) -> di
     if acceptance is not None:
         faults = acceptance_faults(case, materials, acceptance)
         if faults:
-            raise Unprocessable("the application cannot be accepted as it stands", errors=faults)
+            raise not_acceptable(faults)
         cal = await ctx.cache.calendar(ctx.sessions, ctx.official)
         tasks = accept_case(case, acceptance, [], cal, today=today, now=now, actor=actor.sub, records=records)
     bundle = Bundle({case.id: tasks}, {case.id: []}, {case.id: materials}, {}, {}, {})

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from libs.domain.kernel.calendar import OfficialCalendar
 from libs.domain.kernel.errors import Forbidden, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import AcceptCreate, ApplicationRead
 from libs.domain.permits.states import CaseAction, CaseState, next_case_state
@@ -21,9 +22,11 @@ from services.permits.cases.drafts import AnyCase, NewMaterial, NewTask
 from services.permits.cases.materials import (
     acceptance_faults,
     check_notice,
+    fault,
     files_for,
     material_rows,
     missing_mandatory,
+    not_acceptable,
 )
 from services.permits.cases.records import Records, open_stage, record, task_rows
 from services.permits.shared import require_zone_role, utcnow, zone_role
@@ -74,7 +77,7 @@ async def accept(command: AcceptCase, ctx: CaseContext) -> ApplicationRead:
     materials = (await repo.materials([case.id]))[case.id]
     faults = acceptance_faults(case, materials, command.body)
     if faults:
-        raise Unprocessable("the application cannot be accepted as it stands", errors=faults)
+        raise not_acceptable(faults)
     now = utcnow()
     cal = await ctx.cache.calendar(ctx.sessions, ctx.official)
     records = Records()
@@ -99,11 +102,19 @@ async def request_intake_supplements(command: RequestIntakeSupplements, ctx: Cas
     unlisted = [c for c in missing_mandatory(case, materials) if c not in listed]
     if unlisted:
         raise Unprocessable(
-            "the notice must list everything missing at once (一次性告知)",
+            Text(
+                "补正告知应一次性列明全部缺少的材料（一次性告知）",
+                "the notice must list everything missing at once (一次性告知)",
+            ),
             errors=[
-                {"loc": ["body", "items"], "msg": f"missing material {c} is not listed", "type": "incomplete_notice"}
+                fault(
+                    ["body", "items"],
+                    "incomplete_notice",
+                    Text(f"缺少的材料 {c} 未列入告知", f"missing material {c} is not listed"),
+                )
                 for c in unlisted
             ],
+            code="incomplete_notice",
         )
     before = case.state
     case.state = target.value
@@ -153,7 +164,13 @@ async def supplement(command: HandInSupplements, ctx: CaseContext) -> Applicatio
     body, actor, repo, today = command.body, ctx.actor, ctx.repo, ctx.today
     is_owner = case.applicant_sub is not None and case.applicant_sub == actor.sub
     if not is_owner and not zone_role(actor, case.zone, Role.WINDOW_CLERK):
-        raise Forbidden("only the applicant (or the window on their behalf) hands in supplements")
+        raise Forbidden(
+            Text(
+                "补正材料只能由申请人本人提交（或由窗口代为提交）",
+                "only the applicant (or the window on their behalf) hands in supplements",
+            ),
+            code="not_the_applicant",
+        )
     target = next_case_state(CaseState(case.state), CaseAction.SUPPLEMENT)
     files = await files_for(ctx.session, actor, body.materials, material_names(case), "materials")
     now = utcnow()

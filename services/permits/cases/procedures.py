@@ -4,6 +4,7 @@ the one extension a case may get."""
 from __future__ import annotations
 
 from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import ApplicationRead, ClockStopRead
 from libs.domain.permits.states import CaseAction, CaseState, allowed_actions, case_action_names, next_case_state
@@ -78,9 +79,22 @@ async def end_special_procedure(command: EndSpecialProcedure, ctx: CaseContext) 
     require_zone_role(actor, case.zone, Role.BUREAU_ADMIN)
     stop = next((s for s in stops if s.id == procedure_id and s.kind == "special_procedure"), None)
     if stop is None:
-        raise NotFound(f"application {command.case_id} has no special procedure {procedure_id}")
+        raise NotFound(
+            Text(
+                f"办件 {command.case_id} 没有编号为 {procedure_id} 的特别程序",
+                f"application {command.case_id} has no special procedure {procedure_id}",
+            ),
+            code="procedure_not_found",
+        )
     if stop.ended_on is not None:
-        raise Conflict(f"special procedure {procedure_id} ended on {stop.ended_on}", state=case.state)
+        raise Conflict(
+            Text(
+                f"特别程序 {procedure_id} 已于 {stop.ended_on} 结束",
+                f"special procedure {procedure_id} ended on {stop.ended_on}",
+            ),
+            code="procedure_already_ended",
+            state=case.state,
+        )
     target = next_case_state(CaseState(case.state), CaseAction.END_SPECIAL_PROCEDURE)
     stop.ended_on, stop.ended_by = today, actor.sub
     before = case.state
@@ -121,7 +135,11 @@ async def extend(command: ExtendCase, ctx: CaseContext) -> ApplicationRead:
     next_case_state(CaseState(case.state), CaseAction.EXTEND)
     if case.extension_days:
         raise Conflict(
-            f"application {case.id} was already extended by {case.extension_days} working days; one extension only",
+            Text(
+                f"办件 {case.id} 已延期 {case.extension_days} 个工作日；每件只能延期一次",
+                f"application {case.id} was already extended by {case.extension_days} working days; one extension only",
+            ),
+            code="already_extended",
             state=case.state,
             allowed_actions=case_action_names(
                 a for a in allowed_actions(CaseState(case.state)) if a != CaseAction.EXTEND
@@ -130,8 +148,16 @@ async def extend(command: ExtendCase, ctx: CaseContext) -> ApplicationRead:
     maximum = int(case.item_snapshot.get("max_extension_days", 0))
     if body.days > maximum:
         raise Unprocessable(
-            f"the extension may be at most {maximum} working days",
-            errors=[{"loc": ["body", "days"], "msg": f"at most {maximum}", "type": "range"}],
+            Text(f"延期最多 {maximum} 个工作日", f"the extension may be at most {maximum} working days"),
+            errors=[
+                {
+                    "loc": ["body", "days"],
+                    "msg": Text(f"至多 {maximum}", f"at most {maximum}"),
+                    "type": "range",
+                    "code": "extension_too_long",
+                }
+            ],
+            code="extension_too_long",
         )
     case.extension_days = body.days
     case.limit_days += body.days

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from libs.domain.kernel.errors import NotFound
 from libs.domain.permits.contracts import ApplicationRead, MessageRead, TransitionRead
-from services.permits.cases.access import readable_case
+from services.permits.cases.access import case_not_found, readable_case
 from services.permits.cases.commands import ListCases
 from services.permits.cases.context import CaseContext
 from services.permits.cases.documents import bundle, calendar_for, case_read
@@ -16,10 +15,10 @@ async def get_application(case_id: str, ctx: CaseContext) -> ApplicationRead:
     repo = ctx.repo
     case = await repo.get(case_id)
     if case is None:
-        raise NotFound(f"application {case_id} does not exist")
+        raise case_not_found(case_id)
     b = await bundle(repo, [case])
     if not sees(ctx.actor, case, b.tasks.get(case.id, [])):
-        raise NotFound(f"application {case_id} does not exist")
+        raise case_not_found(case_id)
     cal = await calendar_for(ctx.session, ctx.official, [case])
     return case_read(case, b, cal, ctx.today, ctx.actor)
 

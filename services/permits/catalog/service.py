@@ -14,6 +14,7 @@ from libs.domain.kernel.errors import (
     NotFound,
     Unprocessable,
 )
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import (
     BureauRead,
@@ -52,8 +53,16 @@ async def ensure_zone(*, registry: ZoneLookup, cache: dict[str, float], zone_id:
         await registry.get_zone(zone_id)
     except NotFound as exc:
         raise Unprocessable(
-            f"zone {zone_id} does not exist in the registry",
-            errors=[{"loc": loc, "msg": "unknown zone", "type": "unknown_zone"}],
+            Text(f"开发区 {zone_id} 在名录中不存在", f"zone {zone_id} does not exist in the registry"),
+            errors=[
+                {
+                    "loc": loc,
+                    "msg": Text("未知的开发区", "unknown zone"),
+                    "type": "unknown_zone",
+                    "code": "unknown_zone",
+                }
+            ],
+            code="unknown_zone",
         ) from exc
     cache[zone_id] = time.monotonic() + ZONE_CACHE_SECONDS
 
@@ -98,7 +107,10 @@ async def get_bureau(*, session: AsyncSession, zone: str) -> BureauRead:
     """A zone's bureau (404 until configured)."""
     row = await CatalogRepository(session).bureau(zone)
     if row is None:
-        raise NotFound(f"zone {zone} has no approval bureau configured")
+        raise NotFound(
+            Text(f"开发区 {zone} 尚未设立审批局", f"zone {zone} has no approval bureau configured"),
+            code="bureau_not_found",
+        )
     return _bureau_read(row)
 
 
@@ -137,6 +149,14 @@ def _apply_item(row: CatalogItem, body: ItemCreate, actor: Actor, now: datetime)
     row.updated_at, row.updated_by = now, actor.sub
 
 
+def _code_taken(zone: str, code: str) -> Text:
+    return Text(f"开发区 {zone} 已有编码为 {code!r} 的事项", f"zone {zone} already has an item with code {code!r}")
+
+
+def _no_item(item_id: str) -> Text:
+    return Text(f"事项 {item_id} 不存在", f"item {item_id} does not exist")
+
+
 async def create_item(
     *, session: AsyncSession, registry: ZoneLookup, zone_cache: dict[str, float], actor: Actor, body: ItemCreate
 ) -> ItemRead:
@@ -146,12 +166,12 @@ async def create_item(
     repo = CatalogRepository(session)
     existing = await repo.item_by_code(body.zone_id, body.code)
     if existing is not None:
-        raise Conflict(f"zone {body.zone_id} already has an item with code {body.code!r}", item=existing.id)
+        raise Conflict(_code_taken(body.zone_id, body.code), code="item_code_taken", item=existing.id)
     now = utcnow()
     row = CatalogItem(id=new_id(), version=1, created_at=now)
     _apply_item(row, body, actor, now)
     if not await repo.add_item(row):
-        raise Conflict(f"zone {body.zone_id} already has an item with code {body.code!r}")
+        raise Conflict(_code_taken(body.zone_id, body.code), code="item_code_taken")
     return _item_read(row)
 
 
@@ -167,16 +187,24 @@ async def update_item(
     repo = CatalogRepository(session)
     row = await repo.item_for_update(item_id)
     if row is None:
-        raise NotFound(f"item {item_id} does not exist")
+        raise NotFound(_no_item(item_id), code="item_not_found")
     require_zone_role(actor, row.zone, Role.BUREAU_ADMIN)
     check_if_match(if_match, row.version)
     if body.zone_id != row.zone:
         raise Unprocessable(
-            "an item cannot move to another zone",
-            errors=[{"loc": ["body", "zone_id"], "msg": f"must stay {row.zone}", "type": "immutable"}],
+            Text("事项不能转到其他开发区", "an item cannot move to another zone"),
+            errors=[
+                {
+                    "loc": ["body", "zone_id"],
+                    "msg": Text(f"应保持为 {row.zone}", f"must stay {row.zone}"),
+                    "type": "immutable",
+                    "code": "item_zone_immutable",
+                }
+            ],
+            code="item_zone_immutable",
         )
     if body.code != row.code and await repo.item_by_code(row.zone, body.code) is not None:
-        raise Conflict(f"zone {row.zone} already has an item with code {body.code!r}")
+        raise Conflict(_code_taken(row.zone, body.code), code="item_code_taken")
     _apply_item(row, body, actor, utcnow())
     row.version += 1
     await repo.flush()
@@ -187,7 +215,7 @@ async def get_item(*, session: AsyncSession, item_id: str) -> ItemRead:
     """One item."""
     row = await CatalogRepository(session).item(item_id)
     if row is None:
-        raise NotFound(f"item {item_id} does not exist")
+        raise NotFound(_no_item(item_id), code="item_not_found")
     return _item_read(row)
 
 

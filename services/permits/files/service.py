@@ -13,6 +13,7 @@ from libs.domain.kernel.errors import (
     PayloadTooLarge,
     Unprocessable,
 )
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import (
     FileRead,
@@ -53,12 +54,20 @@ async def store_file(
     async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
-            raise PayloadTooLarge(f"the file exceeds the limit of {max_bytes} bytes", limit_bytes=max_bytes)
+            raise PayloadTooLarge(
+                Text(f"文件超过 {max_bytes} 字节的上限", f"the file exceeds the limit of {max_bytes} bytes"),
+                code="file_too_large",
+                limit_bytes=max_bytes,
+            )
         digest.update(chunk)
         parts.append(chunk)
     if size == 0:
         raise Unprocessable(
-            "the file is empty", errors=[{"loc": ["body", "file"], "msg": "empty file", "type": "empty"}]
+            Text("文件为空", "the file is empty"),
+            errors=[
+                {"loc": ["body", "file"], "msg": Text("空文件", "empty file"), "type": "empty", "code": "empty_file"}
+            ],
+            code="empty_file",
         )
     sha = digest.hexdigest()
     name = (filename or "file").replace("/", "_").replace("\\", "_")[:255]
@@ -84,13 +93,13 @@ async def _visible_file(session: AsyncSession, actor: Actor, file_id: str) -> Ma
     repo = FileRepository(session)
     row = await repo.get(file_id)
     if row is None:
-        raise NotFound(f"file {file_id} does not exist")
+        raise NotFound(Text(f"文件 {file_id} 不存在", f"file {file_id} does not exist"), code="file_not_found")
     if row.uploaded_by == actor.sub or is_city(actor):
         return row
     staff_zone = actor.zone if actor.has(Role.WINDOW_CLERK, Role.BUREAU_ADMIN, Role.REVIEWER) else None
     if staff_zone is not None and staff_zone in await repo.used_in_zones(file_id):
         return row
-    raise NotFound(f"file {file_id} does not exist")
+    raise NotFound(Text(f"文件 {file_id} 不存在", f"file {file_id} does not exist"), code="file_not_found")
 
 
 async def get_file(*, session: AsyncSession, actor: Actor, file_id: str) -> FileRead:

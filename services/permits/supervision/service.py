@@ -15,6 +15,7 @@ from libs.domain.kernel.errors import (
     NotFound,
     Unprocessable,
 )
+from libs.domain.kernel.i18n import Text
 from libs.domain.permits.clock import Clock, Timeliness
 from libs.domain.permits.contracts import (
     DepartmentStats,
@@ -181,9 +182,17 @@ async def close_rectification(
     repo = SupervisionRepository(session)
     row = await repo.rectification(rect_id)
     if row is None or not (is_city(actor) or actor.zone == row.zone):
-        raise NotFound(f"rectification {rect_id} does not exist")
+        raise NotFound(
+            Text(f"整改事项 {rect_id} 不存在", f"rectification {rect_id} does not exist"),
+            code="rectification_not_found",
+        )
     if row.state != "open":
-        raise Conflict(f"rectification {rect_id} is {row.state}", state=row.state, allowed_actions=[])
+        raise Conflict(
+            Text(f"整改事项 {rect_id} 的状态为 {row.state}，不能再办结", f"rectification {rect_id} is {row.state}"),
+            code="rectification_not_open",
+            state=row.state,
+            allowed_actions=[],
+        )
     row.state, row.closed_at, row.closed_by, row.note = "closed", utcnow(), actor.sub, body.note
     await repo.flush()
     return _rect_read(row)
@@ -211,8 +220,16 @@ async def stats(
     """Per item and per department figures of the cases of ``zone`` submitted in ``[start, end]``."""
     if end < start:
         raise Unprocessable(
-            "bad date range",
-            errors=[{"loc": ["query", "to"], "msg": "`to` must be on or after `from`", "type": "range"}],
+            Text("日期范围有误", "bad date range"),
+            errors=[
+                {
+                    "loc": ["query", "to"],
+                    "msg": Text("`to` 不得早于 `from`", "`to` must be on or after `from`"),
+                    "type": "range",
+                    "code": "bad_date_range",
+                }
+            ],
+            code="bad_date_range",
         )
     repo = CaseRepository(session)
     cases = await repo.in_zone_submitted(zone, start, end)

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from libs.domain.kernel.errors import (
     NotFound,
 )
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.permits.clock import Clock
 from libs.domain.permits.contracts import TaskRead
@@ -46,7 +47,7 @@ async def _task_and_case(ctx: CaseContext, task_id: str, if_match: str | None) -
     repo = ctx.repo
     task = await repo.task(task_id)
     if task is None or not sees_task(ctx.actor, task):
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound(Text(f"审查任务 {task_id} 不存在", f"task {task_id} does not exist"), code="task_not_found")
     case = await repo.lock(task.application_id)  # serialises every reviewer of the case
     assert case is not None
     tasks = (await repo.tasks([case.id]))[case.id]
@@ -179,7 +180,7 @@ async def get_task(task_id: str, ctx: CaseContext) -> TaskRead:
     """One task (404 unless the caller may see it)."""
     task = await ctx.repo.task(task_id)
     if task is None or not sees_task(ctx.actor, task):
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound(Text(f"审查任务 {task_id} 不存在", f"task {task_id} does not exist"), code="task_not_found")
     case = await ctx.repo.get(task.application_id)
     assert case is not None
     return await _task_answer(ctx, case, task)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Forbidden, NotFound, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import WebhookCreate, WebhookRead
 from libs.domain.permits.webhook_policy import WebhookPolicy
@@ -49,7 +50,9 @@ async def register(
     refusal = (policy or WebhookPolicy()).host_refusal(str(body.url))
     if refusal is not None:
         raise Unprocessable(
-            "the webhook target is not allowed", errors=[{"loc": ["body", "url"], "msg": refusal, "type": "target"}]
+            Text("不允许使用该回调地址", "the webhook target is not allowed"),
+            errors=[{"loc": ["body", "url"], "msg": refusal, "type": "target", "code": "target_not_allowed"}],
+            code="target_not_allowed",
         )
     zone: str | None = None
     applicant: str | None = None
@@ -57,14 +60,25 @@ async def register(
         zone = body.zone_id
     elif actor.has(Role.WINDOW_CLERK, Role.BUREAU_ADMIN) and actor.zone:
         if body.zone_id is not None and body.zone_id != actor.zone:
-            raise Forbidden(f"your token is scoped to zone {actor.zone}")
+            raise Forbidden(
+                Text(f"您的令牌仅限开发区 {actor.zone}", f"your token is scoped to zone {actor.zone}"),
+                code="zone_out_of_scope",
+            )
         zone = actor.zone
     elif Role.APPLICANT in actor.roles:
         if body.zone_id is not None:
-            raise Forbidden("an applicant's webhook receives their own cases, not a zone's")
+            raise Forbidden(
+                Text(
+                    "申请人的回调只接收本人办件的通知，不能订阅开发区",
+                    "an applicant's webhook receives their own cases, not a zone's",
+                ),
+                code="applicant_webhook_zone",
+            )
         applicant = actor.sub
     else:
-        raise Forbidden("this role cannot register webhooks")
+        raise Forbidden(
+            Text("该角色不能注册回调", "this role cannot register webhooks"), code="webhook_role_not_allowed"
+        )
     row = Webhook(
         id=uuid.uuid4().hex,
         url=str(body.url),
@@ -100,7 +114,9 @@ async def delete(*, session: AsyncSession, actor: Actor, webhook_id: str) -> Non
     repo = WebhookRepository(session)
     row = await repo.get(webhook_id)
     if row is None or not row.active or (row.owner != actor.sub and Role.CITY_ADMIN not in actor.roles):
-        raise NotFound(f"webhook {webhook_id} does not exist")
+        raise NotFound(
+            Text(f"回调 {webhook_id} 不存在", f"webhook {webhook_id} does not exist"), code="webhook_not_found"
+        )
     row.active = False
     await repo.flush()
 

@@ -42,6 +42,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.domain.kernel.errors import UpstreamUnavailable
+from libs.domain.kernel.i18n import Text
 from services.permits.cases.fast_paths import one_statement as onestatement
 
 log = structlog.get_logger("devzones.permits.writer")
@@ -123,7 +124,11 @@ class IntakeWriter:
             self._task = None
         for p in self._queue:
             if not p.done.done():
-                p.done.set_exception(UpstreamUnavailable("the service is stopping", service="database"))
+                p.done.set_exception(
+                    UpstreamUnavailable(
+                        Text("服务正在停止", "the service is stopping"), code="database_unavailable", service="database"
+                    )
+                )
         self._queue.clear()
         await self._release()
 
@@ -131,7 +136,11 @@ class IntakeWriter:
         """Store one case (its rows by table name); returns once committed. Raises
         :class:`UpstreamUnavailable` when the database cannot be reached."""
         if self._task is None or self._task.done():
-            raise UpstreamUnavailable("the intake writer is not running", service="database")
+            raise UpstreamUnavailable(
+                Text("收件写入程序未运行", "the intake writer is not running"),
+                code="database_unavailable",
+                service="database",
+            )
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(rows, done))
         self._wake.set()
@@ -171,7 +180,13 @@ class IntakeWriter:
     def _unavailable(self, batch: Sequence[_Pending]) -> None:
         for p in batch:
             if not p.done.done():
-                p.done.set_exception(UpstreamUnavailable("database unreachable while saving", service="database"))
+                p.done.set_exception(
+                    UpstreamUnavailable(
+                        Text("保存时数据库无法连接", "database unreachable while saving"),
+                        code="database_unavailable",
+                        service="database",
+                    )
+                )
 
     async def _write(self, batch: list[_Pending]) -> None:
         # A kept connection may have died since its last use (the database restarted): the batch is
