@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from libs.domain.kernel.contracts import Actor, Page
 from libs.domain.kernel.errors import Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import DivisionCode, Role, SerialId, ZoneKind, ZoneLevel, ZoneStatus, today_in_china
 from libs.domain.registry.contracts import (
     Annulment,
@@ -84,7 +85,15 @@ def _cursor_str(cursor: str | None) -> str | None:
     value = decode_cursor(cursor)
     if value is not None and not isinstance(value, str):
         raise Unprocessable(
-            "malformed cursor", errors=[{"loc": ["query", "cursor"], "msg": "bad cursor", "type": "cursor"}]
+            Text("翻页游标格式有误", "malformed cursor"),
+            code="cursor_invalid",
+            errors=[
+                {
+                    "loc": ["query", "cursor"],
+                    "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "bad cursor"),
+                    "type": "cursor",
+                }
+            ],
         )
     return value
 
@@ -93,7 +102,15 @@ def _cursor_int(cursor: str | None) -> int | None:
     value = decode_cursor(cursor)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
         raise Unprocessable(
-            "malformed cursor", errors=[{"loc": ["query", "cursor"], "msg": "bad cursor", "type": "cursor"}]
+            Text("翻页游标格式有误", "malformed cursor"),
+            code="cursor_invalid",
+            errors=[
+                {
+                    "loc": ["query", "cursor"],
+                    "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "bad cursor"),
+                    "type": "cursor",
+                }
+            ],
         )
     return value
 

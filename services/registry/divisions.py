@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import NotFound, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.registry.contracts import DivisionCreate, DivisionList, DivisionRead, DivisionWithZones
 from services.common.pagination import encode_cursor
 from services.registry import repository as repo
@@ -65,8 +66,12 @@ async def _replaced_divisions(
         faults.append(
             {
                 "loc": ["body", "valid_from"],
-                "msg": f"{body.code} already has a state from this date or later",
+                "msg": Text(
+                    f"行政区划 {body.code} 已有自该日期或更晚日期起的记录",
+                    f"{body.code} already has a state from this date or later",
+                ),
                 "type": "not_latest",
+                "code": "not_latest",
             }
         )
     replaced: list[Division] = []
@@ -78,14 +83,20 @@ async def _replaced_divisions(
             faults.append(
                 {
                     "loc": ["body", "replaces", i],
-                    "msg": f"{code} is not in force (and open-ended) the day before valid_from",
+                    "msg": Text(
+                        f"行政区划 {code} 在 valid_from 前一日不在有效期内（或已有终止日期）",
+                        f"{code} is not in force (and open-ended) the day before valid_from",
+                    ),
                     "type": "unknown_division",
+                    "code": "unknown_division",
                 }
             )
         else:
             replaced.append(old)
     if faults:
-        raise Unprocessable("the division cannot be recorded", errors=faults)
+        raise Unprocessable(
+            Text("无法登记该行政区划", "the division cannot be recorded"), code="division_not_recordable", errors=faults
+        )
     return replaced
 
 
@@ -111,7 +122,9 @@ async def division_versions(*, session: AsyncSession, code: str, after: str | No
     """Every recorded state of a division code, oldest first, a page after the cursor (a ``valid_from``)."""
     rows = await repo.DivisionRepository(session).versions(code)
     if not rows:
-        raise NotFound(f"division {code} is not recorded", division=code)
+        raise NotFound(
+            Text(f"未登记行政区划 {code}", f"division {code} is not recorded"), code="division_not_found", division=code
+        )
     rest = [r for r in rows if after is None or r.valid_from.isoformat() > after]
     page = rest[:limit]
     more = len(rest) > limit

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.errors import Conflict, NotFound, Unprocessable
+from libs.domain.kernel.i18n import Text
 from libs.domain.registry.contracts import (
     ReorganisationCreate,
     ReorganisationRead,
@@ -92,7 +93,11 @@ async def _apply(session: AsyncSession, body: ReorganisationCreate) -> ActOutcom
         return apply_act(view, on, body.operations, new_zone_id)
     except ActRefused as refused:
         raise Unprocessable(
-            f"the reorganisation is invalid on {on.isoformat()}: {len(refused.faults)} operation fault(s)",
+            Text(
+                f"该整合调整在 {on.isoformat()} 无法生效：{len(refused.faults)} 项操作有误",
+                f"the reorganisation is invalid on {on.isoformat()}: {len(refused.faults)} operation fault(s)",
+            ),
+            code="reorganisation_invalid",
             errors=[f.as_error() for f in refused.faults],
         ) from refused
 
@@ -153,7 +158,11 @@ async def get_reorganisation(*, session: AsyncSession, act_id: int) -> Reorganis
     """One act with the states it produced (none once annulled)."""
     act = await repo.ReorganisationRepository(session).get(act_id)
     if act is None:
-        raise NotFound(f"reorganisation {act_id} does not exist", reorganisation=act_id)
+        raise NotFound(
+            Text(f"整合调整 {act_id} 不存在", f"reorganisation {act_id} does not exist"),
+            code="reorganisation_not_found",
+            reorganisation=act_id,
+        )
     resulting: list[ZoneRead] = []
     if act.annulled_at is None:
         for zone_id in act.touched:
@@ -215,15 +224,30 @@ async def annul_reorganisation(command: AnnulReorganisation, ctx: WriteContext) 
     await repo.lock_registry(session)
     act = await repo.ReorganisationRepository(session).get(act_id)
     if act is None:
-        raise NotFound(f"reorganisation {act_id} does not exist", reorganisation=act_id)
+        raise NotFound(
+            Text(f"整合调整 {act_id} 不存在", f"reorganisation {act_id} does not exist"),
+            code="reorganisation_not_found",
+            reorganisation=act_id,
+        )
     if act.annulled_at is not None:
-        raise Conflict(f"reorganisation {act_id} was already annulled on {act.annulled_at.date()}")
+        raise Conflict(
+            Text(
+                f"整合调整 {act_id} 已于 {act.annulled_at.date()} 作废",
+                f"reorganisation {act_id} was already annulled on {act.annulled_at.date()}",
+            ),
+            code="already_annulled",
+        )
     zones = repo.ZoneRepository(session)
     last = await zones.last_events(act.touched)
     later = sorted(z for z in act.touched if (event := last.get(z)) is not None and event.act != act.id)
     if later:
         raise Conflict(
-            f"reorganisation {act_id} is not the latest act on zone(s) {', '.join(later)}: annul the later acts first",
+            Text(
+                f"整合调整 {act_id} 不是开发区 {', '.join(later)} 的最近一次调整：请先作废其后的调整",
+                f"reorganisation {act_id} is not the latest act on zone(s) {', '.join(later)}: "
+                "annul the later acts first",
+            ),
+            code="not_latest_act",
             zone_ids=later,
         )
     await zones.delete_act_projection(act.id)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.kernel.errors import NotFound
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import ZoneKind, ZoneLevel
 from libs.domain.registry.contracts import (
     HistoryBulk,
@@ -28,13 +29,22 @@ from services.registry.conversions import history_entry, zone_read
 def zone_missing(zone_id: str, as_of: date, exists: bool) -> NotFound:
     """The 404 for a zone with no state on ``as_of``: out of force then, or never recorded."""
     if exists:
-        return NotFound(f"zone {zone_id} was not in force on {as_of.isoformat()}", zone_id=zone_id)
-    return NotFound(f"zone {zone_id} does not exist", zone_id=zone_id)
+        return NotFound(
+            Text(
+                f"开发区 {zone_id} 在 {as_of.isoformat()} 不在有效期内",
+                f"zone {zone_id} was not in force on {as_of.isoformat()}",
+            ),
+            code="zone_not_in_force",
+            zone_id=zone_id,
+        )
+    return unknown_zone(zone_id)
 
 
 def unknown_zone(zone_id: str) -> NotFound:
     """The 404 for a zone id never recorded."""
-    return NotFound(f"zone {zone_id} does not exist", zone_id=zone_id)
+    return NotFound(
+        Text(f"开发区 {zone_id} 不存在", f"zone {zone_id} does not exist"), code="zone_not_found", zone_id=zone_id
+    )
 
 
 async def get_zone(*, session: AsyncSession, zone_id: str, as_of: date) -> ZoneRead:

@@ -9,6 +9,7 @@ import pytest
 
 from libs.domain.clients.metrics import FakeMetricsClient, MetricsClient
 from libs.domain.kernel.errors import UpstreamError
+from libs.domain.kernel.i18n import Text, reset_lang, use_lang
 from tests.conftest import make_token
 from tests.metrics.builders import CITY, XUANHUA, batch, obs
 
@@ -51,17 +52,27 @@ class TestTheFakeLocksAsTheServiceDoes:
                     lock = await typed.lock_period(**call)
                     out.append(("lock", lock.period, lock.kind, lock.reason, lock.created_by))
                 except UpstreamError as exc:
-                    out.append(("refused", type(exc), str(exc), exc.extra))
+                    out.append(("refused", type(exc), exc.code, exc.detail, exc.extra))
             return out
 
-        async with metrics() as client:
-            http = httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app))  # type: ignore[attr-defined]
-            real = MetricsClient(
-                http, "http://metrics.test", token=lambda: make_token("commerce_bureau", sub="shangwu-wang")
-            )
-            from_service = await answers(real)
-        from_fake = await answers(FakeMetricsClient(created_by="shangwu-wang"))
+        # As if serving a request in English: the client asks the service for English, and the
+        # fake's refusals are written in English.
+        lang = use_lang("en")
+        try:
+            async with metrics() as client:
+                http = httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app))  # type: ignore[attr-defined]
+                real = MetricsClient(
+                    http, "http://metrics.test", token=lambda: make_token("commerce_bureau", sub="shangwu-wang")
+                )
+                from_service = await answers(real)
+            from_fake = await answers(FakeMetricsClient(created_by="shangwu-wang"))
+        finally:
+            reset_lang(lang)
         assert from_fake == from_service
         assert [a[0] for a in from_service] == ["lock", "refused", "lock", "refused"]
-        assert from_service[1][2] == "metrics service answered 409: 报告期 2025 的经济开发区数据已锁定"
-        assert [from_service[i][3]["upstream_status"] for i in (1, 3)] == [409, 422]
+        assert from_service[1][2] == "upstream_refused"
+        assert from_service[1][3] == Text(
+            "metrics 服务答复 409：period 2025 is already locked for economic zones",
+            "metrics service answered 409: period 2025 is already locked for economic zones",
+        )
+        assert [from_service[i][4]["upstream_status"] for i in (1, 3)] == [409, 422]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from libs.domain.kernel.errors import DomainError, NotFound, UpstreamError, UpstreamUnavailable
+from libs.domain.kernel.i18n import CONTENT_LANGUAGE, Text, current_lang
 
 request_id_var: ContextVar[str | None] = ContextVar("devzones_request_id", default=None)
 """The id of the request being served; clients pass it on as ``X-Request-ID``."""
@@ -29,8 +30,14 @@ DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 
 def upstream_error(service: str, status: int, detail: str) -> UpstreamError:
     """The error a client raises for an answer it cannot use (a 4xx other than 404): the test
-    doubles raise it too, so a caller handles the fake's refusals exactly as the real ones."""
-    err = UpstreamError(f"{service} service answered {status}: {detail}", service=service)
+    doubles raise it too, so a caller handles the fake's refusals exactly as the real ones.
+
+    Its code is ``upstream_refused``; ``upstream_status`` is the status the other service answered."""
+    err = UpstreamError(
+        Text(f"{service} 服务答复 {status}：{detail}", f"{service} service answered {status}: {detail}"),
+        code="upstream_refused",
+        service=service,
+    )
     err.extra["upstream_status"] = status
     return err
 
@@ -56,7 +63,8 @@ class ServiceClient:
         self._attempts = max(1, read_attempts)
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers: dict[str, str] = {"Accept": "application/json"}
+        # The other service writes its messages in the language of the request being served.
+        headers: dict[str, str] = {"Accept": "application/json", "Accept-Language": CONTENT_LANGUAGE[current_lang()]}
         rid = request_id_var.get()
         if rid:
             headers["X-Request-ID"] = rid
@@ -71,7 +79,12 @@ class ServiceClient:
             return await self._http.request(method, self._base + path, timeout=self._timeout, **kwargs)
         except httpx.HTTPError as exc:  # connect errors, timeouts, protocol errors
             raise UpstreamUnavailable(
-                f"{self.service} service unreachable at {self._base}: {type(exc).__name__}", service=self.service
+                Text(
+                    f"无法连接 {self.service} 服务（{self._base}）：{type(exc).__name__}",
+                    f"{self.service} service unreachable at {self._base}: {type(exc).__name__}",
+                ),
+                code="upstream_unreachable",
+                service=self.service,
             ) from exc
 
     async def request(
@@ -102,7 +115,12 @@ class ServiceClient:
                 response = await self._send(method, path, **kwargs)
                 if response.status_code in (502, 503, 504):
                     raise UpstreamUnavailable(
-                        f"{self.service} service answered {response.status_code}", service=self.service
+                        Text(
+                            f"{self.service} 服务暂不可用（答复 {response.status_code}）",
+                            f"{self.service} service answered {response.status_code}",
+                        ),
+                        code="upstream_unavailable",
+                        service=self.service,
                     )
         assert response is not None
         return response
@@ -118,10 +136,15 @@ class ServiceClient:
                 detail = str(problem.get("detail") or problem.get("title") or detail)
             except ValueError:
                 pass
-        if response.status_code == 404:
-            raise NotFound(detail, service=self.service)
+        code = problem.get("code") if isinstance(problem, dict) and isinstance(problem.get("code"), str) else None
+        if response.status_code == 404:  # the other service's own code (``zone_not_found``…) and detail
+            raise NotFound(detail, code=code or "not_found", service=self.service)
         if response.status_code >= 500:
-            raise UpstreamUnavailable(f"{self.service} service failed: {detail}", service=self.service)
+            raise UpstreamUnavailable(
+                Text(f"{self.service} 服务出错：{detail}", f"{self.service} service failed: {detail}"),
+                code="upstream_failed",
+                service=self.service,
+            )
         raise upstream_error(self.service, response.status_code, detail)
 
     def _parse(self, response: httpx.Response, model: type[M]) -> M:
@@ -129,7 +152,14 @@ class ServiceClient:
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
-            raise UpstreamError(f"{self.service} service sent an unexpected body: {exc.error_count()} errors") from exc
+            raise UpstreamError(
+                Text(
+                    f"{self.service} 服务的答复内容不符合约定：{exc.error_count()} 处错误",
+                    f"{self.service} service sent an unexpected body: {exc.error_count()} errors",
+                ),
+                code="upstream_unexpected_body",
+                service=self.service,
+            ) from exc
 
     async def get_model(self, path: str, model: type[M], *, params: Mapping[str, Any] | None = None) -> M:
         """GET ``path`` and parse the body as ``model``."""

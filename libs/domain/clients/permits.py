@@ -7,6 +7,7 @@ from datetime import date
 from libs.domain.clients.base import ServiceClient
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import NotFound
+from libs.domain.kernel.i18n import Text
 from libs.domain.permits.contracts import DeadlineRead, Figures, ItemRead, PowerListEntry, StatsRead
 
 CATALOG_PAGE = 500
@@ -130,5 +131,9 @@ class FakePermitsClient:
         self.calls.append(("deadline", (start, working_days)))
         answer = self.deadlines.get((start, working_days))
         if answer is None:
-            raise NotFound("no deadline given to the fake for these arguments", service="permits")
+            raise NotFound(
+                Text("未向测试替身提供这组参数的期限", "no deadline given to the fake for these arguments"),
+                code="deadline_not_found",
+                service="permits",
+            )
         return answer

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from libs.domain.clients.base import M, ServiceClient
 from libs.domain.kernel.contracts import Page
 from libs.domain.kernel.errors import NotFound
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import ZoneKind, ZoneStatus
 from libs.domain.registry.contracts import (
     ChangeFeed,
@@ -88,7 +89,15 @@ class RegistryClient(ServiceClient):
     async def _zone(self, zone_id: str, sub: str, model: type[M], params: dict[str, Any] | None = None) -> M:
         response = await self.request("GET", f"/v1/zones/{_seg(zone_id)}{sub}", params=params)
         if response.status_code == 422:  # the registry refuses the id itself: no zone has it
-            raise NotFound(f"zone {zone_id!r} does not exist (not a valid zone id)", service=self.service, zone=zone_id)
+            raise NotFound(
+                Text(
+                    f"开发区 {zone_id!r} 不存在（不是有效的开发区 id）",
+                    f"zone {zone_id!r} does not exist (not a valid zone id)",
+                ),
+                code="zone_not_found",
+                service=self.service,
+                zone_id=zone_id,
+            )
         return self._parse(response, model)
 
     async def _bulk(self, path: str, zone_ids: Iterable[str], model: type[Bulk]) -> list[Bulk]:
@@ -175,7 +184,11 @@ class FakeRegistryClient:
         self.calls.append(("get_zone", zone_id))
         zone = self._at(zone_id, as_of)
         if zone is None:
-            raise NotFound(f"zone {zone_id} does not exist", service="registry")
+            raise NotFound(
+                Text(f"开发区 {zone_id} 不存在", f"zone {zone_id} does not exist"),
+                code="zone_not_found",
+                service="registry",
+            )
         return zone
 
     async def list_zones(
@@ -204,7 +217,11 @@ class FakeRegistryClient:
 
         self.calls.append(("history", zone_id))
         if zone_id not in self.states:
-            raise NotFound(f"zone {zone_id} does not exist", service="registry")
+            raise NotFound(
+                Text(f"开发区 {zone_id} 不存在", f"zone {zone_id} does not exist"),
+                code="zone_not_found",
+                service="registry",
+            )
         return ZoneHistory(
             zone_id=zone_id,
             entries=[
@@ -224,7 +241,11 @@ class FakeRegistryClient:
         """The lineage given to the fake (empty if none)."""
         self.calls.append(("lineage", zone_id))
         if zone_id not in self.states:
-            raise NotFound(f"zone {zone_id} does not exist", service="registry")
+            raise NotFound(
+                Text(f"开发区 {zone_id} 不存在", f"zone {zone_id} does not exist"),
+                code="zone_not_found",
+                service="registry",
+            )
         return self.lineage_map.get(zone_id, Lineage(zone_id=zone_id, predecessors=[], successors=[]))
 
     async def lineages(self, zone_ids: Iterable[str]) -> dict[str, Lineage]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import ZoneStatus
 from libs.domain.registry.contracts import (
     AddPark,
@@ -33,7 +34,12 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if op.name in snap.carried_names():
-            self.fault(i, "duplicate_plaque", f"zone {zone_id} already carries the name {op.name}", "name")
+            self.fault(
+                i,
+                "duplicate_plaque",
+                Text(f"开发区 {zone_id} 已使用名称 {op.name}", f"zone {zone_id} already carries the name {op.name}"),
+                "name",
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, plaques=(*snap.plaques, op.name)))
         self.carry(i, zone_id, op.name)
@@ -46,7 +52,12 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if op.name not in snap.plaques:
-            self.fault(i, "unknown_plaque", f"zone {zone_id} carries no plaque {op.name}", "name")
+            self.fault(
+                i,
+                "unknown_plaque",
+                Text(f"开发区 {zone_id} 未挂 {op.name} 牌子", f"zone {zone_id} carries no plaque {op.name}"),
+                "name",
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, plaques=tuple(p for p in snap.plaques if p != op.name)))
         self.note(i, "revoke_plaque", zone_id, f"plaque {op.name} revoked")
@@ -58,7 +69,14 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.with_own_park(zone_id)
         if any(p.name == op.name for p in snap.parks):
-            self.fault(i, "duplicate_park", f"zone {zone_id} already has a park named {op.name}", "name")
+            self.fault(
+                i,
+                "duplicate_park",
+                Text(
+                    f"开发区 {zone_id} 已有名为 {op.name} 的园区", f"zone {zone_id} already has a park named {op.name}"
+                ),
+                "name",
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, parks=(*snap.parks, ParkState(op.name))))
         self.note(i, "add_park", zone_id, f"park {op.name} added")
@@ -70,7 +88,12 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if not any(p.name == op.name for p in snap.parks):
-            self.fault(i, "unknown_park", f"zone {zone_id} has no park named {op.name}", "name")
+            self.fault(
+                i,
+                "unknown_park",
+                Text(f"开发区 {zone_id} 没有名为 {op.name} 的园区", f"zone {zone_id} has no park named {op.name}"),
+                "name",
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, parks=tuple(p for p in snap.parks if p.name != op.name)))
         self.note(i, "remove_park", zone_id, f"park {op.name} removed")
@@ -82,7 +105,15 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if snap.authority == op.authority:
-            self.fault(i, "no_change", f"zone {zone_id} is already administered by {op.authority}", "authority")
+            self.fault(
+                i,
+                "no_change",
+                Text(
+                    f"开发区 {zone_id} 已由 {op.authority} 管理",
+                    f"zone {zone_id} is already administered by {op.authority}",
+                ),
+                "authority",
+            )
             return
         entrusted = None if snap.entrusted_to == op.authority else snap.entrusted_to
         self.put(zone_id, dataclasses.replace(snap, authority=op.authority, entrusted_to=entrusted))
@@ -96,10 +127,20 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if op.to == snap.authority:
-            self.fault(i, "entrust_to_authority", "a zone is not entrusted to its own authority", "to")
+            self.fault(
+                i,
+                "entrust_to_authority",
+                Text("开发区不能托管给其自身的管理主体", "a zone is not entrusted to its own authority"),
+                "to",
+            )
             return
         if op.to == snap.entrusted_to:
-            self.fault(i, "no_change", f"zone {zone_id} is already entrusted to {op.to}", "to")
+            self.fault(
+                i,
+                "no_change",
+                Text(f"开发区 {zone_id} 已托管给 {op.to}", f"zone {zone_id} is already entrusted to {op.to}"),
+                "to",
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, entrusted_to=op.to))
         self.note(i, "entrust", zone_id, f"entrusted to {op.to}")
@@ -111,7 +152,9 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if snap.entrusted_to is None:
-            self.fault(i, "not_entrusted", f"zone {zone_id} is not entrusted", "zone_id")
+            self.fault(
+                i, "not_entrusted", Text(f"开发区 {zone_id} 未实行托管", f"zone {zone_id} is not entrusted"), "zone_id"
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, entrusted_to=None))
         self.note(i, "end_entrustment", zone_id, f"entrustment to {snap.entrusted_to} ended")
@@ -123,7 +166,12 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if snap.level == op.level:
-            self.fault(i, "no_change", f"zone {zone_id} is already {op.level}", "level")
+            self.fault(
+                i,
+                "no_change",
+                Text(f"开发区 {zone_id} 的级别已是 {op.level}", f"zone {zone_id} is already {op.level}"),
+                "level",
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, level=op.level))
         self.note(i, "change_level", zone_id, f"level changed from {snap.level} to {op.level}")
@@ -135,7 +183,12 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if snap.kind == op.kind:
-            self.fault(i, "no_change", f"zone {zone_id} is already {op.kind}", "kind")
+            self.fault(
+                i,
+                "no_change",
+                Text(f"开发区 {zone_id} 的类型已是 {op.kind}", f"zone {zone_id} is already {op.kind}"),
+                "kind",
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, kind=op.kind))
         self.note(i, "change_kind", zone_id, f"kind changed from {snap.kind} to {op.kind}")
@@ -147,7 +200,12 @@ class AttributeOperations(WorkingAct):
             return
         snap = self.work[zone_id]
         if snap.approved_area_km2 == op.approved_area_km2:
-            self.fault(i, "no_change", f"zone {zone_id} already has that approved area", "approved_area_km2")
+            self.fault(
+                i,
+                "no_change",
+                Text(f"开发区 {zone_id} 的核准面积已是该值", f"zone {zone_id} already has that approved area"),
+                "approved_area_km2",
+            )
             return
         self.put(zone_id, dataclasses.replace(snap, approved_area_km2=op.approved_area_km2))
         self.note(i, "change_area", zone_id, f"approved area {snap.approved_area_km2} → {op.approved_area_km2} km²")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from libs.domain.kernel.i18n import Text
 from libs.domain.registry.snapshots import ZoneSnapshot
 
 
@@ -15,7 +16,7 @@ class Fault:
 
     index: int
     code: str
-    message: str
+    message: Text
     field: str | None = None
 
     def as_error(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
+from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import ZoneStatus
 from libs.domain.registry.contracts import (
     AddPark,
@@ -65,19 +66,34 @@ class _Act(AttributeOperations):
     def establish(self, i: int, op: Establish) -> None:
         """Create a zone under a ref later operations of the act may name."""
         if op.ref in self.out.created:
-            self.fault(i, "duplicate_ref", f"ref {op.ref!r} is established twice in this act", "ref")
+            self.fault(
+                i,
+                "duplicate_ref",
+                Text(f"本次调整中引用名 {op.ref!r} 被设立了两次", f"ref {op.ref!r} is established twice in this act"),
+                "ref",
+            )
             return
         ok = self.division(i, op.authority, "authority")
         if op.entrusted_to is not None:
             ok = self.division(i, op.entrusted_to, "entrusted_to") and ok
             if op.entrusted_to == op.authority:
-                self.fault(i, "entrust_to_authority", "a zone is not entrusted to its own authority", "entrusted_to")
+                self.fault(
+                    i,
+                    "entrust_to_authority",
+                    Text("开发区不能托管给其自身的管理主体", "a zone is not entrusted to its own authority"),
+                    "entrusted_to",
+                )
                 ok = False
         if len(set(op.parks)) != len(op.parks):
-            self.fault(i, "duplicate_park", "park names repeat", "parks")
+            self.fault(i, "duplicate_park", Text("园区名称重复", "park names repeat"), "parks")
             ok = False
         if len(set(op.plaques)) != len(op.plaques) or op.name in op.plaques:
-            self.fault(i, "duplicate_plaque", "plaques repeat or repeat the official name", "plaques")
+            self.fault(
+                i,
+                "duplicate_plaque",
+                Text("牌子名称重复，或与正式名称相同", "plaques repeat or repeat the official name"),
+                "plaques",
+            )
             ok = False
         zone_id = self.new_id()
         self.out.created[op.ref] = zone_id
@@ -108,7 +124,12 @@ class _Act(AttributeOperations):
             return
         snap = self.work[zone_id]
         if op.name == snap.name:
-            self.fault(i, "no_change", f"zone {zone_id} is already named {op.name}", "name")
+            self.fault(
+                i,
+                "no_change",
+                Text(f"开发区 {zone_id} 的名称已是 {op.name}", f"zone {zone_id} is already named {op.name}"),
+                "name",
+            )
             return
         plaques = tuple(p for p in snap.plaques if p != op.name)
         former = tuple(n for n in snap.former_names if n != op.name)
@@ -131,7 +152,15 @@ class _Act(AttributeOperations):
         source_names = {n for s in sources for n in (*self.work[s].carried_names(), *self.work[s].former_names)}
         unknown = [n for n in op.keep_names_as_plaques if n not in source_names]
         if unknown:
-            self.fault(i, "unknown_name", f"not a name of the sources: {', '.join(unknown)}", "keep_names_as_plaques")
+            self.fault(
+                i,
+                "unknown_name",
+                Text(
+                    f"以下名称不属于被合并的开发区：{', '.join(unknown)}",
+                    f"not a name of the sources: {', '.join(unknown)}",
+                ),
+                "keep_names_as_plaques",
+            )
             return
         tgt = self.with_own_park(target) if op.sources_become == "parks" else self.work[target]
         parks = list(tgt.parks)
@@ -165,10 +194,20 @@ class _Act(AttributeOperations):
             if zone_id is None:
                 continue
             if zone_id == target:
-                self.fault(i, "merge_into_itself", f"zone {zone_id} cannot be merged into itself", f"sources[{k}]")
+                self.fault(
+                    i,
+                    "merge_into_itself",
+                    Text(f"开发区 {zone_id} 不能合并到其自身", f"zone {zone_id} cannot be merged into itself"),
+                    f"sources[{k}]",
+                )
                 continue
             if zone_id in seen:
-                self.fault(i, "duplicate_source", f"zone {zone_id} is listed twice", f"sources[{k}]")
+                self.fault(
+                    i,
+                    "duplicate_source",
+                    Text(f"开发区 {zone_id} 被重复列出", f"zone {zone_id} is listed twice"),
+                    f"sources[{k}]",
+                )
                 continue
             seen.add(zone_id)
             sources.append(zone_id)
@@ -181,7 +220,15 @@ class _Act(AttributeOperations):
             new_parks = src.parks or (ParkState(src.name, src.id),)
             for park in new_parks:
                 if any(p.name == park.name for p in parks):
-                    self.fault(i, "duplicate_park", f"zone {target} already has a park named {park.name}", "into")
+                    self.fault(
+                        i,
+                        "duplicate_park",
+                        Text(
+                            f"开发区 {target} 已有名为 {park.name} 的园区",
+                            f"zone {target} already has a park named {park.name}",
+                        ),
+                        "into",
+                    )
                     return False
                 parks.append(park)
         elif src.name not in op.keep_names_as_plaques:
@@ -210,19 +257,40 @@ class _Act(AttributeOperations):
         if source is None or target is None:
             return
         if source == target:
-            self.fault(i, "merge_into_itself", "parks cannot be split into the zone they leave", "into")
+            self.fault(
+                i,
+                "merge_into_itself",
+                Text("园区不能划入其原属开发区", "parks cannot be split into the zone they leave"),
+                "into",
+            )
             return
         src = self.work[source]
         names = {p.name: p for p in src.parks}
         missing = [n for n in op.parks if n not in names]
         if missing:
-            self.fault(i, "unknown_park", f"zone {source} has no park named {', '.join(missing)}", "parks")
+            self.fault(
+                i,
+                "unknown_park",
+                Text(
+                    f"开发区 {source} 没有名为 {', '.join(missing)} 的园区",
+                    f"zone {source} has no park named {', '.join(missing)}",
+                ),
+                "parks",
+            )
             return
         tgt = self.with_own_park(target)
         moving = [names[n] for n in op.parks]
         clash = [p.name for p in moving if any(q.name == p.name for q in tgt.parks)]
         if clash:
-            self.fault(i, "duplicate_park", f"zone {target} already has a park named {', '.join(clash)}", "parks")
+            self.fault(
+                i,
+                "duplicate_park",
+                Text(
+                    f"开发区 {target} 已有名为 {', '.join(clash)} 的园区",
+                    f"zone {target} already has a park named {', '.join(clash)}",
+                ),
+                "parks",
+            )
             return
         self.put(source, dataclasses.replace(src, parks=tuple(p for p in src.parks if p.name not in op.parks)))
         self.put(target, dataclasses.replace(tgt, parks=(*tgt.parks, *moving)))

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import date
 
+from libs.domain.kernel.i18n import Text
 from libs.domain.registry.outcome import ActOutcome, ChangeNote, Fault
 from libs.domain.registry.snapshots import ParkState, ZoneSnapshot
 from libs.domain.registry.view import RegistryView
@@ -28,7 +29,7 @@ class WorkingAct:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def fault(self, index: int, code: str, message: str, field_: str | None = None) -> None:
+    def fault(self, index: int, code: str, message: Text, field_: str | None = None) -> None:
         """Record why operation ``index`` cannot be applied."""
         self.faults.append(Fault(index, code, message, field_))
 
@@ -48,41 +49,71 @@ class WorkingAct:
         elif self.view.exists(ref):
             zone_id = ref
         else:
-            self.fault(index, "unknown_zone", f"no zone or earlier `establish` ref named {ref!r}", field_)
+            self.fault(
+                index,
+                "unknown_zone",
+                Text(
+                    f"没有 id 为 {ref!r} 的开发区，本次调整此前的 `establish` 中也没有这个引用名",
+                    f"no zone or earlier `establish` ref named {ref!r}",
+                ),
+                field_,
+            )
             return None
         if zone_id in self.ended_at:
             self.fault(
                 index,
                 "ended_in_this_act",
-                f"zone {zone_id} already ended by operation {self.ended_at[zone_id]} of this act",
+                Text(
+                    f"开发区 {zone_id} 已被本次调整的操作 {self.ended_at[zone_id]} 终止",
+                    f"zone {zone_id} already ended by operation {self.ended_at[zone_id]} of this act",
+                ),
                 field_,
             )
             return None
         if zone_id not in self.work:
             snap = self.view.snapshot(zone_id)
             if snap is None:
-                self.fault(index, "inactive_zone", f"zone {zone_id} is not in force on {self.on}", field_)
+                self.fault(
+                    index,
+                    "inactive_zone",
+                    Text(f"开发区 {zone_id} 在 {self.on} 不在有效期内", f"zone {zone_id} is not in force on {self.on}"),
+                    field_,
+                )
                 return None
             last = self.view.last_event_on(zone_id)
             if last is not None and last > self.on:
                 self.fault(
                     index,
                     "effective_date_before_later_event",
-                    f"zone {zone_id} has an act effective {last}, after this act's {self.on}",
+                    Text(
+                        f"开发区 {zone_id} 有一项 {last} 生效的调整，晚于本次调整的生效日期 {self.on}",
+                        f"zone {zone_id} has an act effective {last}, after this act's {self.on}",
+                    ),
                     field_,
                 )
                 return None
             self.work[zone_id] = snap
             self.pre_existing.add(zone_id)
         if not self.work[zone_id].active:
-            self.fault(index, "inactive_zone", f"zone {zone_id} is {self.work[zone_id].status} on {self.on}", field_)
+            status = self.work[zone_id].status
+            self.fault(
+                index,
+                "inactive_zone",
+                Text(f"开发区 {zone_id} 在 {self.on} 的状态为 {status}", f"zone {zone_id} is {status} on {self.on}"),
+                field_,
+            )
             return None
         return zone_id
 
     def division(self, index: int, code: str, field_: str) -> bool:
         """True if division ``code`` is in force on the date; else record the fault."""
         if not self.view.division_valid(code):
-            self.fault(index, "unknown_division", f"division {code} is not in force on {self.on}", field_)
+            self.fault(
+                index,
+                "unknown_division",
+                Text(f"行政区划 {code} 在 {self.on} 不在有效期内", f"division {code} is not in force on {self.on}"),
+                field_,
+            )
             return False
         return True
 
@@ -118,7 +149,10 @@ class WorkingAct:
                     self.fault(
                         index if index is not None else 0,
                         "duplicate_name",
-                        f"{name} would be carried by both {other} and {zone_id}",
+                        Text(
+                            f"名称 {name} 将同时由 {other} 和 {zone_id} 使用",
+                            f"{name} would be carried by both {other} and {zone_id}",
+                        ),
                     )
                     continue
                 holders[name] = zone_id
@@ -126,4 +160,11 @@ class WorkingAct:
                     continue  # carried before this act: not this act's doing
                 elsewhere = self.view.carried_by_others(name)
                 if elsewhere is not None and elsewhere not in self.out.touched:
-                    self.fault(index, "duplicate_name", f"{name} is already carried by active zone {elsewhere}")
+                    self.fault(
+                        index,
+                        "duplicate_name",
+                        Text(
+                            f"名称 {name} 已由有效的开发区 {elsewhere} 使用",
+                            f"{name} is already carried by active zone {elsewhere}",
+                        ),
+                    )
