@@ -219,3 +219,22 @@ async def run(
         published = await client.post(f"/v1/assessments/{created['id']}/publish", headers=without_key)
         assert published.status_code == 200, published.text
     return created
+
+
+# --- The economic world of the lifecycle and language tests: twelve zones Z01…Z12, Z01 highest ---
+
+ECON = [f"Z{i:02d}" for i in range(1, 13)]
+RUN_2025 = {"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "2025 年度综合考评"}
+
+
+def descending() -> dict[str, dict[str, float]]:
+    """Each zone's GDP, 95 for Z01 down by 5 a zone."""
+    return {z: {"gdp": 95.0 - 5 * i} for i, z in enumerate(ECON)}
+
+
+def econ_world(**years: dict[str, dict[str, float | None]]) -> World:
+    """The economic world with the given years' values (``p2025=...``)."""
+    metrics = FakeMetricsClient(
+        {y.removeprefix("p"): matrix(y.removeprefix("p"), rows) for y, rows in years.items()}, indicators=CATALOG
+    )
+    return World(registry=Registry([zone(z) for z in ECON]), metrics=metrics)

@@ -12,8 +12,18 @@ from typing import Any
 
 from services.assessment.runtime import AssessmentRuntime
 from services.common.runtime import runtime_of
-from tests.assessment.builders import ADMIN, COMMERCE, World, assessment, method_doc, publish, run
-from tests.assessment.test_lifecycle import RUN_2025, descending, econ_world
+from tests.assessment.builders import (
+    ADMIN,
+    COMMERCE,
+    RUN_2025,
+    World,
+    assessment,
+    descending,
+    econ_world,
+    method_doc,
+    publish,
+    run,
+)
 from tests.helpers import assert_problem
 
 EN = {"Accept-Language": "en"}

@@ -22,11 +22,15 @@ from tests.assessment.builders import (
     ADMIN,
     CATALOG,
     COMMERCE,
+    ECON,
+    RUN_2025,
     SCIENCE,
     Registry,
     World,
     assessment,
     db_of,
+    descending,
+    econ_world,
     matrix,
     method_doc,
     publish,
@@ -36,20 +40,8 @@ from tests.assessment.builders import (
 from tests.conftest import auth
 from tests.helpers import assert_problem
 
-ECON = [f"Z{i:02d}" for i in range(1, 13)]
 TECH = ["H1", "H2", "H3", "H4", "H5"]
 HT_METHOD = method_doc(code="ht-annual", applies_to=["high_tech"])
-
-
-def descending() -> dict[str, dict[str, float]]:
-    return {z: {"gdp": 95.0 - 5 * i} for i, z in enumerate(ECON)}
-
-
-def econ_world(**years: dict[str, dict[str, float | None]]) -> World:
-    metrics = FakeMetricsClient(
-        {y.removeprefix("p"): matrix(y.removeprefix("p"), rows) for y, rows in years.items()}, indicators=CATALOG
-    )
-    return World(registry=Registry([zone(z) for z in ECON]), metrics=metrics)
 
 
 def tech_world(**years: list[float]) -> World:
@@ -61,9 +53,6 @@ def tech_world(**years: list[float]) -> World:
         indicators=CATALOG,
     )
     return World(registry=Registry([zone(z, kind="high_tech") for z in TECH]), metrics=metrics)
-
-
-RUN_2025 = {"methodology": "econ-annual", "period": "2025", "kind": "economic", "label": "2025 年度综合考评"}
 
 
 async def in_force(client: Any, zone_id: str, *, include_withdrawn: bool = False) -> list[dict[str, Any]]:

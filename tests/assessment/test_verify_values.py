@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from libs.domain.clients.metrics import FakeMetricsClient
+from libs.domain.kernel.i18n import Text
 from services.assessment.runs.restated import MAX_RESTATED, check_values, same_value
 from services.assessment.tables import Assessment
 from tests.assessment.builders import (
@@ -127,8 +128,9 @@ class TestWithoutTheMetricsServiceVerificationStillAnswers:
         assert r.status_code == 200
         assert (body["identical"], body["inputs_intact"], body["subjects_checked"]) == (True, True, 3)
         assert (body["values_checked"], body["restated"]) == (False, [])
-        assert body["values_note"].startswith("指标服务暂不可用")
+        assert body["values_note"].startswith("the metrics service could not be asked (")
         assert "metrics service unreachable" in body["values_note"]
+        assert body["values_note"].endswith("); verified from the stored inputs alone")
 
 
 class TestAReferenceRunIsNotComparedWithTodaysValues:
@@ -139,8 +141,10 @@ class TestAReferenceRunIsNotComparedWithTodaysValues:
             created = await run(client, "2025", scope="divisions_without_zone")
             w.metrics.matrix_requests.clear()
             body = (await client.post(f"/v1/assessments/{created['id']}/verify")).json()
+            chinese = await client.post(f"/v1/assessments/{created['id']}/verify", headers={"Accept-Language": "zh"})
         assert (body["identical"], body["values_checked"], body["restated"]) == (True, False, [])
-        assert body["values_note"].startswith("参照评分的考评不与指标服务的现值比较")
+        assert body["values_note"] == "only a run ranking zones has its values compared with the metrics service"
+        assert chinese.json()["values_note"] == "参照评分的考评不与指标服务的现值比较"
         assert w.metrics.matrix_requests == []
 
 
@@ -170,4 +174,4 @@ class TestALongListOfRestatedValuesIsCutShortAndSaysSo:
         assert (found.checked, len(found.restated), MAX_RESTATED) == (True, 200, 200)
         assert (found.restated[0].zone_id, found.restated[0].stored, found.restated[0].current) == ("Z000", 0, 1)
         assert found.restated[-1].zone_id == "Z199"
-        assert found.note == "共201项数值已更正，仅列出前200项（201 values restated; the first 200 are listed）"
+        assert found.note == Text("共201项数值已更正，仅列出前200项", "201 values restated; the first 200 are listed")

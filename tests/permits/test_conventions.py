@@ -11,7 +11,7 @@ from typing import Any
 from libs.domain.permits.contracts import Figures
 from tests.helpers import assert_problem
 from tests.permits.builders import ADMIN, CITY, CLERK, ENTERPRISE, ZONE
-from tests.permits.test_webhooks import receiver
+from tests.permits.webhook_receiver import receiver
 
 
 async def walk(w: Any, url: str, headers: dict[str, str], **params: Any) -> list[list[Any]]:

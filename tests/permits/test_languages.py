@@ -61,13 +61,13 @@ async def test_an_action_the_state_does_not_allow_names_the_state_and_the_action
     assert zh["title"] == "与当前状态冲突"
     assert zh["detail"] == (
         "办件当前状态为“待受理”（submitted），不能作出决定；"
-        "可进行的操作：受理（accept）、一次性告知补正（request_supplements）、不予受理（decline）"
+        "可进行的操作：受理（accept）、一次性告知补正（request-supplements）、不予受理（decline）"
     )
-    assert en["detail"] == "cannot decide a case in state 'submitted'; allowed: accept, request_supplements, decline"
+    assert en["detail"] == "cannot decide a case in state 'submitted'; allowed: accept, request-supplements, decline"
     for body in (zh, en):  # the machine-readable extras do not change with the language
         assert body["state"] == "submitted"
         assert body["action"] == "decide"
-        assert body["allowed_actions"] == ["accept", "request_supplements", "decline"]
+        assert body["allowed_actions"] == ["accept", "request-supplements", "decline"]
 
 
 async def test_a_case_another_applicant_cannot_see_is_not_found(window: Any) -> None:

@@ -37,7 +37,7 @@ async def test_a_zone_out_of_force_on_the_day(world: Any) -> None:
     assert (zh["title"], en["title"]) == ("未找到", "Not found")
     assert zh["detail"] == f"开发区 {zone} 在 2009-12-31 不在有效期内"
     assert en["detail"] == f"zone {zone} was not in force on 2009-12-31"
-    assert zh["zone"] == en["zone"] == zone
+    assert zh["zone_id"] == en["zone_id"] == zone
 
 
 async def test_an_operation_fault_in_errors(world: Any) -> None:
@@ -47,7 +47,7 @@ async def test_an_operation_fault_in_errors(world: Any) -> None:
             "legal_basis": "测试〔2020〕1号",
             "effective_on": "2015-01-01",
             "title": "test act",
-            "operations": [{"op": "rename", "zone": zone, "name": "甲区"}],
+            "operations": [{"op": "rename", "zone_id": zone, "name": "甲区"}],
         }
         zh, en = await _both(w, "POST", "/v1/reorganisations", 422, headers=ADMIN, json=body)
     assert zh["code"] == "reorganisation_invalid"
@@ -67,8 +67,8 @@ async def test_an_act_that_is_not_the_latest_cannot_be_annulled(world: Any) -> N
             "2010-01-01",
             {"op": "establish", "ref": "z", "name": "甲区", "kind": "economic", "authority": "130728"},
         )
-        zone = established["zones"]["z"]
-        await w.act("2015-01-01", {"op": "rename", "zone": zone, "name": "乙区"})
+        zone = established["zone_ids_by_ref"]["z"]
+        await w.act("2015-01-01", {"op": "rename", "zone_id": zone, "name": "乙区"})
         url = f"/v1/reorganisations/{established['id']}/annul"
         zh, en = await _both(w, "POST", url, 409, headers=ADMIN, json={"reason": "录入错误"})
     assert zh["code"] == "not_latest_act"

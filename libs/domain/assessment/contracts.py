@@ -468,8 +468,10 @@ class VerificationRead(ApiModel):
         "today (same period, indicators, kind, registry date and pro-forma lineage). False when they could "
         "not be (the metrics service unreachable, or a run of divisions without a zone): `values_note` says why.",
     )
-    values_note: str | None = Field(
-        None, description="Why the values were not compared, or that `restated` is cut short (Chinese first)."
+    values_note: LocalText | None = Field(
+        None,
+        description="Why the values were not compared, or that `restated` is cut short (in the request's "
+        "language: Chinese, or English on request).",
     )
     restated: list[RestatedValue] = Field(
         default_factory=list,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 from libs.domain.clients.base import ServiceClient, upstream_error
 from libs.domain.kernel.contracts import Page
+from libs.domain.kernel.i18n import current_lang
 from libs.domain.kernel.values import Period
 from libs.domain.metrics import messages
 from libs.domain.metrics.contracts import IndicatorRead, LockCreate, LockRead, MatrixAnswer, MatrixRead
@@ -217,10 +218,12 @@ class FakeMetricsClient:
             period = str(Period.parse(body.period))
         except ValueError as exc:
             # the real client sends no Accept-Language: the service answers in Chinese
-            raise upstream_error("metrics", 422, messages.period_unreadable(body.period, str(exc)).zh) from exc
+            raise upstream_error(
+                "metrics", 422, messages.period_unreadable(body.period, str(exc)).render(current_lang())
+            ) from exc
         if any(held.period == period and held.kind == body.kind for held in self.locks):
             kind = None if body.kind is None else body.kind.value
-            raise upstream_error("metrics", 409, messages.period_already_locked(period, kind).zh)
+            raise upstream_error("metrics", 409, messages.period_already_locked(period, kind).render(current_lang()))
         lock = LockRead(
             id=len(self.locks) + 1,
             period=period,

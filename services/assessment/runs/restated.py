@@ -17,6 +17,7 @@ from libs.domain.assessment.contracts import RestatedValue
 from libs.domain.assessment.validation import parse_methodology
 from libs.domain.clients.metrics import MetricsClient
 from libs.domain.kernel.errors import DomainError
+from libs.domain.kernel.i18n import Lang, Text
 from services.assessment.tables import Assessment
 
 MAX_RESTATED = 200
@@ -37,8 +38,12 @@ class ValuesCheck:
     """What the comparison found: whether it ran, why not (or that the list is cut short), the values."""
 
     checked: bool
-    note: str | None = None
+    note: Text | None = None
     restated: list[RestatedValue] = field(default_factory=list)
+
+
+def _in(detail: str | Text, lang: Lang) -> str:
+    return detail.render(lang) if isinstance(detail, Text) else detail
 
 
 def same_value(stored: float | None, current: float | None) -> bool:
@@ -82,8 +87,10 @@ async def check_values(metrics: MetricsClient, run: Assessment) -> ValuesCheck:
     if run.subjects != "zones":
         return ValuesCheck(
             False,
-            "参照评分的考评不与指标服务的现值比较"
-            "（only a run ranking zones has its values compared with the metrics service）",
+            Text(
+                "参照评分的考评不与指标服务的现值比较",
+                "only a run ranking zones has its values compared with the metrics service",
+            ),
         )
     zones: list[dict[str, Any]] = run.inputs.get("zones", [])
     codes = _codes(run.inputs.get("methodology", {}), zones)
@@ -96,14 +103,17 @@ async def check_values(metrics: MetricsClient, run: Assessment) -> ValuesCheck:
     except DomainError as exc:  # what a client raises: unreachable, 5xx, 404 or another refusal
         return ValuesCheck(
             False,
-            "指标服务暂不可用，未与现值比较，仅依据存储的输入核验"
-            f"（the metrics service could not be asked: {exc.detail}）",
+            Text(
+                f"指标服务暂不可用，未与现值比较，仅依据存储的输入核验（{_in(exc.detail, 'zh')}）",
+                f"the metrics service could not be asked ({_in(exc.detail, 'en')}); "
+                "verified from the stored inputs alone",
+            ),
         )
     found = restated_values(zones, {row.zone: row.values for row in matrix.rows})
     note = None
     if len(found) > MAX_RESTATED:
-        note = (
-            f"共{len(found)}项数值已更正，仅列出前{MAX_RESTATED}项"
-            f"（{len(found)} values restated; the first {MAX_RESTATED} are listed）"
+        note = Text(
+            f"共{len(found)}项数值已更正，仅列出前{MAX_RESTATED}项",
+            f"{len(found)} values restated; the first {MAX_RESTATED} are listed",
         )
     return ValuesCheck(True, note, found[:MAX_RESTATED])
