@@ -54,7 +54,7 @@ async def build(url: str, zones: int) -> tuple[list[str], list[str], list[str], 
             )
             result = await record_reorganisation(RecordReorganisation(body), WriteContext(session, ACTOR))
             await session.commit()
-            return result.zones
+            return result.zone_ids_by_ref
 
     try:
         async with db.sessions() as session:
