@@ -28,6 +28,22 @@ def encode_cursor(key: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def malformed_cursor() -> Unprocessable:
+    """The 422 problem for a cursor this API did not give (code ``cursor_invalid``)."""
+    return Unprocessable(
+        Text("翻页游标格式有误", "malformed cursor"),
+        code="cursor_invalid",
+        errors=[
+            {
+                "loc": ["query", "cursor"],
+                "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "not a cursor from this API"),
+                "type": "cursor",
+                "code": "cursor_invalid",
+            }
+        ],
+    )
+
+
 def decode_cursor(cursor: str | None) -> Any:
     """Decode a cursor made by :func:`encode_cursor`; a malformed one is a 422 problem."""
     if cursor is None:
@@ -36,14 +52,30 @@ def decode_cursor(cursor: str | None) -> Any:
         padded = cursor + "=" * (-len(cursor) % 4)
         return json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable(
-            Text("翻页游标格式有误", "malformed cursor"),
-            code="cursor_invalid",
-            errors=[
-                {
-                    "loc": ["query", "cursor"],
-                    "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "not a cursor from this API"),
-                    "type": "cursor",
-                }
-            ],
-        ) from exc
+        raise malformed_cursor() from exc
+
+
+def str_cursor(cursor: str | None) -> str | None:
+    """A cursor made of one string key (422 if malformed)."""
+    value = decode_cursor(cursor)
+    if value is not None and not isinstance(value, str):
+        raise malformed_cursor()
+    return value
+
+
+def int_cursor(cursor: str | None) -> int | None:
+    """A cursor made of one integer key, e.g. a row id (422 if malformed)."""
+    value = decode_cursor(cursor)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise malformed_cursor()
+    return value
+
+
+def pair_cursor(cursor: str | None) -> tuple[str, str] | None:
+    """A cursor made of two string keys (422 if malformed)."""
+    value = decode_cursor(cursor)
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise malformed_cursor()
+    return value[0], value[1]

@@ -11,14 +11,13 @@ from fastapi import Depends, Header, Path, Request, Response
 from libs.domain.clients.registry import RegistryClient
 from libs.domain.kernel.calendar import OfficialCalendar
 from libs.domain.kernel.contracts import Actor
-from libs.domain.kernel.errors import Unprocessable
 from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import (
     ApplicationRead,
     TaskRead,
 )
 from services.common.auth import require
-from services.common.pagination import decode_cursor
+from services.common.pagination import decode_cursor, malformed_cursor
 from services.common.problems import problems
 from services.permits.cache import ReadCache
 from services.permits.runtime import PermitsRuntime, RuntimeDep
@@ -108,48 +107,15 @@ def task_answer(response: Response, task: TaskRead) -> TaskRead:
     return task
 
 
-def str_cursor(cursor: str | None) -> str | None:
-    """A cursor made of one string key (422 if malformed)."""
-    value = decode_cursor(cursor)
-    return None if value is None else str(value)
-
-
-def _malformed_cursor() -> Unprocessable:
-    return Unprocessable(
-        "malformed cursor",
-        errors=[{"loc": ["query", "cursor"], "msg": "not a cursor from this API", "type": "cursor"}],
-    )
-
-
-def int_cursor(cursor: str | None) -> int | None:
-    """A cursor made of one row number (422 if malformed)."""
-    value = decode_cursor(cursor)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _malformed_cursor()
-    return value
-
-
-def pair_cursor(cursor: str | None) -> tuple[str, str] | None:
-    """A cursor made of two string keys (422 if malformed)."""
-    value = decode_cursor(cursor)
-    if value is None:
-        return None
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
-        raise _malformed_cursor()
-    return value[0], value[1]
-
-
 def date_cursor(cursor: str | None) -> date | None:
     """A cursor made of one day (422 if malformed)."""
     value = decode_cursor(cursor)
     if value is None:
         return None
     try:
-        return date.fromisoformat(value) if isinstance(value, str) else _raise(_malformed_cursor())
+        return date.fromisoformat(value) if isinstance(value, str) else _raise(malformed_cursor())
     except ValueError:
-        raise _malformed_cursor() from None
+        raise malformed_cursor() from None
 
 
 def _raise(exc: Exception) -> NoReturn:

@@ -10,8 +10,6 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from libs.domain.kernel.contracts import Actor, Page
-from libs.domain.kernel.errors import Unprocessable
-from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import DivisionCode, Role, SerialId, ZoneKind, ZoneLevel, ZoneStatus, today_in_china
 from libs.domain.registry.contracts import (
     Annulment,
@@ -35,7 +33,7 @@ from libs.domain.registry.contracts import (
 from services.common.auth import PUBLIC, require
 from services.common.db import SessionDep
 from services.common.idempotency import Keyed, idempotent
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor, int_cursor, str_cursor
 from services.common.problems import problems
 from services.common.runtime import runtime_of
 from services.registry import changes as change_service
@@ -79,40 +77,6 @@ IdempotencyKeyHeader = Annotated[
         description="Optional: a retry with the same key and body returns the act recorded the first time.",
     ),
 ]
-
-
-def _cursor_str(cursor: str | None) -> str | None:
-    value = decode_cursor(cursor)
-    if value is not None and not isinstance(value, str):
-        raise Unprocessable(
-            Text("翻页游标格式有误", "malformed cursor"),
-            code="cursor_invalid",
-            errors=[
-                {
-                    "loc": ["query", "cursor"],
-                    "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "bad cursor"),
-                    "type": "cursor",
-                }
-            ],
-        )
-    return value
-
-
-def _cursor_int(cursor: str | None) -> int | None:
-    value = decode_cursor(cursor)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise Unprocessable(
-            Text("翻页游标格式有误", "malformed cursor"),
-            code="cursor_invalid",
-            errors=[
-                {
-                    "loc": ["query", "cursor"],
-                    "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "bad cursor"),
-                    "type": "cursor",
-                }
-            ],
-        )
-    return value
 
 
 # --- reorganisations -----------------------------------------------------------------------
@@ -175,7 +139,7 @@ async def list_reorganisations(
     cursor: CursorParam = None,
 ) -> Page[ReorganisationSummary]:
     items, last = await reorganisation_service.list_reorganisations(
-        session=session, zone_id=zone_id, after=_cursor_int(cursor), limit=limit
+        session=session, zone_id=zone_id, after=int_cursor(cursor), limit=limit
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last is not None else None)
 
@@ -246,7 +210,7 @@ async def list_zones(
         await reads(request),
         as_of=as_of or today_in_china(),
         filters=filters,
-        after=_cursor_str(cursor),
+        after=str_cursor(cursor),
         limit=limit,
     )
     return _json(body)
@@ -387,7 +351,7 @@ async def list_divisions(
     session: SessionDep, as_of: AsOf = None, limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None
 ) -> DivisionList:
     return await division_service.list_divisions(
-        session=session, as_of=as_of or today_in_china(), after=_cursor_str(cursor), limit=limit
+        session=session, as_of=as_of or today_in_china(), after=str_cursor(cursor), limit=limit
     )
 
 
@@ -406,7 +370,7 @@ async def division_versions(
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Page[DivisionRead]:
-    return await division_service.division_versions(session=session, code=code, after=_cursor_str(cursor), limit=limit)
+    return await division_service.division_versions(session=session, code=code, after=str_cursor(cursor), limit=limit)
 
 
 @router.get(
@@ -437,4 +401,4 @@ async def changes(
     limit: Annotated[int, Query(ge=1, le=MAX_CHANGE_PAGE, description=f"Page size (at most {MAX_CHANGE_PAGE}).")] = 500,
     cursor: CursorParam = None,
 ) -> ChangeFeed:
-    return await change_service.change_feed(session=session, after=_cursor_int(cursor) or 0, limit=limit)
+    return await change_service.change_feed(session=session, after=int_cursor(cursor) or 0, limit=limit)

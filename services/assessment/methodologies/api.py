@@ -8,37 +8,16 @@ from fastapi import APIRouter, Path, Query, Response
 
 from libs.domain.assessment.contracts import MethodologyCreate, MethodologyRead, MethodologySummary
 from libs.domain.kernel.contracts import Page
-from libs.domain.kernel.errors import Unprocessable
-from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import ZoneKind
 from services.assessment.dependencies import FastCanonicalJson, MetricsDep, Writer
 from services.assessment.methodologies import service
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor, int_cursor
 from services.common.problems import problems
 
 router = APIRouter(prefix="/v1/methodologies", tags=["methodologies"])
 Code = Annotated[str, Path(max_length=64, description="The methodology's code, e.g. econ-annual.")]
-
-
-def int_cursor(cursor: str | None) -> int | None:
-    """An integer keyset cursor, or a 422 problem."""
-    value = decode_cursor(cursor)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise Unprocessable(
-            Text("翻页游标格式有误", "malformed cursor"),
-            code="cursor_invalid",
-            errors=[
-                {
-                    "loc": ["query", "cursor"],
-                    "msg": Text("不是本接口给出的游标（请使用上一页的 next_cursor）", "not a cursor from this API"),
-                    "type": "cursor",
-                    "code": "cursor",
-                }
-            ],
-        )
-    return value
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -67,79 +68,41 @@ async def rankings(
     return json_response(await _rankings(registry, metrics, period, kind, indicators))
 
 
-@router.get(
-    "/rankings.html",
-    operation_id="getRankingsHtml",
-    response_class=Response,
-    response_model=None,
-    status_code=200,
-    tags=["bulletins"],
-    summary="The half-year bulletin of the main indicators as HTML, with SVG charts",
-    description=_RANKINGS_DESCRIPTION,
-    openapi_extra=PUBLIC,
-    responses={
-        200: {"content": FILE_CONTENT["html"], "description": "The bulletin as HTML"},
-        **problems(422, 502, 503),
-    },
-)
-async def rankings_html(
-    registry: RegistryDep,
-    metrics: MetricsDep,
-    period: RankingsPeriod,
-    kind: ZoneKind,
-    indicators: RankingsIndicators = None,
-) -> Response:
-    return _rankings_file(await _rankings(registry, metrics, period, kind, indicators), "html")
+_RANKINGS_FILES: dict[BulletinFormat, str] = {"html": "HTML, with SVG charts", "csv": "CSV", "xlsx": "XLSX"}
 
 
-@router.get(
-    "/rankings.csv",
-    operation_id="getRankingsCsv",
-    response_class=Response,
-    response_model=None,
-    status_code=200,
-    tags=["bulletins"],
-    summary="The half-year bulletin of the main indicators as CSV",
-    description=_RANKINGS_DESCRIPTION,
-    openapi_extra=PUBLIC,
-    responses={
-        200: {"content": FILE_CONTENT["csv"], "description": "The bulletin as CSV"},
-        **problems(422, 502, 503),
-    },
-)
-async def rankings_csv(
-    registry: RegistryDep,
-    metrics: MetricsDep,
-    period: RankingsPeriod,
-    kind: ZoneKind,
-    indicators: RankingsIndicators = None,
-) -> Response:
-    return _rankings_file(await _rankings(registry, metrics, period, kind, indicators), "csv")
+def _rankings_file_route(fmt: BulletinFormat) -> Callable[..., Awaitable[Response]]:
+    async def rankings_file(
+        registry: RegistryDep,
+        metrics: MetricsDep,
+        period: RankingsPeriod,
+        kind: ZoneKind,
+        indicators: RankingsIndicators = None,
+    ) -> Response:
+        return _rankings_file(await _rankings(registry, metrics, period, kind, indicators), fmt)
+
+    return rankings_file
 
 
-@router.get(
-    "/rankings.xlsx",
-    operation_id="getRankingsXlsx",
-    response_class=Response,
-    response_model=None,
-    status_code=200,
-    tags=["bulletins"],
-    summary="The half-year bulletin of the main indicators as XLSX",
-    description=_RANKINGS_DESCRIPTION,
-    openapi_extra=PUBLIC,
-    responses={
-        200: {"content": FILE_CONTENT["xlsx"], "description": "The bulletin as XLSX"},
-        **problems(422, 502, 503),
-    },
-)
-async def rankings_xlsx(
-    registry: RegistryDep,
-    metrics: MetricsDep,
-    period: RankingsPeriod,
-    kind: ZoneKind,
-    indicators: RankingsIndicators = None,
-) -> Response:
-    return _rankings_file(await _rankings(registry, metrics, period, kind, indicators), "xlsx")
+# Each file is its own operation (docs/api-conventions.md#one-set-of-conventions): /v1/rankings.html …
+for _fmt, _label in _RANKINGS_FILES.items():
+    router.add_api_route(
+        f"/rankings.{_fmt}",
+        _rankings_file_route(_fmt),
+        methods=["GET"],
+        operation_id=f"getRankings{_fmt.capitalize()}",
+        response_class=Response,
+        response_model=None,
+        status_code=200,
+        tags=["bulletins"],
+        summary=f"The half-year bulletin of the main indicators as {_label}",
+        description=_RANKINGS_DESCRIPTION,
+        openapi_extra=PUBLIC,
+        responses={
+            200: {"content": FILE_CONTENT[_fmt], "description": f"The bulletin as {_fmt.upper()}"},
+            **problems(422, 502, 503),
+        },
+    )
 
 
 @router.get(

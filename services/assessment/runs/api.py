@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -34,7 +35,6 @@ from services.assessment.dependencies import (
     Writer,
     authorise_kinds,
 )
-from services.assessment.methodologies.api import int_cursor
 from services.assessment.runs import bulletin as bulletin_service
 from services.assessment.runs import lifecycle, reads
 from services.assessment.runs import sensitivity as sensitivity_service
@@ -49,7 +49,7 @@ from services.assessment.runtime import RuntimeDep
 from services.common.auth import PUBLIC, OptionalActor
 from services.common.db import SessionDep
 from services.common.idempotency import Keyed, idempotent
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor, int_cursor
 from services.common.periods import PeriodParam
 from services.common.problems import problems
 
@@ -334,46 +334,34 @@ async def _bulletin(
     return Response(content, media_type=media_type, headers=headers)
 
 
-_BULLETIN_SUMMARY = "The ranking bulletin (通报) as {}, with Chinese headers"
+_BULLETIN_FILES: dict[bulletin_service.BulletinFormat, str] = {
+    "html": "HTML (with an SVG chart)",
+    "csv": "CSV",
+    "xlsx": "XLSX",
+}
 
 
-@router.get(
-    "/{assessment_id}/bulletin.html",
-    operation_id="getAssessmentBulletinHtml",
-    response_class=Response,
-    response_model=None,
-    status_code=200,
-    summary=_BULLETIN_SUMMARY.format("HTML (with an SVG chart)"),
-    openapi_extra=PUBLIC,
-    responses={200: {"content": FILE_CONTENT["html"], "description": "The bulletin as HTML"}, **problems(404)},
-)
-async def bulletin_html(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Response:
-    return await _bulletin(session, assessment_id, actor, "html")
+def _bulletin_route(fmt: bulletin_service.BulletinFormat) -> Callable[..., Awaitable[Response]]:
+    async def bulletin_file(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Response:
+        return await _bulletin(session, assessment_id, actor, fmt)
+
+    return bulletin_file
 
 
-@router.get(
-    "/{assessment_id}/bulletin.csv",
-    operation_id="getAssessmentBulletinCsv",
-    response_class=Response,
-    response_model=None,
-    status_code=200,
-    summary=_BULLETIN_SUMMARY.format("CSV"),
-    openapi_extra=PUBLIC,
-    responses={200: {"content": FILE_CONTENT["csv"], "description": "The bulletin as CSV"}, **problems(404)},
-)
-async def bulletin_csv(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Response:
-    return await _bulletin(session, assessment_id, actor, "csv")
-
-
-@router.get(
-    "/{assessment_id}/bulletin.xlsx",
-    operation_id="getAssessmentBulletinXlsx",
-    response_class=Response,
-    response_model=None,
-    status_code=200,
-    summary=_BULLETIN_SUMMARY.format("XLSX"),
-    openapi_extra=PUBLIC,
-    responses={200: {"content": FILE_CONTENT["xlsx"], "description": "The bulletin as XLSX"}, **problems(404)},
-)
-async def bulletin_xlsx(session: SessionDep, assessment_id: RunId, actor: OptionalActor) -> Response:
-    return await _bulletin(session, assessment_id, actor, "xlsx")
+# Each file is its own operation (docs/api-conventions.md#one-set-of-conventions): …/bulletin.html …
+for _fmt, _label in _BULLETIN_FILES.items():
+    router.add_api_route(
+        f"/{{assessment_id}}/bulletin.{_fmt}",
+        _bulletin_route(_fmt),
+        methods=["GET"],
+        operation_id=f"getAssessmentBulletin{_fmt.capitalize()}",
+        response_class=Response,
+        response_model=None,
+        status_code=200,
+        summary=f"The ranking bulletin (通报) as {_label}, with Chinese headers",
+        openapi_extra=PUBLIC,
+        responses={
+            200: {"content": FILE_CONTENT[_fmt], "description": f"The bulletin as {_fmt.upper()}"},
+            **problems(404),
+        },
+    )

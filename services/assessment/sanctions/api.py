@@ -11,11 +11,10 @@ from libs.domain.kernel.contracts import Actor, Page
 from libs.domain.kernel.errors import Unprocessable
 from libs.domain.kernel.values import Role, SerialId, ZoneKind
 from services.assessment.dependencies import MetricsDep, RegistryDep, Writer
-from services.assessment.methodologies.api import int_cursor
 from services.assessment.sanctions import service
 from services.common.auth import PUBLIC, require
 from services.common.db import SessionDep
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor, int_cursor
 from services.common.problems import problems
 
 router = APIRouter(prefix="/v1")

@@ -30,7 +30,7 @@ from libs.domain.permits.contracts import (
     TransitionRead,
 )
 from libs.domain.permits.states import CaseState
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor, int_cursor
 from services.common.problems import problems
 from services.permits.cases import decisions, intake, procedures, reads
 from services.permits.cases.commands import (
@@ -54,7 +54,7 @@ from services.permits.cases.dependencies import (
     StaffContext,
 )
 from services.permits.cases.repository import CaseFilter
-from services.permits.dependencies import CASE_ERRORS, CaseId, IfMatch, case_answer, int_cursor
+from services.permits.dependencies import CASE_ERRORS, CaseId, IfMatch, case_answer
 
 router = APIRouter(prefix="/v1")
 

@@ -16,7 +16,7 @@ from libs.domain.permits.contracts import (
 )
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor, str_cursor
 from services.common.problems import problems
 from services.permits.catalog import service as catalog_service
 from services.permits.dependencies import (
@@ -26,7 +26,6 @@ from services.permits.dependencies import (
     RegistryDep,
     ZoneCacheDep,
     etag_header,
-    str_cursor,
 )
 
 router = APIRouter(prefix="/v1")

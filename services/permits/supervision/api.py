@@ -16,9 +16,9 @@ from libs.domain.permits.contracts import (
 )
 from services.common.auth import PUBLIC
 from services.common.db import SessionDep
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, decode_cursor, encode_cursor, str_cursor
 from services.common.problems import problems
-from services.permits.dependencies import BureauAdmin, OfficialDep, TodayDep, str_cursor
+from services.permits.dependencies import BureauAdmin, OfficialDep, TodayDep
 from services.permits.supervision import service as supervision_service
 
 router = APIRouter(prefix="/v1")

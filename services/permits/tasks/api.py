@@ -14,10 +14,10 @@ from libs.domain.permits.contracts import (
     TaskReject,
 )
 from libs.domain.permits.states import TaskState
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor, str_cursor
 from services.common.problems import problems
 from services.permits.cases.dependencies import ReviewerContext, StaffContext
-from services.permits.dependencies import CASE_ERRORS, IfMatch, str_cursor, task_answer
+from services.permits.dependencies import CASE_ERRORS, IfMatch, task_answer
 from services.permits.tasks import service as tasks_service
 from services.permits.tasks.commands import ApproveTask, ListTasks, RejectTask, TaskRequestsSupplements
 

@@ -11,9 +11,8 @@ from libs.domain.kernel.values import Role
 from libs.domain.permits.contracts import WebhookCreate, WebhookEvent, WebhookRead
 from services.common.auth import require
 from services.common.db import SessionDep
-from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor
+from services.common.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, encode_cursor, pair_cursor
 from services.common.problems import problems
-from services.permits.dependencies import pair_cursor
 from services.permits.runtime import RuntimeDep
 from services.permits.webhooks import service as webhook_service
 
