@@ -164,11 +164,12 @@ class TestAZoneOfAnotherCounty:
             r = await upload(client, text.encode(), "push.csv", "scope-1")
         body = assert_problem(r, 403)
         [row] = body["rows"]
-        assert {k: row[k] for k in ("index", "line", "column", "zone", "division", "accepted", "accepted_count")} == {
+        keys = ("index", "line", "column", "zone_id", "division", "accepted", "accepted_count")
+        assert {k: row[k] for k in keys} == {
             "index": 1,
             "line": 3,
             "column": "开发区",
-            "zone": XUANHUA,
+            "zone_id": XUANHUA,
             "division": "130705",
             "accepted": [f"{ZHUOLU} 河北涿鹿经济开发区"],
             "accepted_count": 1,

@@ -344,13 +344,13 @@ class TestACountyWritesOnlyForItsZones:
         assert problem["code"] == "outside_scope"
         # and what 宣化区 (130705) may write for in 2017: its one zone (东山 merged into it in 2016),
         # or its own totals under its division code
-        keys = ("index", "line", "column", "zone", "division", "accepted", "accepted_count")
+        keys = ("index", "line", "column", "zone_id", "division", "accepted", "accepted_count")
         assert [{k: row[k] for k in keys if k in row} for row in problem["rows"]] == [
             {
                 "index": 1,
                 "line": None,
                 "column": None,
-                "zone": ZHUOLU,
+                "zone_id": ZHUOLU,
                 "division": "130731",
                 "accepted": [f"{XUANHUA} 河北宣化经济开发区"],
                 "accepted_count": 1,
@@ -359,6 +359,7 @@ class TestACountyWritesOnlyForItsZones:
                 "index": 2,
                 "line": None,
                 "column": None,
+                "zone_id": None,
                 "division": "130731",
                 "accepted": ["130705"],
                 "accepted_count": 1,
@@ -390,11 +391,11 @@ class TestACountyWritesOnlyForItsZones:
             )
         assert own.status_code == 200
         [row] = assert_problem(other, 403)["rows"]
-        keys = ("index", "line", "zone", "division", "accepted", "accepted_count")
+        keys = ("index", "line", "zone_id", "division", "accepted", "accepted_count")
         assert {k: row[k] for k in keys} == {
             "index": 0,
             "line": None,
-            "zone": XUANHUA,
+            "zone_id": XUANHUA,
             "division": "130705",
             "accepted": [f"{ZHUOLU} 河北涿鹿经济开发区"],  # the committee's own zone, named as in 2017
             "accepted_count": 1,
