@@ -160,7 +160,7 @@ def _walk(spec: dict[str, Any], schema: Any, seen: set[str]) -> Any:
 
 
 def _leaf_types(spec: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
-    """The alternatives of a (possibly nullable) schema, arrays unwrapped to their items."""
+    """The alternatives of a (possibly nullable) schema, arrays and maps unwrapped to their items."""
     schema = _deref(spec, schema)
     alternatives = schema.get("anyOf") or schema.get("oneOf") or [schema]
     leaves = []
@@ -168,6 +168,8 @@ def _leaf_types(spec: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, 
         alt = _deref(spec, alt)
         if alt.get("type") == "array" and isinstance(alt.get("items"), dict):
             leaves.extend(_leaf_types(spec, alt["items"]))
+        elif alt.get("type") == "object" and isinstance(alt.get("additionalProperties"), dict):
+            leaves.extend(_leaf_types(spec, alt["additionalProperties"]))  # a map's values
         elif alt.get("type") != "null":
             leaves.append(alt)
     return leaves

@@ -487,7 +487,10 @@ class QualityFinding(ApiModel):
     indicator: str | None
     period: str
     message: LocalText = Field(description="What was found, in the request's language (`Accept-Language`).")
-    values: dict[str, float | str | None]
+    values: dict[str, int | Computed | str | None] = Field(
+        description="The figures behind the finding: counts as integers, values and ratios as numbers "
+        "rounded to 6 places."
+    )
 
 
 class BenfordResult(ApiModel):
@@ -508,4 +511,4 @@ class QualityReport(ApiModel):
     period: str
     findings: list[QualityFinding]
     benford: list[BenfordResult]
-    thresholds: dict[str, float]
+    thresholds: dict[str, Computed]
