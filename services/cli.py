@@ -61,11 +61,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from services.common.security import issue_token, signing_key
+    from services.common.security import dev_secret_made, issue_token, signing_key
 
     settings = _settings("registry", args.data_dir)
+    created = False
+    if settings.env == "development" and settings.jwt_secret is None:
+        key, created = dev_secret_made(settings.data_dir)
+    else:
+        key = signing_key(settings)
+    if created:
+        print(
+            f"warning: created a new development signing key in {settings.data_dir.resolve()}; no service "
+            "started from this data dir uses it yet, so the services now running refuse this token. "
+            "Start them with the same data dir (`make up` uses var/), or pass the --data-dir they use.",
+            file=sys.stderr,
+        )
     token = issue_token(
-        signing_key(settings),
+        key,
         sub=args.sub or f"dev-{args.role}",
         roles=[Role(r) for r in args.role.split(",")],
         division=args.division,
@@ -251,7 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--department")
     token.add_argument("--sub")
     token.add_argument("--ttl", type=int, default=3600)
-    token.add_argument("--data-dir", type=Path, default=None)
+    token.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the development signing key is (default: DEVZONES_DATA_DIR, else var/, as `make up`)",
+    )
     token.set_defaults(func=cmd_token)
 
     openapi = sub.add_parser("openapi", help="write each service's OpenAPI document (JSON)")

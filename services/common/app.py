@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
+import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -26,7 +27,7 @@ from services.common.openapi_info import Tag, openapi_metadata
 from services.common.problems import document_problems, install_problem_handlers, problems
 from services.common.ratelimit import RateLimiter
 from services.common.runtime import Runtime
-from services.common.security import signing_key
+from services.common.security import SHARED_SECRET_WARNING, signing_key
 from services.common.settings import ServiceSettings
 
 Hook = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]
@@ -72,6 +73,10 @@ def build_app(
     as ``app.state.runtime``."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     key = signing_key(settings)  # refuses insecure keys outside development, before anything starts
+    if settings.env != "development":
+        structlog.get_logger("devzones.security").warning(
+            "shared_secret_in_production", service=settings.service, detail=SHARED_SECRET_WARNING
+        )
     app = FastAPI(
         title=title,
         description=description,

@@ -36,16 +36,32 @@ class InsecureConfiguration(RuntimeError):
 
 def dev_secret(data_dir: Path) -> str:
     """Read the development signing key from ``data_dir``, creating it (mode 600) if absent."""
+    return dev_secret_made(data_dir)[0]
+
+
+def dev_secret_made(data_dir: Path) -> tuple[str, bool]:
+    """The development signing key of ``data_dir``, and whether this call has just created it.
+
+    Every service started with a data dir reads (or creates) its key when it starts, so a key
+    created now is one that no running service uses yet."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / DEV_SECRET_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+        return path.read_text(encoding="ascii").strip(), False
     key = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key)
-    return key
+    return key, True
+
+
+SHARED_SECRET_WARNING = (
+    "tokens are verified with a shared HS256 secret (DEVZONES_JWT_SECRET): every holder of it, each "
+    "service and whoever configures one, can mint any role's token; configure the city's identity "
+    "provider for production"
+)
+"""What a service logs when it starts outside development with a shared secret (issue #17)."""
 
 
 def signing_key(settings: ServiceSettings) -> str:
