@@ -23,6 +23,7 @@ from services.common.hot import HotRoute, HotRoutesMiddleware, hot_routes
 from services.common.logging import configure_logging
 from services.common.middleware import RequestContextMiddleware, RequestMetrics
 from services.common.migrations import current_revision_async, head_revision
+from services.common.oidc import OidcVerifier
 from services.common.openapi_info import Tag, openapi_metadata
 from services.common.problems import document_problems, install_problem_handlers, problems
 from services.common.ratelimit import RateLimiter
@@ -72,8 +73,11 @@ def build_app(
     ``runtime``: the service's :class:`~services.common.runtime.Runtime` class, made here and kept
     as ``app.state.runtime``."""
     configure_logging(level=settings.log_level, json=settings.log_json)
-    key = signing_key(settings)  # refuses insecure keys outside development, before anything starts
-    if settings.env != "development":
+    # With OIDC, tokens are verified against the identity provider's keys and no shared key is used;
+    # without, signing_key refuses insecure keys outside development, before anything starts.
+    verifier = OidcVerifier(settings) if settings.oidc_enabled else None
+    key = "" if verifier is not None else signing_key(settings)
+    if verifier is None and settings.env != "development":
         structlog.get_logger("devzones.security").warning(
             "shared_secret_in_production", service=settings.service, detail=SHARED_SECRET_WARNING
         )
@@ -88,10 +92,10 @@ def build_app(
         redoc_url=None,
     )
     metrics = RequestMetrics(settings.service)
-    app.state.runtime = runtime(settings=settings, signing_key=key, metrics=metrics)
+    app.state.runtime = runtime(settings=settings, signing_key=key, metrics=metrics, verifier=verifier)
     install_problem_handlers(app)
     document_problems(app, without_database={"/healthz"})
-    _add_middleware(app, settings, key, metrics, hot)
+    _add_middleware(app, settings, key, metrics, hot, verifier)
     install_docs(app)
     app.include_router(_ops_router(settings.service))
     for router in routers:
@@ -119,6 +123,8 @@ def _lifespan(settings: ServiceSettings, hook: Hook | None) -> Hook:
         async with httpx.AsyncClient(limits=limits, timeout=settings.http_timeout_seconds) as http:
             state.db = db
             state.http = http
+            if state.verifier is not None:
+                await state.verifier.refresh()  # a failure is logged; /readyz says why until a fetch succeeds
             try:
                 if hook is not None:
                     async with hook(app):
@@ -133,7 +139,12 @@ def _lifespan(settings: ServiceSettings, hook: Hook | None) -> Hook:
 
 
 def _add_middleware(
-    app: FastAPI, settings: ServiceSettings, key: str, metrics: RequestMetrics, hot: Sequence[HotRoute]
+    app: FastAPI,
+    settings: ServiceSettings,
+    key: str,
+    metrics: RequestMetrics,
+    hot: Sequence[HotRoute],
+    verifier: OidcVerifier | None,
 ) -> None:
     """Hot routes innermost (inside the request context and CORS, like the routes they stand in
     for), then the request context (ids, logs, metrics, limits), then CORS outermost: the 429 and
@@ -146,7 +157,7 @@ def _add_middleware(
         service=settings.service,
         max_body_bytes=settings.max_body_bytes,
         metrics=metrics,
-        limiter=RateLimiter.from_settings(settings.rate_limit, key, settings.jwt_algorithm),
+        limiter=RateLimiter.from_settings(settings.rate_limit, key, settings.jwt_algorithm, verifier),
     )
     if settings.cors_origins:
         # No credentials: the APIs authenticate with a bearer token the frontend sends itself, never
@@ -180,10 +191,22 @@ def _ops_router(service: str) -> APIRouter:
         operation_id="getReadiness",
         response_model=Readiness,
         openapi_extra=PUBLIC,
-        summary="Readiness: the database answers and its migrations are at head",
+        summary="Readiness: the database answers, its migrations are at head, the identity provider's keys are known",
         responses=problems(503),
     )
     async def readyz(request: Request) -> Readiness:
+        verifier = request.app.state.runtime.verifier
+        if verifier is not None and not verifier.ready:
+            await verifier.refresh()  # at most one fetch per refetch interval
+            if not verifier.ready:
+                raise UpstreamUnavailable(
+                    Text(
+                        f"尚未取得身份提供方的签名密钥：{verifier.last_error}",
+                        f"the identity provider's signing keys were never fetched: {verifier.last_error}",
+                    ),
+                    code="identity_provider_unavailable",
+                    service="identity_provider",
+                )
         db = request.app.state.runtime.db
         await db.ping()
         try:

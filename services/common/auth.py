@@ -34,8 +34,11 @@ REQUIRED_SCOPE: dict[Role, tuple[str, ...]] = {
 }
 
 
-def bearer_actor(request: Request, authorization: str | None) -> Actor:
-    """The caller named by an ``Authorization`` header value; 401 problem without a valid bearer token."""
+async def bearer_actor(request: Request, authorization: str | None) -> Actor:
+    """The caller named by an ``Authorization`` header value; 401 problem without a valid bearer token.
+
+    With OIDC configured, the token is verified against the identity provider's keys (a 503 problem
+    if they were never fetched); else with the shared HS256 key."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
@@ -46,6 +49,9 @@ def bearer_actor(request: Request, authorization: str | None) -> Actor:
             code="token_missing",
         )
     runtime = request.app.state.runtime
+    if runtime.verifier is not None:
+        actor: Actor = await runtime.verifier.verify(token.strip())
+        return actor
     return decode_token(token.strip(), runtime.signing_key, runtime.settings.jwt_algorithm)
 
 
@@ -75,10 +81,10 @@ def admit(actor: Actor, roles: tuple[Role, ...]) -> Actor:
     )
 
 
-def authenticate(request: Request, *roles: Role) -> Actor:
+async def authenticate(request: Request, *roles: Role) -> Actor:
     """:func:`require` as a plain call, for a hot route (:mod:`services.common.hot`), which runs
     without FastAPI's dependency solving."""
-    return admit(bearer_actor(request, request.headers.get("authorization")), roles)
+    return admit(await bearer_actor(request, request.headers.get("authorization")), roles)
 
 
 async def current_actor(
@@ -86,8 +92,8 @@ async def current_actor(
 ) -> Actor:
     """The caller of a protected route; 401 problem without a valid bearer token."""
     if credentials is None:
-        return bearer_actor(request, None)
-    return bearer_actor(request, f"{credentials.scheme} {credentials.credentials}")
+        return await bearer_actor(request, None)
+    return await bearer_actor(request, f"{credentials.scheme} {credentials.credentials}")
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
@@ -98,7 +104,7 @@ async def optional_actor(request: Request) -> Actor | None:
     header, a 401 problem with an invalid one. Read from the request, so the route stays public
     in the OpenAPI (no security requirement)."""
     header = request.headers.get("authorization")
-    return None if header is None else bearer_actor(request, header)
+    return None if header is None else await bearer_actor(request, header)
 
 
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]

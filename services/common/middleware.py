@@ -112,7 +112,7 @@ class RequestContextMiddleware:
 
         try:
             if self.limiter is not None and scope.get("path") not in EXEMPT_PATHS:
-                client = self.limiter.client(headers.get(b"authorization"), (scope.get("client") or ("", 0))[0])
+                client = await self.limiter.client(headers.get(b"authorization"), (scope.get("client") or ("", 0))[0])
                 wait = await self.limiter.retry_after(client)
                 if wait is not None:
                     response = problem_response(

@@ -21,7 +21,8 @@ import time
 
 from limits import RateLimitItem, parse_many
 
-from libs.domain.kernel.errors import Unauthorized
+from libs.domain.kernel.errors import Unauthorized, UpstreamUnavailable
+from services.common.oidc import OidcVerifier
 from services.common.security import decode_token
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -65,24 +66,31 @@ class _Gcra:
 class RateLimiter:
     """Checks one request against every configured limit of its client."""
 
-    def __init__(self, spec: str, signing_key: str, algorithm: str) -> None:
+    def __init__(self, spec: str, signing_key: str, algorithm: str, verifier: OidcVerifier | None = None) -> None:
         self.local = _Gcra(parse_many(spec))
         self.key = signing_key
         self.algorithm = algorithm
+        self.verifier = verifier
 
     @classmethod
-    def from_settings(cls, spec: str | None, signing_key: str, algorithm: str) -> RateLimiter | None:
-        """A limiter, or ``None`` when limits are off. Raises ``ValueError`` for a malformed spec."""
+    def from_settings(
+        cls, spec: str | None, signing_key: str, algorithm: str, verifier: OidcVerifier | None = None
+    ) -> RateLimiter | None:
+        """A limiter, or ``None`` when limits are off. Raises ``ValueError`` for a malformed spec.
+        ``verifier``: the service's OIDC verifier when tokens come from the identity provider."""
         if spec is None or spec.strip().lower() in OFF:
             return None
-        return cls(spec, signing_key, algorithm)
+        return cls(spec, signing_key, algorithm, verifier)
 
-    def client(self, authorization: bytes | None, peer: str) -> str:
+    async def client(self, authorization: bytes | None, peer: str) -> str:
         """Who a request counts against."""
         if authorization and authorization[:7].lower() == b"bearer ":
+            token = authorization[7:].decode("latin-1").strip()
             try:
-                return "sub:" + decode_token(authorization[7:].decode("latin-1").strip(), self.key, self.algorithm).sub
-            except Unauthorized:
+                if self.verifier is not None:
+                    return "sub:" + (await self.verifier.verify(token)).sub
+                return "sub:" + decode_token(token, self.key, self.algorithm).sub
+            except (Unauthorized, UpstreamUnavailable):
                 pass
         return "ip:" + peer
 

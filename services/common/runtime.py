@@ -18,17 +18,20 @@ from fastapi import FastAPI, Request
 
 from services.common.db import Database
 from services.common.middleware import RequestMetrics
+from services.common.oidc import OidcVerifier
 from services.common.settings import ServiceSettings
 
 
 @dataclass(eq=False)
 class Runtime:
-    """What every service holds: its settings, token key and request metrics from the start; its
-    database and HTTP client while it runs (set by the lifespan, absent before)."""
+    """What every service holds: its settings, token key (or, with OIDC, the verifier of the identity
+    provider's tokens) and request metrics from the start; its database and HTTP client while it runs
+    (set by the lifespan, absent before)."""
 
     settings: ServiceSettings
     signing_key: str
     metrics: RequestMetrics
+    verifier: OidcVerifier | None = None
     db: Database = field(init=False)
     http: httpx.AsyncClient = field(init=False)
 

@@ -13,13 +13,14 @@ import re
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from libs.domain.permits.webhook_policy import WebhookPolicy, policy_from
 
 SERVICES = ("registry", "metrics", "assessment", "permits")
 PORT_OFFSETS = {"registry": 1, "metrics": 2, "assessment": 3, "permits": 4}
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[^/\s:\[\]]+)(:[0-9]{1,5})?", re.IGNORECASE)
 
 
@@ -36,6 +37,38 @@ class ServiceSettings(BaseSettings):
         None, description="HS256 signing key; generated in the data dir in development."
     )
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    oidc_issuer: str | None = Field(
+        None,
+        description=(
+            "Issuer URL of the city's OpenID Connect provider (`DEVZONES_OIDC_ISSUER`); when set, tokens are "
+            "verified against its published keys (JWKS) and HS256 tokens are refused."
+        ),
+    )
+    oidc_jwks_url: str | None = Field(
+        None,
+        description="The provider's JWKS URL, instead of discovering it from the issuer (`DEVZONES_OIDC_JWKS_URL`).",
+    )
+    oidc_audience: str | None = Field(
+        None, description="The audience a token's `aud` must contain (`DEVZONES_OIDC_AUDIENCE`); required with OIDC."
+    )
+    oidc_roles_claim: str = Field("roles", min_length=1, description="Dotted path to the token's list of roles.")
+    oidc_division_claim: str = Field("division", min_length=1, description="Dotted path to the county claim.")
+    oidc_zone_claim: str = Field("zone", min_length=1, description="Dotted path to the zone claim.")
+    oidc_department_claim: str = Field("department", min_length=1, description="Dotted path to the department claim.")
+    oidc_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description="Asymmetric algorithms accepted from the provider (comma-separated).",
+    )
+    oidc_leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed on `exp`, `nbf` and `iat`.")
+    oidc_refetch_interval_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="At most one JWKS fetch per interval for tokens whose `kid` is unknown (or after a failed fetch).",
+    )
+    oidc_keys_max_age_seconds: float = Field(
+        600.0, gt=0, description="How long fetched keys are used before they are fetched again (kept if that fails)."
+    )
+    oidc_timeout_seconds: float = Field(5.0, gt=0, description="Timeout of each discovery or JWKS request.")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description=(
@@ -86,6 +119,39 @@ class ServiceSettings(BaseSettings):
         origin written with a path or a trailing slash would never match: refused at start-up
         rather than silently blocking the frontend. ``*`` is taken only when written out."""
         return [browser_origin(origin) for origin in origins]
+
+    @field_validator("oidc_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [a.strip() for a in value.split(",") if a.strip()]
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _check_algorithms(cls, algorithms: list[str]) -> list[str]:
+        """Only asymmetric algorithms: ``none`` or an HMAC algorithm would let anyone holding the
+        provider's public key (everyone) sign tokens (algorithm confusion)."""
+        if not algorithms:
+            raise ValueError("DEVZONES_OIDC_ALGORITHMS names no algorithm")
+        for alg in algorithms:
+            if alg not in ASYMMETRIC_ALGORITHMS:
+                raise ValueError(
+                    f"not an asymmetric JWS algorithm: {alg!r} (allowed: {', '.join(ASYMMETRIC_ALGORITHMS)})"
+                )
+        return algorithms
+
+    @model_validator(mode="after")
+    def _check_oidc(self) -> ServiceSettings:
+        """With OIDC, the issuer and the audience are both checked on every token: neither may be missing."""
+        if self.oidc_enabled and not (self.oidc_issuer and self.oidc_audience):
+            raise ValueError("OIDC needs both DEVZONES_OIDC_ISSUER and DEVZONES_OIDC_AUDIENCE")
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Whether tokens come from an OpenID Connect provider rather than the shared HS256 key."""
+        return bool(self.oidc_issuer or self.oidc_jwks_url)
 
     @property
     def resolved_database_url(self) -> str:

@@ -68,7 +68,7 @@ async def create_application(
 
 async def create_application_hot(request: Request) -> Response:
     """``POST /v1/applications`` as a hot route: the same checks in the same order as the route above."""
-    actor = authenticate(request, *FILERS)
+    actor = await authenticate(request, *FILERS)
     key = header(request, "Idempotency-Key", IDEMPOTENCY_KEY)
     body = json_body(ApplicationCreate, request, await request.body())
     return await _intake(request, actor, body, key)
