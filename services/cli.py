@@ -161,10 +161,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     urls = {s: f"http://{args.host}:{args.port_base + PORT_OFFSETS[s]}" for s in SERVICES}
     env = up_environment(args, os.environ, data_dir, urls)
-    # Create the signing key once, before four processes race to create it.
+    # Create the signing key once, before four processes race to create it (none with OIDC: the
+    # services then verify the identity provider's tokens and use no shared key).
     from services.common.security import signing_key
 
-    signing_key(_settings("registry", data_dir))
+    settings = _settings("registry", data_dir)
+    if not settings.oidc_enabled:
+        signing_key(settings)
     migrate = subprocess.run(
         [sys.executable, "-m", "services.cli", "migrate", "all", "--data-dir", str(data_dir)], env=env, check=False
     )

@@ -164,8 +164,8 @@ class OidcVerifier:
                 continue
             try:
                 key = jwt.PyJWK(data)
-            except jwt.PyJWTError:
-                continue  # a key type or curve we do not take; the others still count
+            except (jwt.PyJWTError, ValueError, KeyError, TypeError):
+                continue  # a key type or curve we do not take, or a malformed key; the others still count
             if key.algorithm_name in self.settings.oidc_algorithms:
                 keys[str(data.get("kid", ""))] = key
         if not keys:

@@ -40,6 +40,7 @@ class Provider:
 
     def __init__(self) -> None:
         self.published: dict[str, Any] = {}  # kid -> private key
+        self.extra: list[dict[str, Any]] = []  # JWKs published as they are
         self.jwks_requests = 0
         self.discovery_requests = 0
         self.issuer = ""
@@ -62,7 +63,7 @@ class Provider:
 
     async def certs(self, request: Request) -> JSONResponse:
         self.jwks_requests += 1
-        return JSONResponse({"keys": [self.jwk(kid, key) for kid, key in self.published.items()]})
+        return JSONResponse({"keys": [*self.extra, *(self.jwk(kid, key) for kid, key in self.published.items())]})
 
     def app(self) -> Starlette:
         return Starlette(
@@ -248,12 +249,24 @@ async def test_never_reachable_provider_is_503(app_client: Callable[..., Any]) -
 async def test_the_jwks_url_skips_discovery_and_hs256_is_refused() -> None:
     provider, key = Provider(), rsa_key()
     provider.publish("k1", key)
+    # keys the verifier cannot use do not spoil the one it can: a malformed RSA key, an encryption
+    # key, a symmetric key, an HS256 key
+    provider.extra = [
+        {"kty": "RSA", "kid": "bad", "n": "!!", "e": "AQAB"},
+        {**provider.jwk("enc", rsa_key()), "use": "enc"},
+        {"kty": "oct", "kid": "oct", "k": _b64(b"x" * 32)},
+        {"kty": "oct", "kid": "hs", "k": _b64(b"x" * 32), "alg": "HS256"},
+    ]
     async with running(provider) as issuer:
         settings = RegistrySettings(**oidc_settings(issuer, oidc_jwks_url=issuer + "/certs"))
         verifier = OidcVerifier(settings)
         actor = await verifier.verify(sign(claims(issuer, division="330102"), key, "k1"))
         assert (actor.sub, actor.roles, actor.division) == ("user-1", frozenset({Role.CITY_ADMIN}), "330102")
         assert (provider.discovery_requests, provider.jwks_requests) == (0, 1)
+        hs = by_hand({"alg": "HS256", "kid": "hs"}, claims(issuer), b"x" * 32)
+        with pytest.raises(Unauthorized) as refused:
+            await verifier.verify(hs)
+        assert refused.value.code == "token_algorithm_refused"
         with pytest.raises(Unauthorized):
             await verifier.verify(jwt.encode(claims(issuer), "x" * 40, algorithm="HS256"))
         # the rate limiter counts a provider's token against its subject, a refused one against the address
