@@ -81,13 +81,9 @@ ZH: dict[str, str] = {
 
 def _fmt(template: str, ctx: Mapping[str, Any]) -> str:
     try:
-        return template.format(**{k: _plain(v) for k, v in ctx.items()})
+        return template.format(**{k: str(v) for k, v in ctx.items()})
     except (KeyError, IndexError, ValueError):
         return template.split("{", 1)[0].rstrip("：:，, ")
-
-
-def _plain(value: Any) -> str:
-    return str(value)
 
 
 def _english_reason(msg: str) -> str:

@@ -46,9 +46,6 @@ class Text:
         en = f"row {line}, column {column}" if column else f"row {line}"
         return Text(f"{zh}：{self.zh}", f"{en}: {self.en}")
 
-    def __add__(self, other: Text) -> Text:
-        return Text(self.zh + other.zh, self.en + other.en)
-
 
 def negotiate(accept_language: str | None) -> Lang:
     """The language to answer in, from an ``Accept-Language`` header (RFC 9110 §12.5.4).

@@ -13,12 +13,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from libs.domain.kernel.i18n import Text as Text
-
-
-def _listed(items: Sequence[str], n: int = 10) -> str:
-    shown = ", ".join(items[:n])
-    return f"{shown}, …" if len(items) > n else shown
-
+from libs.domain.kernel.i18n import listed as _listed
 
 NUMBER_RULE = Text(
     "数值应为普通数字，小数点用“.”，千位分隔只能写作 1,234.5",
