@@ -156,6 +156,13 @@ def up_environment(
     return env
 
 
+DEMO_SKIPPED_UNDER_OIDC = (
+    "devzones up: the demo data is not loaded: DEVZONES_OIDC_ISSUER is set, so the services accept only "
+    "the identity provider's tokens, and the demo loader signs its own development token (HS256), which "
+    "they would refuse. Start with --no-demo to say so; load the demo without DEVZONES_OIDC_ISSUER."
+)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -203,7 +210,9 @@ def cmd_up(args: argparse.Namespace) -> int:
                 env=env,
             )
         _wait_ready(urls, procs, READY_TIMEOUT_SECONDS)
-        if not args.no_demo:
+        if not args.no_demo and settings.oidc_enabled:
+            print(DEMO_SKIPPED_UNDER_OIDC, file=sys.stderr)
+        elif not args.no_demo:
             from services.demo import load_demo
 
             asyncio.run(load_demo(urls, data_dir))

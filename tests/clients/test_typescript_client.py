@@ -7,7 +7,7 @@ clients list a page and follow ``next_cursor``, send a body, read ``error.title`
 ``error.errors[0]`` from a problem, upload a file as multipart (a ``File``, not a string) and
 download a file. The npm packages are pinned in ``ts/package-lock.json`` (``typescript`` 5: version 7
 no longer offers the compiler API ``openapi-typescript`` 7 calls) and installed with ``npm ci`` the
-first time (or when the lock changes), like the Python dependencies with ``make``.
+first time (or when the lock changes) by ``tests/node.py``, like the Python dependencies with ``make``.
 
 A second check compiles ``ts/checks/must_fail.ts``, which must fail with exactly the errors its
 ``MUST-FAIL`` comments name: the generated types are strict, so the clients compiling means
@@ -17,43 +17,28 @@ are skipped otherwise (with how to install them).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests import node as npm_packages
+
 HERE = Path(__file__).parent / "ts"
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "metrics", "assessment", "permits")
-STAMP = HERE / "node_modules" / ".devzones-lock"
-
-
-def _tools() -> tuple[str, str]:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node and npm:
-        return node, npm
-    message = "Node.js 20 and npm are needed for the TypeScript client check (apt-get install nodejs npm)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+PURPOSE = "the TypeScript client check"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=HERE, capture_output=True, text=True, timeout=600, check=False)
+    return npm_packages.run(HERE, *args)
 
 
 @pytest.fixture(scope="module")
 def generated() -> str:
     """The pinned packages installed and the four specs' types generated; the node binary."""
-    node, npm = _tools()
-    lock = (HERE / "package-lock.json").read_text()
-    if not STAMP.exists() or STAMP.read_text() != lock:
-        installed = _run(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-        assert installed.returncode == 0, installed.stdout + installed.stderr
-        STAMP.write_text(lock)
+    node = npm_packages.installed(HERE, PURPOSE)
     made = _run(node, "generate.mjs", str(REPO / "docs" / "openapi"), "gen", *SERVICES)
     assert made.returncode == 0, made.stdout + made.stderr
     return node

@@ -4,6 +4,7 @@ verifier. Expected codes and counts are worked out by hand from the rules in ser
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -206,6 +207,33 @@ async def test_key_rotation_and_the_refetch_throttle(app_client: Callable[..., A
                 await post_division(client, sign(claims(issuer), old, uuid.uuid4().hex))
             assert provider.jwks_requests == 3
             assert provider.discovery_requests == 3  # each fetch goes through discovery
+
+
+async def test_a_concurrent_flood_of_random_kids_fetches_once_per_interval() -> None:
+    """Requests racing in at once with unknown kids: the first takes the fetch, the others wait for
+    it and then find the interval not yet passed (the verifier's lock), so one fetch in all."""
+    provider, key = Provider(), rsa_key()
+    provider.publish("k1", key)
+    async with running(provider) as issuer:
+        verifier = OidcVerifier(RegistrySettings(**oidc_settings(issuer, oidc_refetch_interval_seconds=30)))
+        offset = [0.0]
+        verifier.clock = lambda: time.monotonic() + offset[0]
+        assert await verifier.refresh()
+        assert provider.jwks_requests == 1
+        offset[0] = 31  # past the interval: one more fetch is allowed
+
+        async def attempt() -> str | None:
+            try:
+                await verifier.verify(sign(claims(issuer), key, uuid.uuid4().hex))
+            except Unauthorized as exc:
+                return exc.code
+            return None
+
+        codes = await asyncio.gather(*(attempt() for _ in range(40)))
+        assert codes == ["token_key_unknown"] * 40
+        assert provider.jwks_requests == 2
+        assert (await verifier.verify(sign(claims(issuer), key, "k1"))).roles == frozenset({Role.CITY_ADMIN})
+        assert provider.jwks_requests == 2  # a known kid fetches nothing
 
 
 async def test_provider_stopped_after_the_first_fetch(app_client: Callable[..., Any]) -> None:
