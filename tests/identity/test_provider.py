@@ -23,6 +23,7 @@ import re
 import secrets
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,10 @@ def private_jwk(kid: str) -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
     return key, {**data, "kid": kid, "use": "sig", "alg": "RS256"}
 
 
+STARTUP_SECONDS = 60
+"""How long the provider may take to print READY before it is killed and the test fails."""
+
+
 class IdentityProvider:
     """``provider.mjs`` as a process on a fixed port (its issuer stays the same across restarts)."""
 
@@ -85,7 +90,13 @@ class IdentityProvider:
                 text=True,
             )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # the provider prints READY once it listens, or exits
+        # The provider prints READY once it listens, or exits; one that does neither is killed.
+        watchdog = threading.Timer(STARTUP_SECONDS, self.proc.kill)
+        watchdog.start()
+        try:
+            line = self.proc.stdout.readline()
+        finally:
+            watchdog.cancel()
         if not line.startswith("READY"):
             self.proc.kill()
             raise AssertionError(f"the provider did not start: {line}{log.read_text()}")
