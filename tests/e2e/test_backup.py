@@ -66,7 +66,9 @@ def revise_values(http: httpx.Client, base: str) -> list[dict[str, Any]]:
             }
             for o in (chosen if factor == "1.01" else chosen[:1])
         ]
-        summary = ok(http.post(f"{base}/v1/observations", json={"observations": rows, "restatement_reason": "备份测试"}))
+        summary = ok(
+            http.post(f"{base}/v1/observations", json={"observations": rows, "restatement_reason": "备份测试"})
+        )
         assert summary, summary
     return chosen
 
@@ -246,3 +248,71 @@ class TestBackupAndRestoreOnPostgresql:
                 assert ok(http.get(f"{second.urls['permits']}/v1/applications/{pending}"))["state"] == "decided"
         finally:
             assert stop(second) == 0
+
+
+# --- SQLite: the embedded default --------------------------------------------------------------------
+
+
+def light_record(running: Running) -> dict[str, Any]:
+    with admin(running) as http:
+        urls = running.urls
+        metrics = snapshot.metrics(http, urls["metrics"])
+        return {
+            "registry": snapshot.registry(http, urls["registry"]),
+            "observations": metrics["observations"],
+            "ledger": metrics["ledger"],
+            "permits": snapshot.permits(http, urls["permits"]),
+        }
+
+
+class TestBackupAndRestoreOnSqlite:
+    def test_a_round_trip_then_a_restore_over_data_only_with_force(self, tmp_path: Path) -> None:
+        running = up(tmp_path / "original", {})
+        try:
+            with admin(running) as http:
+                zone = pages(http, f"{running.urls['permits']}/v1/applications", limit=500)[0]["zone_id"]
+                pending = awaiting_decision(http, running.urls["permits"], zone)
+            before = light_record(running)
+            backup = tmp_path / "backup"
+            # Online: SQLite's backup API copies a consistent database while the services run.
+            made = devzones("backup", "--out", str(backup), "--data-dir", str(running.data_dir), env={})
+            assert made.returncode == 0, made.stderr
+        finally:
+            assert stop(running) == 0
+        assert sorted(p.name for p in backup.iterdir()) == sorted(["manifest.json", *(f"{s}.sqlite" for s in SERVICES)])
+        assert before["ledger"]["intact"] is True
+        (number,) = snapshot.document_numbers({"permits": before["permits"]})  # the demo decides one case
+
+        partial = tmp_path / "partial"
+        partial.mkdir()
+        for f in backup.iterdir():
+            if f.name != "manifest.json":
+                (partial / f.name).write_bytes(f.read_bytes())
+        target = tmp_path / "restored" / "data"
+        refused = devzones("restore", "--from", str(partial), "--data-dir", str(target), env={})
+        assert refused.returncode == 1 and "manifest.json" in refused.stderr, refused.stderr
+        assert not target.exists()
+
+        restored = devzones("restore", "--from", str(backup), "--data-dir", str(target), env={})
+        assert restored.returncode == 0, restored.stderr
+        second = start_up(tmp_path / "restored", QUIET, "--no-demo")
+        try:
+            assert light_record(second) == before
+            with admin(second) as http:
+                issued = decide(http, second.urls["permits"], pending)
+        finally:
+            assert stop(second) == 0
+        prefix, year, n = snapshot.number_of(number)
+        assert snapshot.number_of(issued) == (prefix, year, n + 1)
+
+        over = devzones("restore", "permits", "--from", str(backup), "--data-dir", str(target), env={})
+        assert over.returncode == 1 and "--force" in over.stderr, over.stderr
+        forced = devzones("restore", "permits", "--force", "--from", str(backup), "--data-dir", str(target), env={})
+        assert forced.returncode == 0, forced.stderr
+        third = start_up(tmp_path / "restored", QUIET, "--no-demo")
+        try:
+            with admin(third) as http:  # the decision issued after the backup is gone with --force
+                case = ok(http.get(f"{third.urls['permits']}/v1/applications/{pending}"))
+        finally:
+            assert stop(third) == 0
+        assert (case["state"], case["decision"]) == ("awaiting_decision", None)
