@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from libs.domain.kernel.i18n import Text
 
@@ -55,7 +55,8 @@ def libpq(sqlalchemy_url: str) -> Libpq:
     env.pop("PGPASSWORD", None)
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
-    plain = url.set(drivername="postgresql", password=None, query=query)
+    # URL.set(password=None) keeps the password: build the URL anew without it.
+    plain = URL.create("postgresql", url.username, None, url.host, url.port, url.database, query)
     return Libpq(url=plain.render_as_string(hide_password=False), env=env)
 
 
