@@ -40,6 +40,8 @@ from services.common.pgtools import BackupError
 MANIFEST = "manifest.json"
 FORMAT = "devzones-backup/1"
 Say = Callable[[Text], None]
+RESTORE_OPTIONS = ("--clean", "--if-exists", "--no-owner", "--no-acl", "--single-transaction", "--exit-on-error")
+"""As the service's own role (no superuser, no ``--create``), all or nothing."""
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,13 @@ def check_backup(src: Path, manifest: dict[str, Any], services: Sequence[str]) -
                 )
 
 
+@dataclass(frozen=True)
+class _Plan:
+    target: Target
+    file: Path
+    pg_restore: Path | None
+
+
 def restore(
     targets: Sequence[Target], src: Path, say: Say, *, force: bool = False, pg_bin: Path | None = None
 ) -> list[Restored]:
@@ -299,68 +308,64 @@ def restore(
     there) pass for every target before the first database is touched."""
     manifest = read_manifest(src)
     check_backup(src, manifest, [t.service for t in targets])
-    plans: list[tuple[Target, dict[str, Any], Path | None]] = []
-    for target in targets:
-        entry = manifest["services"][target.service]
-        if entry["backend"] != target.backend:
-            raise BackupError(
-                Text(
-                    f"{target.service}：备份是 {entry['backend']}，目标数据库是 {target.backend}",
-                    f"{target.service}: the backup is {entry['backend']}, the target database is {target.backend}",
-                )
-            )
-        tool: Path | None = None
-        has_data = False
-        if target.backend == "postgresql":
-            _, major, has_data = inspect(target, seeded_tables(target.service))
-            assert major is not None
-            tool = pgtools.tool("pg_restore", major, pg_bin)
-        elif target.sqlite_path.is_file():
-            _, _, has_data = inspect(target, seeded_tables(target.service))
-        if has_data and not force:
-            raise BackupError(
-                Text(
-                    f"{target.service}：目标数据库已有数据，拒绝覆盖（确认要覆盖请加 --force）；未做任何恢复",
-                    f"{target.service}: the target database already holds data (add --force to overwrite it); "
-                    "nothing was restored",
-                )
-            )
-        plans.append((target, entry, tool))
+    plans = [_plan(t, src, manifest["services"][t.service], force, pg_bin) for t in targets]
     done: list[Restored] = []
-    for target, entry, tool in plans:
-        path = src / str(entry["file"])
-        if tool is not None:
-            conn = pgtools.libpq(target.url)
-            pgtools.run(
-                [
-                    str(tool),
-                    "--clean",
-                    "--if-exists",
-                    "--no-owner",
-                    "--no-acl",
-                    "--single-transaction",
-                    "--exit-on-error",
-                    "--dbname",
-                    conn.url,
-                    str(path),
-                ],
-                conn,
-                Text(
-                    f"{target.service}：pg_restore 失败（数据库未改变）",
-                    f"{target.service}: pg_restore failed (database unchanged)",
-                ),
-            )
+    for plan in plans:
+        target = plan.target
+        if plan.pg_restore is not None:
+            _pg_restore(plan.pg_restore, target, plan.file)
         else:
-            _sqlite_swap(path, target.sqlite_path)
+            _sqlite_swap(plan.file, target.sqlite_path)
         revision, _, _ = inspect(target)
-        needs = revision != head_revision(target.service)
-        done.append(Restored(target.service, revision, needs))
+        done.append(Restored(target.service, revision, revision != head_revision(target.service)))
         say(
             Text(
                 f"{target.service}：已恢复（迁移版本 {revision}）", f"{target.service}: restored (revision {revision})"
             )
         )
     return done
+
+
+def _plan(target: Target, src: Path, entry: dict[str, Any], force: bool, pg_bin: Path | None) -> _Plan:
+    """Check that ``target`` can take its backup (same backend, the tool found, no data unless
+    ``force``) without touching it."""
+    if entry["backend"] != target.backend:
+        raise BackupError(
+            Text(
+                f"{target.service}：备份是 {entry['backend']}，目标数据库是 {target.backend}",
+                f"{target.service}: the backup is {entry['backend']}, the target database is {target.backend}",
+            )
+        )
+    tool: Path | None = None
+    has_data = False
+    if target.backend == "postgresql":
+        _, major, has_data = inspect(target, seeded_tables(target.service))
+        assert major is not None
+        tool = pgtools.tool("pg_restore", major, pg_bin)
+    elif target.sqlite_path.is_file():
+        _, _, has_data = inspect(target, seeded_tables(target.service))
+    if has_data and not force:
+        raise BackupError(
+            Text(
+                f"{target.service}：目标数据库已有数据，拒绝覆盖（确认要覆盖请加 --force）；未做任何恢复",
+                f"{target.service}: the target database already holds data (add --force to overwrite it); "
+                "nothing was restored",
+            )
+        )
+    return _Plan(target, src / str(entry["file"]), tool)
+
+
+def _pg_restore(tool: Path, target: Target, dump: Path) -> None:
+    """One transaction as the connecting role: no ``--create``, objects owned by that role, no grants."""
+    conn = pgtools.libpq(target.url)
+    pgtools.run(
+        [str(tool), *RESTORE_OPTIONS, "--dbname", conn.url, str(dump)],
+        conn,
+        Text(
+            f"{target.service}：pg_restore 失败（数据库未改变）",
+            f"{target.service}: pg_restore failed (database unchanged)",
+        ),
+    )
 
 
 def _sqlite_swap(backup_file: Path, target: Path) -> None:
