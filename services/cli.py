@@ -1,4 +1,4 @@
-"""The ``devzones`` command: run, migrate and authenticate against the four services, export their OpenAPI.
+"""The ``devzones`` command: run, migrate, back up and restore the four services, issue tokens, export OpenAPI.
 
 ``devzones up`` starts each service as its own process (as they are deployed), on the
 embedded SQLite default unless a ``<SERVICE>_DATABASE_URL`` points elsewhere.
@@ -106,6 +106,60 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     for service in SERVICES if args.service == "all" else (args.service,):
         (out / f"{service}.json").write_text(openapi_document(service), encoding="utf-8")
         print(f"{service}: {out / f'{service}.json'}", file=sys.stderr)
+    return 0
+
+
+def _backup_targets(names: Sequence[str], data_dir: Path | None) -> list[Any]:
+    from services.common.backup import targets_of
+
+    unknown = [n for n in names if n not in (*SERVICES, "all")]
+    if unknown:
+        raise SystemExit(
+            f"devzones: 未知的服务 / unknown service: {', '.join(unknown)} (choose from {', '.join(SERVICES)}, all)"
+        )
+    chosen = SERVICES if not names or "all" in names else tuple(names)
+    return targets_of(chosen, {s: _settings(s, data_dir).resolved_database_url for s in SERVICES})
+
+
+def _say(message: Any) -> None:
+    print(message, file=sys.stderr)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from services.common.backup import backup
+    from services.common.pgtools import BackupError
+
+    targets = _backup_targets(args.service, args.data_dir)
+    try:
+        backup(targets, args.out, _say, pg_bin=args.pg_bin)
+    except BackupError as exc:
+        print(f"备份失败 / backup failed: {exc.text}", file=sys.stderr)
+        return 1
+    print(f"备份完成 / backup written: {args.out.resolve()}", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from services.common.backup import read_manifest, restore
+    from services.common.pgtools import BackupError
+
+    try:
+        names = args.service
+        if not names or "all" in names:  # every service the backup holds
+            names = [s for s in SERVICES if s in read_manifest(args.source)["services"]]
+        targets = _backup_targets(names, args.data_dir)
+        done = restore(targets, args.source, _say, force=args.force, pg_bin=args.pg_bin)
+    except BackupError as exc:
+        print(f"恢复失败 / restore failed: {exc.text}", file=sys.stderr)
+        return 1
+    behind = [r.service for r in done if r.needs_migrate]
+    if behind:
+        print(
+            f"备份的迁移版本早于本版本代码：启动服务前请运行 `devzones migrate all` / the backup is older than "
+            f"this code: run `devzones migrate all` before starting the services ({', '.join(behind)})",
+            file=sys.stderr,
+        )
+    print("恢复完成 / restore done", file=sys.stderr)
     return 0
 
 
@@ -287,6 +341,23 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.add_argument("service", nargs="?", choices=(*SERVICES, "all"), default="all")
     openapi.add_argument("--out", type=Path, default=Path("docs/openapi"))
     openapi.set_defaults(func=cmd_openapi)
+
+    backup = sub.add_parser("backup", help="dump each service's database into a new directory, with a manifest")
+    backup.add_argument("service", nargs="*", metavar="SERVICE", help=f"{', '.join(SERVICES)} or all (default: all)")
+    backup.add_argument("--out", type=Path, required=True, help="a new or empty directory")
+    backup.add_argument("--data-dir", type=Path, default=None, help="where the SQLite databases are (default: var/)")
+    backup.add_argument("--pg-bin", type=Path, default=None, help="directory of pg_dump of the server's major version")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="restore each service's database from a backup (checked first)")
+    restore.add_argument("service", nargs="*", metavar="SERVICE", help=f"{', '.join(SERVICES)} or all (default: all)")
+    restore.add_argument("--from", dest="source", type=Path, required=True, help="the backup directory")
+    restore.add_argument("--force", action="store_true", help="overwrite a database that already holds data")
+    restore.add_argument("--data-dir", type=Path, default=None, help="where the SQLite databases are (default: var/)")
+    restore.add_argument(
+        "--pg-bin", type=Path, default=None, help="directory of pg_restore of the server's major version"
+    )
+    restore.set_defaults(func=cmd_restore)
     return parser
 
 
