@@ -93,6 +93,15 @@ class ServiceSettings(BaseSettings):
     )
     database_url: str | None = None
     http_timeout_seconds: float = Field(5.0, gt=0)
+    shutdown_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        description=(
+            "On SIGTERM, how long requests in flight may take to finish before they are cancelled "
+            "(`DEVZONES_SHUTDOWN_TIMEOUT_SECONDS`); keep it below the orchestrator's grace period "
+            "(compose's `stop_grace_period`), which then kills the process."
+        ),
+    )
 
     registry_url: str = Field("http://127.0.0.1:8001", validation_alias=AliasChoices("REGISTRY_URL", "registry_url"))
     metrics_url: str = Field("http://127.0.0.1:8002", validation_alias=AliasChoices("METRICS_URL", "metrics_url"))
