@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -265,6 +266,21 @@ class PermitsSettings(ServiceSettings):
         validation_alias=AliasChoices("PERMITS_ONE_STATEMENT_WRITES", "one_statement_writes"),
         description="On PostgreSQL, insert a change's rows of several tables in one statement; off: one per table.",
     )
+
+    today: date | None = Field(
+        None,
+        validation_alias=AliasChoices("PERMITS_TODAY", "today"),
+        description=(
+            "A fixed date the service takes for today (`PERMITS_TODAY`, ISO date), for drills and tests of "
+            "deadlines and the overdue sweep across processes; refused in production. Default: the date in China."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _no_fixed_today_in_production(self) -> PermitsSettings:
+        if self.today is not None and self.env == "production":
+            raise ValueError("PERMITS_TODAY fixes the service's clock and is refused with DEVZONES_ENV=production")
+        return self
 
     @field_validator("webhook_allowed_hosts", mode="before")
     @classmethod
