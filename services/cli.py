@@ -56,7 +56,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args.service, args.data_dir)
     app = module.create_app(settings)
     port = args.port or 8000 + PORT_OFFSETS[args.service]
-    uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False, server_header=False)
+    # SIGTERM drains: uvicorn stops accepting connections, lets the requests in flight finish (for at
+    # most the shutdown timeout), then runs the lifespan's shutdown (background jobs stopped, the
+    # database pool disposed). uvicorn then raises the signal again against the handler it found;
+    # this one makes a drained stop exit 0 rather than die of the re-raised SIGTERM (143).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    timeout = args.shutdown_timeout if args.shutdown_timeout is not None else settings.shutdown_timeout_seconds
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, round(timeout)),
+    )
     return 0
 
 
@@ -313,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--data-dir", type=Path, default=None)
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests in flight may finish (default: DEVZONES_SHUTDOWN_TIMEOUT_SECONDS, 20)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply migrations")

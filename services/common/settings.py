@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -93,6 +94,15 @@ class ServiceSettings(BaseSettings):
     )
     database_url: str | None = None
     http_timeout_seconds: float = Field(5.0, gt=0)
+    shutdown_timeout_seconds: float = Field(
+        20.0,
+        gt=0,
+        description=(
+            "On SIGTERM, how long requests in flight may take to finish before they are cancelled "
+            "(`DEVZONES_SHUTDOWN_TIMEOUT_SECONDS`); keep it below the orchestrator's grace period "
+            "(compose's `stop_grace_period`), which then kills the process."
+        ),
+    )
 
     registry_url: str = Field("http://127.0.0.1:8001", validation_alias=AliasChoices("REGISTRY_URL", "registry_url"))
     metrics_url: str = Field("http://127.0.0.1:8002", validation_alias=AliasChoices("METRICS_URL", "metrics_url"))
@@ -256,6 +266,21 @@ class PermitsSettings(ServiceSettings):
         validation_alias=AliasChoices("PERMITS_ONE_STATEMENT_WRITES", "one_statement_writes"),
         description="On PostgreSQL, insert a change's rows of several tables in one statement; off: one per table.",
     )
+
+    today: date | None = Field(
+        None,
+        validation_alias=AliasChoices("PERMITS_TODAY", "today"),
+        description=(
+            "A fixed date the service takes for today (`PERMITS_TODAY`, ISO date), for drills and tests of "
+            "deadlines and the overdue sweep across processes; refused in production. Default: the date in China."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _no_fixed_today_in_production(self) -> PermitsSettings:
+        if self.today is not None and self.env == "production":
+            raise ValueError("PERMITS_TODAY fixes the service's clock and is refused with DEVZONES_ENV=production")
+        return self
 
     @field_validator("webhook_allowed_hosts", mode="before")
     @classmethod

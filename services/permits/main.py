@@ -148,4 +148,7 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
     runtime = runtime_of(app, PermitsRuntime)
     runtime.read_cache = ReadCache(CacheSettings().cache_seconds, load_calendar=calendar)
     runtime.recompute_deadlines = recompute_deadlines
+    if settings.today is not None:
+        fixed = settings.today
+        runtime.today = lambda: fixed
     return app

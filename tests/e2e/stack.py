@@ -1,4 +1,5 @@
-"""The four services started by ``devzones up`` as real processes, for end-to-end tests."""
+"""The four services started by ``devzones up`` as real processes, and single ``devzones serve``
+processes (replicas), for end-to-end tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 from tests.helpers import free_port_base
 
@@ -68,3 +71,75 @@ def start_up(tmp: Path, env_extra: dict[str, str], *extra_args: str) -> Running:
 def stop(running: Running) -> int:
     running.proc.send_signal(signal.SIGTERM)
     return running.proc.wait(timeout=30)
+
+
+class Served:
+    """One ``devzones serve`` process: its URL and its log (stdout and stderr)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+        self.proc, self.url, self.log = proc, url, log
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def serve(service: str, tmp: Path, env_extra: dict[str, str], *, name: str | None = None) -> Served:
+    """``devzones serve <service>`` as its own process on a free port, in the ``test`` environment
+    with the test signing key and no rate limits (``env_extra`` adds or overrides settings);
+    returns once ``/readyz`` answers 200."""
+    from tests.conftest import TEST_SECRET
+
+    port = free_port_base(1)
+    data_dir = tmp / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = tmp / f"{name or service}.log"
+    env = {
+        **os.environ,
+        "DEVZONES_ENV": "test",
+        "DEVZONES_JWT_SECRET": TEST_SECRET,
+        "DEVZONES_RATE_LIMIT": "off",
+        **env_extra,
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", service, "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    served = Served(proc, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{service} exited with {proc.returncode}:\n{served.log_text()[-3000:]}")
+        try:
+            if httpx.get(f"{served.url}/readyz", timeout=2).status_code == 200:
+                return served
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"{service} not ready:\n{served.log_text()[-3000:]}")
+
+
+def terminate(served: Served, timeout: float = 30) -> int:
+    """SIGTERM, then the exit code (killed, and the test failed, if it outlives ``timeout``)."""
+    if served.proc.poll() is None:
+        served.proc.send_signal(signal.SIGTERM)
+    try:
+        return served.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        served.proc.kill()
+        served.proc.wait()
+        raise AssertionError(f"still running {timeout}s after SIGTERM:\n{served.log_text()[-3000:]}") from None
+
+
+def migrate(service: str, tmp: Path, env_extra: dict[str, str]) -> None:
+    """``devzones migrate <service>`` with the settings :func:`serve` would use."""
+    env = {**os.environ, "DEVZONES_ENV": "test", **env_extra}
+    subprocess.run(
+        [sys.executable, "-m", "services.cli", "migrate", service, "--data-dir", str(tmp / "data")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
