@@ -97,6 +97,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         division=args.division,
         zone=args.zone,
         department=args.department,
+        client_id=args.client_id,
         ttl_seconds=args.ttl,
         algorithm=settings.jwt_algorithm,
     )
@@ -349,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--zone")
     token.add_argument("--department")
     token.add_argument("--sub")
+    token.add_argument(
+        "--client-id",
+        help="the client the token is issued to (its azp claim), to act as a machine client such as a county system",
+    )
     token.add_argument("--ttl", type=int, default=3600)
     token.add_argument(
         "--data-dir",

@@ -34,6 +34,7 @@ PLATFORM = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc
 
 MATRIX: dict[str, dict[str, str | frozenset[str]]] = {
     "registry": {
+        "GET /v1/audit": frozenset({"city_admin"}),  # every service: services/common/audit_api.py
         "GET /v1/changes": PUBLIC,
         "GET /v1/compliance": PUBLIC,
         "GET /v1/divisions": PUBLIC,
@@ -53,6 +54,7 @@ MATRIX: dict[str, dict[str, str | frozenset[str]]] = {
         "POST /v1/zones/lineages": PUBLIC,
     },
     "metrics": {
+        "GET /v1/audit": frozenset({"city_admin"}),  # every service: services/common/audit_api.py
         "GET /v1/completeness": frozenset(
             {"city_admin", "commerce_bureau", "county", "science_bureau", "statistics_bureau", "zone_committee"}
         ),
@@ -85,6 +87,7 @@ MATRIX: dict[str, dict[str, str | frozenset[str]]] = {
         "PUT /v1/deadlines/{period}": frozenset({"city_admin"}),
     },
     "assessment": {
+        "GET /v1/audit": frozenset({"city_admin"}),  # every service: services/common/audit_api.py
         "GET /v1/assessments": PUBLIC,
         "GET /v1/assessments/{assessment_id}": PUBLIC,
         "GET /v1/assessments/{assessment_id}/bulletin.csv": PUBLIC,
@@ -111,6 +114,7 @@ MATRIX: dict[str, dict[str, str | frozenset[str]]] = {
         "PUT /v1/sanction-policies/{kind}": frozenset({"city_admin", "commerce_bureau", "science_bureau"}),
     },
     "permits": {
+        "GET /v1/audit": frozenset({"city_admin"}),  # every service: services/common/audit_api.py
         "DELETE /v1/webhooks/{webhook_id}": frozenset({"applicant", "bureau_admin", "city_admin", "window_clerk"}),
         "GET /v1/applications": frozenset({"applicant", "bureau_admin", "city_admin", "reviewer", "window_clerk"}),
         "GET /v1/applications/{case_id}": frozenset(

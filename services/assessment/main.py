@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.assessment.api import router
 from services.assessment.runtime import AssessmentRuntime, lifespan
+from services.assessment.tables import AuditLog
 from services.common.app import build_app
 from services.common.openapi_info import Tag
 from services.common.settings import AssessmentSettings
@@ -52,6 +53,7 @@ def create_app(settings: AssessmentSettings | None = None) -> FastAPI:
         title="devzones assessment",
         description="One published ruler: methodologies, reproducible rankings, bulletins, rewards and warnings.",
         tags=TAGS,
+        audit_log=AuditLog,
         routers=[router],
         lifespan_hook=lifespan,
         runtime=AssessmentRuntime,

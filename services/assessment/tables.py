@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from services.common.audit import AuditLogColumns
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
 from services.common.idempotency import IdempotencyKeyColumns
 
@@ -269,3 +270,7 @@ class SanctionPolicy(Base):
 
 class IdempotencyKey(IdempotencyKeyColumns, Base):
     """An Idempotency-Key of a run's creation and the answer it gave (services/common/idempotency.py)."""
+
+
+class AuditLog(AuditLogColumns, Base):
+    """One committed write: when, by which request and route, and who (services/common/audit.py)."""

@@ -16,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from libs.domain.kernel.contracts import Health, Readiness
 from libs.domain.kernel.errors import UpstreamUnavailable
 from libs.domain.kernel.i18n import Text
+from services.common.audit import AuditLogColumns
+from services.common.audit_api import AUDIT_TAG, audit_router
 from services.common.auth import PUBLIC
 from services.common.db import Database
 from services.common.docs import install_docs
@@ -62,6 +64,7 @@ def build_app(
     routers: Sequence[APIRouter],
     lifespan_hook: Hook | None = None,
     tags: Sequence[Tag] = (),
+    audit_log: type[AuditLogColumns],
     hot: Sequence[HotRoute] = (),
     runtime: type[Runtime] = Runtime,
 ) -> FastAPI:
@@ -69,7 +72,9 @@ def build_app(
 
     ``hot``: handlers of routes that skip FastAPI's routing and dependency solving (see
     :mod:`services.common.hot`); each must also be declared as a route of ``routers``.
-    ``tags``: the service's OpenAPI tags with their descriptions (the probes' tag is added here).
+    ``tags``: the service's OpenAPI tags with their descriptions (the probes' and the audit log's are added here).
+    ``audit_log``: the service's ``audit_log`` table, which every committed write adds a row to
+    (:mod:`services.common.audit`) and ``GET /v1/audit`` reads.
     ``runtime``: the service's :class:`~services.common.runtime.Runtime` class, made here and kept
     as ``app.state.runtime``."""
     configure_logging(level=settings.log_level, json=settings.log_json)
@@ -84,7 +89,7 @@ def build_app(
     app = FastAPI(
         title=title,
         description=description,
-        **openapi_metadata(settings, tags),
+        **openapi_metadata(settings, [*tags, AUDIT_TAG]),
         lifespan=_lifespan(settings, lifespan_hook),
         responses=problems(422, 429, 500),
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
@@ -100,6 +105,7 @@ def build_app(
     app.include_router(_ops_router(settings.service))
     for router in routers:
         app.include_router(router)
+    app.include_router(audit_router(audit_log))
     declared = {
         (m, r.path) for router in routers for r in router.routes if isinstance(r, APIRoute) for m in r.methods or ()
     }

@@ -148,6 +148,11 @@ SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 """The request-scoped session: commit on success (before the response), roll back on error."""
 
 
+NOT_A_WRITE = "devzones_not_a_write"
+"""Execution option of a statement that changes a row only to take a lock: the audit log
+(:mod:`services.common.audit`) does not count it as a write."""
+
+
 async def serialise_writes(session: AsyncSession, table: str, name: str) -> None:
     """Take the service's write lock for this transaction (held until commit or rollback).
 
@@ -161,6 +166,7 @@ async def serialise_writes(session: AsyncSession, table: str, name: str) -> None
             f"ON CONFLICT (name) DO UPDATE SET counter = {table}.counter + 1"
         ),
         {"name": name},
+        execution_options={NOT_A_WRITE: True},
     )
 
 

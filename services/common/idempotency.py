@@ -39,6 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.domain.kernel.errors import Conflict, Unprocessable
 from libs.domain.kernel.i18n import Text
+from services.common.audit import exempt
 from services.common.db import Database, UtcDateTime
 
 RETENTION = timedelta(hours=48)
@@ -228,6 +229,7 @@ class Idempotency:
         """
         now = datetime.now(UTC)
         async with self.db.sessions() as session:
+            exempt(session)  # bookkeeping: the request's own transaction is the audited write
             store = self.store(session)
             await store.commit_without_waiting()
             if now - self._purged_at >= PURGE_EVERY:
@@ -287,6 +289,7 @@ class Idempotency:
     async def release(self, *, subject: str, key: str) -> None:
         """Forget the key of a request that failed, in a short transaction of its own."""
         async with self.db.sessions() as session:
+            exempt(session)
             await self.store(session).release(subject, key)
             await session.commit()
 

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.domain.clients.base import request_id_var
 from libs.domain.kernel.i18n import Text, negotiate, reset_lang, use_lang
+from services.common.audit import close_request, open_request
 from services.common.problems import problem_response
 from services.common.ratelimit import EXEMPT_PATHS, RateLimiter
 
@@ -95,6 +96,7 @@ class RequestContextMiddleware:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE_ID.match(given) else os.urandom(16).hex()  # 128 random bits, as uuid4
         token = request_id_var.set(request_id)
+        audit_token = open_request(request_id, scope)
         lang_token = use_lang(negotiate(headers.get(b"accept-language", b"").decode("latin-1")))
         structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
         started = time.perf_counter()
@@ -175,4 +177,5 @@ class RequestContextMiddleware:
             access_log.info("request", **fields)
             structlog.contextvars.unbind_contextvars("request_id", "service")
             request_id_var.reset(token)
+            close_request(audit_token)
             reset_lang(lang_token)

@@ -34,6 +34,7 @@ from libs.domain.kernel.contracts import Actor
 from libs.domain.kernel.errors import Unauthorized, UpstreamUnavailable
 from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Role
+from services.common.security import client_of
 from services.common.settings import ServiceSettings
 
 _log = structlog.get_logger("devzones.oidc")
@@ -74,13 +75,15 @@ def actor_from_claims(claims: Mapping[str, Any], settings: ServiceSettings) -> A
                 "division": claim_at(claims, settings.oidc_division_claim),
                 "zone": claim_at(claims, settings.oidc_zone_claim),
                 "department": claim_at(claims, settings.oidc_department_claim),
+                "issuer": claims.get("iss"),
+                "client_id": client_of(claims),
             }
         )
     except ValidationError as exc:
         raise Unauthorized(
             Text(
-                "令牌的声明格式有误（sub、division、zone 或 department）",
-                "the token's claims are malformed (sub, division, zone or department)",
+                "令牌的声明格式有误（sub、division、zone、department、azp 或 client_id）",
+                "the token's claims are malformed (sub, division, zone, department, azp or client_id)",
             ),
             code="token_claims_malformed",
         ) from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -85,14 +86,16 @@ def issue_token(
     division: str | None = None,
     zone: str | None = None,
     department: str | None = None,
+    client_id: str | None = None,
     ttl_seconds: int = 3600,
     algorithm: str = "HS256",
 ) -> str:
-    """Sign a token carrying the caller's roles and scope claims."""
+    """Sign a token carrying the caller's roles and scope claims (and ``azp``, the client it is
+    issued to, when ``client_id`` is given: a machine client such as a county system)."""
     now = int(time.time())
     claims: dict[str, Any] = {"sub": sub, "roles": [str(r) for r in roles], "iat": now, "exp": now + ttl_seconds}
     claims["iss"] = ISSUER
-    for name, value in (("division", division), ("zone", zone), ("department", department)):
+    for name, value in (("division", division), ("zone", zone), ("department", department), ("azp", client_id)):
         if value is not None:
             claims[name] = value
     return jwt.encode(claims, key, algorithm=algorithm)
@@ -110,6 +113,13 @@ def decode_token(token: str, key: str, algorithm: str = "HS256") -> Actor:
     if expires <= time.time():
         raise Unauthorized(EXPIRED, code="token_expired")
     return actor
+
+
+def client_of(claims: Mapping[str, Any]) -> Any:
+    """The client a token was issued to: its ``azp`` claim, else its ``client_id`` claim, else None
+    (a person's token from a browser login names no client of its own in most providers)."""
+    azp = claims.get("azp")
+    return azp if azp is not None else claims.get("client_id")
 
 
 EXPIRED = Text("令牌已过期", "the token has expired")
@@ -133,13 +143,15 @@ def _verified(token: str, key: str, algorithm: str) -> tuple[Actor, float]:
                 "division": claims.get("division"),
                 "zone": claims.get("zone"),
                 "department": claims.get("department"),
+                "issuer": claims["iss"],
+                "client_id": client_of(claims),
             }
         )
     except ValidationError as exc:
         raise Unauthorized(
             Text(
-                "令牌的声明格式有误（roles、division、zone 或 department）",
-                "the token's claims are malformed (roles, division, zone or department)",
+                "令牌的声明格式有误（roles、division、zone、department、azp 或 client_id）",
+                "the token's claims are malformed (roles, division, zone, department, azp or client_id)",
             ),
             code="token_claims_malformed",
         ) from exc

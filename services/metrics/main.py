@@ -20,7 +20,7 @@ from services.metrics.api import router
 from services.metrics.indicators.service import CatalogCache, seed_catalog
 from services.metrics.jurisdiction import Jurisdiction
 from services.metrics.runtime import MetricsRuntime
-from services.metrics.tables import IdempotencyKey
+from services.metrics.tables import AuditLog, IdempotencyKey
 
 log = structlog.get_logger("devzones.metrics")
 
@@ -109,6 +109,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         title="devzones metrics",
         description="Indicator catalog and zone statistics pushed by county systems: attributable, versioned, checked.",
         tags=TAGS,
+        audit_log=AuditLog,
         routers=[router],
         lifespan_hook=_lifespan,
         runtime=MetricsRuntime,

@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from libs.domain.metrics.ledger import decimal_text
+from services.common.audit import AuditLogColumns
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
 from services.common.idempotency import IdempotencyKeyColumns
 
@@ -175,6 +176,8 @@ class Batch(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_by_division: Mapped[str | None] = mapped_column(String(12))
+    recorded_by_issuer: Mapped[str | None] = mapped_column(String(300))
+    recorded_by_client: Mapped[str | None] = mapped_column(String(200))
     first_seq: Mapped[int] = mapped_column(BigInteger)
     revisions: Mapped[int] = mapped_column(Integer)
     digests: Mapped[bytes] = mapped_column(LargeBinary)
@@ -213,3 +216,7 @@ class Deadline(Base):
     due_on: Mapped[date] = mapped_column(Date)
     set_by: Mapped[str] = mapped_column(String(200))
     set_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AuditLog(AuditLogColumns, Base):
+    """One committed write: when, by which request and route, and who (services/common/audit.py)."""

@@ -25,7 +25,7 @@ from services.permits.deadlines_recompute import recompute_deadlines
 from services.permits.files.api import router as files_router
 from services.permits.runtime import PermitsRuntime
 from services.permits.supervision.api import router as supervision_router
-from services.permits.tables import IdempotencyKey
+from services.permits.tables import AuditLog, IdempotencyKey
 from services.permits.tasks.api import router as tasks_router
 from services.permits.webhooks.api import router as webhooks_router
 from services.permits.workers import Workers, WorkerSettings
@@ -129,6 +129,7 @@ def create_app(settings: PermitsSettings | None = None, workers: WorkerSettings 
         title="devzones permits",
         description="The approval bureau's single window: intake, internal routing, working-day clock, one reply.",
         tags=TAGS,
+        audit_log=AuditLog,
         # Routes are matched in this order (no two routes of the service overlap): the cases, with
         # the intake, first.
         routers=[

@@ -15,6 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.common.db import NOT_A_WRITE
+
 M = TypeVar("M")
 
 
@@ -34,7 +36,8 @@ async def lock_row(session: AsyncSession, model: type[M], pk_column: Any, pk: An
     ``touch`` is a column set to itself on SQLite to take the write lock.
     """
     if is_sqlite(session):
-        result = await session.execute(update(model).where(pk_column == pk).values({touch: touch}))
+        touched = update(model).where(pk_column == pk).values({touch: touch})
+        result = await session.execute(touched.execution_options(**{NOT_A_WRITE: True}))  # a lock, not a write
         if result.rowcount == 0:  # type: ignore[attr-defined]
             return None
         q = select(model).where(pk_column == pk)

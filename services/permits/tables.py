@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import UserDefinedType
 
+from services.common.audit import AuditLogColumns
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
 from services.common.idempotency import IdempotencyKeyColumns
 
@@ -437,3 +438,7 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (UniqueConstraint("event_id", "webhook_id"),)
+
+
+class AuditLog(AuditLogColumns, Base):
+    """One committed write: when, by which request and route, and who (services/common/audit.py)."""

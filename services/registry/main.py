@@ -17,7 +17,7 @@ from services.registry.conversions import zone_read
 from services.registry.fast_paths.index_reads import IndexZoneReads
 from services.registry.readmodel import ReadModel
 from services.registry.runtime import RegistryRuntime
-from services.registry.tables import IdempotencyKey
+from services.registry.tables import AuditLog, IdempotencyKey
 from services.registry.zone_reads import SqlZoneReads
 
 TAGS: list[Tag] = [
@@ -81,6 +81,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         title="devzones registry",
         description="Development zones, divisions and their whole reorganisation history, as of any date.",
         tags=TAGS,
+        audit_log=AuditLog,
         routers=[router],
         lifespan_hook=_lifespan,
         runtime=RegistryRuntime,

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.common.audit import AuditLogColumns
 from services.common.db import BigIntPK, UtcDateTime, make_metadata
 from services.common.idempotency import IdempotencyKeyColumns
 
@@ -150,3 +151,7 @@ class Change(Base):
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AuditLog(AuditLogColumns, Base):
+    """One committed write: when, by which request and route, and who (services/common/audit.py)."""

@@ -381,3 +381,33 @@ def test_dotted_claim_paths() -> None:
     with pytest.raises(Unauthorized) as info:
         actor_from_claims(token, RegistrySettings(oidc_department_claim="org.dept"))  # 5 is not a string
     assert info.value.code == "token_claims_malformed"
+
+
+def test_the_actor_carries_the_issuer_and_the_client_the_token_was_issued_to() -> None:
+    settings = RegistrySettings(oidc_roles_claim=ROLES_CLAIM)
+    base = {"sub": "svc-1", "iss": "https://idp.example/realms/city", "realm_access": {"roles": ["county"]}}
+    cases = {
+        "azp": ({**base, "azp": "county-stats"}, "county-stats"),
+        "azp before client_id": ({**base, "azp": "portal", "client_id": "other"}, "portal"),
+        "client_id alone": ({**base, "client_id": "county-stats"}, "county-stats"),
+        "neither (a person)": (base, None),
+    }
+    for case, (token, client) in cases.items():
+        actor = actor_from_claims(token, settings)
+        assert (case, actor.issuer, actor.client_id) == (case, "https://idp.example/realms/city", client)
+    with pytest.raises(Unauthorized) as info:
+        actor_from_claims({**base, "azp": ["not", "a", "string"]}, settings)
+    assert info.value.code == "token_claims_malformed"
+
+
+async def test_a_provider_tokens_write_is_audited_with_its_issuer_and_client(app_client: Callable[..., Any]) -> None:
+    provider, key = Provider(), rsa_key()
+    provider.publish("rsa-1", key)
+    body = {"code": "130700", "name": "张家口市", "valid_from": "2000-01-01", "is_city": True}
+    async with running(provider) as issuer, app_client("registry", **oidc_settings(issuer)) as client:
+        machine = sign(claims(issuer, sub="svc-sync", azp="city-sync"), key, "rsa-1")
+        person = sign(claims(issuer, sub="user-1"), key, "rsa-1")
+        written = await client.post("/v1/divisions", json=body, headers={"Authorization": f"Bearer {machine}"})
+        log = await client.get("/v1/audit", headers={"Authorization": f"Bearer {person}"})
+    assert written.status_code == 201, written.text
+    assert [(e["sub"], e["issuer"], e["client_id"]) for e in log.json()["items"]] == [("svc-sync", issuer, "city-sync")]

@@ -78,3 +78,28 @@ def test_a_development_service_does_not_warn(tmp_path: Path, capfd: pytest.Captu
 
     create_app(SETTINGS_CLASSES["registry"](data_dir=tmp_path, log_json=True, rate_limit="off"))
     assert "shared_secret_in_production" not in capfd.readouterr().err
+
+
+COMMAND = (sys.executable, "-m", "services.cli", "token")
+
+
+def test_a_development_token_names_its_issuer_and_optionally_its_client(tmp_path: Path) -> None:
+    # `devzones token --client-id` simulates a machine client (a county system) in development.
+    def token(*extra: str) -> str:
+        return subprocess.run(
+            [*COMMAND, "--role", "county", "--division", "130705", "--data-dir", str(tmp_path), *extra],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PATH": "/usr/bin:/bin", "DEVZONES_ENV": "development"},
+        ).stdout.strip()
+
+    machine, person = token("--client-id", "county-130705-stats"), token()
+    key = (tmp_path / DEV_SECRET_FILE).read_text(encoding="ascii").strip()
+    assert jwt.decode(machine, key, algorithms=["HS256"], issuer="devzones")["azp"] == "county-130705-stats"
+    assert "azp" not in jwt.decode(person, key, algorithms=["HS256"], issuer="devzones")
+    assert (decode_token(machine, key).issuer, decode_token(machine, key).client_id) == (
+        "devzones",
+        "county-130705-stats",
+    )
+    assert (decode_token(person, key).issuer, decode_token(person, key).client_id) == ("devzones", None)

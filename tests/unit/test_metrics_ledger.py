@@ -173,3 +173,64 @@ class TestVerification:
         forged = line_digest(revision_line(revisions[0])) + digests[16:]
         v = verify([(head, prev, digest, forged, revisions)])
         assert v.broken is not None and v.broken.seq == 1 and "batch hash" in v.broken.reason
+
+
+ISSUER = "https://idp.example.gov.cn/realms/city"
+
+
+class TestWhoRecordedABatch:
+    """The token's issuer and client are hashed only when set (issue #17), so the batches sealed
+    before they were recorded verify unchanged."""
+
+    DIGESTS = bytes(range(32))
+
+    def test_a_batch_without_issuer_and_client_hashes_exactly_as_before(self) -> None:
+        # Worked by hand from the documented form: sha256(64 zeros + sorted compact JSON of the
+        # seven header fields + "\n" + digests); the value was computed once with hashlib over this text.
+        old_header = (
+            '{"first_seq":1,"id":"b1","recorded_at":"2026-01-02T03:04:05.000006Z","recorded_by":"county-130705",'
+            '"recorded_by_division":"130705","restatement_reason":null,"revisions":2}'
+        )
+        expected = "150b732c97b01cb34a99940fcdc83ee8ec335207951ec16012fc89a2a97ed74a"
+        assert hashlib.sha256(("0" * 64 + old_header + "\n").encode() + self.DIGESTS).hexdigest() == expected
+        absent = header("b1", 1, 2)
+        given_as_null = absent | {"recorded_by_issuer": None, "recorded_by_client": None}
+        assert batch_hash(GENESIS_HASH, absent, self.DIGESTS) == expected
+        assert batch_hash(GENESIS_HASH, given_as_null, self.DIGESTS) == expected
+
+    def test_a_set_issuer_and_client_are_hashed_in_sorted_order(self) -> None:
+        head = header("b1", 1, 2) | {"recorded_by_issuer": ISSUER, "recorded_by_client": "county-130705-stats"}
+        assert header_text(head) == (
+            '{"first_seq":1,"id":"b1","recorded_at":"2026-01-02T03:04:05.000006Z","recorded_by":"county-130705",'
+            '"recorded_by_client":"county-130705-stats","recorded_by_division":"130705",'
+            f'"recorded_by_issuer":"{ISSUER}","restatement_reason":null,"revisions":2}}'
+        )
+        expected = "09da7660196ba2660ec7ad82b2417c842e9cfe0e3b9f5578d3e71e2faf689560"  # by hand, as above
+        assert batch_hash(GENESIS_HASH, head, self.DIGESTS) == expected
+
+    @staticmethod
+    def _pushed_by_a_client() -> list[tuple[dict[str, Any], str, str, bytes, list[dict[str, Any]]]]:
+        batches = []
+        prev = GENESIS_HASH
+        for head, _, _, digests, revisions in chain([2, 1]):
+            head = head | {"recorded_by_issuer": ISSUER, "recorded_by_client": "county-130705-stats"}
+            digest = batch_hash(prev, head, digests)
+            batches.append((head, prev, digest, digests, revisions))
+            prev = digest
+        return batches
+
+    def test_a_batch_with_a_client_id_verifies(self) -> None:
+        assert verify(self._pushed_by_a_client()).intact
+
+    @pytest.mark.parametrize("forged", ["someone-else", None])
+    def test_an_altered_or_erased_client_id_breaks_the_batch_hash(self, forged: str | None) -> None:
+        batches = self._pushed_by_a_client()
+        batches[1][0]["recorded_by_client"] = forged
+        v = verify(batches)
+        assert v.broken is not None and v.broken.batch == "b2" and "batch hash" in v.broken.reason
+
+    def test_an_old_batch_given_an_issuer_afterwards_breaks_its_hash(self) -> None:
+        batches = chain([1, 1])
+        batches[0][0]["recorded_by_issuer"] = ISSUER
+        v = verify(batches)
+        assert v.broken is not None and v.broken.batch == "b1"

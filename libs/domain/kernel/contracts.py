@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from libs.domain.kernel.values import DivisionCode, Role
+from libs.domain.kernel.values import DivisionCode, Role, SerialId
 
 T = TypeVar("T")
 
@@ -120,7 +121,31 @@ class Actor(BaseModel):
     division: DivisionCode | None = None
     zone: str | None = None
     department: str | None = None
+    issuer: str | None = Field(None, description="The token's issuer (`iss`).")
+    client_id: str | None = Field(
+        None,
+        description="The client the token was issued to (`azp`, else `client_id`): set for a machine "
+        "client such as a county system's push, usually absent from a person's token.",
+    )
 
     def has(self, *roles: Role) -> bool:
         """True if the caller holds any of ``roles``."""
         return bool(self.roles.intersection(roles))
+
+
+class AuditEntry(ApiModel):
+    """One write to a service, as its audit log recorded it in the write's own transaction: when,
+    by which request, through which route, and who (the token's subject, issuer and client)."""
+
+    id: SerialId = Field(description="The entry's number in this service's audit log.")
+    at: datetime = Field(description="When the write was made (UTC).")
+    request_id: str = Field(description="The request's `X-Request-ID`, as in the access log.", examples=["9f2c4e"])
+    method: str = Field(examples=["POST"])
+    route: str = Field(description="The route's path template.", examples=["/v1/zones/{zone_id}"])
+    sub: str | None = Field(description="The token's subject (`sub`).", examples=["county-130705"])
+    issuer: str | None = Field(description="The token's issuer (`iss`).", examples=["devzones"])
+    client_id: str | None = Field(
+        description="The client the token was issued to (`azp`, else `client_id`): set for a machine "
+        "client such as a county system's push, usually null for a person.",
+        examples=["county-130705-stats"],
+    )

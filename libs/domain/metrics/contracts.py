@@ -330,6 +330,14 @@ class ObservationRead(ApiModel):
     first_recorded_at: datetime
     recorded_at: datetime
     recorded_by: str
+    recorded_by_issuer: str | None = Field(
+        None, description="The issuer (`iss`) of the token the value was pushed with."
+    )
+    recorded_by_client: str | None = Field(
+        None,
+        description="The client (`azp`/`client_id`) of the token the value was pushed with: a county "
+        "system's push carries its client id, a person's upload usually none.",
+    )
 
 
 class RevisionRead(ApiModel):
@@ -350,6 +358,14 @@ class RevisionRead(ApiModel):
     recorded_at: datetime
     recorded_by: str
     recorded_by_division: str | None = None
+    recorded_by_issuer: str | None = Field(
+        None, description="The issuer (`iss`) of the token the value was pushed with."
+    )
+    recorded_by_client: str | None = Field(
+        None,
+        description="The client (`azp`/`client_id`) of the token the value was pushed with: a county "
+        "system's push carries its client id, a person's upload usually none.",
+    )
     batch: str
     restatement_reason: str | None = Field(None, description="Set when a city_admin restated a locked period.")
     lock: SerialId | None = Field(None, description="The lock the restatement overrode.")

@@ -11,10 +11,11 @@ its revisions (in ``seq`` order, concatenated) and its link of the chain::
     hash = sha256(prev_hash + canonical JSON of the batch header + "\\n" + digests).hexdigest()
 
 where ``prev_hash`` is the previous batch's hash (64 zeros for the first) and the header is
-:data:`HEADER_FIELDS` as sorted, compact JSON. :class:`LedgerVerifier` recomputes everything
-in order: a revision altered in place no longer matches its digest (and is named), a removed
-or reordered revision breaks the sequence, an altered batch or digest list breaks the batch's
-hash, a removed batch breaks the next batch's link.
+:data:`HEADER_FIELDS`, and those of :data:`OPTIONAL_HEADER_FIELDS` that are not null, as sorted,
+compact JSON (a batch recorded before the optional fields existed hashes as it always did).
+:class:`LedgerVerifier` recomputes everything in order: a revision altered in place no longer
+matches its digest (and is named), a removed or reordered revision breaks the sequence, an
+altered batch or digest list breaks the batch's hash, a removed batch breaks the next batch's link.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ HEADER_FIELDS: tuple[str, ...] = (
     "revisions",
 )
 """The fields of a batch its hash covers besides its revisions, in canonical (sorted) order."""
+OPTIONAL_HEADER_FIELDS: tuple[str, ...] = ("recorded_by_client", "recorded_by_issuer")
+"""Fields the hash covers only when they are not null: who recorded the batch, by the token's
+client (``azp``/``client_id``) and issuer (``iss``). They came after the first batches were sealed,
+so leaving a null one out keeps those batches' hashes, and a set one cannot be altered unseen."""
 
 NULL = "\\N"
 """How ``COPY`` text format writes a null."""
@@ -161,6 +166,9 @@ def line_digest(line: str) -> bytes:
 def header_text(header: Mapping[str, Any]) -> str:
     """The canonical JSON of a batch header (timestamps normalised, keys sorted, compact)."""
     values = {name: header.get(name) for name in HEADER_FIELDS}
+    for name in OPTIONAL_HEADER_FIELDS:
+        if header.get(name) is not None:
+            values[name] = header[name]
     if isinstance(values["recorded_at"], datetime):
         values["recorded_at"] = timestamp_text(values["recorded_at"])
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

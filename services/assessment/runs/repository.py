@@ -22,6 +22,7 @@ from services.assessment.tables import (
     ReferenceScore,
     Summons,
 )
+from services.common.audit import wrote
 
 _LIGHT = defer(Assessment.inputs)
 """Runs are listed and compared without their (large) inputs document."""
@@ -131,6 +132,7 @@ async def _bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[
         )
         for row in rows
     )
+    wrote(session)  # a COPY: the audit log does not see it go by
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)

@@ -39,6 +39,8 @@ def _header(b: Batch) -> dict[str, object]:
         "recorded_at": b.recorded_at,
         "recorded_by": b.recorded_by,
         "recorded_by_division": b.recorded_by_division,
+        "recorded_by_issuer": b.recorded_by_issuer,
+        "recorded_by_client": b.recorded_by_client,
         "restatement_reason": b.restatement_reason,
         "revisions": b.revisions,
     }

@@ -58,6 +58,8 @@ class LedgerWriter:
             "recorded_at": now,
             "recorded_by": actor.sub,
             "recorded_by_division": actor.division,
+            "recorded_by_issuer": actor.issuer,
+            "recorded_by_client": actor.client_id,
             "restatement_reason": self.restatement_reason,
             "revisions": revisions,
         }
@@ -74,6 +76,8 @@ class LedgerWriter:
                 "recorded_at": now,
                 "recorded_by": actor.sub,
                 "recorded_by_division": actor.division,
+                "recorded_by_issuer": actor.issuer,
+                "recorded_by_client": actor.client_id,
                 "first_seq": first_seq,
                 "revisions": revisions,
                 "digests": digests,

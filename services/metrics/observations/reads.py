@@ -71,6 +71,8 @@ def observation_read(row: Observation, batch: Batch) -> ObservationRead:
         first_recorded_at=row.first_recorded_at or batch.recorded_at,
         recorded_at=batch.recorded_at,
         recorded_by=batch.recorded_by,
+        recorded_by_issuer=batch.recorded_by_issuer,
+        recorded_by_client=batch.recorded_by_client,
     )
 
 
@@ -92,6 +94,8 @@ def revision_read(row: Revision, batch: Batch) -> RevisionRead:
         recorded_at=batch.recorded_at,
         recorded_by=batch.recorded_by,
         recorded_by_division=batch.recorded_by_division,
+        recorded_by_issuer=batch.recorded_by_issuer,
+        recorded_by_client=batch.recorded_by_client,
         batch=row.batch,
         restatement_reason=batch.restatement_reason,
         lock=row.lock_id,

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from libs.domain.kernel.errors import UpstreamUnavailable
 from libs.domain.kernel.i18n import Text
+from services.common.audit import group_commit_rows
 from services.permits.cases.fast_paths import one_statement as onestatement
 
 log = structlog.get_logger("devzones.permits.writer")
@@ -249,8 +250,9 @@ class IntakeWriter:
 
 async def write_case(writer: IntakeWriter | None, rows: Rows) -> bool | None:
     """Store one new case (its rows by table name) through the group-commit ``writer``: True once
-    committed; ``None`` (nothing done) without a writer."""
+    committed; ``None`` (nothing done) without a writer. The case's statement carries the request's
+    audit row (the writer commits outside any session, where the audit seam cannot add it)."""
     if writer is None:
         return None
-    await writer.write(rows)
+    await writer.write(group_commit_rows(rows))  # the request's audit row, in the case's statement
     return True

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.permits.tables import (
     Application,
     ApplicationMaterial,
+    AuditLog,
     Message,
     OutboxEvent,
     Task,
@@ -45,9 +46,10 @@ from services.permits.tables import (
 
 TABLES: tuple[Table, ...] = tuple(
     m.__table__  # type: ignore[misc]
-    for m in (Application, ApplicationMaterial, Task, Transition, OutboxEvent, Message)
+    for m in (Application, ApplicationMaterial, Task, Transition, OutboxEvent, Message, AuditLog)
 )
-"""The tables of a new case, parent first."""
+"""The tables of a new case, parent first, and the audit log: the group commit writes each case's
+audit row in the case's statement (:func:`services.common.audit.group_commit_rows`)."""
 
 TABLE_NAMES = frozenset(t.name for t in TABLES)
 """Their names: rows for any of them can go in the statement (a table given no rows gets none)."""
