@@ -23,6 +23,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy libs services
 
+# Three processes, each taking whole test modules (module fixtures such as a started stack or an npm
+# install run once); PYTEST_ARGS="-p no:xdist" runs everything in one process.
+PYTEST_ARGS ?= -n 3 --dist loadfile
+
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
