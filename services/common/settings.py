@@ -92,6 +92,15 @@ class ServiceSettings(BaseSettings):
         ),
     )
     database_url: str | None = None
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description=(
+            "PostgreSQL connections each process keeps (`DEVZONES_DB_POOL_SIZE`); it opens up to as many again "
+            "under load, so one process holds at most twice this (docs/operations.md#connections)."
+        ),
+    )
     http_timeout_seconds: float = Field(5.0, gt=0)
 
     registry_url: str = Field("http://127.0.0.1:8001", validation_alias=AliasChoices("REGISTRY_URL", "registry_url"))
