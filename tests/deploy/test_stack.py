@@ -8,6 +8,7 @@ are missing, except under CI (``CI`` set), where it must run (``.ci/run`` instal
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import json
@@ -72,9 +73,9 @@ class Stack:
         done = subprocess.run(["docker", *args], env=self.daemon.env, capture_output=True, text=True, check=True)
         return done.stdout
 
-    def token(self, role: Role, **scope: str) -> dict[str, str]:
+    def token(self, role: Role, division: str | None = None) -> dict[str, str]:
         key = self.secrets["DEVZONES_JWT_SECRET"]
-        return {"Authorization": f"Bearer {issue_token(key, sub=f'deploy-{role}', roles=[role], **scope)}"}
+        return {"Authorization": f"Bearer {issue_token(key, sub=f'deploy-{role}', roles=[role], division=division)}"}
 
     def url(self, service: str) -> str:
         return f"{self.gateway}/{service}"
@@ -276,19 +277,29 @@ def _json_line(line: str) -> dict[str, Any] | None:
 
 
 def _county_zone(http: httpx.Client, stack: Stack) -> dict[str, Any]:
+    """The longest-standing active zone under a county (not the city, 130700)."""
     zones = _ok(http.get(f"{stack.url('registry')}/v1/zones", params={"status": "active", "limit": 500}))["items"]
-    return next(z for z in zones if z["authority"] != "130700")
+    return min((z for z in zones if z["authority"] != "130700"), key=lambda z: z["valid_from"])
 
 
-def _unlocked_year(http: httpx.Client, stack: Stack, kind: str) -> str:
+def _unlocked_year(http: httpx.Client, stack: Stack, zone: dict[str, Any]) -> str:
+    """A quarter that has ended, after the zone was established, whose values no published
+    assessment has locked (a lock on a year holds its halves and quarters)."""
     admin = stack.token(Role.CITY_ADMIN)
     locks = _ok(http.get(f"{stack.url('metrics')}/v1/locks", params={"limit": 500}, headers=admin))["items"]
-    locked = {lock["period"] for lock in locks if lock["kind"] == kind}
-    return next(str(y) for y in range(date.today().year - 1, 2000, -1) if str(y) not in locked)
+    locked = {lock["period"] for lock in locks if lock["kind"] in (None, zone["kind"])}
+    today = date.today()
+    for year in range(today.year, date.fromisoformat(zone["established_on"]).year, -1):
+        for quarter in (4, 3, 2, 1):
+            ended = date(year, 3 * quarter, 28) < today.replace(day=1)
+            covering = {str(year), f"{year}H{1 if quarter <= 2 else 2}", f"{year}Q{quarter}"}
+            if ended and not covering & locked:
+                return f"{year}Q{quarter}"
+    raise AssertionError(f"every quarter is locked: {sorted(locked)}")
 
 
-def _intake(http: httpx.Client, stack: Stack, key: str) -> httpx.Response:
-    """A permits application for project filing (备案, one material), through the gateway."""
+def _intake_body(http: httpx.Client, stack: Stack, key: str) -> dict[str, Any]:
+    """A permits application for project filing (备案, one material uploaded), through the gateway."""
     admin = stack.token(Role.CITY_ADMIN)
     base = stack.url("permits")
     zone = next(
@@ -307,7 +318,12 @@ def _intake(http: httpx.Client, stack: Stack, key: str) -> httpx.Response:
         "applicant": {"id": "deploy-enterprise", "name": "部署测试有限公司", "credit_code": "91130700MA0DEP001X"},
         "materials": [{"code": "ba1", "file_id": upload["id"], "sha256": upload["sha256"]}],
     }
-    return http.post(f"{base}/v1/applications", json=body, headers={**admin, "Idempotency-Key": key})
+    return body
+
+
+def _intake(http: httpx.Client, stack: Stack, body: dict[str, Any], key: str) -> httpx.Response:
+    headers = {**stack.token(Role.CITY_ADMIN), "Idempotency-Key": key}
+    return http.post(f"{stack.url('permits')}/v1/applications", json=body, headers=headers)
 
 
 class TestWorkThroughTheGateway:
@@ -336,7 +352,7 @@ class TestWorkThroughTheGateway:
     def test_a_county_push_and_a_permits_intake(self, stack: Stack) -> None:
         with httpx.Client(timeout=30) as http:
             zone = _county_zone(http, stack)
-            year = _unlocked_year(http, stack, zone["kind"])
+            year = _unlocked_year(http, stack, zone)
             county = stack.token(Role.COUNTY, division=zone["authority"])
             row = {"zone_id": zone["id"], "indicator": "gdp", "period": year, "value": 12345, "unit": "万元"}
             pushed = http.post(
@@ -353,7 +369,7 @@ class TestWorkThroughTheGateway:
                 )
             )["items"]
             assert [float(v["value"]) for v in read] == [12345.0]
-            case = _ok(_intake(http, stack, "deploy-intake-1"), 201)
+            case = _ok(_intake(http, stack, _intake_body(http, stack, "deploy-intake-1"), "deploy-intake-1"), 201)
             assert case["state"] == "submitted"
 
 
@@ -389,7 +405,8 @@ class TestScaling:
         stack.wait_ready()
         with httpx.Client(timeout=30) as http:
             # The same intake six times: one case, the others replays, whichever replica answered.
-            answers = [_intake(http, stack, "deploy-scaled-1") for _ in range(6)]
+            body = _intake_body(http, stack, "deploy-scaled-1")
+            answers = [_intake(http, stack, body, "deploy-scaled-1") for _ in range(6)]
             assert {r.status_code for r in answers} == {201}
             assert len({r.json()["id"] for r in answers}) == 1
             assert sum(r.headers.get("idempotent-replayed") == "true" for r in answers) == 5
@@ -400,7 +417,7 @@ class TestScaling:
             ]
             assert all(r == reads[0] for r in reads)
             zone = _county_zone(http, stack)
-            year = _unlocked_year(http, stack, zone["kind"])
+            year = _unlocked_year(http, stack, zone)
             county = stack.token(Role.COUNTY, division=zone["authority"])
             row = {"zone_id": zone["id"], "indicator": "gdp", "period": year, "value": 23456, "unit": "万元"}
             pushes = [
@@ -458,6 +475,7 @@ def _snapshot(stack: Stack) -> dict[str, Any]:
 class TestRestart:
     def test_restarting_every_application_service_loses_nothing(self, stack: Stack) -> None:
         before = _snapshot(stack)
+        assert before["ledger"]["intact"] and before["cases"]["items"] and before["observations"]["items"]
         stack.compose("restart", *SERVICES)
         stack.wait_ready()
         assert _snapshot(stack) == before
@@ -472,7 +490,16 @@ class TestRefusals:
         assert "DEVZONES_JWT_SECRET must be set" in done.stdout + done.stderr
 
 
-@pytest.mark.skip(reason="backup commands land with the backup branch")
-def test_backup_round_trip_through_the_containers() -> None:
-    """Placeholder: the demo backed up with `devzones backup` from the application image, restored into
-    fresh databases of the containerised PostgreSQL, and nothing lost (issue #19, "Backups that restore")."""
+def _has_backup_command() -> bool:
+    from services.cli import build_parser
+
+    actions = build_parser()._actions
+    return any("backup" in a._name_parser_map for a in actions if isinstance(a, argparse._SubParsersAction))
+
+
+@pytest.mark.skipif(not _has_backup_command(), reason="backup commands land with the backup branch")
+def test_backup_round_trip_through_the_containers(stack: Stack) -> None:
+    """Placeholder: the demo backed up with `devzones backup` run from the application image,
+    restored into fresh databases of the containerised PostgreSQL, and nothing lost (issue #19,
+    "Backups that restore"). Enabled once `devzones backup` exists, it fails until written."""
+    pytest.fail("devzones backup exists now: write the round trip through the containers here")
