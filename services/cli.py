@@ -70,8 +70,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=max(1, round(timeout)),
+        root_path=args.root_path,
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
     return 0
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value in {"1", "true", "yes", "on"}
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -334,6 +342,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SECONDS",
         help="on SIGTERM, how long requests in flight may finish (default: DEVZONES_SHUTDOWN_TIMEOUT_SECONDS, 20)",
+    )
+    serve.add_argument(
+        "--root-path",
+        default=os.environ.get("DEVZONES_ROOT_PATH", ""),
+        help="the path prefix a gateway serves this service under, e.g. /registry (DEVZONES_ROOT_PATH); "
+        "the OpenAPI `servers` and the docs pages name it",
+    )
+    serve.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=_env_flag("DEVZONES_PROXY_HEADERS", True),
+        help="take the client's address and scheme from the X-Forwarded-For/-Proto of a trusted proxy "
+        "(DEVZONES_PROXY_HEADERS; default on, as uvicorn's)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("DEVZONES_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        metavar="ADDRESSES",
+        help="the proxies trusted with --proxy-headers: comma-separated addresses or networks, the gateway's "
+        "only (DEVZONES_FORWARDED_ALLOW_IPS; default 127.0.0.1)",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -124,7 +124,7 @@ def _lifespan(settings: ServiceSettings, hook: Hook | None) -> Hook:
         state: Runtime = app.state.runtime
         thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)  # restored when the app stops
-        db = Database.open(settings.resolved_database_url)
+        db = Database.open(settings.resolved_database_url, pool_size=settings.db_pool_size)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         async with httpx.AsyncClient(limits=limits, timeout=settings.http_timeout_seconds) as http:
             state.db = db

@@ -42,6 +42,7 @@ from starlette.types import Scope
 
 from libs.domain.kernel.contracts import Actor
 from services.common.db import NOT_A_WRITE, BigIntPK, UtcDateTime
+from services.common.paths import route_path
 
 TABLE = "audit_log"
 ROUTE_MAX = 300
@@ -99,7 +100,7 @@ class AuditScope:
         """The audit row of a write made now for this request."""
         actor = self.actor
         # The matched route's template; a path (bounded, as the column is) only if none matched.
-        route = getattr(self.scope.get("route"), "path", None) or str(self.scope.get("path") or "")[:ROUTE_MAX]
+        route = getattr(self.scope.get("route"), "path", None) or route_path(self.scope)[:ROUTE_MAX]
         return {
             "at": datetime.now(UTC),
             "request_id": self.request_id,

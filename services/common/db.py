@@ -98,9 +98,9 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
 
     @classmethod
-    def open(cls, url: str) -> Database:
-        """Create the engine (lazily connecting) and the session factory."""
-        engine = make_engine(url)
+    def open(cls, url: str, *, pool_size: int = 10) -> Database:
+        """Create the engine (lazily connecting, at most ``2 * pool_size`` connections) and the session factory."""
+        engine = make_engine(url, pool_size=pool_size)
         return cls(url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
 
     @property

@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.common.paths import route_path
 from services.common.problems import problem_for
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -111,7 +112,7 @@ class HotRoutesMiddleware:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
+        route = self.routes.get((scope.get("method", ""), route_path(scope))) if scope["type"] == "http" else None
         if route is None:
             await self.app(scope, receive, send)
             return

@@ -36,6 +36,23 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    if json:
+        # What other libraries log through the standard library (uvicorn's start-up lines, alembic)
+        # comes out as JSON lines too, so a log collector reads one format.
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processor=structlog.processors.JSONRenderer(ensure_ascii=False),
+                foreign_pre_chain=[
+                    structlog.stdlib.add_logger_name,
+                    structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.format_exc_info,
+                ],
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # uvicorn's own access log would duplicate ours.
     logging.getLogger("uvicorn.access").disabled = True

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from libs.domain.clients.base import request_id_var
 from libs.domain.kernel.i18n import Text, negotiate, reset_lang, use_lang
 from services.common.audit import close_request, open_request
+from services.common.paths import route_path
 from services.common.problems import problem_response
 from services.common.ratelimit import EXEMPT_PATHS, RateLimiter
 
@@ -113,7 +114,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if self.limiter is not None and scope.get("path") not in EXEMPT_PATHS:
+            if self.limiter is not None and route_path(scope) not in EXEMPT_PATHS:
                 client = await self.limiter.client(headers.get(b"authorization"), (scope.get("client") or ("", 0))[0])
                 wait = await self.limiter.retry_after(client)
                 if wait is not None:

@@ -93,6 +93,15 @@ class ServiceSettings(BaseSettings):
         ),
     )
     database_url: str | None = None
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description=(
+            "PostgreSQL connections each process keeps (`DEVZONES_DB_POOL_SIZE`); it opens up to as many again "
+            "under load, so one process holds at most twice this (docs/operations.md#connections)."
+        ),
+    )
     http_timeout_seconds: float = Field(5.0, gt=0)
     shutdown_timeout_seconds: float = Field(
         20.0,
