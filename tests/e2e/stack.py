@@ -122,9 +122,13 @@ def serve(service: str, tmp: Path, env_extra: dict[str, str], *, name: str | Non
     raise AssertionError(f"{service} not ready:\n{served.log_text()[-3000:]}")
 
 
-def terminate(served: Served, timeout: float = 30) -> int:
-    """SIGTERM, then the exit code (killed, and the test failed, if it outlives ``timeout``)."""
-    if served.proc.poll() is None:
+def terminate(served: Served, timeout: float = 30, *, signalled: bool = False) -> int:
+    """SIGTERM (unless the caller already sent it), then the exit code (killed, and the test failed,
+    if it outlives ``timeout``).
+
+    A drain already under way gets no second SIGTERM: one that arrives while the interpreter is
+    finalising, after its handlers are gone, would kill the process with the default action."""
+    if not signalled and served.proc.poll() is None:
         served.proc.send_signal(signal.SIGTERM)
     try:
         return served.proc.wait(timeout=timeout)

@@ -136,7 +136,7 @@ class TestSigtermDrainsARequestInFlight:
                 "skipped": 0,
             }
         assert max(at for _, at in answers.values()) > signalled, "every push finished before the signal"
-        assert terminate(metrics, timeout=20) == 0
+        assert terminate(metrics, timeout=20, signalled=True) == 0
         assert_clean_log(metrics)
         terminate(registry)
         stored = asyncio.run(fetch(url, "SELECT count(*) FROM observation"))

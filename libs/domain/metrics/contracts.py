@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -315,6 +315,16 @@ class ImportSummary(ApiModel):
 # --- reads ----------------------------------------------------------------------------------
 
 
+RecordedIssuer = Annotated[str | None, Field(description="The issuer (`iss`) of the token the value was pushed with.")]
+RecordedClient = Annotated[
+    str | None,
+    Field(
+        description="The client (`azp`/`client_id`) of the token the value was pushed with: a county "
+        "system's push carries its client id, a person's upload usually none."
+    ),
+]
+
+
 class ObservationRead(ApiModel):
     """The current value of a subject (a zone, ``zone_id``, or a division, ``division``; the other is
     null), indicator and period, in the indicator's canonical unit."""
@@ -330,14 +340,8 @@ class ObservationRead(ApiModel):
     first_recorded_at: datetime
     recorded_at: datetime
     recorded_by: str
-    recorded_by_issuer: str | None = Field(
-        None, description="The issuer (`iss`) of the token the value was pushed with."
-    )
-    recorded_by_client: str | None = Field(
-        None,
-        description="The client (`azp`/`client_id`) of the token the value was pushed with: a county "
-        "system's push carries its client id, a person's upload usually none.",
-    )
+    recorded_by_issuer: RecordedIssuer = None
+    recorded_by_client: RecordedClient = None
 
 
 class RevisionRead(ApiModel):
@@ -358,14 +362,8 @@ class RevisionRead(ApiModel):
     recorded_at: datetime
     recorded_by: str
     recorded_by_division: str | None = None
-    recorded_by_issuer: str | None = Field(
-        None, description="The issuer (`iss`) of the token the value was pushed with."
-    )
-    recorded_by_client: str | None = Field(
-        None,
-        description="The client (`azp`/`client_id`) of the token the value was pushed with: a county "
-        "system's push carries its client id, a person's upload usually none.",
-    )
+    recorded_by_issuer: RecordedIssuer = None
+    recorded_by_client: RecordedClient = None
     batch: str
     restatement_reason: str | None = Field(None, description="Set when a city_admin restated a locked period.")
     lock: SerialId | None = Field(None, description="The lock the restatement overrode.")
