@@ -1,9 +1,14 @@
 """What the four running services hold, read through their public APIs only: the record a backup
-must carry over. Two snapshots of the same data compare equal as plain JSON."""
+must carry over. Two snapshots of the same data compare equal as plain JSON. Every function takes
+each service's base URL, so the same record is read from processes on the machine
+(tests/e2e/test_backup.py) or through the compose stack's gateway (tests/deploy/test_stack.py).
+At the end, a permits case brought to the decision: deciding it after a restore shows the next
+document number continuing the sequence."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -109,3 +114,36 @@ def number_of(document_number: str) -> tuple[str, int, int]:
     match = DOCUMENT_NUMBER.match(document_number)
     assert match, document_number
     return match["prefix"], int(match["year"]), int(match["n"])
+
+
+# --- a decision to take after the restore: the next document number -----------------------------
+
+
+def awaiting_decision(http: httpx.Client, base: str, zone: str) -> str:
+    """A new 企业投资项目备案 case taken through acceptance and review to the window's decision."""
+    item = next(i for i in pages(http, f"{base}/v1/catalog", zone_id=zone, limit=500) if i["code"] == "xmba")
+    content = f"备份测试材料 {uuid.uuid4().hex}".encode()
+    upload = ok(http.post(f"{base}/v1/files", files={"file": ("ba1.txt", content, "text/plain")}))
+    body = {
+        "item": item["id"],
+        "zone_id": zone,
+        "project_name": "备份测试项目（示例）",
+        "applicant": {"id": "backup-test-1", "name": "备份测试有限公司（示例）", "credit_code": "91130700MA0BAK001X"},
+        "materials": [{"code": "ba1", "file_id": upload["id"], "sha256": upload["sha256"]}],
+    }
+    case = ok(http.post(f"{base}/v1/applications", json=body))
+    case = ok(http.post(f"{base}/v1/applications/{case['id']}/accept", json={"note": "受理"}))
+    for _ in range(5):
+        open_tasks = [t for t in case["tasks"] if t["state"] == "open"]
+        if case["state"] != "in_review" or not open_tasks:
+            break
+        for task in open_tasks:
+            ok(http.post(f"{base}/v1/tasks/{task['id']}/approve", json={"note": "同意"}))
+        case = ok(http.get(f"{base}/v1/applications/{case['id']}"))
+    assert case["state"] == "awaiting_decision", case
+    return str(case["id"])
+
+
+def decide(http: httpx.Client, base: str, case_id: str) -> str:
+    case = ok(http.post(f"{base}/v1/applications/{case_id}/decision", json={"note": "准予备案"}))
+    return str(case["decision"]["document_number"])

@@ -73,36 +73,6 @@ def revise_values(http: httpx.Client, base: str) -> list[dict[str, Any]]:
     return chosen
 
 
-def awaiting_decision(http: httpx.Client, base: str, zone: str) -> str:
-    """A new 企业投资项目备案 case taken through acceptance and review to the window's decision."""
-    item = next(i for i in pages(http, f"{base}/v1/catalog", zone_id=zone, limit=500) if i["code"] == "xmba")
-    content = f"备份测试材料 {uuid.uuid4().hex}".encode()
-    upload = ok(http.post(f"{base}/v1/files", files={"file": ("ba1.txt", content, "text/plain")}))
-    body = {
-        "item": item["id"],
-        "zone_id": zone,
-        "project_name": "备份测试项目（示例）",
-        "applicant": {"id": "backup-test-1", "name": "备份测试有限公司（示例）", "credit_code": "91130700MA0BAK001X"},
-        "materials": [{"code": "ba1", "file_id": upload["id"], "sha256": upload["sha256"]}],
-    }
-    case = ok(http.post(f"{base}/v1/applications", json=body))
-    case = ok(http.post(f"{base}/v1/applications/{case['id']}/accept", json={"note": "受理"}))
-    for _ in range(5):
-        open_tasks = [t for t in case["tasks"] if t["state"] == "open"]
-        if case["state"] != "in_review" or not open_tasks:
-            break
-        for task in open_tasks:
-            ok(http.post(f"{base}/v1/tasks/{task['id']}/approve", json={"note": "同意"}))
-        case = ok(http.get(f"{base}/v1/applications/{case['id']}"))
-    assert case["state"] == "awaiting_decision", case
-    return str(case["id"])
-
-
-def decide(http: httpx.Client, base: str, case_id: str) -> str:
-    case = ok(http.post(f"{base}/v1/applications/{case_id}/decision", json={"note": "准予备案"}))
-    return str(case["decision"]["document_number"])
-
-
 def record_then_prepare(running: Running) -> tuple[dict[str, Any], str]:
     """Changes beyond the demo (revisions, a second decision, a case left at the decision), then
     the record of everything; returns it and the case to decide after the restore."""
@@ -110,8 +80,8 @@ def record_then_prepare(running: Running) -> tuple[dict[str, Any], str]:
         urls = running.urls
         revise_values(http, urls["metrics"])
         zone = pages(http, f"{urls['permits']}/v1/applications", limit=500)[0]["zone_id"]
-        decide(http, urls["permits"], awaiting_decision(http, urls["permits"], zone))
-        pending = awaiting_decision(http, urls["permits"], zone)
+        snapshot.decide(http, urls["permits"], snapshot.awaiting_decision(http, urls["permits"], zone))
+        pending = snapshot.awaiting_decision(http, urls["permits"], zone)
         return snapshot.everything(http, urls), pending
 
 
@@ -144,7 +114,7 @@ def check_restored(running: Running, before: dict[str, Any], pending: str) -> No
             for key in before[service]:
                 assert after[service][key] == before[service][key], (service, key)
         prefix, year, last = max(snapshot.number_of(n) for n in snapshot.document_numbers(before))
-        issued = decide(http, running.urls["permits"], pending)
+        issued = snapshot.decide(http, running.urls["permits"], pending)
     assert snapshot.number_of(issued) == (prefix, year, last + 1)
 
 
@@ -271,7 +241,7 @@ class TestBackupAndRestoreOnSqlite:
         try:
             with admin(running) as http:
                 zone = pages(http, f"{running.urls['permits']}/v1/applications", limit=500)[0]["zone_id"]
-                pending = awaiting_decision(http, running.urls["permits"], zone)
+                pending = snapshot.awaiting_decision(http, running.urls["permits"], zone)
             before = light_record(running)
             backup = tmp_path / "backup"
             # Online: SQLite's backup API copies a consistent database while the services run.
@@ -299,7 +269,7 @@ class TestBackupAndRestoreOnSqlite:
         try:
             assert light_record(second) == before
             with admin(second) as http:
-                issued = decide(http, second.urls["permits"], pending)
+                issued = snapshot.decide(http, second.urls["permits"], pending)
         finally:
             assert stop(second) == 0
         prefix, year, n = snapshot.number_of(number)
