@@ -77,7 +77,7 @@ def build_app(
     (:mod:`services.common.audit`) and ``GET /v1/audit`` reads.
     ``runtime``: the service's :class:`~services.common.runtime.Runtime` class, made here and kept
     as ``app.state.runtime``."""
-    configure_logging(level=settings.log_level, json=settings.log_json)
+    configure_logging(level=settings.log_level, json=settings.log_json, stream=settings.log_stream)
     # With OIDC, tokens are verified against the identity provider's keys and no shared key is used;
     # without, signing_key refuses insecure keys outside development, before anything starts.
     verifier = OidcVerifier(settings) if settings.oidc_enabled else None

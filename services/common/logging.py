@@ -13,30 +13,34 @@ import sys
 import orjson
 import structlog
 
+_OURS = "_devzones_handler"
 
-def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
-    """Configure structlog and the standard library to print one JSON object per line."""
+
+def configure_logging(*, level: str = "INFO", json: bool = True, stream: str = "stderr") -> None:
+    """Configure structlog and the standard library to print one JSON object per line on ``stream``
+    (``stderr`` or ``stdout``)."""
+    out = sys.stdout if stream == "stdout" else sys.stderr
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]
-    binary = getattr(sys.stderr, "buffer", None)  # a replaced stderr may take text only
+    binary = getattr(out, "buffer", None)  # a replaced stream may take text only
     if json and binary is not None:
         dumps = functools.partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
         renderer: structlog.typing.Processor = structlog.processors.JSONRenderer(serializer=dumps)
         factory: structlog.typing.WrappedLogger = structlog.BytesLoggerFactory(file=binary)
     else:
         renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
-        factory = structlog.PrintLoggerFactory(file=sys.stderr)
+        factory = structlog.PrintLoggerFactory(file=out)
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     if json:
         # What other libraries log through the standard library (uvicorn's start-up lines, alembic)
         # comes out as JSON lines too, so a log collector reads one format.
@@ -53,6 +57,13 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         )
     else:
         handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
+    # Replace the handler an earlier call installed (an app made again in the same process), and
+    # only that one: handlers others added to the root logger stay.
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(previous)
+    setattr(handler, _OURS, True)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
     # uvicorn's own access log would duplicate ours.
     logging.getLogger("uvicorn.access").disabled = True

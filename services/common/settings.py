@@ -84,6 +84,11 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool = True
+    log_stream: Literal["stderr", "stdout"] = Field(
+        "stderr",
+        description="Where logs go (`DEVZONES_LOG_STREAM`): standard error for `devzones up` and a "
+        "terminal, standard output in a container (the compose file sets it).",
+    )
     otel: bool = Field(
         False,
         description=(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,3 +36,24 @@ class TestTheRuntime:
         app = main.create_app(SETTINGS_CLASSES[service](data_dir=tmp_path))
         with pytest.raises(TypeError):
             runtime_of(app, Other)
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_logs_go_to_the_configured_stream_as_json_lines(stream: str, capfd: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    import structlog
+
+    from services.common.logging import configure_logging
+
+    configure_logging(level="INFO", json=True, stream=stream)
+    try:
+        structlog.get_logger("devzones.test").info("stream_check", n=1)
+        logging.getLogger("alembic.test").info("stdlib line")
+        out, err = capfd.readouterr()
+        written, silent = (out, err) if stream == "stdout" else (err, out)
+        lines = [json.loads(line) for line in written.splitlines()]
+        assert [(line["event"], line["level"]) for line in lines] == [("stream_check", "info"), ("stdlib line", "info")]
+        assert silent == ""
+    finally:
+        configure_logging(level="INFO", json=True)
