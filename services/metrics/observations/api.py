@@ -55,6 +55,15 @@ PUSH_DESCRIPTION = (
     "against the registry; if it cannot be reached the write fails closed with a 503."
 )
 
+READ_SCOPE = (
+    "The city (`city_admin`, `commerce_bureau`, `science_bureau`, `statistics_bureau`) reads every value. A "
+    "county reads its own division's totals and the values of a zone for the periods in which it administered "
+    "the zone or managed it by entrustment (as the registry records); a zone committee its own zone's. A list "
+    "holds the caller's rows only; the history of a value outside the caller's scope is a 403 problem "
+    "(`outside_read_scope` for a county, `own_zone_only` for a zone committee). A county's read asks the "
+    "registry: a 503 when it cannot be reached."
+)
+
 
 async def batch_body(request: Request) -> ParsedBatch:
     """The JSON batch (``ObservationBatch``), read by :func:`parse_batch`: its common shape in one
@@ -226,11 +235,14 @@ async def observations_template(
     response_model=Page[ObservationRead],
     status_code=200,
     summary="Current values (paginated)",
-    responses=problems(401, 403, 422),
+    description=READ_SCOPE,
+    responses=problems(401, 403, 422, 503),
 )
 async def list_observations(
     session: SessionDep,
     actor: Reader,
+    registry: RegistryDep,
+    runtime: RuntimeDep,
     zone_id: Annotated[str | None, Query(max_length=64, description="A zone's values (or give `division`)")] = None,
     division: Annotated[str | None, Query(max_length=12, description="A division's own totals")] = None,
     indicator: Annotated[str | None, Query(max_length=64)] = None,
@@ -243,7 +255,15 @@ async def list_observations(
     subject = reads.parse_subject(zone_id, division, required=False)
     query = reads.ValuesQuery(subject, indicator, period, from_, to)
     after = _key_cursor(decode_cursor(cursor))
-    items, last = await reads.list_observations(query, session=session, actor=actor, after=after, limit=limit)
+    items, last = await reads.list_observations(
+        query,
+        session=session,
+        actor=actor,
+        after=after,
+        limit=limit,
+        registry=registry,
+        jurisdiction=runtime.jurisdiction,
+    )
     return Page(items=items, next_cursor=encode_cursor(last) if last else None)
 
 
@@ -253,11 +273,14 @@ async def list_observations(
     response_model=Page[RevisionRead],
     status_code=200,
     summary="Every revision of one value: who, when, old and new value, note, restatements",
-    responses=problems(401, 403, 422),
+    description=READ_SCOPE,
+    responses=problems(401, 403, 422, 503),
 )
 async def observation_history(
     session: SessionDep,
     actor: Reader,
+    registry: RegistryDep,
+    runtime: RuntimeDep,
     indicator: Annotated[str, Query(max_length=64)],
     period: Annotated[PeriodParam, Query()],
     zone_id: Annotated[str | None, Query(max_length=64, description="The zone (or give `division`)")] = None,
@@ -276,5 +299,7 @@ async def observation_history(
         period=period,
         after=int(after) if isinstance(after, int) else None,
         limit=limit,
+        registry=registry,
+        jurisdiction=runtime.jurisdiction,
     )
     return Page(items=items, next_cursor=encode_cursor(last) if last else None)

@@ -11,6 +11,8 @@ from libs.domain.kernel.errors import Forbidden, Unprocessable
 from libs.domain.kernel.i18n import Text
 from libs.domain.kernel.values import Period, Role
 from libs.domain.metrics.contracts import ObservationRead, RevisionRead
+from services.metrics.jurisdiction import Jurisdiction, Registry
+from services.metrics.observations.read_scope import CITY_READERS, CountyScope, county_scope, outside, restricted_county
 from services.metrics.observations.repository import ObservationReads, ReadCursor
 from services.metrics.tables import Batch, Observation, Revision
 
@@ -106,9 +108,7 @@ def revision_read(row: Revision, batch: Batch) -> RevisionRead:
 
 def _reader_subject(actor: Actor, subject: tuple[str, str] | None) -> tuple[str, str] | None:
     """A zone committee reads its own zone only."""
-    if actor.has(
-        Role.CITY_ADMIN, Role.STATISTICS_BUREAU, Role.COMMERCE_BUREAU, Role.SCIENCE_BUREAU, Role.COUNTY
-    ) or not actor.has(Role.ZONE_COMMITTEE):
+    if actor.has(*CITY_READERS, Role.COUNTY) or not actor.has(Role.ZONE_COMMITTEE):
         return subject
     own = ("zone", actor.zone or "")
     if subject is not None and subject != own:
@@ -120,23 +120,51 @@ def _reader_subject(actor: Actor, subject: tuple[str, str] | None) -> tuple[str,
 
 
 async def list_observations(
-    query: ValuesQuery, *, session: AsyncSession, actor: Actor, after: ReadCursor | None, limit: int
+    query: ValuesQuery,
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    after: ReadCursor | None,
+    limit: int,
+    registry: Registry,
+    jurisdiction: Jurisdiction,
 ) -> tuple[list[ObservationRead], ReadCursor | None]:
-    """Current values, one page (keyset on the key: period, indicator, subject type, subject id)."""
+    """Current values, one page (keyset on the key: period, indicator, subject type, subject id).
+
+    A county's page holds its own rows only (:mod:`~services.metrics.observations.read_scope`): the
+    query keeps its division's totals and the zones it ever managed, and the rows of a zone in a
+    period the county did not manage it are dropped here, reading on until the page is full.
+    """
     subj = _reader_subject(actor, query.subject)
-    rows = await ObservationReads(session).search(
-        subject=subj,
-        indicator=query.indicator,
-        period=str(query.period) if query.period else None,
-        start=query.start.end if query.start else None,
-        end=query.end.end if query.end else None,
-        after=after,
-        limit=limit + 1,
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1][0] if more and rows else None
-    return [observation_read(r, b) for r, b in rows], (
+    reads = ObservationReads(session)
+    scope: CountyScope | None = None
+    if restricted_county(actor):
+        candidates = await reads.zones(subj[1] if subj is not None and subj[0] == "zone" else None)
+        scope = await county_scope(actor, candidates, registry=registry, jurisdiction=jurisdiction)
+    kept: list[tuple[Observation, Batch]] = []
+    while True:
+        rows = await reads.search(
+            subject=subj,
+            indicator=query.indicator,
+            period=str(query.period) if query.period else None,
+            start=query.start.end if query.start else None,
+            end=query.end.end if query.end else None,
+            after=after,
+            limit=limit + 1,
+            among=(scope.division, scope.zones) if scope is not None else None,
+        )
+        if scope is None:
+            kept = rows
+            break
+        kept.extend((r, b) for r, b in rows if scope.admits(r.subject_type, r.subject_id, r.period))
+        if len(rows) <= limit or len(kept) > limit:
+            break
+        last_read = rows[-1][0]
+        after = (last_read.period, last_read.indicator_code, last_read.subject_type, last_read.subject_id)
+    more = len(kept) > limit
+    kept = kept[:limit]
+    last = kept[-1][0] if more and kept else None
+    return [observation_read(r, b) for r, b in kept], (
         (last.period, last.indicator_code, last.subject_type, last.subject_id) if last is not None else None
     )
 
@@ -150,10 +178,18 @@ async def history(
     period: Period,
     after: int | None,
     limit: int,
+    registry: Registry,
+    jurisdiction: Jurisdiction,
 ) -> tuple[list[RevisionRead], int | None]:
-    """Every revision of one value, oldest first (one page)."""
+    """Every revision of one value, oldest first (one page); a 403 for a county's value outside its
+    scope (whether or not the value exists: ids of zones and divisions are public)."""
     subj = _reader_subject(actor, subject)
     assert subj is not None
+    if restricted_county(actor):
+        zones = [subj[1]] if subj[0] == "zone" else []
+        scope = await county_scope(actor, zones, registry=registry, jurisdiction=jurisdiction)
+        if not scope.admits(subj[0], subj[1], str(period)):
+            raise outside(subj, period)
     rows = await ObservationReads(session).history(
         (subj[0], subj[1], indicator, str(period)), after_seq=after, limit=limit + 1
     )

@@ -10,13 +10,13 @@ SQLite plain multi-row statements do the same work.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Table, delete, exists, func, insert, literal, select, text, tuple_
+from sqlalchemy import Table, and_, delete, exists, func, insert, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from libs.domain.metrics.ledger import GENESIS_HASH, REVISION_FIELDS
@@ -287,11 +287,23 @@ class ObservationReads:
         end: Any | None,
         after: ReadCursor | None,
         limit: int,
+        among: tuple[str | None, Collection[str]] | None = None,
     ) -> list[tuple[Observation, Batch]]:
-        """Current values matching the filters with their batches, in key order (period, indicator, subject)."""
+        """Current values matching the filters with their batches, in key order (period, indicator, subject).
+
+        ``among`` (a division, zone ids) keeps that division's totals and those zones' values only.
+        """
         o = Observation
         order = (o.period, o.indicator_code, o.subject_type, o.subject_id)
         stmt = select(o, Batch).join(Batch, Batch.id == o.batch).order_by(*order).limit(limit)
+        if among is not None:
+            division, zones = among
+            stmt = stmt.where(
+                or_(
+                    and_(o.subject_type == "division", o.subject_id == (division or "")),
+                    and_(o.subject_type == "zone", o.subject_id.in_(sorted(zones) or [""])),
+                )
+            )
         if subject is not None:
             stmt = stmt.where(o.subject_type == subject[0], o.subject_id == subject[1])
         if indicator is not None:
@@ -305,6 +317,14 @@ class ObservationReads:
         if after is not None:
             stmt = stmt.where(tuple_(*order) > tuple_(*(literal(v) for v in after)))
         return [(r, b) for r, b in (await self.session.execute(stmt)).all()]
+
+    async def zones(self, subject_id: str | None = None) -> list[str]:
+        """The zones having current values (``subject_id`` alone, when given and it has some)."""
+        o = Observation
+        stmt = select(o.subject_id).where(o.subject_type == "zone").distinct()
+        if subject_id is not None:
+            stmt = stmt.where(o.subject_id == subject_id)
+        return list((await self.session.execute(stmt)).scalars())
 
     async def history(self, key: Key, *, after_seq: int | None, limit: int) -> list[tuple[Revision, Batch]]:
         """Versions of one value with their batches, oldest first: the current one and the walk of
