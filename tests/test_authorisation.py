@@ -8,6 +8,12 @@ such as another county's zone) is the use cases' business and tested with them.
 
 ``MATRIX`` is the expectation, written from the issues and docs/api-conventions.md#roles, not
 read from the code: a route whose roles change must change here too, on purpose.
+
+``READ_SCOPE`` goes one step further for the metrics routes that read per-subject data (issue #20,
+"who may read what"): on a small data set (a zone of the county token's division, a zone of another
+county, both counties' totals and the city's), what each admitted role gets from each read route:
+the subjects a list shows, or the status of a read of one subject. Its table is written from
+docs/metrics.md#who-may-read-what.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from typing import Any
 import pytest
 
 from libs.domain.kernel.values import Role
+from services.metrics.dependencies import registry_client
 from tests.conftest import auth
+from tests.metrics.builders import Registry, zone
 
 SERVICES = ("registry", "metrics", "assessment", "permits")
 SCOPES: dict[str, dict[str, str]] = {
@@ -221,3 +229,79 @@ async def test_the_openapi_marks_exactly_the_public_routes(app_client: Any, serv
         if op.get("x-devzones-public")
     }
     assert marked == {k for k, v in MATRIX[service].items() if v == PUBLIC}
+
+
+# --- who may read what: the metrics read routes per role, on a small data set ------------------
+
+OWN_ZONE, OTHER_ZONE = "z-authz", "z-other"  # z-authz: the county token's division (130705), and the committee's
+OWN, OTHER, CITY_TOTALS = "130705", "130731", "130700"
+READERS = ("city_admin", "commerce_bureau", "science_bureau", "statistics_bureau", "county", "zone_committee")
+EVERYTHING = frozenset({OWN_ZONE, OTHER_ZONE, OWN, OTHER, CITY_TOTALS})
+HISTORY = "GET /v1/observations/history?indicator=gdp&period=2017"
+READ_SCOPE: dict[str, dict[str, frozenset[str] | int]] = {
+    # a list: the subjects it shows (never a refusal of the list)
+    "GET /v1/observations": {
+        "city_admin": EVERYTHING,
+        "commerce_bureau": EVERYTHING,
+        "science_bureau": EVERYTHING,
+        "statistics_bureau": EVERYTHING,
+        "county": frozenset({OWN_ZONE, OWN}),
+        "zone_committee": frozenset({OWN_ZONE}),
+    },
+    # one subject: the status
+    f"{HISTORY}&zone_id={OWN_ZONE}": dict.fromkeys(READERS, 200),
+    f"{HISTORY}&zone_id={OTHER_ZONE}": {**dict.fromkeys(READERS, 200), "county": 403, "zone_committee": 403},
+    f"{HISTORY}&division={OWN}": {**dict.fromkeys(READERS, 200), "zone_committee": 403},
+    f"{HISTORY}&division={OTHER}": {**dict.fromkeys(READERS, 200), "county": 403, "zone_committee": 403},
+    f"{HISTORY}&division={CITY_TOTALS}": {**dict.fromkeys(READERS, 200), "county": 403, "zone_committee": 403},
+    f"GET /v1/completeness?period=2017&division={OWN}": {**dict.fromkeys(READERS, 200), "zone_committee": 403},
+    f"GET /v1/completeness?period=2017&division={OTHER}": {
+        **dict.fromkeys(READERS, 200),
+        "county": 403,
+        "zone_committee": 403,
+    },
+    f"GET /v1/templates/observations.xlsx?period=2017&division={OWN}": {
+        "city_admin": 200,
+        "statistics_bureau": 200,
+        "county": 200,
+        "zone_committee": 403,
+    },
+    f"GET /v1/templates/observations.xlsx?period=2017&division={OTHER}": {
+        "city_admin": 200,
+        "statistics_bureau": 200,
+        "county": 403,
+        "zone_committee": 403,
+    },
+    # not per subject: the ledger's verification (counts and the first break) is the supervisors'
+    "GET /v1/ledger/verify": {"city_admin": 200, "statistics_bureau": 200},
+    "GET /v1/quality?period=2017": {"city_admin": 200, "statistics_bureau": 200},
+}
+
+
+async def test_every_metrics_read_shows_each_role_exactly_its_scope(app_client: Any) -> None:
+    registry = Registry(
+        [zone(OWN_ZONE, "授权测试开发区", authority=OWN), zone(OTHER_ZONE, "另一开发区", authority=OTHER)]
+    )
+    rows = [
+        {"zone_id": OWN_ZONE, "indicator": "gdp", "period": "2017", "value": 1, "unit": "万元"},
+        {"zone_id": OTHER_ZONE, "indicator": "gdp", "period": "2017", "value": 2, "unit": "万元"},
+        *(
+            {"division": d, "indicator": "gdp", "period": "2017", "value": 3, "unit": "万元"}
+            for d in (OWN, OTHER, CITY_TOTALS)
+        ),
+    ]
+    got: dict[str, dict[str, frozenset[str] | int]] = {}
+    async with app_client("metrics", overrides={registry_client: lambda: registry}) as client:
+        pushed = await client.post("/v1/observations", json={"observations": rows}, headers=auth("city_admin"))
+        assert pushed.status_code == 200, pushed.text
+        for cell, roles in READ_SCOPE.items():
+            method, url = cell.split(" ", 1)
+            got[cell] = {}
+            for role in roles:
+                r = await client.request(method, url, headers=auth(role, **SCOPES.get(role, {})))
+                if cell == "GET /v1/observations":
+                    assert r.status_code == 200, r.text
+                    got[cell][role] = frozenset(i["zone_id"] or i["division"] for i in r.json()["items"])
+                else:
+                    got[cell][role] = r.status_code
+    assert got == READ_SCOPE
